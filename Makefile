@@ -1,0 +1,71 @@
+# Two entry points for a fresh machine (see README): `make demo` and `make test`.
+# Everything else here is a step they share. Targets are file stamps, so a second run only
+# redoes what changed.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+# Playwright drives the system Chromium; it must never fetch a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+export CELLPOINT_CHROMIUM ?= /usr/bin/chromium
+
+LABEXT := python_stub/cellpoint/labextension
+TS_SOURCES := $(shell find src style schema -type f) package.json tsconfig.json
+PY_SOURCES := $(shell find python_stub/cellpoint -name '*.py' -not -path '*/labextension/*') pyproject.toml
+
+.PHONY: setup build install lint test test-js test-py demo bench clean
+
+setup: $(VENV)/.installed
+
+# Build tools and JupyterLab first: the extension build calls `jupyter labextension build`.
+$(VENV)/.tools:
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "jupyterlab>=4.4,<5" hatchling hatch-jupyter-builder hatch-nodejs-version
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+$(LABEXT)/package.json: $(TS_SOURCES) node_modules/.installed $(VENV)/.tools
+	npm run build:prod
+
+build: $(LABEXT)/package.json
+
+# A regular (non-editable) install: what tests and the demo use is what a user gets from pip.
+$(VENV)/.installed: $(LABEXT)/package.json $(PY_SOURCES)
+	$(PY) -m pip install -q --no-build-isolation ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+chromium:
+	@command -v $(CELLPOINT_CHROMIUM) >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+lint: install
+	npx eslint .
+	npx prettier --check .
+	npx tsc -p tsconfig.test.json
+	$(VENV)/bin/ruff check python_stub tests
+	$(VENV)/bin/ruff format --check python_stub tests
+	$(VENV)/bin/mypy
+
+test-js: node_modules/.installed
+	npx jest
+
+test-py: install chromium
+	$(VENV)/bin/pytest
+
+test: lint test-js test-py
+
+demo: install
+	mkdir -p demo-output
+	$(VENV)/bin/jupyter nbconvert --to notebook --execute examples/demo.ipynb \
+	  --output-dir demo-output --output demo
+	@echo "Demo notebook executed: demo-output/demo.ipynb (open it with: $(VENV)/bin/jupyter lab demo-output/demo.ipynb)"
+
+clean:
+	rm -rf lib $(LABEXT) tsconfig.tsbuildinfo demo-output tests/artifacts $(VENV)/.installed

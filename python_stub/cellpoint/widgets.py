@@ -1,0 +1,49 @@
+"""Jupyter widgets backed by the cellpoint JupyterLab extension."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ipywidgets import DOMWidget
+from traitlets import Dict, List, Unicode
+
+from ._version import __version__
+
+MODULE_NAME = "cellpoint"
+MODULE_VERSION = f"^{__version__}"
+
+
+class _CellpointWidget(DOMWidget):
+    """Common ipywidgets plumbing: every cellpoint view lives in the `cellpoint` npm module."""
+
+    _model_module = Unicode(MODULE_NAME).tag(sync=True)
+    _model_module_version = Unicode(MODULE_VERSION).tag(sync=True)
+    _view_module = Unicode(MODULE_NAME).tag(sync=True)
+    _view_module_version = Unicode(MODULE_VERSION).tag(sync=True)
+
+
+class PluginsWidget(_CellpointWidget):
+    """The contributions (trackers, readers, writers, widgets, sample data) and settings of the
+    browser's cellpoint host.
+
+    The browser fills `contributions` and `settings` once the widget is shown, so the kernel
+    can see what the attached JupyterLab offers.
+    """
+
+    _model_name = Unicode("PluginsModel").tag(sync=True)
+    _view_name = Unicode("PluginsView").tag(sync=True)
+
+    contributions = List(Dict(), help="One dict per contribution: kind, id, title, plugin").tag(
+        sync=True
+    )
+    settings = Dict(help="The tracker settings in force in the browser").tag(sync=True)
+
+    def contribution_ids(self, kind: str | None = None) -> list[str]:
+        """Ids of the contributions the browser reported, optionally of one kind."""
+        items: list[dict[str, Any]] = list(self.contributions)
+        return [c["id"] for c in items if kind is None or c["kind"] == kind]
+
+
+def plugins() -> PluginsWidget:
+    """Show what the cellpoint extension in this JupyterLab offers, and its tracker settings."""
+    return PluginsWidget()

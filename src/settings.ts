@@ -1,0 +1,47 @@
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { ISignal, Signal } from '@lumino/signaling';
+
+/** Tracker preferences a user sets in JupyterLab's Settings editor (schema/settings/plugin.json). */
+export interface ITrackerSettings {
+  backend: 'auto' | 'webgpu' | 'wasm';
+  windowLength: number;
+  detectionThreshold: number;
+  visibilityThreshold: number;
+  divisionThreshold: number;
+}
+
+/** The schema's defaults, used until (or where) the setting registry is unavailable. */
+export const DEFAULT_SETTINGS: Readonly<ITrackerSettings> = Object.freeze({
+  backend: 'auto',
+  windowLength: 24,
+  detectionThreshold: 0.5,
+  visibilityThreshold: 0.5,
+  divisionThreshold: 0.5
+});
+
+/** The current tracker settings, kept in step with the setting registry. */
+export class TrackerSettings {
+  get current(): Readonly<ITrackerSettings> {
+    return this._current;
+  }
+
+  get changed(): ISignal<this, Readonly<ITrackerSettings>> {
+    return this._changed;
+  }
+
+  /** Follows a loaded plugin's settings; the registry has validated them against the schema. */
+  follow(settings: ISettingRegistry.ISettings): void {
+    const update = (): void => {
+      this._current = Object.freeze({
+        ...DEFAULT_SETTINGS,
+        ...(settings.composite as Partial<ITrackerSettings>)
+      });
+      this._changed.emit(this._current);
+    };
+    settings.changed.connect(update);
+    update();
+  }
+
+  private _current: Readonly<ITrackerSettings> = DEFAULT_SETTINGS;
+  private _changed = new Signal<this, Readonly<ITrackerSettings>>(this);
+}
