@@ -1,0 +1,8 @@
+// jsdom has no DragEvent, and Lumino's drag-and-drop module (imported by Jupyter widgets)
+// subclasses it when it loads.
+if (typeof globalThis.DragEvent === 'undefined') {
+  class DragEvent extends MouseEvent {
+    readonly dataTransfer: DataTransfer | null = null;
+  }
+  globalThis.DragEvent = DragEvent as typeof globalThis.DragEvent;
+}
