@@ -31,7 +31,9 @@ def _run_cell(page: Page, index: int) -> None:
     page.keyboard.press("Shift+Enter")
 
 
-def test_widget_lists_builtin_and_third_party_contributions(page: Page, lab_server: LabServer) -> None:
+def test_widget_lists_builtin_and_third_party_contributions(
+    page: Page, lab_server: LabServer
+) -> None:
     write_notebook(lab_server.root, "plugins.ipynb", CELLS)
     _open_notebook(page, lab_server, "plugins.ipynb")
 
