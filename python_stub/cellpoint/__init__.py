@@ -1,17 +1,25 @@
 """cellpoint: cell tracking with the CAP (Cell as Point) method, in JupyterLab."""
 
 from ._version import __version__
+from .api import track
 from .ctc import CTCSequence, read_ctc
+from .frames import StackError
+from .metrics import EvaluationReport, evaluate, evaluate_ctc
 from .result import TrackingResult
 from .tables import TableError
 from .widgets import PluginsWidget, plugins
 
 __all__ = [
     "CTCSequence",
+    "EvaluationReport",
     "PluginsWidget",
+    "StackError",
     "TableError",
     "TrackingResult",
     "__version__",
+    "evaluate",
+    "evaluate_ctc",
     "plugins",
     "read_ctc",
+    "track",
 ]

@@ -275,7 +275,6 @@ def write_masks(
     folder.mkdir(parents=True, exist_ok=True)
     for stale in _numbered(folder, "mask").values():  # left by a longer earlier run
         stale.unlink()
-    digits = 4 if n_frames > 1000 else 3
     reach = int(np.ceil(radius + 0.5))
     dy, dx = (d.ravel() for d in np.mgrid[-reach : reach + 1, -reach : reach + 1])
     by_frame = dict(list(tracks.groupby("t")))
@@ -284,10 +283,29 @@ def write_masks(
         image = np.zeros((height, width), np.uint16)
         if t in by_frame:
             _paint(image, by_frame[t], radius, dy, dx)
-        # LZW, as in the CTC's own files, so that every CTC tool reads them.
-        tifffile.imwrite(folder / f"mask{t:0{digits}d}.tif", image, compression="lzw")
+        _write_frame(image, frame_path(folder, "mask", t, n_frames))
 
     _parallel(write, range(n_frames))
+
+
+def frame_path(folder: Path, prefix: str, t: int, n_frames: int) -> Path:
+    """CTC file name of frame t: three digits, four past 1000 frames (`t000.tif`, `mask0999`)."""
+    return folder / f"{prefix}{t:0{4 if n_frames > 1000 else 3}d}.tif"
+
+
+def _write_frame(image: Array, path: Path) -> None:
+    # LZW, as in the CTC's own files, so that every CTC tool reads them.
+    tifffile.imwrite(path, image, compression="lzw")
+
+
+def write_stack(stack: Array, folder: str | os.PathLike[str], prefix: str) -> None:
+    """Write a (T, H, W) stack as CTC-numbered TIFFs `<prefix>000.tif ...` in `folder`."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    n_frames = len(stack)
+    _parallel(
+        lambda t: _write_frame(stack[t], frame_path(folder, prefix, t, n_frames)), range(n_frames)
+    )
 
 
 def _paint(image: Array, frame: pd.DataFrame, radius: float, dy: Array, dx: Array) -> None:

@@ -149,12 +149,15 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("console", lambda m: print(f"console {m.type}: {m.text}") if m.type == "error" else None)
     yield pg
+    # The page as the test left it, pass or fail, for a person to look at.
+    pg.screenshot(path=artifact(f"{request.node.name}-last.png"), full_page=True)
     context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
 

@@ -27,8 +27,20 @@ def _open_notebook(page: Page, lab: LabServer, name: str) -> None:
 
 
 def _run_cell(page: Page, index: int) -> None:
-    page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Shift+Enter")
+    """Runs a cell as a person does (click into it, Shift+Enter) and waits until the kernel
+    has taken it: its prompt shows [*] or an execution count. A keypress that lands while the
+    page is still settling is repeated once."""
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    prompt = cell.locator(".jp-InputPrompt")
+    for attempt in range(2):
+        cell.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")
+        try:
+            expect(prompt).to_have_text(re.compile(r"\[(\*|\d+)\]"), timeout=15_000)
+            return
+        except AssertionError:
+            if attempt:
+                raise
 
 
 def test_widget_lists_builtin_and_third_party_contributions(

@@ -1,0 +1,1 @@
+"""The CAP network (encoder + tracker), its training and its ONNX export."""

@@ -1,0 +1,165 @@
+"""Export trained checkpoints to the two ONNX graphs of DESIGN.md and write the model card.
+
+    python -m cellpoint.cap.export --encoder runs/encoder/last.pt --tracker runs/tracker/last.pt
+
+Each exported graph is run with onnxruntime on random inputs and held to PyTorch's answers
+before anything is written into the package's models/ folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..preprocess import (
+    CANONICAL_DIAMETER,
+    FEATURE_STRIDE,
+    HIGH_PERCENTILE,
+    LOW_PERCENTILE,
+    PAD_MULTIPLE,
+)
+from .encoder import FEATURE_DIM, Encoder
+from .tracker import Tracker, TrackerConfig
+
+OPSET = 17
+MODEL_NAME = "cap-v1"
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+
+
+def load_encoder(path: Path) -> Encoder:
+    model = Encoder()
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=False)["model"])
+    return model.eval()
+
+
+def load_tracker(path: Path) -> Tracker:
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    model = Tracker(TrackerConfig(**state.get("config", {})))
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
+def _check(session_path: Path, model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> float:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(session_path), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        expected = model(*inputs.values())
+    got = session.run(None, {k: v.numpy() for k, v in inputs.items()})
+    return max(float(np.abs(g - e.numpy()).max()) for g, e in zip(got, expected, strict=True))
+
+
+def export(
+    encoder: Encoder, tracker: Tracker, out: Path, tolerance: float = 1e-3
+) -> dict[str, Any]:
+    """Writes encoder.onnx and tracker.onnx into `out`; returns the measured export errors."""
+    out.mkdir(parents=True, exist_ok=True)
+    frames = torch.randn(2, 1, 128, 160)
+    torch.onnx.export(
+        encoder,
+        (frames,),
+        str(out / "encoder.onnx"),
+        input_names=["frames"],
+        output_names=["features", "heatmap"],
+        dynamic_axes={
+            "frames": {0: "batch", 2: "height", 3: "width"},
+            "features": {0: "batch", 2: "fheight", 3: "fwidth"},
+            "heatmap": {0: "batch", 2: "fheight", 3: "fwidth"},
+        },
+        opset_version=OPSET,
+        dynamo=False,
+    )
+    features = torch.randn(1, 6, FEATURE_DIM, 24, 32)
+    queries = torch.cat([torch.zeros(1, 5, 1), torch.rand(1, 5, 2) * 100], dim=-1)
+    torch.onnx.export(
+        tracker,
+        (features, queries),
+        str(out / "tracker.onnx"),
+        input_names=["features", "queries"],
+        output_names=["points", "visibility"],
+        dynamic_axes={
+            "features": {1: "frames", 3: "fheight", 4: "fwidth"},
+            "queries": {1: "tracks"},
+            "points": {1: "frames", 2: "tracks"},
+            "visibility": {1: "frames", 2: "tracks"},
+        },
+        opset_version=OPSET,
+        dynamo=False,
+    )
+    # Held to PyTorch on shapes other than those traced, so the dynamic axes are exercised,
+    # and on features the encoder made (random features exaggerate rounding a hundredfold).
+    with torch.no_grad():
+        check_features = encoder(torch.rand(9, 1, 80, 112))[0][None]
+    errors = {
+        "encoder": _check(out / "encoder.onnx", encoder, {"frames": torch.randn(3, 1, 96, 208)}),
+        "tracker": _check(
+            out / "tracker.onnx",
+            tracker,
+            {
+                "features": check_features,
+                "queries": torch.cat([torch.zeros(1, 7, 1), torch.rand(1, 7, 2) * 90], dim=-1),
+            },
+        ),
+    }
+    bad = {k: v for k, v in errors.items() if v > tolerance}
+    if bad:
+        raise RuntimeError(f"ONNX outputs differ from PyTorch beyond {tolerance}: {bad}")
+    return errors
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def model_card(out: Path, tracker: Tracker, extra: dict[str, Any]) -> dict[str, Any]:
+    """The model card: what the browser and the kernel need to run the graphs, and provenance."""
+    cfg = tracker.config
+    card = {
+        "name": MODEL_NAME,
+        "files": {
+            name: {"sha256": sha256(out / name), "bytes": (out / name).stat().st_size}
+            for name in ("encoder.onnx", "tracker.onnx")
+        },
+        "input": {
+            "canonical_diameter": CANONICAL_DIAMETER,
+            "pad_multiple": PAD_MULTIPLE,
+            "normalisation": {
+                "per_frame": True,
+                "low_percentile": LOW_PERCENTILE,
+                "high_percentile": HIGH_PERCENTILE,
+            },
+        },
+        "encoder": {"stride": FEATURE_STRIDE, "feature_dim": FEATURE_DIM},
+        "tracker": dict(cfg.__dict__),
+        "opset": OPSET,
+        **extra,
+    }
+    (out / f"{MODEL_NAME}.json").write_text(json.dumps(card, indent=2) + "\n")
+    return card
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--encoder", type=Path, required=True)
+    parser.add_argument("--tracker", type=Path, required=True)
+    parser.add_argument("--out", type=Path, default=MODELS_DIR)
+    parser.add_argument("--card-extra", type=Path, help="JSON merged into the model card")
+    args = parser.parse_args(argv)
+    encoder, tracker = load_encoder(args.encoder), load_tracker(args.tracker)
+    errors = export(encoder, tracker, args.out)
+    extra = json.loads(args.card_extra.read_text()) if args.card_extra else {}
+    extra.setdefault("export_max_abs_error", errors)
+    card = model_card(args.out, tracker, extra)
+    print(json.dumps(card, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Where training windows come from: the simulator (endless, exact) and the real CTC
+sequences in ../shared/data (a training time range and a held-out one)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..ctc import read_ctc
+from ..preprocess import CANONICAL_DIAMETER
+from ..result import TrackingResult
+from ..sim import PRESETS, simulate
+from .data import Source
+
+# Typical nucleus diameters of the shared sequences (input pixels), measured from their
+# ground-truth tracks by the simulator's presets.
+REAL_SEQUENCES = {
+    "Fluo-N2DH-GOWT1/02": PRESETS["gowt1"].diameter,
+    "Fluo-N2DH-SIM+/02": PRESETS["simplus"].diameter,
+}
+TRAIN_FRACTION = 0.8  # the first 80% of frames train, the last 20% validate
+SIM_BASES = ("gowt1", "simplus", "hard", "small")
+
+
+def data_dir() -> Path | None:
+    """The shared CTC data, from $CELLPOINT_DATA or ../shared/data beside the project."""
+    env = os.environ.get("CELLPOINT_DATA")
+    candidates = [Path(env)] if env else []
+    candidates.append(Path(__file__).resolve().parents[3] / ".." / "shared" / "data")
+    for path in candidates:
+        if path.is_dir():
+            return path.resolve()
+    return None
+
+
+def real_sources(split: str) -> list[Source]:
+    """The shared sequences limited to their training ('train') or held-out ('val') frames."""
+    root = data_dir()
+    if root is None:
+        return []
+    out = []
+    for rel, diameter in REAL_SEQUENCES.items():
+        seq = read_ctc(root / rel)
+        assert seq.frames is not None
+        gt = TrackingResult.from_ctc(seq)
+        n = seq.frames.shape[0]
+        cut = int(n * TRAIN_FRACTION)
+        t_range = (0, cut) if split == "train" else (cut, n)
+        out.append(Source(rel, seq.frames, gt.tracks, gt.lineage, diameter, t_range))
+    return out
+
+
+def sim_source(rng: np.random.Generator, crop: int, frames: int) -> Source:
+    """A simulated sequence around one of the presets, knobs jittered, sized to the crop.
+
+    It is simulated directly near the model's scale (lengths in pixels rescaled), which costs
+    a fraction of simulating a large field and then shrinking it.
+    """
+    base = PRESETS[str(rng.choice(SIM_BASES))]
+    diameter = CANONICAL_DIAMETER * float(np.exp(rng.uniform(-0.2, 0.2)))
+    shrink = diameter / base.diameter
+    side = int(np.ceil(crop * 1.3))
+    cfg = dataclasses.replace(
+        base,
+        n_frames=frames,
+        height=side,
+        width=side,
+        diameter=diameter,
+        blur=base.blur * shrink,
+        drift=(base.drift[0] * shrink, base.drift[1] * shrink),
+        density=min(0.5, base.density * float(np.exp(rng.uniform(-0.5, 0.7)))),
+        speed=base.speed * float(np.exp(rng.uniform(-0.5, 0.8))),
+        division_rate=min(0.9 / base.min_cycle, max(base.division_rate, 0.01) * 2),
+        snr=base.snr * float(np.exp(rng.uniform(-0.4, 0.4))),
+    )
+    seed = int(rng.integers(0, 2**31 - 1))
+    seq = simulate(cfg, seed=seed)
+    return Source(f"sim:{seed}", seq.frames, seq.tracks, seq.lineage, diameter)

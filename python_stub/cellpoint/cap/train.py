@@ -1,0 +1,227 @@
+"""Train the CAP network in two stages, as the paper does (its supplementary, C.1):
+
+    python -m cellpoint.cap.train encoder --out runs/encoder --steps 3000
+    python -m cellpoint.cap.train tracker --out runs/tracker --encoder runs/encoder/last.pt
+
+Stage 1 trains the encoder on single frames (cell-centre heatmap, plus a matching loss that
+makes a cell's features find it again in the next frames). Stage 2 freezes it and trains the
+tracker on T_s-frame windows with AEG sampling. Each run writes `last.pt` every
+`--checkpoint-every` steps and resumes from it when started again with the same `--out`;
+`log.csv` holds the losses. A CUDA GPU is used when present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .data import Source, Window, make_window
+from .encoder import Encoder
+from .losses import focal_loss, heatmap_target, matching_loss, tracker_loss
+from .sources import real_sources, sim_source
+from .tracker import Tracker
+
+POOL_SIZE = 6  # simulated sequences kept at once; one is replaced every REFRESH steps
+REFRESH = 4
+
+
+def window_stream(
+    rng: np.random.Generator, length: int, crop: int, real_share: float
+) -> Iterator[Window]:
+    """Endless training windows: a share from the real sequences, the rest simulated."""
+    real = real_sources("train")
+    if not real:
+        print("no shared CTC data found: training on simulated data only")
+    pool: list[Source] = [sim_source(rng, crop, length + 8) for _ in range(POOL_SIZE)]
+    step = 0
+    while True:
+        step += 1
+        if step % REFRESH == 0:
+            pool[int(rng.integers(len(pool)))] = sim_source(rng, crop, length + 8)
+        use_real = real and rng.random() < real_share
+        source = (
+            real[int(rng.integers(len(real)))] if use_real else pool[int(rng.integers(len(pool)))]
+        )
+        window = make_window(source, length, crop, rng)
+        if window is not None:
+            yield window
+
+
+class Run:
+    """A resumable training run: model, optimiser, schedule, step and log in one folder."""
+
+    def __init__(self, out: Path, model: torch.nn.Module, lr: float, steps: int) -> None:
+        self.out = out
+        out.mkdir(parents=True, exist_ok=True)
+        self.model = model
+        self.opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-5, eps=1e-8)
+        self.sched = torch.optim.lr_scheduler.OneCycleLR(
+            self.opt,
+            max_lr=lr,
+            total_steps=steps,
+            pct_start=max(0.05, 2 / steps),  # at least two warm-up steps
+            cycle_momentum=False,
+            anneal_strategy="linear",
+        )
+        self.step = 0
+        self.steps = steps
+        ckpt = out / "last.pt"
+        if ckpt.exists():
+            state = torch.load(ckpt, map_location="cpu", weights_only=False)
+            if state["scheduler"]["total_steps"] != steps:
+                raise SystemExit(
+                    f"{ckpt} belongs to a run of {state['scheduler']['total_steps']} steps; "
+                    f"resume it with --steps {state['scheduler']['total_steps']} or use a new --out"
+                )
+            model.load_state_dict(state["model"])
+            self.opt.load_state_dict(state["optimizer"])
+            self.sched.load_state_dict(state["scheduler"])
+            self.step = int(state["step"])
+            print(f"resumed {ckpt} at step {self.step}")
+
+    @property
+    def lr(self) -> float:
+        """The learning rate of the next update."""
+        return float(self.opt.param_groups[0]["lr"])
+
+    def update(self, loss: torch.Tensor) -> None:
+        self.opt.zero_grad()
+        loss.backward()  # type: ignore[no-untyped-call]
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+        self.sched.step()
+        self.step += 1
+
+    def log(self, row: dict[str, Any]) -> None:
+        path = self.out / "log.csv"
+        new = not path.exists()
+        with path.open("a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+    def save(self, extra: dict[str, Any]) -> None:
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict(),
+            "step": self.step,
+            **extra,
+        }
+        tmp = self.out / "last.pt.tmp"
+        torch.save(state, tmp)
+        tmp.replace(self.out / "last.pt")  # never a half-written checkpoint
+
+
+def train_encoder(args: argparse.Namespace, device: torch.device) -> None:
+    rng = np.random.default_rng(args.seed)
+    model = Encoder().to(device)
+    run = Run(args.out, model, args.lr or 2e-3, args.steps)
+    stream = window_stream(rng, length=4, crop=args.crop, real_share=args.real_share)
+    t0 = time.time()
+    while run.step < run.steps:
+        model.train()
+        losses = []
+        for _ in range(args.batch):
+            w = next(stream)
+            feats, heat = model(w.frames.to(device))
+            h, wd = heat.shape[-2:]
+            target = torch.stack([heatmap_target(c, h, wd) for c in w.centres]).to(device)
+            l_heat = focal_loss(heat[:, 0], target)
+            k = int(rng.integers(1, w.frames.shape[0]))
+            both = (w.visible[0, :, 0] > 0) & (w.visible[k, :, 0] > 0)
+            l_match = matching_loss(
+                feats[0], feats[k], w.points[0, both, 0].to(device), w.points[k, both, 0].to(device)
+            )
+            losses.append((l_heat, l_match))
+        l_heat = torch.stack([a for a, _ in losses]).mean()
+        l_match = torch.stack([b for _, b in losses]).mean()
+        lr = run.lr
+        run.update(l_heat + args.match_weight * l_match)
+        if run.step % args.log_every == 0:
+            row = {"step": run.step, "heatmap": l_heat.item(), "match": l_match.item(), "lr": lr,
+                   "seconds": round(time.time() - t0, 1)}  # fmt: skip
+            run.log(row)
+            print(row, flush=True)
+        if run.step % args.checkpoint_every == 0 or run.step == run.steps:
+            run.save({"kind": "encoder"})
+
+
+def train_tracker(args: argparse.Namespace, device: torch.device) -> None:
+    rng = np.random.default_rng(args.seed)
+    encoder = Encoder()
+    encoder.load_state_dict(
+        torch.load(args.encoder, map_location="cpu", weights_only=False)["model"]
+    )
+    encoder.to(device).eval().requires_grad_(False)
+    model = Tracker().to(device)
+    run = Run(args.out, model, args.lr or 5e-4, args.steps)
+    stream = window_stream(rng, length=args.window, crop=args.crop, real_share=args.real_share)
+    t0 = time.time()
+    while run.step < run.steps:
+        model.train()
+        w = next(stream)
+        with torch.no_grad():
+            feats, _ = encoder(w.frames.to(device))
+        history, vis = model(feats[None], w.queries[None].to(device), return_all=True)
+        l_loc, l_vis = tracker_loss(
+            [p[0] for p in history],
+            vis[0],
+            w.points.to(device),
+            w.point_mask.to(device),
+            w.visible.to(device),
+        )
+        lr = run.lr
+        run.update(l_loc + args.vis_weight * l_vis)
+        if run.step % args.log_every == 0:
+            row = {"step": run.step, "location": l_loc.item(), "visibility": l_vis.item(), "lr": lr,
+                   "tracks": w.queries.shape[0],
+                   "seconds": round(time.time() - t0, 1)}  # fmt: skip
+            run.log(row)
+            print(row, flush=True)
+        if run.step % args.checkpoint_every == 0 or run.step == run.steps:
+            run.save({"kind": "tracker", "config": model.config.__dict__})
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("stage", choices=["encoder", "tracker"])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--lr", type=float, default=None)
+    parser.add_argument("--batch", type=int, default=2, help="windows per encoder step")
+    parser.add_argument("--crop", type=int, default=256, help="model pixels")
+    parser.add_argument("--window", type=int, default=24, help="T_s, tracker stage")
+    parser.add_argument("--real-share", type=float, default=0.5)
+    parser.add_argument("--match-weight", type=float, default=0.5)
+    parser.add_argument("--vis-weight", type=float, default=1.0)
+    parser.add_argument("--encoder", type=Path, help="encoder checkpoint, tracker stage")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--log-every", type=int, default=10)
+    parser.add_argument("--checkpoint-every", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(args.seed)
+    if args.stage == "encoder":
+        train_encoder(args, device)
+    else:
+        if args.encoder is None:
+            parser.error("the tracker stage needs --encoder")
+        train_tracker(args, device)
+
+
+if __name__ == "__main__":
+    main()

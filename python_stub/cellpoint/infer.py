@@ -1,0 +1,188 @@
+"""The kernel backend: the shipped ONNX graphs run with onnxruntime under RAW inference.
+
+The browser engine does the same with onnxruntime-web; this module is its reference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from .frames import FrameStack
+from .preprocess import Geometry, Preprocessor
+from .raw import RawParams, RawResult, raw_inference
+from .result import TrackingResult
+from .tables import divisions_from_lineage
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+MODEL_NAME = "cap-v1"
+FloatArray = npt.NDArray[np.float32]
+
+
+class ModelError(RuntimeError):
+    """The shipped model is missing or does not match its model card."""
+
+
+def model_card(models_dir: Path = MODELS_DIR) -> dict[str, Any]:
+    path = models_dir / f"{MODEL_NAME}.json"
+    if not path.exists():
+        raise ModelError(
+            f"no model card at {path}: the package was installed without its trained model"
+        )
+    card: dict[str, Any] = json.loads(path.read_text())
+    return card
+
+
+class CapModel(Protocol):
+    """What RAW inference needs of the network: ONNX sessions here, PyTorch in validation."""
+
+    card: dict[str, Any]
+
+    def encode(self, frame: FloatArray) -> tuple[FloatArray, FloatArray]: ...
+
+    def track(self, features: FloatArray, queries: FloatArray) -> tuple[FloatArray, FloatArray]: ...
+
+
+class OnnxCap:
+    """The two CAP graphs in onnxruntime sessions, checked against the model card's hashes."""
+
+    def __init__(self, models_dir: Path = MODELS_DIR, threads: int = 0) -> None:
+        import onnxruntime as ort
+
+        self.card = model_card(models_dir)
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        sessions = {}
+        for name, info in self.card["files"].items():
+            path = models_dir / name
+            if not path.exists():
+                raise ModelError(f"{path} is missing")
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            if digest != info["sha256"]:
+                raise ModelError(
+                    f"{path} does not match the model card (sha256 {digest[:12]}..., card says "
+                    f"{info['sha256'][:12]}...): reinstall cellpoint"
+                )
+            sessions[name] = ort.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
+        self._encoder = sessions["encoder.onnx"]
+        self._tracker = sessions["tracker.onnx"]
+
+    def encode(self, frame: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """One preprocessed frame [H', W'] -> features [C, h, w], heatmap [h, w]."""
+        feats, heat = self._encoder.run(None, {"frames": frame[None, None]})
+        return feats[0], heat[0, 0]
+
+    def track(self, features: FloatArray, queries: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """features [T, C, h, w], queries [N, 3] -> points [T, N, 3, 2], visibility [T, N, 3]."""
+        points, vis = self._tracker.run(
+            None, {"features": features[None], "queries": queries[None]}
+        )
+        return points[0], vis[0]
+
+
+@dataclass
+class Timings:
+    preprocess: float = 0.0
+    encode: float = 0.0
+    track: float = 0.0
+
+
+class FeatureCache:
+    """Encodes each frame once; RAW only moves forward, so frames before the current window
+    are dropped and memory stays bounded by the window length whatever T is."""
+
+    def __init__(self, stack: FrameStack, prep: Preprocessor, model: CapModel, timings: Timings):
+        self._stack, self._prep, self._model, self._timings = stack, prep, model, timings
+        self._cache: dict[int, tuple[FloatArray, FloatArray]] = {}
+
+    def get(self, t: int) -> tuple[FloatArray, FloatArray]:
+        if t not in self._cache:
+            t0 = time.perf_counter()
+            frame = self._prep(self._stack[t])
+            t1 = time.perf_counter()
+            self._cache[t] = self._model.encode(frame)
+            self._timings.preprocess += t1 - t0
+            self._timings.encode += time.perf_counter() - t1
+        return self._cache[t]
+
+    def forget_before(self, t: int) -> None:
+        for old in [k for k in self._cache if k < t]:
+            del self._cache[old]
+
+
+def track_kernel(
+    stack: FrameStack,
+    diameter: float,
+    params: RawParams,
+    model: CapModel | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> TrackingResult:
+    """Tracks a checked stack in this process; coordinates come back in input pixels."""
+    model = model if model is not None else OnnxCap()
+    t, h, w = stack.shape
+    geometry = Geometry.for_diameter(h, w, diameter)
+    timings = Timings()
+    cache = FeatureCache(stack, Preprocessor(geometry), model, timings)
+
+    def track_window(first: int, length: int, queries: FloatArray) -> tuple[FloatArray, FloatArray]:
+        cache.forget_before(first)
+        feats = np.stack([cache.get(i)[0] for i in range(first, first + length)])
+        t0 = time.perf_counter()
+        out = model.track(feats, queries)
+        timings.track += time.perf_counter() - t0
+        return out
+
+    start = time.perf_counter()
+    raw = raw_inference(t, lambda i: cache.get(i)[1], track_window, params, on_progress)
+    metadata = {
+        "backend": "kernel",
+        "model": model.card["name"],
+        "model_sha256": {k: v["sha256"][:16] for k, v in model.card["files"].items()},
+        "diameter": diameter,
+        "params": params.__dict__,
+        "windows": len(raw.windows),
+        "seconds": {
+            "total": time.perf_counter() - start,
+            "preprocess": timings.preprocess,
+            "encode": timings.encode,
+            "track": timings.track,
+        },
+    }
+    return to_result(raw, geometry, (t, h, w), metadata)
+
+
+def to_result(
+    raw: RawResult, geometry: Geometry, shape: tuple[int, int, int], metadata: dict[str, Any]
+) -> TrackingResult:
+    """RAW output in model pixels -> the DESIGN.md tables in input pixels."""
+    y, x = geometry.to_input(raw.tracks["y"], raw.tracks["x"])
+    # Points may drift into the padding; they still belong to the frame's edge.
+    y = np.clip(y, 0, shape[1] - 1)
+    x = np.clip(x, 0, shape[2] - 1)
+    tracks = pd.DataFrame(
+        {
+            "track_id": raw.tracks["track_id"],
+            "t": raw.tracks["t"],
+            "y": y,
+            "x": x,
+            "visibility": raw.tracks["visibility"],
+        }
+    ).sort_values(["track_id", "t"], kind="stable", ignore_index=True)
+    lineage = pd.DataFrame(raw.lineage)
+    scores = dict(
+        zip(raw.divisions["parent_id"].tolist(), raw.divisions["score"].tolist(), strict=True)
+    )
+    divisions = divisions_from_lineage(lineage, scores=scores, status="proposed")
+    return TrackingResult(tracks, lineage, divisions, shape=shape, metadata=metadata)

@@ -1,0 +1,236 @@
+"""Rolling-as-window (RAW) inference, the paper's Algorithm 1, plus new cells from the heatmap.
+
+This is the reference the browser engine (src/engine/raw.ts) is held to by shared test
+vectors: it works in model pixels on whatever computes features and runs the tracker, and it
+decides every track, death, division and new cell.
+
+The loop: a window of up to `window` frames starts at t_cur with one query per living cell at
+its t_cur position. The tracker's output is read frame by frame. A cell goes on while its own
+column is visible; it ends when it is not; it divides when both daughter slots are visible
+(the daughters become new tracks, children of the cell). Heatmap peaks far from every living
+cell are new cells. The first frame with a division or a new cell becomes the next t_cur, so
+the next window's queries include the new tracks; a window without events hands over at its
+last frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from .preprocess import FEATURE_STRIDE as STRIDE
+
+FloatArray = npt.NDArray[np.float32]
+# (first frame, number of frames, queries [N, 3] (0, x, y)) -> points [T, N, 3, 2], vis [T, N, 3]
+WindowTracker = Callable[[int, int, FloatArray], tuple[FloatArray, FloatArray]]
+# frame index -> heatmap [h, w] (stride-4 map of cell-centre probability)
+HeatmapSource = Callable[[int], FloatArray]
+
+
+@dataclass(frozen=True)
+class RawParams:
+    window: int = 24  # l_win, frames per tracker call (>= 2)
+    detection_threshold: float = 0.5  # heatmap peak value that starts a cell
+    visibility_threshold: float = 0.5  # a cell column below this is gone
+    division_threshold: float = 0.5  # both daughter slots above this: a division
+    min_separation: float = 12.0  # model px: a peak nearer a living cell is that cell
+
+    def __post_init__(self) -> None:
+        if self.window < 2:
+            raise ValueError(f"window must be at least 2 frames, got {self.window}")
+        for name in ("detection_threshold", "visibility_threshold", "division_threshold"):
+            value = getattr(self, name)
+            if not 0 < value < 1:
+                raise ValueError(f"{name} must be in (0, 1), got {value}")
+        if self.min_separation <= 0:
+            raise ValueError(f"min_separation must be positive, got {self.min_separation}")
+
+
+def find_peaks(heatmap: FloatArray, threshold: float, min_separation: float) -> FloatArray:
+    """Cell centres in a heatmap: [K, 3] rows (x, y, score) in model pixels, sorted by (y, x).
+
+    A peak is a pixel above `threshold` that is greater than its left/upper neighbours and
+    not less than its right/lower ones (so a plateau yields one peak), refined to sub-pixel by
+    a parabola through each axis' neighbours. Of peaks closer than `min_separation`, the
+    higher survives (ties: the earlier in row-major order).
+    """
+    h, w = heatmap.shape
+    p = np.pad(heatmap.astype(np.float32), 1, constant_values=-np.inf)
+    c = p[1:-1, 1:-1]
+    is_peak = c > threshold
+    for dy, dx in ((-1, -1), (-1, 0), (-1, 1), (0, -1)):
+        is_peak &= c > p[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
+    for dy, dx in ((0, 1), (1, -1), (1, 0), (1, 1)):
+        is_peak &= c >= p[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
+    ys, xs = np.nonzero(is_peak)
+    scores = c[ys, xs]
+    fx = _parabola(p[ys + 1, xs], p[ys + 1, xs + 2], scores)
+    fy = _parabola(p[ys, xs + 1], p[ys + 2, xs + 1], scores)
+    x = (xs + fx + 0.5) * STRIDE - 0.5
+    y = (ys + fy + 0.5) * STRIDE - 0.5
+    order = np.lexsort((np.arange(len(scores)), -scores))  # by score, then row-major
+    kept: list[int] = []
+    for i in order:
+        if all((x[i] - x[j]) ** 2 + (y[i] - y[j]) ** 2 >= min_separation**2 for j in kept):
+            kept.append(int(i))
+    kept.sort()  # row-major order of the map
+    return np.stack([x[kept], y[kept], scores[kept]], axis=1).astype(np.float32).reshape(-1, 3)
+
+
+def _parabola(before: FloatArray, after: FloatArray, centre: FloatArray) -> FloatArray:
+    """Sub-pixel offset of a parabola's vertex through three samples, in [-0.5, 0.5]."""
+    before = np.where(np.isfinite(before), before, centre)
+    after = np.where(np.isfinite(after), after, centre)
+    curvature = before - 2 * centre + after
+    with np.errstate(divide="ignore", invalid="ignore"):
+        offset = np.where(curvature < 0, (before - after) / (2 * curvature), 0.0)
+    return np.clip(offset, -0.5, 0.5).astype(np.float32)
+
+
+@dataclass
+class _Track:
+    track_id: int
+    parent_id: int
+    start: int
+    xs: list[float] = field(default_factory=list)
+    ys: list[float] = field(default_factory=list)
+    vis: list[float] = field(default_factory=list)
+    alive: bool = True
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.xs) - 1
+
+    def add(self, x: float, y: float, v: float) -> None:
+        self.xs.append(x)
+        self.ys.append(y)
+        self.vis.append(v)
+
+
+@dataclass
+class RawResult:
+    """Tracks in model pixels, as plain columns, plus lineage and divisions."""
+
+    tracks: dict[str, npt.NDArray[np.generic]]  # track_id, t, x, y, visibility
+    lineage: dict[str, npt.NDArray[np.int64]]  # track_id, start, end, parent_id
+    divisions: dict[str, npt.NDArray[np.generic]]  # parent_id, t, daughter_a, daughter_b, score
+    windows: list[tuple[int, int, int]]  # (first frame, frames, queries) of each tracker call
+
+
+def raw_inference(
+    n_frames: int,
+    heatmap: HeatmapSource,
+    track_window: WindowTracker,
+    params: RawParams,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> RawResult:
+    """Tracks every cell through `n_frames` frames; `on_progress(frames_done, cells)`."""
+    if n_frames < 2:
+        raise ValueError(f"tracking needs at least 2 frames, got {n_frames}")
+    tracks: list[_Track] = []
+    divisions: list[tuple[int, int, int, int, float]] = []
+    windows: list[tuple[int, int, int]] = []
+
+    def start_track(t: int, x: float, y: float, v: float, parent: int = 0) -> _Track:
+        track = _Track(track_id=len(tracks) + 1, parent_id=parent, start=t)
+        track.add(x, y, v)
+        tracks.append(track)
+        return track
+
+    def add_new_cells(t: int) -> bool:
+        peaks = find_peaks(heatmap(t), params.detection_threshold, params.min_separation)
+        living = np.array(
+            [(tr.xs[-1], tr.ys[-1]) for tr in tracks if tr.alive and tr.end == t], np.float32
+        ).reshape(-1, 2)
+        found = False
+        for x, y, score in peaks:
+            if len(living) and np.min(np.hypot(living[:, 0] - x, living[:, 1] - y)) < (
+                params.min_separation
+            ):
+                continue
+            start_track(t, float(x), float(y), float(score))
+            found = True
+        return found
+
+    add_new_cells(0)
+    t_cur = 0
+    while t_cur < n_frames - 1:
+        active = [tr for tr in tracks if tr.alive and tr.end == t_cur]
+        if not active:
+            t_cur += 1
+            add_new_cells(t_cur)
+            if on_progress:
+                on_progress(t_cur + 1, len(tracks))
+            continue
+        length = min(params.window, n_frames - t_cur)
+        queries = np.array([(0.0, tr.xs[-1], tr.ys[-1]) for tr in active], np.float32)
+        points, vis = track_window(t_cur, length, queries)
+        windows.append((t_cur, length, len(active)))
+        next_start = t_cur + length - 1
+        for i in range(1, length):
+            t = t_cur + i
+            event = False
+            for n, tr in enumerate(active):
+                if not tr.alive:
+                    continue
+                v = vis[i, n]
+                if v[1] > params.division_threshold and v[2] > params.division_threshold:
+                    tr.alive = False
+                    a = start_track(t, *_xy(points[i, n, 1]), float(v[1]), tr.track_id)
+                    b = start_track(t, *_xy(points[i, n, 2]), float(v[2]), tr.track_id)
+                    divisions.append(
+                        (tr.track_id, t, a.track_id, b.track_id, float(min(v[1], v[2])))
+                    )
+                    event = True
+                elif v[0] > params.visibility_threshold:
+                    tr.add(*_xy(points[i, n, 0]), float(v[0]))
+                else:
+                    tr.alive = False
+            event = add_new_cells(t) or event
+            if on_progress:
+                on_progress(t + 1, len(tracks))
+            if event:
+                next_start = t
+                break
+        t_cur = next_start
+    return _tables(tracks, divisions, windows)
+
+
+def _xy(point: FloatArray) -> tuple[float, float]:
+    return float(point[0]), float(point[1])
+
+
+def _tables(
+    tracks: list[_Track],
+    divisions: list[tuple[int, int, int, int, float]],
+    windows: list[tuple[int, int, int]],
+) -> RawResult:
+    counts = [len(tr.xs) for tr in tracks]
+    return RawResult(
+        tracks={
+            "track_id": np.repeat([tr.track_id for tr in tracks], counts).astype(np.int64),
+            "t": np.concatenate([np.arange(tr.start, tr.end + 1) for tr in tracks]).astype(np.int64)
+            if tracks
+            else np.zeros(0, np.int64),
+            "x": np.array([x for tr in tracks for x in tr.xs], np.float64),
+            "y": np.array([y for tr in tracks for y in tr.ys], np.float64),
+            "visibility": np.array([v for tr in tracks for v in tr.vis], np.float32),
+        },
+        lineage={
+            "track_id": np.array([tr.track_id for tr in tracks], np.int64),
+            "start": np.array([tr.start for tr in tracks], np.int64),
+            "end": np.array([tr.end for tr in tracks], np.int64),
+            "parent_id": np.array([tr.parent_id for tr in tracks], np.int64),
+        },
+        divisions={
+            "parent_id": np.array([d[0] for d in divisions], np.int64),
+            "t": np.array([d[1] for d in divisions], np.int64),
+            "daughter_a": np.array([d[2] for d in divisions], np.int64),
+            "daughter_b": np.array([d[3] for d in divisions], np.int64),
+            "score": np.array([d[4] for d in divisions], np.float64),
+        },
+        windows=windows,
+    )
