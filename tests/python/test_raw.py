@@ -1,0 +1,685 @@
+"""cellpoint.raw: heatmap peaks, and rolling-as-window (RAW) inference driven by a scripted model.
+
+The network is replaced by an oracle that knows hand-made ground-truth trajectories: its
+heatmap has a Gaussian peak at every living cell, and its window tracker answers each query
+with the true future of the cell nearest to the query at the window's first frame (visible
+while that cell lives; after it divides, its daughters in the two daughter slots; nothing
+after it dies). Points of invisible slots are NaN, so that RAW reading a slot it should not
+shows up in the tables. The oracle stands in for the network only: every decision (which
+cells go on, end, divide, enter, where windows start and what they are asked) is RAW's, and
+is checked against the ground truth.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from cellpoint.raw import RawParams, RawResult, find_peaks, raw_inference
+
+FloatArray = npt.NDArray[np.float32]
+Array = npt.NDArray[Any]
+STRIDE = 4
+MAP_SHAPE = (48, 64)  # heatmap (h, w): model frames of 192 x 256 px
+OWN_VIS = 0.95  # the oracle's visibility of a living cell
+DAUGHTER_VIS = (0.8, 0.7)  # ... of the daughter slots after a division: the score is 0.7
+GONE_VIS = 0.05
+PEAK = 0.9  # heatmap peak height: the visibility of a new cell's first point
+
+
+def grid(m: float) -> float:
+    """Model-pixel coordinate of the centre of heatmap pixel m (where peak refinement is exact)."""
+    return (m + 0.5) * STRIDE - 0.5
+
+
+def to_map(v: float) -> float:
+    """Model pixels -> heatmap pixels."""
+    return (v + 0.5) / STRIDE - 0.5
+
+
+def gaussian_map(
+    shape: tuple[int, int], peaks: list[tuple[float, float, float]], sigma: float
+) -> FloatArray:
+    """A heatmap with Gaussian peaks (x, y, height), all in heatmap pixels."""
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    out = np.zeros(shape, np.float64)
+    for x, y, height in peaks:
+        out += height * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * sigma**2))
+    return out.astype(np.float32)
+
+
+@dataclass
+class Cell:
+    """A ground-truth cell: positions (x, y) in model pixels from `start` on."""
+
+    cid: int
+    start: int
+    path: list[tuple[float, float]]
+    parent: int = 0
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.path) - 1
+
+    def alive(self, t: int) -> bool:
+        return self.start <= t <= self.end
+
+    def at(self, t: int) -> tuple[float, float]:
+        return self.path[t - self.start]
+
+
+def moving(
+    cid: int,
+    start: int,
+    end: int,
+    x0: float,
+    y0: float,
+    vx: float = 0.0,
+    vy: float = 0.0,
+    parent: int = 0,
+) -> Cell:
+    """A cell moving at constant velocity (with a wobble, so that no step repeats)."""
+    path = [
+        (x0 + vx * i + 0.7 * np.sin(0.9 * i), y0 + vy * i + 0.6 * np.cos(1.3 * i) - 0.6)
+        for i in range(end - start + 1)
+    ]
+    return Cell(cid, start, [(float(x), float(y)) for x, y in path], parent)
+
+
+def divide(
+    mother: Cell, t: int, ids: tuple[int, int], ends: tuple[int, int], spread: float = 8.0
+) -> tuple[Cell, Cell]:
+    """The daughters of `mother` (whose last frame is t - 1): they start `spread` px either side
+    of its last position along x and move apart."""
+    assert mother.end == t - 1
+    x, y = mother.at(t - 1)
+    a = moving(ids[0], t, ends[0], x - spread, y, vx=-1.0, vy=0.5, parent=mother.cid)
+    b = moving(ids[1], t, ends[1], x + spread, y, vx=1.0, vy=-0.5, parent=mother.cid)
+    return a, b
+
+
+@dataclass
+class Oracle:
+    """The scripted model: heatmaps and window tracks from the ground truth."""
+
+    cells: list[Cell]
+    lose: set[tuple[int, int]] = field(default_factory=set)  # (cid, t) the tracker misses
+    heights: dict[int, float] = field(default_factory=dict)  # cid -> heatmap peak (else PEAK)
+    calls: list[tuple[int, int, FloatArray]] = field(default_factory=list)
+    heatmaps: list[int] = field(default_factory=list)
+    sigma: float = 1.2
+
+    def __post_init__(self) -> None:
+        assert len({c.cid for c in self.cells}) == len(self.cells)
+
+    def children(self, cell: Cell) -> list[Cell]:
+        return [c for c in self.cells if c.parent == cell.cid]
+
+    def living(self, t: int) -> list[Cell]:
+        return [c for c in self.cells if c.alive(t)]
+
+    def heatmap(self, t: int) -> FloatArray:
+        self.heatmaps.append(t)
+        peaks = [
+            (to_map(c.at(t)[0]), to_map(c.at(t)[1]), self.heights.get(c.cid, PEAK))
+            for c in self.living(t)
+        ]
+        return gaussian_map(MAP_SHAPE, peaks, self.sigma)
+
+    def track_window(self, first: int, length: int, queries: FloatArray) -> tuple[Array, Array]:
+        assert queries.dtype == np.float32
+        assert queries.ndim == 2
+        assert queries.shape[1] == 3
+        self.calls.append((first, length, queries.copy()))
+        n = len(queries)
+        points = np.full((length, n, 3, 2), np.nan, np.float32)
+        vis = np.full((length, n, 3), GONE_VIS, np.float32)
+        for q, (_, qx, qy) in enumerate(queries):
+            cell = self.nearest(first, float(qx), float(qy))
+            if cell is None:
+                continue  # a query on nothing: invisible throughout
+            for i in range(length):
+                t = first + i
+                if cell.alive(t):
+                    if (cell.cid, t) in self.lose and t > first:
+                        break  # lost from here to the window's end
+                    points[i, q, 0] = cell.at(t)
+                    vis[i, q, 0] = OWN_VIS
+                    continue
+                kids = self.children(cell)
+                if t > cell.end and len(kids) == 2 and all(k.alive(t) for k in kids):
+                    for slot, kid in enumerate(kids, start=1):
+                        points[i, q, slot] = kid.at(t)
+                        vis[i, q, slot] = DAUGHTER_VIS[slot - 1]
+        return points, vis
+
+    def nearest(self, t: int, x: float, y: float) -> Cell | None:
+        best = min(
+            self.living(t), key=lambda c: np.hypot(c.at(t)[0] - x, c.at(t)[1] - y), default=None
+        )
+        if best is None or np.hypot(best.at(t)[0] - x, best.at(t)[1] - y) > 3.0:
+            return None
+        return best
+
+
+def run(
+    cells: list[Cell],
+    n_frames: int,
+    window: int = 24,
+    oracle: Oracle | None = None,
+    **params: Any,
+) -> tuple[RawResult, Oracle, list[tuple[int, int]]]:
+    oracle = oracle or Oracle(cells)
+    progress: list[tuple[int, int]] = []
+    result = raw_inference(
+        n_frames,
+        oracle.heatmap,
+        oracle.track_window,
+        RawParams(window=window, **params),
+        lambda done, found: progress.append((done, found)),
+    )
+    check_consistent(result, oracle, progress, n_frames)
+    return result, oracle, progress
+
+
+def check_consistent(
+    result: RawResult, oracle: Oracle, progress: list[tuple[int, int]], n_frames: int
+) -> None:
+    """What holds in every run: tables agree with each other, RAW's windows are the calls it
+    made, progress is monotone and complete, and no invisible slot was read."""
+    tracks, lineage = result.tracks, result.lineage
+    assert np.isfinite(tracks["x"]).all()
+    assert np.isfinite(tracks["y"]).all()
+    assert result.windows == [(f, n, len(q)) for f, n, q in oracle.calls]
+    for first, length, _ in oracle.calls:
+        assert length >= 2
+        assert first + length <= n_frames
+    ids = lineage["track_id"].tolist()
+    assert ids == list(range(1, len(ids) + 1))
+    for tid, start, end in zip(ids, lineage["start"], lineage["end"], strict=True):
+        rows = tracks["track_id"] == tid
+        assert tracks["t"][rows].tolist() == list(range(start, end + 1))
+    assert len(tracks["t"]) == int((lineage["end"] - lineage["start"] + 1).sum())
+    visibility = np.asarray(tracks["visibility"], np.float64)
+    assert ((visibility > 0.5) & (visibility <= 1)).all()
+    frames = [done for done, _ in progress]
+    found = [cells for _, cells in progress]
+    assert frames == sorted(frames)
+    assert len(set(frames)) == len(frames)
+    assert frames[-1] == n_frames
+    assert found == sorted(found)
+    assert found[-1] == len(ids)
+    # Each frame's heatmap is read once, in order.
+    assert oracle.heatmaps == list(range(n_frames))
+
+
+def match(result: RawResult, cells: list[Cell]) -> dict[int, int]:
+    """track_id -> cid, by position at the track's first frame (within 0.01 px); one to one."""
+    lineage, tracks = result.lineage, result.tracks
+    out: dict[int, int] = {}
+    for tid, start in zip(lineage["track_id"].tolist(), lineage["start"].tolist(), strict=True):
+        first = (tracks["track_id"] == tid) & (tracks["t"] == start)
+        x, y = float(tracks["x"][first][0]), float(tracks["y"][first][0])
+        near = [
+            c.cid
+            for c in cells
+            if c.alive(start) and np.hypot(c.at(start)[0] - x, c.at(start)[1] - y) < 0.01
+        ]
+        assert len(near) == 1, f"track {tid} starts at ({x}, {y}) t={start}, on no single cell"
+        out[tid] = near[0]
+    assert len(set(out.values())) == len(out), "two tracks follow one cell"
+    return out
+
+
+def check_against_truth(result: RawResult, cells: list[Cell]) -> dict[int, int]:
+    """Every true cell is exactly one track: same frames, same positions, same parent."""
+    ids = match(result, cells)
+    assert sorted(ids.values()) == sorted(c.cid for c in cells), "a cell has no track"
+    by_id = {c.cid: c for c in cells}
+    back = {cid: tid for tid, cid in ids.items()}
+    lineage, tracks = result.lineage, result.tracks
+    for i, tid in enumerate(lineage["track_id"].tolist()):
+        cell = by_id[ids[tid]]
+        assert (lineage["start"][i], lineage["end"][i]) == (cell.start, cell.end), f"cell {cell}"
+        assert lineage["parent_id"][i] == (back[cell.parent] if cell.parent else 0)
+        rows = tracks["track_id"] == tid
+        truth = np.array(cell.path)
+        np.testing.assert_allclose(tracks["x"][rows], truth[:, 0], atol=1e-4)
+        np.testing.assert_allclose(tracks["y"][rows], truth[:, 1], atol=1e-4)
+    return ids
+
+
+def check_queries(oracle: Oracle, cells: list[Cell]) -> None:
+    """Every window is asked about exactly the cells living at its first frame, where they are."""
+    for first, _, queries in oracle.calls:
+        assert (queries[:, 0] == 0).all()
+        truth = sorted(c.at(first) for c in cells if c.alive(first))
+        asked = sorted((float(x), float(y)) for x, y in queries[:, 1:])
+        assert len(asked) == len(truth), f"window at {first}"
+        np.testing.assert_allclose(asked, truth, atol=1e-4)
+
+
+# --- RAW: single events -----------------------------------------------------------------------
+
+
+def test_a_moving_cell_is_one_track() -> None:
+    cell = moving(1, 0, 29, grid(10), grid(12), vx=2.5, vy=1.5)
+    result, oracle, _ = run([cell], 30)
+    assert result.lineage["track_id"].tolist() == [1]
+    assert result.lineage["parent_id"].tolist() == [0]
+    assert result.tracks["t"].tolist() == list(range(30))
+    x, y, visibility = (np.asarray(result.tracks[k], np.float64) for k in ("x", "y", "visibility"))
+    np.testing.assert_allclose(x, [p[0] for p in cell.path], atol=1e-4)
+    np.testing.assert_allclose(y, [p[1] for p in cell.path], atol=1e-4)
+    # The first point is the heatmap's, later ones the tracker's.
+    assert visibility[0] == pytest.approx(PEAK)
+    np.testing.assert_allclose(visibility[1:], OWN_VIS, rtol=1e-6)
+    assert result.windows == [(0, 24, 1), (23, 7, 1)]
+    assert len(result.divisions["parent_id"]) == 0
+    check_queries(oracle, [cell])
+
+
+def test_a_division_ends_the_mother_and_starts_two_linked_daughters() -> None:
+    mother = moving(1, 0, 9, grid(20), grid(20), vx=1.5, vy=0.5)
+    a, b = divide(mother, 10, (2, 3), (29, 29))
+    other = moving(4, 0, 29, grid(50), grid(38), vx=-0.5)
+    cells = [mother, a, b, other]
+    result, oracle, _ = run(cells, 30)
+    ids = check_against_truth(result, cells)
+    tid = {cid: t for t, cid in ids.items()}
+    lineage = result.lineage
+    assert lineage["end"][tid[1] - 1] == 9
+    assert lineage["start"][tid[2] - 1] == lineage["start"][tid[3] - 1] == 10
+    assert lineage["parent_id"][tid[2] - 1] == lineage["parent_id"][tid[3] - 1] == tid[1]
+    div = result.divisions
+    assert div["parent_id"].tolist() == [tid[1]]
+    assert div["t"].tolist() == [10]
+    assert (div["daughter_a"].tolist(), div["daughter_b"].tolist()) == ([tid[2]], [tid[3]])
+    assert div["score"].tolist() == pytest.approx([min(DAUGHTER_VIS)])
+    # The daughters' first points carry their slot visibilities.
+    for cid, v in ((2, DAUGHTER_VIS[0]), (3, DAUGHTER_VIS[1])):
+        first = (result.tracks["track_id"] == tid[cid]) & (result.tracks["t"] == 10)
+        assert result.tracks["visibility"][first].tolist() == pytest.approx([v])
+    # The division restarts the window at frame 10, with the daughters as queries.
+    assert result.windows == [(0, 24, 2), (10, 20, 3)]
+    check_queries(oracle, cells)
+
+
+def test_a_cell_that_disappears_ends_without_restarting_the_window() -> None:
+    dying = moving(1, 0, 14, grid(15), grid(15), vx=1.0)
+    staying = moving(2, 0, 29, grid(45), grid(30), vy=-1.0)
+    cells = [dying, staying]
+    result, oracle, _ = run(cells, 30)
+    check_against_truth(result, cells)
+    assert result.lineage["end"].tolist() == [14, 29]
+    assert len(result.divisions["parent_id"]) == 0
+    assert result.windows == [(0, 24, 2), (23, 7, 1)]
+    check_queries(oracle, cells)
+
+
+def test_a_cell_that_enters_starts_a_track_and_a_window() -> None:
+    first = moving(1, 0, 49, grid(10), grid(10), vx=1.0, vy=0.5)
+    entering = moving(2, 13, 49, grid(55), grid(40), vx=-1.0)
+    cells = [first, entering]
+    result, oracle, _ = run(cells, 50)
+    check_against_truth(result, cells)
+    assert result.lineage["start"].tolist() == [0, 13]
+    assert result.lineage["parent_id"].tolist() == [0, 0]
+    new = (result.tracks["track_id"] == 2) & (result.tracks["t"] == 13)
+    assert result.tracks["visibility"][new].tolist() == pytest.approx([PEAK])
+    assert result.windows == [(0, 24, 1), (13, 24, 2), (36, 14, 2)]
+    check_queries(oracle, cells)
+
+
+def test_windows_hand_over_at_their_last_frame() -> None:
+    cells = [
+        moving(1, 0, 49, grid(8), grid(8), vx=1.0, vy=0.5),
+        moving(2, 0, 49, grid(40), grid(30), vx=-0.5, vy=0.3),
+    ]
+    result, oracle, _ = run(cells, 50)
+    assert result.windows == [(0, 24, 2), (23, 24, 2), (46, 4, 2)]
+    check_against_truth(result, cells)
+    check_queries(oracle, cells)
+    # The shortest window: every call is two frames.
+    result, _, _ = run(cells, 7, window=2)
+    assert result.windows == [(t, 2, 2) for t in range(6)]
+    check_against_truth(result, [Cell(c.cid, 0, c.path[:7]) for c in cells])
+    # A window as long as the sequence, or longer: one call.
+    for window in (50, 80):
+        result, _, _ = run(cells, 50, window=window)
+        assert result.windows == [(0, 50, 2)]
+
+
+# --- RAW: several events ----------------------------------------------------------------------
+
+
+def lineage_scene() -> list[Cell]:
+    """60 frames: 1 divides at 10 into 2 and 3; 4 dies after 17; 5 enters at 30; 2 divides at 40
+    into 6 and 7; 8 lives throughout."""
+    c1 = moving(1, 0, 9, grid(20), grid(20), vx=1.0, vy=0.8)
+    c2, c3 = divide(c1, 10, (2, 3), (39, 59), spread=9.0)
+    c4 = moving(4, 0, 17, grid(50), grid(8), vy=0.7)
+    c5 = moving(5, 30, 59, grid(56), grid(40), vx=-0.6, vy=-0.2)
+    c6, c7 = divide(c2, 40, (6, 7), (59, 59), spread=7.0)
+    c8 = moving(8, 0, 59, grid(30), grid(40), vx=0.2, vy=-0.4)
+    return [c1, c2, c3, c4, c5, c6, c7, c8]
+
+
+def test_a_lineage_through_several_windows() -> None:
+    cells = lineage_scene()
+    result, oracle, progress = run(cells, 60, window=16)
+    ids = check_against_truth(result, cells)
+    check_queries(oracle, cells)
+    # Events at 10 (division), 30 (entry), 40 (division) restart windows; the death at 17 does
+    # not; windows without events hand over at their last frame (25, 55).
+    assert result.windows == [
+        (0, 16, 3),
+        (10, 16, 4),
+        (25, 16, 3),
+        (30, 16, 4),
+        (40, 16, 5),
+        (55, 5, 5),
+    ]
+    tid = {cid: t for t, cid in ids.items()}
+    div = result.divisions
+    rows = sorted(
+        zip(
+            div["parent_id"].tolist(),
+            div["t"].tolist(),
+            div["daughter_a"].tolist(),
+            div["daughter_b"].tolist(),
+            strict=True,
+        )
+    )
+    assert rows == sorted([(tid[1], 10, tid[2], tid[3]), (tid[2], 40, tid[6], tid[7])])
+    assert div["score"].tolist() == pytest.approx([0.7, 0.7])
+    assert progress[-1] == (60, 8)
+
+
+def test_queries_of_a_lost_cell_stop_and_the_heatmap_finds_it_again() -> None:
+    # The tracker misses cell 1 at frame 12 although it is there: RAW ends its track at 11, and
+    # since its heatmap peak is then far from every living cell, a new track starts at 12.
+    cells = [moving(1, 0, 29, grid(20), grid(20), vx=1.0), moving(2, 0, 29, grid(50), grid(30))]
+    oracle = Oracle(cells, lose={(1, 12)})
+    result, _, _ = run(cells, 30, oracle=oracle)
+    lineage = result.lineage
+    assert lineage["start"].tolist() == [0, 0, 12]
+    assert lineage["end"].tolist() == [11, 29, 29]
+    assert lineage["parent_id"].tolist() == [0, 0, 0]
+    assert result.windows == [(0, 24, 2), (12, 18, 2)]
+    path = np.array(cells[0].path)
+    third = result.tracks["track_id"] == 3
+    # Its first point is the heatmap's (off the map's pixel centres: sub-pixel refined), the
+    # rest the tracker's.
+    np.testing.assert_allclose(result.tracks["x"][third][0], path[12, 0], atol=0.5)
+    np.testing.assert_allclose(result.tracks["x"][third][1:], path[13:, 0], atol=1e-4)
+    np.testing.assert_allclose(result.tracks["y"][third][1:], path[13:, 1], atol=1e-4)
+
+
+def test_an_event_on_the_last_frame() -> None:
+    # A division and an entry at the last frame: one-frame tracks, no window after it.
+    mother = moving(1, 0, 18, grid(20), grid(20), vx=0.5)
+    a, b = divide(mother, 19, (2, 3), (19, 19))
+    late = moving(4, 19, 19, grid(50), grid(40))
+    cells = [mother, a, b, late]
+    result, _, progress = run(cells, 20, window=8)
+    check_against_truth(result, cells)
+    assert result.windows == [(0, 8, 1), (7, 8, 1), (14, 6, 1)]
+    assert result.divisions["t"].tolist() == [19]
+    assert progress[-1] == (20, 4)
+
+
+def test_frames_without_cells_are_skipped_until_one_enters() -> None:
+    late = moving(1, 5, 19, grid(30), grid(20), vx=1.0)
+    result, oracle, progress = run([late], 20, window=8)
+    check_against_truth(result, [late])
+    assert result.windows == [(5, 8, 1), (12, 8, 1)]
+    assert [done for done, _ in progress][:5] == [2, 3, 4, 5, 6]
+    check_queries(oracle, [late])
+    # Nothing at all: no tracker call, empty tables, progress still reaches the end.
+    result, oracle, progress = run([], 6)
+    assert result.windows == []
+    assert progress == [(t, 0) for t in range(2, 7)]
+    assert all(len(column) == 0 for column in result.tracks.values())
+    assert all(len(column) == 0 for column in result.lineage.values())
+    assert all(len(column) == 0 for column in result.divisions.values())
+    assert result.tracks["t"].dtype == np.int64
+
+
+def test_every_cell_dying_leaves_the_rest_of_the_sequence_empty() -> None:
+    cells = [moving(1, 0, 4, grid(10), grid(10)), moving(2, 0, 6, grid(40), grid(30))]
+    result, _, _ = run(cells, 20, window=8)
+    check_against_truth(result, cells)
+    assert result.windows == [(0, 8, 2)]
+
+
+def test_new_cells_need_distance_from_living_ones() -> None:
+    # A cell entering 14 px from a living one is new; one entering 10 px away (under
+    # min_separation = 12) is taken for the living cell and ignored, until min_separation
+    # is lowered. The newcomer's peak is the higher, so that find_peaks keeps it and drops the
+    # resident's: what ignores it is RAW's distance to the living track. (Narrow peaks, so that
+    # peaks 10 px apart stay two.)
+    resident = moving(1, 0, 19, grid(20), grid(20))
+    x, y = resident.at(8)
+    far = Cell(2, 8, [(x + 14.0, y)] * 12)
+    near = Cell(2, 8, [(x + 10.0, y)] * 12)
+    result, _, _ = run([resident, far], 20, oracle=Oracle([resident, far], sigma=0.8))
+    assert result.lineage["start"].tolist() == [0, 8]
+    assert result.windows == [(0, 20, 1), (8, 12, 2)]
+    oracle = Oracle([resident, near], heights={2: 0.95}, sigma=0.8)
+    assert len(find_peaks(oracle.heatmap(8), 0.5, 12.0)) == 1  # the newcomer's
+    assert len(find_peaks(oracle.heatmap(8), 0.5, 8.0)) == 2
+    oracle.heatmaps.clear()
+    result, _, _ = run([resident, near], 20, oracle=oracle)
+    assert result.lineage["start"].tolist() == [0]
+    assert result.windows == [(0, 20, 1)]
+    oracle = Oracle([resident, near], heights={2: 0.95}, sigma=0.8)
+    result, _, _ = run([resident, near], 20, oracle=oracle, min_separation=8.0)
+    assert result.lineage["start"].tolist() == [0, 8]
+
+
+def test_thresholds_are_respected() -> None:
+    mother = moving(1, 0, 9, grid(20), grid(20))
+    cells = [mother, *divide(mother, 10, (2, 3), (19, 19))]
+    # The oracle's daughter slots read 0.8 and 0.7: a division threshold of 0.75 sees none, so
+    # the mother just ends (the daughters then enter as new, parentless cells).
+    result, _, _ = run(cells, 20, division_threshold=0.75)
+    assert len(result.divisions["t"]) == 0
+    assert result.lineage["parent_id"].tolist() == [0, 0, 0]
+    assert result.lineage["start"].tolist() == [0, 10, 10]
+    # Own visibility 0.95: a visibility threshold above it ends every track after its first
+    # frame; the heatmap then starts the cell afresh at every frame, as a one-frame track.
+    result, _, _ = run(cells[:1], 20, visibility_threshold=0.96)
+    assert result.lineage["start"].tolist() == list(range(10))
+    assert result.lineage["end"].tolist() == list(range(10))
+    # Heatmap peaks of 0.9: a detection threshold above finds nothing.
+    result, _, _ = run(cells, 20, detection_threshold=0.95)
+    assert result.windows == []
+    assert len(result.lineage["track_id"]) == 0
+
+
+def test_tracker_output_shape_contract() -> None:
+    oracle = Oracle([moving(1, 0, 9, grid(10), grid(10))])
+    raw_inference(10, oracle.heatmap, oracle.track_window, RawParams(window=4))
+    for first, length, queries in oracle.calls:
+        assert 2 <= length <= 4
+        assert queries.shape == (1, 3)
+        assert first in (0, 3, 6)
+
+
+def test_raw_needs_two_frames() -> None:
+    oracle = Oracle([])
+    with pytest.raises(ValueError, match="tracking needs at least 2 frames, got 1"):
+        raw_inference(1, oracle.heatmap, oracle.track_window, RawParams())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"window": 1}, "window must be at least 2 frames, got 1"),
+        ({"window": 0}, "window must be at least 2 frames, got 0"),
+        ({"detection_threshold": 0.0}, "detection_threshold must be in (0, 1), got 0.0"),
+        ({"detection_threshold": 1.0}, "detection_threshold must be in (0, 1), got 1.0"),
+        ({"visibility_threshold": -0.1}, "visibility_threshold must be in (0, 1), got -0.1"),
+        ({"division_threshold": 1.5}, "division_threshold must be in (0, 1), got 1.5"),
+        ({"min_separation": 0.0}, "min_separation must be positive, got 0.0"),
+        ({"min_separation": -3.0}, "min_separation must be positive, got -3.0"),
+    ],
+)
+def test_raw_params_validation(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        RawParams(**kwargs)
+
+
+def test_raw_params_defaults() -> None:
+    p = RawParams()
+    assert (
+        p.window,
+        p.detection_threshold,
+        p.visibility_threshold,
+        p.division_threshold,
+        p.min_separation,
+    ) == (24, 0.5, 0.5, 0.5, 12.0)
+
+
+# --- find_peaks -------------------------------------------------------------------------------
+
+
+def test_peak_coordinates_are_model_pixels() -> None:
+    heat = np.zeros((20, 30), np.float32)
+    heat[5, 7] = 0.8
+    peaks = find_peaks(heat, 0.5, 1.0)
+    assert peaks.dtype == np.float32
+    # map (y, x) = (5, 7) -> model ((5 + 0.5) * 4 - 0.5, (7 + 0.5) * 4 - 0.5) = (21.5, 29.5)
+    np.testing.assert_array_equal(peaks, np.array([[29.5, 21.5, 0.8]], np.float32))
+
+
+def test_no_peaks() -> None:
+    for heat in (np.zeros((8, 8), np.float32), np.full((8, 8), 0.4, np.float32)):
+        peaks = find_peaks(heat, 0.5, 12.0)
+        assert peaks.shape == (0, 3)
+        assert peaks.dtype == np.float32
+
+
+@pytest.mark.parametrize("sigma", [0.8, 1.0, 1.5, 2.5])
+def test_subpixel_refinement_of_a_gaussian_peak(sigma: float) -> None:
+    # A Gaussian placed between pixels, on an 11 x 11 grid of offsets from -0.5 to 0.5 map px:
+    # the peak comes back within 0.1 map px (measured: 0.073 at sigma 0.8, 0.048 at 1, 0.021 at
+    # 1.5). Without refinement the error would reach 0.5.
+    worst = 0.0
+    for dy in np.linspace(-0.5, 0.5, 11):
+        for dx in np.linspace(-0.5, 0.5, 11):
+            y, x = 10.0 + dy, 20.0 + dx
+            peaks = find_peaks(gaussian_map((24, 40), [(x, y, 1.0)], sigma), 0.5, 1.0)
+            assert peaks.shape == (1, 3)
+            worst = max(worst, abs(to_map(peaks[0, 0]) - x), abs(to_map(peaks[0, 1]) - y))
+    assert worst < 0.1
+
+
+def test_refined_position_of_an_offset_peak() -> None:
+    heat = gaussian_map((24, 40), [(20.3, 10.8, 1.0)], 1.5)
+    [[x, y, score]] = find_peaks(heat, 0.5, 1.0).tolist()
+    assert to_map(x) == pytest.approx(20.3, abs=0.05)
+    assert to_map(y) == pytest.approx(10.8, abs=0.05)
+    assert score == heat.max()  # the score is the pixel's, not the refined height
+
+
+def test_a_plateau_is_one_peak_at_its_centre() -> None:
+    heat = np.zeros((12, 12), np.float32)
+    heat[4:6, 6:8] = 0.9  # 2 x 2 plateau: centre at map (4.5, 6.5)
+    peaks = find_peaks(heat, 0.5, 1.0)
+    assert len(peaks) == 1
+    assert (to_map(peaks[0, 1]), to_map(peaks[0, 0])) == pytest.approx((4.5, 6.5))
+    for plateau in ((slice(3, 4), slice(2, 7)), (slice(2, 7), slice(5, 6)), (slice(2, 5),) * 2):
+        heat = np.zeros((12, 12), np.float32)
+        heat[plateau] = 0.9
+        assert len(find_peaks(heat, 0.5, 1.0)) == 1, plateau
+    # A diagonal pair of equal pixels is one peak too.
+    heat = np.zeros((12, 12), np.float32)
+    heat[4, 6] = heat[5, 5] = 0.9
+    assert len(find_peaks(heat, 0.5, 1.0)) == 1
+
+
+def test_threshold_is_strict() -> None:
+    heat = np.zeros((16, 16), np.float32)
+    heat[3, 3] = 0.5
+    heat[10, 10] = 0.5001
+    peaks = find_peaks(heat, 0.5, 1.0)
+    assert len(peaks) == 1
+    assert peaks[0, 2] == pytest.approx(0.5001)
+    assert len(find_peaks(heat, 0.4999, 1.0)) == 2
+    assert len(find_peaks(heat, 0.6, 1.0)) == 0
+
+
+def test_min_separation_keeps_the_higher_peak() -> None:
+    # Two peaks 2 map px (8 model px) apart along x: the later, higher one wins at 12 px.
+    heat = np.zeros((16, 16), np.float32)
+    heat[8, 5] = 0.7
+    heat[8, 7] = 0.9
+    peaks = find_peaks(heat, 0.5, 12.0)
+    np.testing.assert_allclose(peaks, [[grid(7), grid(8), 0.9]])
+    # ... both survive under 8 px.
+    assert len(find_peaks(heat, 0.5, 8.0)) == 2
+    assert len(find_peaks(heat, 0.5, 7.9)) == 2
+    assert len(find_peaks(heat, 0.5, 8.1)) == 1
+    # Equal heights: the first in row-major order wins.
+    heat[8, 5] = 0.9
+    np.testing.assert_allclose(find_peaks(heat, 0.5, 12.0), [[grid(5), grid(8), 0.9]])
+    # Suppression is by surviving peaks only: a chain high-low-high keeps both ends.
+    heat = np.zeros((8, 32), np.float32)
+    heat[4, 4], heat[4, 7], heat[4, 10] = 0.9, 0.8, 0.85
+    peaks = find_peaks(heat, 0.5, 13.0)  # neighbours 12 px apart, ends 24 px apart
+    np.testing.assert_allclose(peaks[:, 0], [grid(4), grid(10)])
+
+
+def test_peaks_sorted_row_major() -> None:
+    rng = np.random.default_rng(0)
+    spots = [(int(x), int(y)) for y in range(2, 46, 5) for x in range(2, 62, 5)]
+    heights = rng.uniform(0.6, 1.0, len(spots))
+    heat = np.zeros(MAP_SHAPE, np.float32)
+    for (x, y), height in zip(spots, heights, strict=True):
+        heat[y, x] = height
+    peaks = find_peaks(heat, 0.5, 4.0)
+    assert len(peaks) == len(spots)
+    expected = np.array([(grid(x), grid(y)) for x, y in spots])  # built row by row
+    np.testing.assert_allclose(peaks[:, :2], expected)
+    np.testing.assert_allclose(peaks[:, 2], heights, rtol=1e-6)
+
+
+def test_peaks_at_the_border_are_found() -> None:
+    # Peaks on every edge and corner are found, within half a map pixel (2 model px) of their
+    # true position (the parabola has only one neighbour there).
+    truth = [(0.0, 0.0), (63.0, 0.0), (0.0, 47.0), (63.0, 47.0), (30.0, 0.0), (0.0, 20.0)]
+    heat = gaussian_map(MAP_SHAPE, [(x, y, 1.0) for x, y in truth], 1.0)
+    peaks = find_peaks(heat, 0.5, 4.0)
+    assert len(peaks) == len(truth)
+    for x, y, _ in peaks:
+        d = min(np.hypot(to_map(x) - tx, to_map(y) - ty) for tx, ty in truth)
+        assert d <= 0.5 * np.sqrt(2) + 1e-6
+
+
+def test_find_peaks_accepts_float64_and_keeps_the_input() -> None:
+    heat = gaussian_map((16, 16), [(7.0, 8.0, 0.9)], 1.0).astype(np.float64)
+    before = heat.copy()
+    peaks = find_peaks(heat, 0.5, 1.0)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(heat, before)
+    np.testing.assert_allclose(peaks, [[grid(7), grid(8), 0.9]], atol=1e-6)
+
+
+def test_the_oracle_heatmap_has_one_peak_per_cell() -> None:
+    # The test double itself: one peak per living cell, exact where a cell sits on a map pixel
+    # centre (as every cell does at its first frame), within 0.5 px elsewhere.
+    cells = lineage_scene()
+    oracle = Oracle(cells)
+    for t in (0, 10, 30, 35, 59):
+        peaks = find_peaks(oracle.heatmap(t), 0.5, 12.0)
+        living = oracle.living(t)
+        assert len(peaks) == len(living)
+        for cell in living:
+            x, y = cell.at(t)
+            d = np.hypot(peaks[:, 0] - x, peaks[:, 1] - y).min()
+            assert d < (1e-4 if cell.start == t and not cell.parent else 0.5)
