@@ -133,6 +133,12 @@ def raw_inference(
     tracks: list[_Track] = []
     divisions: list[tuple[int, int, int, int, float]] = []
     windows: list[tuple[int, int, int]] = []
+    # Float32 values are compared with float32 thresholds, whatever numpy's promotion rules
+    # (numpy 1.x compares a float32 scalar with a Python float in float64): the browser does
+    # the same (src/engine/raw.ts).
+    separation = np.float32(params.min_separation)
+    division_threshold = np.float32(params.division_threshold)
+    visibility_threshold = np.float32(params.visibility_threshold)
 
     def start_track(t: int, x: float, y: float, v: float, parent: int = 0) -> _Track:
         track = _Track(track_id=len(tracks) + 1, parent_id=parent, start=t)
@@ -147,9 +153,7 @@ def raw_inference(
         ).reshape(-1, 2)
         found = False
         for x, y, score in peaks:
-            if len(living) and np.min(np.hypot(living[:, 0] - x, living[:, 1] - y)) < (
-                params.min_separation
-            ):
+            if len(living) and np.min(np.hypot(living[:, 0] - x, living[:, 1] - y)) < separation:
                 continue
             start_track(t, float(x), float(y), float(score))
             found = True
@@ -177,7 +181,7 @@ def raw_inference(
                 if not tr.alive:
                     continue
                 v = vis[i, n]
-                if v[1] > params.division_threshold and v[2] > params.division_threshold:
+                if v[1] > division_threshold and v[2] > division_threshold:
                     tr.alive = False
                     a = start_track(t, *_xy(points[i, n, 1]), float(v[1]), tr.track_id)
                     b = start_track(t, *_xy(points[i, n, 2]), float(v[2]), tr.track_id)
@@ -185,7 +189,7 @@ def raw_inference(
                         (tr.track_id, t, a.track_id, b.track_id, float(min(v[1], v[2])))
                     )
                     event = True
-                elif v[0] > params.visibility_threshold:
+                elif v[0] > visibility_threshold:
                     tr.add(*_xy(points[i, n, 0]), float(v[0]))
                 else:
                     tr.alive = False

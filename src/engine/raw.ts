@@ -1,0 +1,358 @@
+/**
+ * Rolling-as-window (RAW) inference, the CAP paper's Algorithm 1 plus new cells from the
+ * heatmap: the browser's twin of `cellpoint.raw.raw_inference` (python_stub), held to it by the
+ * shared vectors in tests/vectors/raw-*.json (same calls, same tables, same window log).
+ *
+ * The loop: a window of up to `window` frames starts at tCur with one query per living cell at
+ * its tCur position. The tracker's output is read frame by frame. A cell goes on while its own
+ * column is visible; it ends when it is not; it divides when both daughter slots are visible
+ * (the daughters become new tracks, children of the cell). Heatmap peaks far from every living
+ * cell are new cells. The first frame with a division or a new cell becomes the next tCur, so
+ * that the next window's queries include the new tracks; a window without events hands over at
+ * its last frame. Everything is in model pixels.
+ *
+ * Async, for the network runs in onnxruntime-web; cancellable between windows through an
+ * AbortSignal, in which case a `RawAbortError` carries the tables of the frames done.
+ */
+
+import { findPeaks, Heatmap } from './peaks';
+
+/** RAW's knobs; the same names and defaults as Python's `RawParams`. */
+export interface RawParams {
+  /** l_win, frames per tracker call (>= 2). */
+  readonly window: number;
+  /** Heatmap peak value that starts a cell. */
+  readonly detection_threshold: number;
+  /** A cell column below this is gone. */
+  readonly visibility_threshold: number;
+  /** Both daughter slots above this: a division. */
+  readonly division_threshold: number;
+  /** Model px: a peak nearer a living cell is that cell. */
+  readonly min_separation: number;
+}
+
+export const DEFAULT_RAW_PARAMS: RawParams = Object.freeze({
+  window: 24,
+  detection_threshold: 0.5,
+  visibility_threshold: 0.5,
+  division_threshold: 0.5,
+  min_separation: 12.0
+});
+
+/** Defaults overridden by `overrides`, checked as Python's `RawParams.__post_init__` does. */
+export function rawParams(overrides: Partial<RawParams> = {}): RawParams {
+  const p = { ...DEFAULT_RAW_PARAMS, ...overrides };
+  if (!(Number.isInteger(p.window) && p.window >= 2)) {
+    throw new RangeError(`window must be at least 2 frames, got ${p.window}`);
+  }
+  for (const name of [
+    'detection_threshold',
+    'visibility_threshold',
+    'division_threshold'
+  ] as const) {
+    const value = p[name];
+    if (!(value > 0 && value < 1)) {
+      throw new RangeError(`${name} must be in (0, 1), got ${value}`);
+    }
+  }
+  if (!(p.min_separation > 0)) {
+    throw new RangeError(`min_separation must be positive, got ${p.min_separation}`);
+  }
+  return Object.freeze(p);
+}
+
+/** Frame index -> its heatmap (the encoder's, stride 4). Called once per frame, in order. */
+export type HeatmapSource = (t: number) => Heatmap | Promise<Heatmap>;
+
+/** What the tracker returns for a window of T frames and N queries. */
+export interface WindowOutput {
+  /** `[T, N, 3, 2]`: (x, y) of each query's cell and its two daughter slots, per frame. */
+  readonly points: Float32Array;
+  /** `[T, N, 3]`: the visibility of each of those. */
+  readonly visibility: Float32Array;
+}
+
+/**
+ * Runs the tracker on frames `first .. first + length - 1` for `queries` `[N, 3]` rows
+ * (0, x, y): the cells' positions at the window's first frame. `signal` is RAW's abort signal,
+ * passed on so that a long call can stop early (by rejecting).
+ */
+export type WindowTracker = (
+  first: number,
+  length: number,
+  queries: Float32Array,
+  signal?: AbortSignal
+) => Promise<WindowOutput>;
+
+/** `onProgress(framesDone, cells)`: frames whose tracks are final, and tracks so far. */
+export type ProgressCallback = (framesDone: number, cells: number) => void;
+
+export interface RawOptions {
+  readonly onProgress?: ProgressCallback;
+  /** Checked between windows (and between frames without cells). */
+  readonly signal?: AbortSignal;
+}
+
+/** The tracks table, one row per (track, frame), sorted by (track_id, t); model pixels. */
+export interface RawTracks {
+  readonly track_id: Int32Array;
+  readonly t: Int32Array;
+  readonly x: Float64Array;
+  readonly y: Float64Array;
+  readonly visibility: Float32Array;
+}
+
+/** One row per track: CTC man_track semantics (frames inclusive, parent 0 = none). */
+export interface RawLineage {
+  readonly track_id: Int32Array;
+  readonly start: Int32Array;
+  readonly end: Int32Array;
+  readonly parent_id: Int32Array;
+}
+
+/** One row per division; `t` is the daughters' first frame, `score` the lower slot's. */
+export interface RawDivisions {
+  readonly parent_id: Int32Array;
+  readonly t: Int32Array;
+  readonly daughter_a: Int32Array;
+  readonly daughter_b: Int32Array;
+  readonly score: Float64Array;
+}
+
+/** One tracker call: its first frame, number of frames and number of queries. */
+export interface RawWindow {
+  readonly first: number;
+  readonly length: number;
+  readonly queries: number;
+}
+
+export interface RawResult {
+  readonly tracks: RawTracks;
+  readonly lineage: RawLineage;
+  readonly divisions: RawDivisions;
+  readonly windows: readonly RawWindow[];
+}
+
+/**
+ * RAW was cancelled. `partial` holds the tables of frames `0 .. framesDone - 1` (tracks that
+ * were alive then end there, as far as these tables know); `reason` is the signal's.
+ */
+export class RawAbortError extends Error {
+  readonly partial: RawResult;
+  readonly framesDone: number;
+  readonly reason: unknown;
+
+  constructor(partial: RawResult, framesDone: number, nFrames: number, reason: unknown) {
+    super(`tracking was cancelled after ${framesDone} of ${nFrames} frames`);
+    this.name = 'AbortError';
+    this.partial = partial;
+    this.framesDone = framesDone;
+    this.reason = reason;
+  }
+}
+
+interface Track {
+  readonly trackId: number;
+  readonly parentId: number;
+  readonly start: number;
+  readonly xs: number[];
+  readonly ys: number[];
+  readonly vis: number[];
+  alive: boolean;
+}
+
+function end(track: Track): number {
+  return track.start + track.xs.length - 1;
+}
+
+/** Tracks every cell through `nFrames` frames. */
+export async function rawInference(
+  nFrames: number,
+  heatmap: HeatmapSource,
+  trackWindow: WindowTracker,
+  params: RawParams = DEFAULT_RAW_PARAMS,
+  options: RawOptions = {}
+): Promise<RawResult> {
+  if (!(Number.isInteger(nFrames) && nFrames >= 2)) {
+    throw new RangeError(`tracking needs at least 2 frames, got ${nFrames}`);
+  }
+  rawParams(params); // validates
+  const { onProgress, signal } = options;
+  // numpy compares float32 values with float32-rounded thresholds.
+  const detection = params.detection_threshold;
+  const visible = Math.fround(params.visibility_threshold);
+  const divides = Math.fround(params.division_threshold);
+  const separation = Math.fround(params.min_separation);
+  const tracks: Track[] = [];
+  const divisions: [number, number, number, number, number][] = [];
+  const windows: RawWindow[] = [];
+
+  const startTrack = (t: number, x: number, y: number, v: number, parent = 0): Track => {
+    const track: Track = {
+      trackId: tracks.length + 1,
+      parentId: parent,
+      start: t,
+      xs: [x],
+      ys: [y],
+      vis: [v],
+      alive: true
+    };
+    tracks.push(track);
+    return track;
+  };
+
+  const addNewCells = async (t: number): Promise<boolean> => {
+    const map = await heatmap(t);
+    const peaks = findPeaks(map, detection, params.min_separation);
+    const living = tracks.filter(tr => tr.alive && end(tr) === t);
+    const lx = living.map(tr => tr.xs[tr.xs.length - 1] as number);
+    const ly = living.map(tr => tr.ys[tr.ys.length - 1] as number);
+    let found = false;
+    for (let k = 0; k < peaks.length; k += 3) {
+      const x = peaks[k] as number;
+      const y = peaks[k + 1] as number;
+      // The nearest living cell, by float32 differences and hypot as numpy's on float32
+      // arrays; a NaN distance makes the minimum NaN (np.min), which is near nothing.
+      let nearest = Infinity;
+      for (let j = 0; j < lx.length; j++) {
+        const d = Math.fround(
+          Math.hypot(Math.fround((lx[j] as number) - x), Math.fround((ly[j] as number) - y))
+        );
+        nearest = Number.isNaN(d) ? NaN : Math.min(nearest, d);
+      }
+      if (!(nearest < separation)) {
+        startTrack(t, x, y, peaks[k + 2] as number);
+        found = true;
+      }
+    }
+    return found;
+  };
+
+  const stopIfAborted = (framesDone: number): void => {
+    if (signal?.aborted) {
+      throw new RawAbortError(
+        tables(tracks, divisions, windows),
+        framesDone,
+        nFrames,
+        signal.reason
+      );
+    }
+  };
+
+  stopIfAborted(0);
+  await addNewCells(0);
+  let tCur = 0;
+  while (tCur < nFrames - 1) {
+    stopIfAborted(tCur + 1);
+    const active = tracks.filter(tr => tr.alive && end(tr) === tCur);
+    if (active.length === 0) {
+      tCur += 1;
+      await addNewCells(tCur);
+      onProgress?.(tCur + 1, tracks.length);
+      continue;
+    }
+    const length = Math.min(params.window, nFrames - tCur);
+    const n = active.length;
+    const queries = new Float32Array(n * 3);
+    active.forEach((tr, i) => {
+      queries[3 * i + 1] = tr.xs[tr.xs.length - 1] as number;
+      queries[3 * i + 2] = tr.ys[tr.ys.length - 1] as number;
+    });
+    let output: WindowOutput;
+    try {
+      output = await trackWindow(tCur, length, queries, signal);
+    } catch (error) {
+      stopIfAborted(tCur + 1); // a tracker stopped by the signal: cancellation, not failure
+      throw error;
+    }
+    const { points, visibility: vis } = output;
+    if (points.length !== length * n * 6 || vis.length !== length * n * 3) {
+      throw new Error(
+        `the tracker returned ${points.length} point and ${vis.length} visibility values for ` +
+          `${length} frames and ${n} queries; expected ${length * n * 6} and ${length * n * 3}`
+      );
+    }
+    windows.push({ first: tCur, length, queries: n });
+    let nextStart = tCur + length - 1;
+    for (let i = 1; i < length; i++) {
+      const t = tCur + i;
+      let event = false;
+      for (let q = 0; q < n; q++) {
+        const tr = active[q] as Track;
+        if (!tr.alive) {
+          continue;
+        }
+        const v = (i * n + q) * 3;
+        const p = (i * n + q) * 6;
+        const v0 = vis[v] as number;
+        const v1 = vis[v + 1] as number;
+        const v2 = vis[v + 2] as number;
+        if (v1 > divides && v2 > divides) {
+          tr.alive = false;
+          const a = startTrack(t, points[p + 2] as number, points[p + 3] as number, v1, tr.trackId);
+          const b = startTrack(t, points[p + 4] as number, points[p + 5] as number, v2, tr.trackId);
+          divisions.push([tr.trackId, t, a.trackId, b.trackId, Math.min(v1, v2)]);
+          event = true;
+        } else if (v0 > visible) {
+          tr.xs.push(points[p] as number);
+          tr.ys.push(points[p + 1] as number);
+          tr.vis.push(v0);
+        } else {
+          tr.alive = false;
+        }
+      }
+      event = (await addNewCells(t)) || event;
+      onProgress?.(t + 1, tracks.length);
+      if (event) {
+        nextStart = t;
+        break;
+      }
+    }
+    tCur = nextStart;
+  }
+  return tables(tracks, divisions, windows);
+}
+
+function tables(
+  tracks: readonly Track[],
+  divisions: readonly [number, number, number, number, number][],
+  windows: readonly RawWindow[]
+): RawResult {
+  const rows = tracks.reduce((sum, tr) => sum + tr.xs.length, 0);
+  const out = {
+    track_id: new Int32Array(rows),
+    t: new Int32Array(rows),
+    x: new Float64Array(rows),
+    y: new Float64Array(rows),
+    visibility: new Float32Array(rows)
+  };
+  let r = 0;
+  for (const tr of tracks) {
+    for (let i = 0; i < tr.xs.length; i++, r++) {
+      out.track_id[r] = tr.trackId;
+      out.t[r] = tr.start + i;
+      out.x[r] = tr.xs[i] as number;
+      out.y[r] = tr.ys[i] as number;
+      out.visibility[r] = tr.vis[i] as number;
+    }
+  }
+  const column = (get: (tr: Track) => number): Int32Array => Int32Array.from(tracks, get);
+  const division = (k: 0 | 1 | 2 | 3): Int32Array => Int32Array.from(divisions, d => d[k]);
+  return {
+    tracks: out,
+    lineage: {
+      track_id: column(tr => tr.trackId),
+      start: column(tr => tr.start),
+      end: column(end),
+      parent_id: column(tr => tr.parentId)
+    },
+    divisions: {
+      parent_id: division(0),
+      t: division(1),
+      daughter_a: division(2),
+      daughter_b: division(3),
+      score: Float64Array.from(divisions, d => d[4])
+    },
+    windows: windows.slice()
+  };
+}

@@ -1,0 +1,246 @@
+/**
+ * Preprocessing in TypeScript against the Python reference (tests/vectors/preprocess.json,
+ * written by tests/python/make_vectors.py): normalisation bounds and values, resize weights,
+ * geometry and coordinate mapping, and the padded model input; plus its speed on 1024 x 1024.
+ */
+import { Buffer } from 'buffer';
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import { inflateSync } from 'zlib';
+
+import {
+  Geometry,
+  MAX_SAMPLES,
+  normalise,
+  percentileBounds,
+  Preprocessor,
+  resizeBands,
+  resizeWeights,
+  roundHalfEven
+} from '../../src/engine';
+
+interface Encoded {
+  dtype: 'uint8' | 'uint16' | 'int32' | 'float32' | 'float64';
+  shape: number[];
+  zlib: string;
+}
+
+type Typed = Uint8Array | Uint16Array | Int32Array | Float32Array | Float64Array;
+
+/** An encoded array: base64 of the deflated little-endian bytes (this test runs on LE CPUs). */
+function dec(e: Encoded): Typed {
+  const raw = inflateSync(Buffer.from(e.zlib, 'base64'));
+  const bytes = new Uint8Array(raw.length);
+  bytes.set(raw);
+  const { buffer } = bytes;
+  const typed = {
+    uint8: () => new Uint8Array(buffer),
+    uint16: () => new Uint16Array(buffer),
+    int32: () => new Int32Array(buffer),
+    float32: () => new Float32Array(buffer),
+    float64: () => new Float64Array(buffer)
+  }[e.dtype]();
+  expect(typed.length).toBe(e.shape.reduce((a, b) => a * b, 1));
+  return typed;
+}
+
+interface PreprocessVector {
+  frame: Encoded;
+  normalised: Encoded;
+  frame_float: Encoded;
+  normalised_float: Encoded;
+  frame_uint8: Encoded;
+  normalised_uint8: Encoded;
+  frames: { diameter: number; resized: number[]; padded: number[]; expected: Encoded }[];
+  skewed_frames: {
+    height: number;
+    width: number;
+    indices: Encoded;
+    expected: Encoded;
+  }[];
+  weights: { n_in: number; n_out: number; expected: Encoded }[];
+  geometries: {
+    height: number;
+    width: number;
+    diameter: number;
+    scale: number;
+    resized: number[];
+    padded: number[];
+    input_y: Encoded;
+    input_x: Encoded;
+    model_y: Encoded;
+    model_x: Encoded;
+    back_y: Encoded;
+    back_x: Encoded;
+  }[];
+}
+
+const V = JSON.parse(
+  readFileSync(join(__dirname, '..', 'vectors', 'preprocess.json'), 'utf8')
+) as PreprocessVector;
+
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs((a[i] as number) - (b[i] as number));
+    worst = Number.isNaN(d) ? Infinity : Math.max(worst, d);
+  }
+  return worst;
+}
+
+/** The frame make_vectors.skewed_frame builds: skewed pseudo-random uint16 values. */
+function skewedFrame(height: number, width: number): Uint16Array {
+  const out = new Uint16Array(height * width);
+  for (let i = 0; i < out.length; i++) {
+    const u = (i * 40503) % 65521;
+    out[i] = Math.floor((u * u) / 65521) + (i % 7) * 3;
+  }
+  return out;
+}
+
+describe('normalise against the Python reference', () => {
+  it.each([
+    ['uint16', V.frame, V.normalised],
+    ['float32', V.frame_float, V.normalised_float],
+    ['uint8', V.frame_uint8, V.normalised_uint8]
+  ])('%s frame', (_name, frame, expected) => {
+    // Bounds, scale and every value are float32 steps as numpy's: bit-identical.
+    expect(maxDiff(normalise(dec(frame)), dec(expected))).toBe(0);
+  });
+
+  it.each(V.skewed_frames.map(s => [`${s.height} x ${s.width}`, s] as const))(
+    'percentiles of a subsampled %s frame',
+    (_name, s) => {
+      const out = normalise(skewedFrame(s.height, s.width));
+      const picked = Array.from(dec(s.indices), i => out[i] as number);
+      expect(maxDiff(picked, dec(s.expected))).toBe(0);
+    }
+  );
+
+  it('has frames on both sides of the subsampling threshold', () => {
+    const steps = V.skewed_frames.map(s => Math.ceil((s.height * s.width) / MAX_SAMPLES));
+    expect(new Set(steps)).toEqual(new Set([1, 2, 3, 11]));
+  });
+
+  it('reads percentiles without interpolation', () => {
+    // 0..9999 shuffled: index int(0.01 * 9999) = 99 and int(0.998 * 9999) = 9979 of the sorted.
+    const values = Float32Array.from({ length: 10000 }, (_, i) => (i * 7919) % 10000);
+    expect(percentileBounds(values)).toEqual({ lo: 99, hi: 9979 });
+    const out = normalise(values);
+    expect(out[values.indexOf(99)]).toBe(0);
+    expect(out[values.indexOf(9979)]).toBeCloseTo(1, 6);
+  });
+
+  it('survives a flat frame', () => {
+    const out = normalise(new Uint16Array(64).fill(7));
+    expect(Array.from(out)).toEqual(new Array(64).fill(0));
+  });
+
+  it('rejects an empty frame', () => {
+    expect(() => normalise(new Uint8Array(0))).toThrow('cannot normalise an empty frame');
+  });
+});
+
+describe('resize weights against the Python reference', () => {
+  it.each(V.weights.map(w => [`${w.n_in} -> ${w.n_out}`, w] as const))('%s', (_name, w) => {
+    expect(maxDiff(resizeWeights(w.n_in, w.n_out), dec(w.expected))).toBeLessThanOrEqual(1e-7);
+  });
+
+  it('keeps only the non-zero band of each row', () => {
+    const b = resizeBands(1024, 384);
+    expect(Math.max(...b.count)).toBeLessThanOrEqual(6);
+    expect(Math.min(...b.count)).toBeGreaterThanOrEqual(2);
+    for (let i = 0; i < b.nOut; i++) {
+      let sum = 0;
+      for (let j = 0; j < (b.count[i] as number); j++) {
+        const v = b.weights[(b.offset[i] as number) + j] as number;
+        expect(v).toBeGreaterThan(0);
+        sum += v;
+      }
+      expect(sum).toBeCloseTo(1, 6);
+    }
+  });
+});
+
+describe('geometry against the Python reference', () => {
+  it.each(V.geometries.map(g => [`${g.height} x ${g.width}, diameter ${g.diameter}`, g] as const))(
+    '%s',
+    (_name, g) => {
+      const geo = Geometry.forDiameter(g.height, g.width, g.diameter);
+      expect(geo.scale).toBe(g.scale);
+      expect(geo.resized).toEqual(g.resized);
+      expect(geo.padded).toEqual(g.padded);
+      const [iy, ix] = [dec(g.input_y), dec(g.input_x)];
+      const model = Array.from(iy, (y, i) => geo.toModel(y, ix[i] as number));
+      expect(
+        maxDiff(
+          model.map(m => m[0]),
+          dec(g.model_y)
+        )
+      ).toBe(0);
+      expect(
+        maxDiff(
+          model.map(m => m[1]),
+          dec(g.model_x)
+        )
+      ).toBe(0);
+      const back = model.map(([y, x]) => geo.toInput(y, x));
+      expect(
+        maxDiff(
+          back.map(b => b[0]),
+          dec(g.back_y)
+        )
+      ).toBe(0);
+      expect(
+        maxDiff(
+          back.map(b => b[1]),
+          dec(g.back_x)
+        )
+      ).toBe(0);
+      const columns = geo.toInputColumns(
+        model.map(m => m[0]),
+        model.map(m => m[1])
+      );
+      expect(maxDiff(columns.y, dec(g.back_y))).toBe(0);
+      expect(maxDiff(columns.x, dec(g.back_x))).toBe(0);
+    }
+  );
+
+  it('rounds halves to even, as Python', () => {
+    expect([0.5, 1.5, 2.5, 3.5, 2.4999, 2.5001, 7].map(roundHalfEven)).toEqual([
+      0, 2, 2, 4, 2, 3, 7
+    ]);
+  });
+
+  it('rejects a non-positive diameter', () => {
+    expect(() => Geometry.forDiameter(10, 10, 0)).toThrow('cell diameter must be positive, got 0');
+    expect(() => Geometry.forDiameter(10, 10, NaN)).toThrow('cell diameter must be positive');
+  });
+});
+
+describe('Preprocessor against the Python reference', () => {
+  const frame = dec(V.frame) as Uint16Array;
+  const [height, width] = V.frame.shape as [number, number];
+
+  it.each(V.frames.map(f => [f.diameter, f] as const))('diameter %s', (_d, f) => {
+    const geo = Geometry.forDiameter(height, width, f.diameter);
+    expect(geo.resized).toEqual(f.resized);
+    expect(geo.padded).toEqual(f.padded);
+    const prep = new Preprocessor(geo);
+    const out = prep.run(frame);
+    expect(out.length).toBe((f.padded[0] as number) * (f.padded[1] as number));
+    expect(maxDiff(out, dec(f.expected))).toBeLessThanOrEqual(1e-5);
+    // A reused output buffer gives the same, padding included.
+    const reused = new Float32Array(out.length).fill(5);
+    expect(prep.run(frame, reused)).toBe(reused);
+    expect(maxDiff(reused, out)).toBe(0);
+  });
+
+  it('rejects a frame of another size', () => {
+    const prep = new Preprocessor(Geometry.forDiameter(height, width, 16));
+    expect(() => prep.run(new Uint16Array(10))).toThrow(
+      `frame of 10 pixels does not match the sequence's ${height} x ${width}`
+    );
+  });
+});

@@ -1,0 +1,477 @@
+/**
+ * RAW inference and heatmap peaks in TypeScript against the Python reference: the shared
+ * vectors in tests/vectors (written by tests/python/make_vectors.py) record the heatmaps and
+ * every tracker call Python's raw_inference made, and the tables it produced. Here the
+ * TypeScript RAW runs against a tracker that replays those outputs only where the call it gets
+ * is the recorded one, and must produce the same tables.
+ */
+import { Buffer } from 'buffer';
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import { inflateSync } from 'zlib';
+
+import {
+  DEFAULT_RAW_PARAMS,
+  findPeaks,
+  Heatmap,
+  RawAbortError,
+  rawInference,
+  rawParams,
+  RawParams,
+  RawResult,
+  WindowOutput,
+  WindowTracker
+} from '../../src/engine';
+
+// --- vectors ----------------------------------------------------------------------------------
+
+interface Encoded {
+  dtype: 'uint8' | 'uint16' | 'int32' | 'float32' | 'float64';
+  shape: number[];
+  zlib: string;
+}
+
+type Typed = Uint8Array | Uint16Array | Int32Array | Float32Array | Float64Array;
+
+/** An encoded array: base64 of the deflated little-endian bytes (this test runs on LE CPUs). */
+function dec(e: Encoded): Typed {
+  const raw = inflateSync(Buffer.from(e.zlib, 'base64'));
+  const bytes = new Uint8Array(raw.length);
+  bytes.set(raw);
+  const { buffer } = bytes;
+  const typed = {
+    uint8: () => new Uint8Array(buffer),
+    uint16: () => new Uint16Array(buffer),
+    int32: () => new Int32Array(buffer),
+    float32: () => new Float32Array(buffer),
+    float64: () => new Float64Array(buffer)
+  }[e.dtype]();
+  expect(typed.length).toBe(e.shape.reduce((a, b) => a * b, 1));
+  return typed;
+}
+
+function f32(e: Encoded): Float32Array {
+  expect(e.dtype).toBe('float32');
+  return dec(e) as Float32Array;
+}
+
+interface Call {
+  first: number;
+  length: number;
+  queries: Encoded;
+  points: Encoded;
+  visibility: Encoded;
+}
+
+type Columns = Record<string, Encoded>;
+
+interface RawCase {
+  name: string;
+  description: string;
+  n_frames: number;
+  params: RawParams;
+  heatmaps: { scale: number; q: Encoded };
+  calls: Call[];
+  expected: {
+    tracks: Columns;
+    lineage: Columns;
+    divisions: Columns;
+    windows: Encoded;
+    progress: Encoded;
+  };
+}
+
+interface PeakCase {
+  name: string;
+  threshold: number;
+  min_separation: number;
+  heatmap: Encoded;
+  expected: Encoded;
+}
+
+const VECTORS = join(__dirname, '..', 'vectors');
+
+function load<T>(name: string): T {
+  return JSON.parse(readFileSync(join(VECTORS, name), 'utf8')) as T;
+}
+
+const RAW_FILES = ['raw-scenes.json', 'raw-sim-small.json', 'raw-sim-hard.json'];
+const RAW_CASES: [string, RawCase][] = RAW_FILES.flatMap(file =>
+  load<{ cases: RawCase[] }>(file).cases.map((c): [string, RawCase] => [`${file}: ${c.name}`, c])
+);
+
+/** The recorded heatmaps, q / 256 as float32 (exact), noting the frames read. */
+function heatmaps(c: RawCase, reads: number[]): (t: number) => Heatmap {
+  const q = dec(c.heatmaps.q) as Uint8Array;
+  const [frames, height, width] = c.heatmaps.q.shape as [number, number, number];
+  expect(frames).toBe(c.n_frames);
+  return t => {
+    reads.push(t);
+    const data = new Float32Array(height * width);
+    const base = t * height * width;
+    for (let i = 0; i < data.length; i++) {
+      data[i] = (q[base + i] as number) * c.heatmaps.scale;
+    }
+    return { data, height, width };
+  };
+}
+
+/** A tracker that answers with the recorded outputs, only for the recorded calls, in order. */
+function replay(c: RawCase): { tracker: WindowTracker; used: () => number } {
+  let next = 0;
+  const tracker: WindowTracker = async (first, length, queries) => {
+    const call = c.calls[next];
+    const label = `call ${next + 1} (first ${first}, length ${length}, ${queries.length / 3} queries)`;
+    if (!call) {
+      throw new Error(`${label}: Python made only ${c.calls.length} calls`);
+    }
+    next += 1;
+    if (call.first !== first || call.length !== length) {
+      throw new Error(`${label}: Python asked for first ${call.first}, length ${call.length}`);
+    }
+    const expected = f32(call.queries);
+    if (queries.length !== expected.length) {
+      throw new Error(`${label}: Python asked ${expected.length / 3} queries`);
+    }
+    queries.forEach((v, i) => {
+      if (!(Math.abs(v - (expected[i] as number)) <= 1e-4)) {
+        throw new Error(`${label}: query value ${i} is ${v}, Python's ${expected[i]}`);
+      }
+    });
+    return { points: f32(call.points), visibility: f32(call.visibility) };
+  };
+  return { tracker, used: () => next };
+}
+
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs((a[i] as number) - (b[i] as number));
+    worst = Number.isNaN(d) ? Infinity : Math.max(worst, d);
+  }
+  return worst;
+}
+
+function expectTables(result: RawResult, expected: RawCase['expected']): void {
+  const ints = (e: Encoded): number[] => Array.from(dec(e));
+  const { tracks, lineage, divisions } = expected;
+  expect(Array.from(result.tracks.track_id)).toEqual(ints(tracks.track_id as Encoded));
+  expect(Array.from(result.tracks.t)).toEqual(ints(tracks.t as Encoded));
+  expect(maxDiff(result.tracks.x, dec(tracks.x as Encoded))).toBeLessThanOrEqual(1e-3);
+  expect(maxDiff(result.tracks.y, dec(tracks.y as Encoded))).toBeLessThanOrEqual(1e-3);
+  expect(maxDiff(result.tracks.visibility, dec(tracks.visibility as Encoded))).toBeLessThan(1e-6);
+  for (const key of ['track_id', 'start', 'end', 'parent_id'] as const) {
+    expect([key, Array.from(result.lineage[key])]).toEqual([key, ints(lineage[key] as Encoded)]);
+  }
+  for (const key of ['parent_id', 't', 'daughter_a', 'daughter_b'] as const) {
+    expect([key, Array.from(result.divisions[key])]).toEqual([
+      key,
+      ints(divisions[key] as Encoded)
+    ]);
+  }
+  expect(maxDiff(result.divisions.score, dec(divisions.score as Encoded))).toBeLessThan(1e-6);
+  const windows = ints(expected.windows);
+  expect(result.windows.flatMap(w => [w.first, w.length, w.queries])).toEqual(windows);
+}
+
+describe('RAW inference against the Python reference', () => {
+  it('has vectors to check', () => {
+    expect(RAW_CASES.length).toBeGreaterThanOrEqual(17);
+    const events = RAW_CASES.map(([, c]) => c.description).join(' ');
+    for (const word of ['enters', 'divides', 'disappears', 'hand over', 'T = 5 < window']) {
+      expect(events).toContain(word);
+    }
+  });
+
+  it.each(RAW_CASES)('%s', async (_name, c) => {
+    const reads: number[] = [];
+    const progress: number[] = [];
+    const { tracker, used } = replay(c);
+    const result = await rawInference(
+      c.n_frames,
+      heatmaps(c, reads),
+      tracker,
+      rawParams(c.params),
+      { onProgress: (done, cells) => progress.push(done, cells) }
+    );
+    expect(used()).toBe(c.calls.length);
+    expectTables(result, c.expected);
+    expect(progress).toEqual(Array.from(dec(c.expected.progress)));
+    // Each frame's heatmap is read once, in order.
+    expect(reads).toEqual(Array.from({ length: c.n_frames }, (_, t) => t));
+  });
+
+  it('agrees to the bit on coordinates', async () => {
+    // float32 steps are reproduced exactly: not just within 1e-3 px.
+    for (const [, c] of RAW_CASES) {
+      const { tracker } = replay(c);
+      const result = await rawInference(c.n_frames, heatmaps(c, []), tracker, rawParams(c.params));
+      expect(maxDiff(result.tracks.x, dec(c.expected.tracks.x as Encoded))).toBe(0);
+      expect(maxDiff(result.tracks.y, dec(c.expected.tracks.y as Encoded))).toBe(0);
+    }
+  });
+
+  it('takes heatmaps from an async source', async () => {
+    const c = caseNamed('sim_hard_crop');
+    const sync = heatmaps(c, []);
+    const { tracker, used } = replay(c);
+    const result = await rawInference(
+      c.n_frames,
+      t => new Promise<Heatmap>(resolve => setTimeout(() => resolve(sync(t)), 0)),
+      tracker,
+      rawParams(c.params)
+    );
+    expect(used()).toBe(c.calls.length);
+    expectTables(result, c.expected);
+  });
+});
+
+function caseNamed(name: string): RawCase {
+  const found = RAW_CASES.find(([, c]) => c.name === name);
+  if (!found) {
+    throw new Error(`no vector named ${name}`);
+  }
+  return found[1];
+}
+
+// --- cancellation -----------------------------------------------------------------------------
+
+describe('cancelling RAW', () => {
+  /** Every row of `partial` is in `full`, and every track of `full` is cut at framesDone. */
+  function expectPrefix(partial: RawResult, full: RawResult, framesDone: number): void {
+    const rows = (r: RawResult) =>
+      Array.from(r.tracks.t, (t, i) =>
+        [r.tracks.track_id[i], t, r.tracks.x[i], r.tracks.y[i]].join(' ')
+      );
+    const before = rows(full).filter(row => Number(row.split(' ')[1]) < framesDone);
+    expect(rows(partial).sort()).toEqual(before.sort());
+    const n = partial.lineage.track_id.length;
+    expect(Array.from(partial.lineage.track_id)).toEqual(
+      Array.from(full.lineage.track_id.subarray(0, n))
+    );
+    expect(Array.from(partial.lineage.parent_id)).toEqual(
+      Array.from(full.lineage.parent_id.subarray(0, n))
+    );
+    for (const e of partial.lineage.end) {
+      expect(e).toBeLessThan(framesDone);
+    }
+    expect(partial.windows).toEqual(full.windows.slice(0, partial.windows.length));
+  }
+
+  it('stops between windows and keeps the frames done', async () => {
+    const c = caseNamed('lineage');
+    const full = await rawInference(
+      c.n_frames,
+      heatmaps(c, []),
+      replay(c).tracker,
+      rawParams(c.params)
+    );
+    for (let stopAfter = 1; stopAfter < c.calls.length; stopAfter++) {
+      const controller = new AbortController();
+      const { tracker, used } = replay(c);
+      const stopping: WindowTracker = async (first, length, queries) => {
+        const out = await tracker(first, length, queries);
+        if (used() === stopAfter) {
+          controller.abort(new Error('the user pressed stop'));
+        }
+        return out;
+      };
+      const run = rawInference(c.n_frames, heatmaps(c, []), stopping, rawParams(c.params), {
+        signal: controller.signal
+      });
+      const error = await run.then(
+        () => null,
+        (e: unknown) => e
+      );
+      expect(error).toBeInstanceOf(RawAbortError);
+      const abort = error as RawAbortError;
+      expect(abort.name).toBe('AbortError');
+      expect(abort.message).toMatch(/^tracking was cancelled after \d+ of 60 frames$/);
+      expect((abort.reason as Error).message).toBe('the user pressed stop');
+      expect(used()).toBe(stopAfter);
+      // The window that was running is finished: frames done reach the next window's start.
+      expect(abort.framesDone).toBe((full.windows[stopAfter]?.first ?? 0) + 1);
+      expect(abort.partial.windows).toHaveLength(stopAfter);
+      expectPrefix(abort.partial, full, abort.framesDone);
+    }
+  });
+
+  it('stops while the tracker runs, when the tracker gives up on the signal', async () => {
+    const c = caseNamed('lineage');
+    const controller = new AbortController();
+    const { tracker } = replay(c);
+    let calls = 0;
+    const slow: WindowTracker = (first, length, queries, signal) => {
+      calls += 1;
+      if (calls < 3) {
+        return tracker(first, length, queries);
+      }
+      return new Promise<WindowOutput>((_resolve, reject) => {
+        signal?.addEventListener('abort', () => reject(new Error('session released')));
+        setTimeout(() => controller.abort(), 0);
+      });
+    };
+    const error = await rawInference(c.n_frames, heatmaps(c, []), slow, rawParams(c.params), {
+      signal: controller.signal
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RawAbortError);
+    const abort = error as RawAbortError;
+    // Two windows done (0-10, 10-25): frames 0..25 are final.
+    expect(abort.framesDone).toBe(26);
+    expect(abort.partial.windows).toEqual([
+      { first: 0, length: 16, queries: 3 },
+      { first: 10, length: 16, queries: 4 }
+    ]);
+  });
+
+  it('stops before anything when the signal is already aborted', async () => {
+    const c = caseNamed('division');
+    const reads: number[] = [];
+    const error = await rawInference(c.n_frames, heatmaps(c, reads), replay(c).tracker, undefined, {
+      signal: AbortSignal.abort()
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RawAbortError);
+    expect((error as RawAbortError).framesDone).toBe(0);
+    expect((error as RawAbortError).partial.lineage.track_id).toHaveLength(0);
+    expect(reads).toEqual([]);
+  });
+
+  it('stops while skipping frames without cells', async () => {
+    const c = caseNamed('nothing');
+    const controller = new AbortController();
+    const error = await rawInference(
+      c.n_frames,
+      heatmaps(c, []),
+      replay(c).tracker,
+      rawParams(c.params),
+      {
+        signal: controller.signal,
+        onProgress: done => done === 3 && controller.abort()
+      }
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RawAbortError);
+    expect((error as RawAbortError).framesDone).toBe(3);
+  });
+
+  it('passes on a tracker failure that is not a cancellation', async () => {
+    const c = caseNamed('division');
+    const failing: WindowTracker = () => Promise.reject(new Error('WebGPU device lost'));
+    await expect(
+      rawInference(c.n_frames, heatmaps(c, []), failing, rawParams(c.params), {
+        signal: new AbortController().signal
+      })
+    ).rejects.toThrow('WebGPU device lost');
+  });
+});
+
+// --- contracts --------------------------------------------------------------------------------
+
+describe('RAW contracts', () => {
+  it('has the Python defaults', () => {
+    expect(DEFAULT_RAW_PARAMS).toEqual({
+      window: 24,
+      detection_threshold: 0.5,
+      visibility_threshold: 0.5,
+      division_threshold: 0.5,
+      min_separation: 12
+    });
+    expect(rawParams()).toEqual(DEFAULT_RAW_PARAMS);
+    expect(rawParams({ window: 8 }).window).toBe(8);
+  });
+
+  it.each([
+    [{ window: 1 }, 'window must be at least 2 frames, got 1'],
+    [{ window: 0 }, 'window must be at least 2 frames, got 0'],
+    [{ window: 2.5 }, 'window must be at least 2 frames, got 2.5'],
+    [{ detection_threshold: 0 }, 'detection_threshold must be in (0, 1), got 0'],
+    [{ detection_threshold: 1 }, 'detection_threshold must be in (0, 1), got 1'],
+    [{ visibility_threshold: -0.1 }, 'visibility_threshold must be in (0, 1), got -0.1'],
+    [{ division_threshold: 1.5 }, 'division_threshold must be in (0, 1), got 1.5'],
+    [{ min_separation: 0 }, 'min_separation must be positive, got 0'],
+    [{ min_separation: -3 }, 'min_separation must be positive, got -3']
+  ])('rejects %j', (overrides, message) => {
+    expect(() => rawParams(overrides as Partial<RawParams>)).toThrow(message);
+  });
+
+  it('needs two frames', async () => {
+    const c = caseNamed('nothing');
+    await expect(rawInference(1, heatmaps(c, []), replay(c).tracker)).rejects.toThrow(
+      'tracking needs at least 2 frames, got 1'
+    );
+  });
+
+  it('checks the shape of what the tracker returns', async () => {
+    const c = caseNamed('division');
+    const short: WindowTracker = async (_first, length, queries) => ({
+      points: new Float32Array(length * (queries.length / 3) * 6 - 1),
+      visibility: new Float32Array(length * (queries.length / 3) * 3)
+    });
+    await expect(
+      rawInference(c.n_frames, heatmaps(c, []), short, rawParams(c.params))
+    ).rejects.toThrow(
+      'the tracker returned 287 point and 144 visibility values for 24 frames and 2 queries; ' +
+        'expected 288 and 144'
+    );
+  });
+
+  it('asks about (0, x, y) rows', async () => {
+    const c = caseNamed('division');
+    const seen: Float32Array[] = [];
+    const { tracker } = replay(c);
+    await rawInference(
+      c.n_frames,
+      heatmaps(c, []),
+      (first, length, queries) => {
+        seen.push(queries.slice());
+        return tracker(first, length, queries);
+      },
+      rawParams(c.params)
+    );
+    expect(seen).toHaveLength(2);
+    for (const q of seen) {
+      expect(q.length % 3).toBe(0);
+      for (let i = 0; i < q.length; i += 3) {
+        expect(q[i]).toBe(0);
+      }
+    }
+  });
+});
+
+// --- heatmap peaks ----------------------------------------------------------------------------
+
+describe('findPeaks against the Python reference', () => {
+  const cases = load<{ cases: PeakCase[] }>('peaks.json').cases;
+
+  it.each(cases.map((c): [string, PeakCase] => [c.name, c]))('%s', (_name, c) => {
+    const [height, width] = c.heatmap.shape as [number, number];
+    const peaks = findPeaks({ data: f32(c.heatmap), height, width }, c.threshold, c.min_separation);
+    const expected = f32(c.expected);
+    expect(peaks.length).toBe(expected.length);
+    expect(maxDiff(peaks, expected)).toBe(0);
+  });
+
+  it('covers plateaus, ties, borders and non-finite values', () => {
+    const names = cases.map(c => c.name);
+    for (const name of ['plateau_2x2', 'diagonal_pair', 'equal_heights', 'border', 'non_finite']) {
+      expect(names).toContain(name);
+    }
+  });
+
+  it('rejects a heatmap of the wrong size', () => {
+    expect(() => findPeaks({ data: new Float32Array(11), height: 3, width: 4 }, 0.5, 1)).toThrow(
+      'heatmap of 11 values is not 3 x 4'
+    );
+  });
+
+  it('puts a pixel centre at model coordinates', () => {
+    const data = new Float32Array(20 * 30);
+    data[5 * 30 + 7] = 0.8;
+    // map (y, x) = (5, 7) -> model ((5 + 0.5) * 4 - 0.5, (7 + 0.5) * 4 - 0.5) = (21.5, 29.5)
+    expect(Array.from(findPeaks({ data, height: 20, width: 30 }, 0.5, 1))).toEqual([
+      29.5,
+      21.5,
+      Math.fround(0.8)
+    ]);
+  });
+});

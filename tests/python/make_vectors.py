@@ -1,0 +1,762 @@
+"""Writes the shared test vectors (tests/vectors/*.json) that hold the Python and TypeScript
+hosts of RAW inference and preprocessing to the same answers.
+
+    PYTHONPATH=python_stub .venv/bin/python tests/python/make_vectors.py
+
+Each RAW vector is one run of `cellpoint.raw.raw_inference` against a scripted, deterministic
+"network" (an oracle that knows the ground truth): its heatmaps have a Gaussian peak at every
+living cell's true centre (stride 4, quantised to multiples of 1/256 so that both hosts read
+bit-identical float32 maps), and its window tracker answers each query with the true future of
+the cell nearest to the query at the window's first frame: visible while that cell lives, its
+daughters in the two daughter slots after it divides, nothing after it dies or leaves. The
+vector records the inputs RAW saw (every heatmap, every tracker call with its queries and
+outputs) and what RAW made of them (tables, window log, progress). The TypeScript test
+replays the recorded tracker outputs, but only where the call it gets matches the record.
+
+Scenes: hand-made ones (one event each, window hand-over, T < window, frames without cells, a
+lost cell found again by the heatmap, thresholds) and two simulated sequences
+(`cellpoint.sim`: the "small" preset, and a 96 x 96 crop of the "hard" preset with divisions,
+a death and cells entering), whose pixels serve as model pixels.
+
+Also: `find_peaks` on small maps (plateaus, ties, borders, thresholds, non-finite values) and
+preprocessing (percentile normalisation, resize weights, geometry, padded model input).
+
+Format: arrays are objects {"dtype", "shape", "zlib"}: the base64 of the zlib-deflated
+little-endian bytes (exact floats, NaN included; compact). Objects are written expanded and
+short lists inline, which is how prettier formats JSON, so that `prettier --check .` leaves
+them alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import sys
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from cellpoint.preprocess import FEATURE_STRIDE, Geometry, Preprocessor, normalise, resize_weights
+from cellpoint.raw import RawParams, RawResult, find_peaks, raw_inference
+
+Array = npt.NDArray[Any]
+FloatArray = npt.NDArray[np.float32]
+Json = dict[str, Any]
+
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
+FORMAT = 1
+HEAT_SCALE = 256  # heatmap values are q / 256, q in 0..255: exact in float32
+OWN_VIS = 0.95
+DAUGHTER_VIS = (0.8, 0.7)
+GONE_VIS = 0.05
+MATCH_RADIUS = 3.0  # model px: the oracle follows the nearest cell within this of a query
+
+# --- array encoding ---------------------------------------------------------------------------
+
+DTYPES = {
+    "uint8": "<u1",
+    "uint16": "<u2",
+    "int32": "<i4",
+    "float32": "<f4",
+    "float64": "<f8",
+}
+
+
+def enc(values: npt.ArrayLike, dtype: str) -> Json:
+    """An array as {"dtype", "shape", "zlib": base64 of the deflated little-endian bytes}."""
+    a = np.asarray(values)
+    cast = a.astype(DTYPES[dtype])
+    if dtype not in ("float32", "float64") and not np.array_equal(cast, a):
+        raise ValueError(f"values do not fit {dtype}")
+    return {
+        "dtype": dtype,
+        "shape": list(cast.shape),
+        "zlib": base64.b64encode(zlib.compress(np.ascontiguousarray(cast).tobytes(), 9)).decode(),
+    }
+
+
+def dec(obj: Json) -> Array:
+    """The inverse of `enc`."""
+    dtype = np.dtype(DTYPES[obj["dtype"]])
+    raw = zlib.decompress(base64.b64decode(obj["zlib"]))
+    a: Array = np.frombuffer(raw, dtype).reshape(obj["shape"]).astype(dtype.newbyteorder("="))
+    return a
+
+
+def dumps(value: Any, indent: int = 0) -> str:
+    """JSON as prettier writes it: objects expanded, lists of scalars on one line (every such
+    list here is short), lists of objects one item per line."""
+    pad = " " * indent
+    inner = " " * (indent + 2)
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        items = [f"{inner}{json.dumps(k)}: {dumps(v, indent + 2)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(value, list):
+        if not value:
+            return "[]"
+        if all(isinstance(v, dict) for v in value):
+            items = [inner + dumps(v, indent + 2) for v in value]
+            return "[\n" + ",\n".join(items) + "\n" + pad + "]"
+        line = "[" + ", ".join(dumps(v) for v in value) + "]"
+        if len(line) + indent > 80:
+            raise ValueError(f"list too long to write inline: {line[:60]}...")
+        return line
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("non-finite float outside an encoded array")
+    return json.dumps(value)
+
+
+# --- scenes and the oracle --------------------------------------------------------------------
+
+
+def grid(m: float) -> float:
+    """Model-pixel coordinate of the centre of heatmap pixel m."""
+    return (m + 0.5) * FEATURE_STRIDE - 0.5
+
+
+def to_map(v: float) -> float:
+    """Model pixels -> heatmap pixels."""
+    return (v + 0.5) / FEATURE_STRIDE - 0.5
+
+
+@dataclass
+class Cell:
+    """A ground-truth cell: positions (x, y) in model pixels from `start` on."""
+
+    cid: int
+    start: int
+    path: list[tuple[float, float]]
+    parent: int = 0
+    height: float = 0.9  # its heatmap peak
+    vis: dict[int, float] = field(default_factory=dict)  # t -> own visibility, if not the usual
+    kid_vis: tuple[float, float] = DAUGHTER_VIS  # of its daughter slots, once it has divided
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.path) - 1
+
+    def alive(self, t: int) -> bool:
+        return self.start <= t <= self.end
+
+    def at(self, t: int) -> tuple[float, float]:
+        return self.path[t - self.start]
+
+
+def moving(
+    cid: int, start: int, end: int, x0: float, y0: float, vx: float = 0.0, vy: float = 0.0
+) -> Cell:
+    """A cell moving at constant velocity, with a wobble so that no step repeats."""
+    path = [
+        (x0 + vx * i + 0.7 * math.sin(0.9 * i), y0 + vy * i + 0.6 * math.cos(1.3 * i) - 0.6)
+        for i in range(end - start + 1)
+    ]
+    return Cell(cid, start, path)
+
+
+def divide(mother: Cell, ids: tuple[int, int], ends: tuple[int, int], spread: float) -> list[Cell]:
+    """Two daughters starting the frame after `mother` ends, `spread` px either side of it."""
+    t = mother.end + 1
+    x, y = mother.at(t - 1)
+    a = moving(ids[0], t, ends[0], x - spread, y, vx=-1.0, vy=0.5)
+    b = moving(ids[1], t, ends[1], x + spread, y, vx=1.0, vy=-0.5)
+    a.parent = b.parent = mother.cid
+    return [a, b]
+
+
+@dataclass
+class Scene:
+    name: str
+    description: str
+    cells: list[Cell]
+    n_frames: int
+    map_shape: tuple[int, int]
+    params: RawParams
+    sigma: float = 1.2  # heatmap Gaussian, map px
+    lose: set[tuple[int, int]] = field(default_factory=set)  # (cid, t) the tracker misses
+    jitter: float = 0.0  # amplitude of the tracker's (deterministic) error, model px
+
+
+@dataclass
+class Oracle:
+    scene: Scene
+    calls: list[Json] = field(default_factory=list)
+    reads: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        s = self.scene
+        assert len({c.cid for c in s.cells}) == len(s.cells)
+        h, w = s.map_shape
+        self.q = np.zeros((s.n_frames, h, w), np.uint8)
+        yy, xx = np.mgrid[:h, :w]
+        for t in range(s.n_frames):
+            heat = np.zeros((h, w), np.float64)
+            for c in self.living(t):
+                x, y = c.at(t)
+                d2 = (yy - to_map(y)) ** 2 + (xx - to_map(x)) ** 2
+                heat += c.height * np.exp(-d2 / (2 * s.sigma**2))
+            self.q[t] = np.clip(np.rint(heat * HEAT_SCALE), 0, HEAT_SCALE - 1)
+
+    def living(self, t: int) -> list[Cell]:
+        return [c for c in self.scene.cells if c.alive(t)]
+
+    def children(self, cell: Cell) -> list[Cell]:
+        return [c for c in self.scene.cells if c.parent == cell.cid]
+
+    def heatmap(self, t: int) -> FloatArray:
+        self.reads.append(t)
+        out: FloatArray = self.q[t].astype(np.float32) / np.float32(HEAT_SCALE)
+        return out
+
+    def wobble(self, cid: int, t: int, k: int) -> float:
+        return self.scene.jitter * math.sin(12.9898 * cid + 78.233 * t + 37.719 * k)
+
+    def position(self, cell: Cell, t: int) -> tuple[float, float]:
+        x, y = cell.at(t)
+        return x + self.wobble(cell.cid, t, 0), y + self.wobble(cell.cid, t, 1)
+
+    def nearest(self, t: int, x: float, y: float) -> Cell | None:
+        best, dist = None, MATCH_RADIUS
+        for c in self.living(t):
+            d = math.hypot(c.at(t)[0] - x, c.at(t)[1] - y)
+            if d <= dist:
+                best, dist = c, d
+        return best
+
+    def track_window(self, first: int, length: int, queries: FloatArray) -> tuple[Array, Array]:
+        n = len(queries)
+        points = np.full((length, n, 3, 2), np.nan, np.float32)
+        vis = np.full((length, n, 3), GONE_VIS, np.float32)
+        for q, (_, qx, qy) in enumerate(queries.tolist()):
+            cell = self.nearest(first, qx, qy)
+            if cell is None:
+                continue
+            for i in range(length):
+                t = first + i
+                if cell.alive(t):
+                    if (cell.cid, t) in self.scene.lose and i > 0:
+                        break  # lost from here to the window's end
+                    points[i, q, 0] = self.position(cell, t)
+                    usual = OWN_VIS - 0.04 * (1 + math.sin(cell.cid + 0.7 * t))
+                    vis[i, q, 0] = cell.vis.get(t, usual)
+                    continue
+                kids = self.children(cell)
+                if len(kids) == 2 and all(k.alive(t) for k in kids):
+                    for slot, kid in enumerate(kids, start=1):
+                        points[i, q, slot] = self.position(kid, t)
+                        vis[i, q, slot] = cell.kid_vis[slot - 1]
+        self.calls.append(
+            {
+                "first": first,
+                "length": length,
+                "queries": enc(queries, "float32"),
+                "points": enc(points, "float32"),
+                "visibility": enc(vis, "float32"),
+            }
+        )
+        return points, vis
+
+
+def params_json(p: RawParams) -> Json:
+    return {
+        "window": p.window,
+        "detection_threshold": p.detection_threshold,
+        "visibility_threshold": p.visibility_threshold,
+        "division_threshold": p.division_threshold,
+        "min_separation": p.min_separation,
+    }
+
+
+def tables_json(result: RawResult) -> Json:
+    tr, li, dv = result.tracks, result.lineage, result.divisions
+    return {
+        "tracks": {
+            "track_id": enc(tr["track_id"], "int32"),
+            "t": enc(tr["t"], "int32"),
+            "x": enc(tr["x"], "float64"),
+            "y": enc(tr["y"], "float64"),
+            "visibility": enc(tr["visibility"], "float32"),
+        },
+        "lineage": {k: enc(li[k], "int32") for k in ("track_id", "start", "end", "parent_id")},
+        "divisions": {
+            "parent_id": enc(dv["parent_id"], "int32"),
+            "t": enc(dv["t"], "int32"),
+            "daughter_a": enc(dv["daughter_a"], "int32"),
+            "daughter_b": enc(dv["daughter_b"], "int32"),
+            "score": enc(dv["score"], "float64"),
+        },
+        "windows": enc(np.array(result.windows, np.int64).reshape(-1, 3), "int32"),
+    }
+
+
+def run_scene(scene: Scene) -> Json:
+    oracle = Oracle(scene)
+    progress: list[tuple[int, int]] = []
+    result = raw_inference(
+        scene.n_frames,
+        oracle.heatmap,
+        oracle.track_window,
+        scene.params,
+        lambda done, cells: progress.append((done, cells)),
+    )
+    assert oracle.reads == list(range(scene.n_frames)), "RAW reads each heatmap once, in order"
+    return {
+        "name": scene.name,
+        "description": scene.description,
+        "n_frames": scene.n_frames,
+        "params": params_json(scene.params),
+        "heatmaps": {"scale": 1 / HEAT_SCALE, "q": enc(oracle.q, "uint8")},
+        "calls": oracle.calls,
+        "expected": {
+            **tables_json(result),
+            "progress": enc(np.array(progress, np.int64).reshape(-1, 2), "int32"),
+        },
+    }
+
+
+# --- hand-made scenes -------------------------------------------------------------------------
+
+MAP = (16, 20)  # heatmap (h, w): model frames of 64 x 80 px
+
+
+def hand_scenes() -> list[Scene]:
+    p = RawParams
+    scenes: list[Scene] = []
+
+    def add(name: str, description: str, cells: list[Cell], n: int, params: RawParams) -> Scene:
+        scene = Scene(name, description, cells, n, MAP, params)
+        scenes.append(scene)
+        return scene
+
+    add(
+        "enter_after_empty",
+        "no cell in frames 0-4; one enters at 5: frames are skipped until then",
+        [moving(1, 5, 19, grid(6), grid(5), vx=1.0)],
+        20,
+        p(window=8),
+    )
+    mother = moving(1, 0, 9, grid(5), grid(5), vx=1.0, vy=0.5)
+    add(
+        "division",
+        "1 divides at 10 into 2 and 3; 4 lives throughout: the window restarts at 10",
+        [mother, *divide(mother, (2, 3), (29, 29), 8.0), moving(4, 0, 29, grid(15), grid(11))],
+        30,
+        p(),
+    )
+    add(
+        "death",
+        "1 disappears after 14: its track ends, the window does not restart",
+        [moving(1, 0, 14, grid(4), grid(4), vx=1.0), moving(2, 0, 29, grid(15), grid(11), vy=-0.3)],
+        30,
+        p(),
+    )
+    add(
+        "handover",
+        "two cells, 50 frames, window 24: windows hand over at their last frame",
+        [
+            moving(1, 0, 49, grid(3), grid(3), vx=0.5, vy=0.3),
+            moving(2, 0, 49, grid(16), grid(12), vx=-0.5, vy=-0.2),
+        ],
+        50,
+        p(),
+    )
+    add(
+        "short_sequence",
+        "T = 5 < window = 8: one window of 5 frames",
+        [moving(1, 0, 4, grid(8), grid(8), vx=1.2), moving(2, 0, 4, grid(14), grid(3), vy=1.0)],
+        5,
+        p(window=8),
+    )
+    add(
+        "window_of_two",
+        "window = 2: every call is two frames",
+        [moving(1, 0, 6, grid(8), grid(8), vx=1.2)],
+        7,
+        p(window=2),
+    )
+    scene = add(
+        "lost_and_found",
+        "the tracker misses 1 at 12: its track ends at 11 and the heatmap starts a new one",
+        [moving(1, 0, 29, grid(5), grid(5), vx=1.0), moving(2, 0, 29, grid(15), grid(11))],
+        30,
+        p(),
+    )
+    scene.lose = {(1, 12)}
+    mother = moving(1, 0, 18, grid(5), grid(6), vx=0.5)
+    add(
+        "event_on_last_frame",
+        "a division and an entry at the last frame: one-frame tracks, no window after it",
+        [mother, *divide(mother, (2, 3), (19, 19), 8.0), moving(4, 19, 19, grid(16), grid(12))],
+        20,
+        p(window=8),
+    )
+    add("nothing", "no cell at all: no tracker call, empty tables", [], 6, p())
+    add(
+        "all_die",
+        "every cell dies: the rest of the sequence is empty",
+        [moving(1, 0, 4, grid(4), grid(4)), moving(2, 0, 6, grid(14), grid(10))],
+        20,
+        p(window=8),
+    )
+    resident = moving(1, 0, 19, grid(6), grid(6))
+    x, y = resident.at(8)
+    near = Cell(2, 8, [(x + 10.0, y)] * 12, height=0.95)
+    far = Cell(3, 10, [(x + 14.0, y + 16.0)] * 10)
+    for name, sep in (("near_entry_ignored", 12.0), ("near_entry_kept", 8.0)):
+        scene = add(
+            name,
+            f"a cell enters 10 px from a living one; min_separation = {sep}",
+            [resident, near, far],
+            20,
+            p(min_separation=sep),
+        )
+        scene.sigma = 0.8
+    x, y = grid(9), grid(7)
+    resident = Cell(1, 0, [(x, y)] * 20)
+    ignored = Cell(2, 5, [(x - 11.6, y + 0.4)] * 15, height=0.95)
+    kept = Cell(3, 10, [(x + 12.6, y - 0.3)] * 10, height=0.95)
+    scene = add(
+        "entry_near_min_separation",
+        "cells enter 11.6 px (ignored) and 12.6 px (a new cell) from a living one",
+        [resident, ignored, kept],
+        20,
+        p(),
+    )
+    scene.sigma = 0.8
+    a = moving(1, 0, 15, grid(2), grid(12), vx=0.3)
+    a.vis = {4: 0.1000001, 6: 0.1}  # float32(0.1) is not above the float32 threshold
+    b = moving(2, 0, 9, grid(6), grid(4))
+    b.kid_vis = (0.3, 0.9)  # not a division: float32(0.3) is not above float32(0.3)
+    c = moving(3, 0, 9, grid(15), grid(9))
+    c.kid_vis = (0.3000001, 0.31)  # a division
+    add(
+        "float32_thresholds",
+        "thresholds 0.1 and 0.3 compared in float32: visibilities equal to them are not above",
+        [a, b, *divide(b, (4, 5), (15, 15), 8.0), c, *divide(c, (6, 7), (15, 15), 8.0)],
+        16,
+        p(visibility_threshold=0.1, division_threshold=0.3),
+    )
+    mother = moving(1, 0, 9, grid(6), grid(6))
+    add(
+        "division_below_threshold",
+        "daughter slots read 0.8 and 0.7 under a division threshold of 0.75: no division",
+        [mother, *divide(mother, (2, 3), (19, 19), 8.0)],
+        20,
+        p(division_threshold=0.75),
+    )
+    add(
+        "visibility_threshold",
+        "own visibility under the threshold: one-frame tracks restarted from the heatmap",
+        [moving(1, 0, 9, grid(6), grid(6), vx=0.4)],
+        10,
+        p(visibility_threshold=0.96),
+    )
+    c1 = moving(1, 0, 9, grid(5), grid(5), vx=1.0, vy=0.8)
+    c2, c3 = divide(c1, (2, 3), (39, 59), 9.0)
+    c5 = moving(5, 30, 59, grid(17), grid(12), vx=-0.3, vy=-0.1)
+    c6, c7 = divide(c2, (6, 7), (59, 59), 7.0)
+    add(
+        "lineage",
+        "60 frames, window 16: divisions at 10 and 40, a death after 17, an entry at 30",
+        [
+            c1,
+            c2,
+            c3,
+            moving(4, 0, 17, grid(16), grid(3), vy=0.2),
+            c5,
+            c6,
+            c7,
+            moving(8, 0, 59, grid(10), grid(12), vx=0.05, vy=-0.1),
+        ],
+        60,
+        p(window=16),
+    )
+    return scenes
+
+
+# --- simulated scenes -------------------------------------------------------------------------
+
+
+def sim_scene(
+    name: str, description: str, preset: str, seed: int, params: RawParams, **overrides: Any
+) -> Scene:
+    """Ground truth of a simulated sequence; its pixels serve as model pixels."""
+    from cellpoint.sim import simulate
+
+    seq = simulate(preset, seed=seed, **overrides)
+    t, h, w = seq.frames.shape
+    fates = set(seq.track_info["fate"]) | set(seq.track_info["origin"])
+    parents = dict(zip(seq.lineage["track_id"], seq.lineage["parent_id"], strict=True))
+    cells = []
+    for _, rows in seq.tracks.groupby("track_id", sort=True):
+        ts = rows["t"].to_numpy()
+        assert (np.diff(ts) == 1).all()
+        path = list(zip(rows["x"].tolist(), rows["y"].tolist(), strict=True))
+        cid = int(rows["track_id"].iloc[0])
+        height = 0.6 + 0.35 * ((cid * 0.6180339887) % 1.0)  # peaks of 0.6 to 0.95
+        cells.append(Cell(cid, int(ts[0]), path, int(parents[cid]), round(height, 3)))
+    scene = Scene(name, description, cells, t, (h // 4, w // 4), params, sigma=1.0, jitter=0.3)
+    scene.description += f" ({len(cells)} cells; {', '.join(sorted(fates))})"
+    return scene
+
+
+def sim_scenes() -> list[Scene]:
+    return [
+        sim_scene(
+            "sim_small",
+            "cellpoint.sim 'small' preset, seed 5, 128 x 128 px, 24 frames, window 8",
+            "small",
+            5,
+            RawParams(window=8, min_separation=10.0),
+        ),
+        sim_scene(
+            "sim_hard_crop",
+            "cellpoint.sim 'hard' preset, seed 3, cropped to 96 x 96 px, 24 frames, window 6",
+            "hard",
+            3,
+            RawParams(window=6),
+            height=96,
+            width=96,
+            n_frames=24,
+        ),
+    ]
+
+
+# --- find_peaks -------------------------------------------------------------------------------
+
+
+def peak_cases() -> list[Json]:
+    cases: list[tuple[str, Array, float, float]] = []
+    yy, xx = np.mgrid[:16, :20]
+
+    def gauss(
+        peaks: list[tuple[float, float, float]], sigma: float, shape: tuple[int, int]
+    ) -> Array:
+        y, x = np.mgrid[: shape[0], : shape[1]]
+        out = np.zeros(shape)
+        for px, py, height in peaks:
+            out += height * np.exp(-((y - py) ** 2 + (x - px) ** 2) / (2 * sigma**2))
+        return out.astype(np.float32)
+
+    single = np.zeros((12, 14), np.float32)
+    single[5, 7] = 0.8
+    cases.append(("single_pixel", single, 0.5, 1.0))
+    cases.append(("empty", np.zeros((8, 8), np.float32), 0.5, 12.0))
+    cases.append(("below_threshold", np.full((8, 8), 0.4, np.float32), 0.5, 12.0))
+    for name, region in (
+        ("plateau_2x2", (slice(4, 6), slice(6, 8))),
+        ("plateau_row", (slice(3, 4), slice(2, 7))),
+        ("plateau_column", (slice(2, 7), slice(5, 6))),
+        ("plateau_3x3", (slice(2, 5), slice(2, 5))),
+    ):
+        heat = np.zeros((12, 12), np.float32)
+        heat[region] = 0.9
+        cases.append((name, heat, 0.5, 1.0))
+    diagonal = np.zeros((12, 12), np.float32)
+    diagonal[4, 6] = diagonal[5, 5] = 0.9
+    cases.append(("diagonal_pair", diagonal, 0.5, 1.0))
+    strict = np.zeros((16, 16), np.float32)
+    strict[3, 3] = 0.5
+    strict[10, 10] = 0.5001
+    for thr in (0.5, 0.4999, 0.6):
+        cases.append((f"threshold_{thr}", strict, thr, 1.0))
+    pair = np.zeros((16, 16), np.float32)
+    pair[8, 5] = 0.7
+    pair[8, 7] = 0.9
+    for sep in (12.0, 8.0, 7.9, 8.1):
+        cases.append((f"separation_{sep}", pair, 0.5, sep))
+    tie = pair.copy()
+    tie[8, 5] = 0.9
+    cases.append(("equal_heights", tie, 0.5, 12.0))
+    chain = np.zeros((8, 32), np.float32)
+    chain[4, 4], chain[4, 7], chain[4, 10] = 0.9, 0.8, 0.85
+    cases.append(("chain", chain, 0.5, 13.0))
+    border = [(0.0, 0.0), (19.0, 0.0), (0.0, 15.0), (19.0, 15.0), (9.3, 0.0), (0.0, 7.6)]
+    cases.append(("border", gauss([(x, y, 1.0) for x, y in border], 1.0, (16, 20)), 0.5, 4.0))
+    offsets = [(3.3, 3.8, 0.9), (10.6, 4.2, 0.7), (16.1, 11.5, 0.95), (6.5, 12.5, 0.6)]
+    for sigma in (0.8, 1.5):
+        cases.append((f"subpixel_sigma_{sigma}", gauss(offsets, sigma, (16, 20)), 0.5, 4.0))
+    odd = gauss(offsets, 1.0, (16, 20))
+    odd[0, :3] = -np.inf
+    odd[4, 10] = -np.inf  # left of the second peak: the parabola uses the centre instead
+    odd[12, 2] = np.nan
+    odd[11, 16] = np.nan  # next to the third peak: it is no peak
+    cases.append(("non_finite", odd, 0.5, 4.0))
+    rng = np.random.default_rng(7)
+    for i in range(4):
+        # Few levels: plateaus and ties everywhere.
+        levels = rng.integers(0, 6, (14, 18)).astype(np.float32) / np.float32(5)
+        cases.append((f"random_levels_{i}", levels, 0.3, [1.0, 4.0, 9.0, 13.0][i]))
+    noisy = (rng.random((24, 30)) ** 3).astype(np.float32)
+    cases.append(("random_noise", noisy, 0.5, 6.0))
+    del yy, xx
+    out = []
+    for name, heat, thr, sep in cases:
+        peaks = find_peaks(heat, thr, sep)
+        out.append(
+            {
+                "name": name,
+                "threshold": thr,
+                "min_separation": sep,
+                "heatmap": enc(heat, "float32"),
+                "expected": enc(peaks, "float32"),
+            }
+        )
+    return out
+
+
+# --- preprocessing ----------------------------------------------------------------------------
+
+
+def skewed_frame(height: int, width: int) -> Array:
+    """A deterministic uint16 frame both hosts can compute: skewed pseudo-random values."""
+    i = np.arange(height * width, dtype=np.int64)
+    u = (i * 40503) % 65521
+    return ((u * u) // 65521 + (i % 7) * 3).reshape(height, width).astype(np.uint16)
+
+
+def sample_frame() -> Array:
+    """A small uint16 frame: background gradient, three blobs, a hot pixel, some noise."""
+    h, w = 21, 34
+    yy, xx = np.mgrid[:h, :w]
+    rng = np.random.default_rng(11)
+    img = 300.0 + 4.0 * xx + 2.0 * yy
+    for cy, cx, s, a in (
+        (6.0, 8.0, 2.5, 2500.0),
+        (14.0, 20.0, 3.5, 1800.0),
+        (4.0, 29.0, 2.0, 900.0),
+    ):
+        img += a * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * s * s))
+    img += rng.normal(0, 25.0, (h, w))
+    img[18, 3] = 60000.0
+    frame: Array = np.clip(np.rint(img), 0, 65535).astype(np.uint16)
+    return frame
+
+
+def preprocess_vector() -> Json:
+    weights = [
+        {"n_in": n_in, "n_out": n_out, "expected": enc(resize_weights(n_in, n_out), "float32")}
+        for n_in, n_out in ((10, 4), (7, 15), (5, 5), (13, 6), (1, 3), (3, 1), (9, 2), (24, 50))
+    ]
+    geometries = []
+    rng = np.random.default_rng(3)
+    for h, w, d in (
+        (21, 34, 16.0),
+        (21, 34, 40.0),
+        (100, 60, 48.0),  # 100 * 0.5 = 50: exact
+        (5, 15, 48.0),  # 2.5 and 7.5: Python rounds half to even (2, 8)
+        (1024, 1024, 64.0),
+        (773, 739, 50.0),
+        (512, 500, 7.0),
+        (3, 3, 1000.0),  # resized to at least 1 x 1
+    ):
+        g = Geometry.for_diameter(h, w, d)
+        y = np.concatenate([[0.0, h - 1.0, -0.5, h - 0.5], rng.uniform(-1, h, 6)])
+        x = np.concatenate([[0.0, w - 1.0, -0.5, w - 0.5], rng.uniform(-1, w, 6)])
+        my, mx = g.to_model(y, x)
+        iy, ix = g.to_input(my, mx)
+        geometries.append(
+            {
+                "height": h,
+                "width": w,
+                "diameter": d,
+                "scale": g.scale,
+                "resized": list(g.resized),
+                "padded": list(g.padded),
+                "input_y": enc(y, "float64"),
+                "input_x": enc(x, "float64"),
+                "model_y": enc(my, "float32"),
+                "model_x": enc(mx, "float32"),
+                "back_y": enc(iy, "float64"),
+                "back_x": enc(ix, "float64"),
+            }
+        )
+    frame = sample_frame()
+    frames = []
+    for diameter in (16.0, 40.0, 13.0):
+        g = Geometry.for_diameter(frame.shape[0], frame.shape[1], diameter)
+        frames.append(
+            {
+                "diameter": diameter,
+                "resized": list(g.resized),
+                "padded": list(g.padded),
+                "expected": enc(Preprocessor(g)(frame), "float32"),
+            }
+        )
+    big_shapes = ((256, 256), (257, 255), (257, 256), (400, 401), (1000, 700))
+    big = []
+    for h, w in big_shapes:
+        img = skewed_frame(h, w)
+        out = normalise(img).reshape(-1)
+        idx = np.linspace(0, h * w - 1, 50).astype(np.int64)
+        big.append(
+            {
+                "height": h,
+                "width": w,
+                "indices": enc(idx, "int32"),
+                "expected": enc(out[idx], "float32"),
+            }
+        )
+    as_float = (frame.astype(np.float32) * np.float32(0.37) - 50).astype(np.float32)
+    return {
+        "format": FORMAT,
+        "description": "preprocessing: resize weights, geometry, normalised and padded frames",
+        "frame": enc(frame, "uint16"),
+        "normalised": enc(normalise(frame), "float32"),
+        "frame_float": enc(as_float, "float32"),
+        "normalised_float": enc(normalise(as_float), "float32"),
+        "frame_uint8": enc((frame // 256).astype(np.uint8), "uint8"),
+        "normalised_uint8": enc(normalise((frame // 256).astype(np.uint8)), "float32"),
+        "frames": frames,
+        "skewed_frames": big,
+        "weights": weights,
+        "geometries": geometries,
+    }
+
+
+# --- all --------------------------------------------------------------------------------------
+
+
+def build_all() -> dict[str, Json]:
+    """File name -> vector; nothing is written."""
+    small, hard = sim_scenes()
+    return {
+        "raw-scenes.json": {
+            "format": FORMAT,
+            "description": "RAW inference on hand-made scenes, one behaviour each",
+            "cases": [run_scene(s) for s in hand_scenes()],
+        },
+        "raw-sim-small.json": {
+            "format": FORMAT,
+            "description": "RAW inference on a simulated sequence",
+            "cases": [run_scene(small)],
+        },
+        "raw-sim-hard.json": {
+            "format": FORMAT,
+            "description": "RAW inference on a crop of a hard simulated sequence",
+            "cases": [run_scene(hard)],
+        },
+        "peaks.json": {
+            "format": FORMAT,
+            "description": "find_peaks: heatmap, threshold, min_separation -> [K, 3] (x, y, score)",
+            "cases": peak_cases(),
+        },
+        "preprocess.json": preprocess_vector(),
+    }
+
+
+def main() -> None:
+    VECTORS.mkdir(exist_ok=True)
+    for name, vector in build_all().items():
+        text = dumps(vector) + "\n"
+        (VECTORS / name).write_text(text)
+        print(f"{name}: {len(text) / 1024:.1f} KiB", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
