@@ -6,6 +6,7 @@ from .ctc import CTCSequence, read_ctc
 from .frames import StackError
 from .metrics import EvaluationReport, evaluate, evaluate_ctc
 from .result import TrackingResult
+from .samples import load_sample
 from .tables import TableError
 from .widgets import PluginsWidget, plugins
 
@@ -19,6 +20,7 @@ __all__ = [
     "__version__",
     "evaluate",
     "evaluate_ctc",
+    "load_sample",
     "plugins",
     "read_ctc",
     "track",

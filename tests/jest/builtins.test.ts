@@ -1,4 +1,4 @@
-import { BUILTIN_MANIFEST, registerBuiltins } from '../../src/builtins';
+import { BUILTIN_MANIFEST, IKernelSample, registerBuiltins } from '../../src/builtins';
 import { ContributionRegistry, validateManifest } from '../../src/host';
 import { TrackerSettings } from '../../src/settings';
 
@@ -14,7 +14,10 @@ describe('built-in contributions', () => {
     expect(ids).toEqual([
       'cellpoint.ctc-track-file',
       'cellpoint.ctc-track-file-writer',
-      'cellpoint.plugins'
+      'cellpoint.plugins',
+      'cellpoint.sim-small',
+      'cellpoint.sim-gowt1',
+      'cellpoint.sim-hard'
     ]);
     expect(registry.readersFor('out/res_track.txt').map(c => c.id)).toEqual([
       'cellpoint.ctc-track-file'
@@ -30,6 +33,15 @@ describe('built-in contributions', () => {
     );
     expect(writer.write([{ track_id: 2, start: 1, end: 3, parent_id: 0 }])).toBe('2 1 3 0\n');
     expect(registry.isLoaded('cellpoint.plugins')).toBe(false);
+  });
+
+  it('open sample data in the kernel by key', async () => {
+    const registry = new ContributionRegistry();
+    registerBuiltins(registry, new TrackerSettings());
+    const samples = registry.list('sample_data');
+    expect(samples.map(s => s.key)).toEqual(['sim-small', 'sim-gowt1', 'sim-hard']);
+    const opener = await registry.load<IKernelSample>('cellpoint.sim-small');
+    expect(opener.pythonCode('sim-small')).toBe(`__import__('cellpoint').load_sample("sim-small")`);
   });
 
   it('provide the plugins widget classes for the ipywidgets module', async () => {
