@@ -61,11 +61,12 @@ test-py: install chromium
 
 test: lint test-js test-py
 
+# The notebook runs in examples/ and writes its files to examples/demo-output/, next to the
+# executed copy of itself.
 demo: install
-	mkdir -p demo-output
 	$(VENV)/bin/jupyter nbconvert --to notebook --execute examples/demo.ipynb \
-	  --output-dir demo-output --output demo
-	@echo "Demo notebook executed: demo-output/demo.ipynb (open it with: $(VENV)/bin/jupyter lab demo-output/demo.ipynb)"
+	  --output-dir examples/demo-output --output demo
+	@echo "Executed: examples/demo-output/demo.ipynb (open it: $(VENV)/bin/jupyter lab examples/demo-output/demo.ipynb)"
 
 clean:
-	rm -rf lib $(LABEXT) tsconfig.tsbuildinfo demo-output tests/artifacts $(VENV)/.installed
+	rm -rf lib $(LABEXT) tsconfig.tsbuildinfo examples/demo-output tests/artifacts $(VENV)/.installed

@@ -27,7 +27,7 @@ SAMPLES: dict[str, Sample] = {
     ),
     "sim-gowt1": Sample(
         "Simulated GOWT1-like stem cells",
-        "92 frames of 1024 x 1024 px, large dim nuclei of unequal brightness, slow, rare divisions.",
+        "92 frames of 1024 x 1024 px: large, dim nuclei of unequal brightness; rare divisions.",
         lambda: simulate("gowt1", seed=0),
     ),
     "sim-hard": Sample(

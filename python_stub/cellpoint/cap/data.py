@@ -151,8 +151,14 @@ def make_window(
     crop: int,
     rng: np.random.Generator,
     augment: bool = True,
+    max_tracks: int | None = None,
 ) -> Window | None:
-    """A random window of `length` frames, `crop` x `crop` model pixels; None if no cell."""
+    """A random window of `length` frames, `crop` x `crop` model pixels; None if no cell.
+
+    With `max_tracks`, at most that many queries are kept: the dividing ones first (AEG put
+    the window around them), then a random choice of the others. Attention cost grows with
+    the number of tracks, and a subset still teaches joint tracking.
+    """
     start = sample_start(source, length, rng)
     frames_idx = list(range(start, start + length))
     scale = CANONICAL_DIAMETER / source.diameter
@@ -200,6 +206,13 @@ def make_window(
         q_l.append(xy[0, 0])
     if not q_l:
         return None
+    if max_tracks is not None and len(q_l) > max_tracks:
+        divides = np.array([v[:, 1:].any() for v in v_l])
+        order = np.concatenate(
+            [rng.permutation(np.flatnonzero(divides)), rng.permutation(np.flatnonzero(~divides))]
+        )
+        chosen = sorted(order[:max_tracks])
+        pts_l, w_l, v_l, q_l = ([a[i] for i in chosen] for a in (pts_l, w_l, v_l, q_l))
     centres = []
     for t in frames_idx:
         rows = source.tracks[source.tracks["t"] == t]

@@ -33,7 +33,11 @@ REFRESH = 4
 
 
 def window_stream(
-    rng: np.random.Generator, length: int, crop: int, real_share: float
+    rng: np.random.Generator,
+    length: int,
+    crop: int,
+    real_share: float,
+    max_tracks: int | None = None,
 ) -> Iterator[Window]:
     """Endless training windows: a share from the real sequences, the rest simulated."""
     real = real_sources("train")
@@ -49,7 +53,7 @@ def window_stream(
         source = (
             real[int(rng.integers(len(real)))] if use_real else pool[int(rng.integers(len(pool)))]
         )
-        window = make_window(source, length, crop, rng)
+        window = make_window(source, length, crop, rng, max_tracks=max_tracks)
         if window is not None:
             yield window
 
@@ -164,7 +168,7 @@ def train_tracker(args: argparse.Namespace, device: torch.device) -> None:
     encoder.to(device).eval().requires_grad_(False)
     model = Tracker().to(device)
     run = Run(args.out, model, args.lr or 5e-4, args.steps)
-    stream = window_stream(rng, length=args.window, crop=args.crop, real_share=args.real_share)
+    stream = window_stream(rng, args.window, args.crop, args.real_share, max_tracks=args.max_tracks)
     t0 = time.time()
     while run.step < run.steps:
         model.train()
@@ -189,6 +193,13 @@ def train_tracker(args: argparse.Namespace, device: torch.device) -> None:
             print(row, flush=True)
         if run.step % args.checkpoint_every == 0 or run.step == run.steps:
             run.save({"kind": "tracker", "config": model.config.__dict__})
+        if args.validate_every and (run.step % args.validate_every == 0 or run.step == run.steps):
+            from .validate import validate
+
+            table = validate(encoder, model).assign(step=run.step)
+            path = args.out / "validation.csv"
+            table.to_csv(path, mode="a", header=not path.exists(), index=False)
+            print(table.to_string(index=False), flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -206,6 +217,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--match-weight", type=float, default=0.5)
     parser.add_argument("--vis-weight", type=float, default=1.0)
     parser.add_argument("--encoder", type=Path, help="encoder checkpoint, tracker stage")
+    parser.add_argument("--max-tracks", type=int, default=32, help="queries per window, tracker")
+    parser.add_argument(
+        "--validate-every", type=int, default=500, help="steps between validation runs (0: none)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--log-every", type=int, default=10)
     parser.add_argument("--checkpoint-every", type=int, default=100)
