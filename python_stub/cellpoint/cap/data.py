@@ -90,13 +90,13 @@ def sample_start(source: Source, length: int, rng: np.random.Generator) -> int:
     last_start = hi - length
     if last_start < lo:
         raise ValueError(f"{source.name}: {hi - lo} frames, fewer than a window of {length}")
-    anchors = source.anchors[(source.anchors >= lo) & (source.anchors < hi)]
-    if len(anchors) and rng.random() < AEG_PROBABILITY:
-        anchor = int(rng.choice(anchors))
-        first = max(lo, anchor + DIVISION_MARGIN - length + 1)
-        last = min(last_start, anchor - DIVISION_MARGIN)
-        if first <= last:
-            return int(rng.integers(first, last + 1))
+    # Anchors whose division, with DIVISION_MARGIN frames each side, fits in some window.
+    first = np.maximum(lo, source.anchors + DIVISION_MARGIN - length + 1)
+    last = np.minimum(last_start, source.anchors - DIVISION_MARGIN)
+    fits = np.flatnonzero(first <= last)
+    if len(fits) and rng.random() < AEG_PROBABILITY:
+        i = int(rng.choice(fits))
+        return int(rng.integers(first[i], last[i] + 1))
     return int(rng.integers(lo, last_start + 1))
 
 
