@@ -22,10 +22,10 @@ def track(
     *,
     diameter: float | None = None,
     backend: Backend = "auto",
-    window: int = 24,
-    detection_threshold: float = 0.5,
-    visibility_threshold: float = 0.5,
-    division_threshold: float = 0.5,
+    window: int = RawParams.window,
+    detection_threshold: float = RawParams.detection_threshold,
+    visibility_threshold: float = RawParams.visibility_threshold,
+    division_threshold: float = RawParams.division_threshold,
     progress: bool = True,
 ) -> TrackingResult:
     """Track every cell of a (T, H, W) stack with the CAP network.
