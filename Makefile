@@ -68,5 +68,9 @@ demo: install
 	  --output-dir examples/demo-output --output demo
 	@echo "Executed: examples/demo-output/demo.ipynb (open it: $(VENV)/bin/jupyter lab examples/demo-output/demo.ipynb)"
 
+# Accuracy (CAP and the baseline on held-out data) and speed figures, printed; see README.
+bench: install
+	$(VENV)/bin/python -m cellpoint.bench $(BENCH_ARGS)
+
 clean:
 	rm -rf lib $(LABEXT) tsconfig.tsbuildinfo examples/demo-output tests/artifacts $(VENV)/.installed

@@ -4,36 +4,17 @@ sequences in ../shared/data (a training time range and a held-out one)."""
 from __future__ import annotations
 
 import dataclasses
-import os
-from pathlib import Path
 
 import numpy as np
 
 from ..ctc import read_ctc
+from ..heldout import REAL_SEQUENCES, TRAIN_FRACTION, data_dir
 from ..preprocess import CANONICAL_DIAMETER
 from ..result import TrackingResult
 from ..sim import PRESETS, simulate
 from .data import Source
 
-# Typical nucleus diameters of the shared sequences (input pixels), measured from their
-# ground-truth tracks by the simulator's presets.
-REAL_SEQUENCES = {
-    "Fluo-N2DH-GOWT1/02": PRESETS["gowt1"].diameter,
-    "Fluo-N2DH-SIM+/02": PRESETS["simplus"].diameter,
-}
-TRAIN_FRACTION = 0.8  # the first 80% of frames train, the last 20% validate
 SIM_BASES = ("gowt1", "simplus", "hard", "small")
-
-
-def data_dir() -> Path | None:
-    """The shared CTC data, from $CELLPOINT_DATA or ../shared/data beside the project."""
-    env = os.environ.get("CELLPOINT_DATA")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[3] / ".." / "shared" / "data")
-    for path in candidates:
-        if path.is_dir():
-            return path.resolve()
-    return None
 
 
 def real_sources(split: str) -> list[Source]:

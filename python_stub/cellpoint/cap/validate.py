@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +16,14 @@ import numpy.typing as npt
 import pandas as pd
 import torch
 
-from ..ctc import read_ctc
 from ..frames import FrameStack
+from ..heldout import data_dir, held_out_real
 from ..infer import track_kernel
 from ..metrics import evaluate
 from ..raw import RawParams
 from ..sim import simulate
 from .encoder import Encoder
 from .export import load_encoder, load_tracker
-from .sources import REAL_SEQUENCES, TRAIN_FRACTION, data_dir
 from .tracker import Tracker
 
 VALIDATION_SEEDS = {"small": 10_001, "hard": 10_002}  # never drawn by training (random seeds)
@@ -52,41 +50,14 @@ class TorchCap:
         return points[0].numpy(), vis[0].numpy()
 
 
-@dataclass
-class GroundTruthWindow:
-    """CTC ground truth cut to frames [t0, t1), renumbered from 0 (what `evaluate` takes)."""
-
-    markers: npt.NDArray[Any]
-    lineage: pd.DataFrame
-
-
-def cut_ground_truth(
-    markers: npt.NDArray[Any], lineage: pd.DataFrame, t0: int, t1: int
-) -> GroundTruthWindow:
-    keep = lineage[(lineage["end"] >= t0) & (lineage["start"] < t1)].copy()
-    keep["start"] = keep["start"].clip(lower=t0) - t0
-    keep["end"] = keep["end"].clip(upper=t1 - 1) - t0
-    # A parent that ended before the cut is not in the window: its daughters become roots.
-    keep.loc[~keep["parent_id"].isin(keep["track_id"]), "parent_id"] = 0
-    return GroundTruthWindow(markers[t0:t1], keep.reset_index(drop=True))
-
-
 def validation_sets() -> Iterator[tuple[str, npt.NDArray[Any], Any, float]]:
     """(name, frames, ground truth, nucleus diameter) of every validation sequence."""
     for preset, seed in VALIDATION_SEEDS.items():
         seq = simulate(preset, seed=seed)
         yield f"sim:{preset}", seq.frames, seq, seq.config.diameter
     root = data_dir()
-    if root is None:
-        return
-    for rel, diameter in REAL_SEQUENCES.items():
-        real = read_ctc(root / rel)
-        if real.frames is None or real.markers is None or real.lineage is None:
-            raise FileNotFoundError(f"{root / rel}: frames or tracking ground truth missing")
-        n = real.frames.shape[0]
-        cut = int(n * TRAIN_FRACTION)
-        truth = cut_ground_truth(real.markers, real.lineage, cut, n)
-        yield f"{rel}[{cut}:]", real.frames[cut:], truth, diameter
+    if root is not None:
+        yield from held_out_real(root)
 
 
 def validate(encoder: Encoder, tracker: Tracker, params: RawParams | None = None) -> pd.DataFrame:

@@ -1,0 +1,544 @@
+"""Figures for CAP's kernel backend beside the classical baseline (LoG + laptrack), on the same
+data with the same command:
+
+    python -m cellpoint.bench [--quick] [--data DIR] [--json PATH]
+
+Accuracy: TRA, DET, LNK and division F1 with their counts, of CAP (kernel backend, the shipped
+ONNX model) and of the baseline (`cellpoint.baseline`), on held-out simulated sequences (the
+validation seeds) and on the held-out last 20% of frames of each shared real CTC
+sequence where that data is present.
+
+Speed: seconds per frame of the kernel backend by stage (preprocess, encode, track) on a
+GOWT1-size simulated sequence (T x 1024 x 1024), as T grows and as the number of cells grows,
+beside the baseline's; and the kernel backend's peak memory: the peak resident set size of a
+fresh process that tracks frames it reads one at a time from disk, and its growth from after
+the model is loaded to the end of tracking (Linux: VmHWM, reset at the start; elsewhere
+getrusage's ru_maxrss).
+
+Figures are printed, never asserted: timings depend on the machine and what else runs on it (the
+load average is printed with them). Without the shipped model, the CAP rows are left out with a
+note and the baseline's figures are still printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from .baseline import track_baseline
+from .frames import FrameStack
+from .heldout import REAL_SEQUENCES, data_dir, held_out_real
+from .infer import MODELS_DIR, CapModel, ModelError, OnnxCap, track_kernel
+from .metrics import GroundTruth, evaluate
+from .raw import RawParams
+from .result import TrackingResult
+from .sim import PRESETS, simulate
+
+# Held-out simulated sequences: preset -> (seed, quick overrides). The seeds are the
+# validation seeds of `cap.validate` (training draws its seeds at random among 2^31).
+ACCURACY_SIMS: dict[str, tuple[int, dict[str, Any]]] = {
+    "small": (10_001, {}),
+    "hard": (10_002, {"n_frames": 24}),
+    "gowt1": (10_003, {"n_frames": 24}),  # full: 92 x 1024 x 1024, as Fluo-N2DH-GOWT1
+}
+SPEED_SEED = 20_001
+SPEED_FRAMES = (24, 48, 92)
+SPEED_FRAMES_QUICK = (8, 16)
+SPEED_DENSITY = {"low": 0.04, "high": 0.16}  # the gowt1 preset has 0.08
+SPEED_SIDE = 1024
+CAP = "CAP (kernel)"
+BASELINE = "baseline (LoG + laptrack)"
+MODEL_MISSING = "CAP model missing"
+
+ModelFactory = Callable[[], CapModel]
+
+
+@dataclass
+class Dataset:
+    name: str
+    frames: npt.NDArray[Any]
+    truth: GroundTruth
+    diameter: float
+
+
+@dataclass
+class Bench:
+    accuracy: pd.DataFrame
+    speed: pd.DataFrame
+    notes: list[str]
+    environment: dict[str, Any]
+
+
+# --- data -------------------------------------------------------------------------------------
+
+
+def sim_datasets(presets: Sequence[str], quick: bool, max_frames: int | None) -> Iterator[Dataset]:
+    for preset in presets:
+        if preset not in ACCURACY_SIMS:
+            raise ValueError(f"no held-out sequence for preset {preset!r}: {sorted(ACCURACY_SIMS)}")
+        seed, quick_overrides = ACCURACY_SIMS[preset]
+        overrides = dict(quick_overrides) if quick else {}
+        n_frames = int(overrides.get("n_frames", PRESETS[preset].n_frames))
+        if max_frames is not None:
+            overrides["n_frames"] = min(n_frames, max_frames)
+        seq = simulate(preset, seed=seed, **overrides)
+        t, h, w = seq.frames.shape
+        yield Dataset(
+            f"sim:{preset} seed {seed} ({t}x{h}x{w})", seq.frames, seq, seq.config.diameter
+        )
+
+
+def real_datasets(root: Path, max_frames: int | None) -> Iterator[Dataset]:
+    """The held-out last 20% of frames of each shared sequence found under `root`."""
+    for name, frames, truth, diameter in held_out_real(root, max_frames):
+        yield Dataset(name, frames, truth, diameter)
+
+
+def missing_real(root: Path) -> list[str]:
+    return [rel for rel in REAL_SEQUENCES if not (root / rel).is_dir()]
+
+
+# --- accuracy ---------------------------------------------------------------------------------
+
+
+def accuracy_rows(
+    dataset: Dataset, model: CapModel | None, params: RawParams
+) -> list[dict[str, Any]]:
+    """One row per method (CAP where a model is given, then the baseline) on one dataset."""
+    rows = []
+    if model is not None:
+        start = time.perf_counter()
+        result = track_kernel(FrameStack(dataset.frames), dataset.diameter, params, model=model)
+        rows.append(_accuracy_row(dataset, CAP, result, time.perf_counter() - start))
+    start = time.perf_counter()
+    result = track_baseline(dataset.frames, dataset.diameter)
+    rows.append(_accuracy_row(dataset, BASELINE, result, time.perf_counter() - start))
+    return rows
+
+
+def _accuracy_row(
+    dataset: Dataset, method: str, result: TrackingResult, seconds: float
+) -> dict[str, Any]:
+    report = evaluate(result, dataset.truth)
+    return {
+        "dataset": dataset.name,
+        "method": method,
+        "frames": int(dataset.frames.shape[0]),
+        "TRA": report.tra,
+        "DET": report.det,
+        "LNK": report.lnk,
+        "div F1": report.division_f1,
+        "div P": report.division_precision,
+        "div R": report.division_recall,
+        "GT div": report.gt_divisions,
+        "div found": report.result_divisions,
+        "div TP": report.division_tp,
+        "GT tracks": report.gt_tracks,
+        "tracks": report.result_tracks,
+        "FN": report.fn,
+        "FP": report.fp,
+        "s/frame": seconds / max(1, dataset.frames.shape[0]),
+    }
+
+
+# --- speed ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpeedSetting:
+    label: str
+    frames: int
+    side: int
+    density: float
+
+
+def speed_settings(quick: bool, max_frames: int | None, side: int) -> list[SpeedSetting]:
+    counts: tuple[int, ...] = SPEED_FRAMES_QUICK if quick else SPEED_FRAMES
+    if max_frames is not None:
+        counts = tuple(sorted({min(t, max_frames) for t in counts}))
+    density = PRESETS["gowt1"].density
+    out = [SpeedSetting(f"T={t}", t, side, density) for t in counts]
+    out += [
+        SpeedSetting(f"T={counts[0]}, {name} density", counts[0], side, value)
+        for name, value in SPEED_DENSITY.items()
+    ]
+    return out
+
+
+def speed_rows(
+    settings: Sequence[SpeedSetting], models: Path | None, workdir: Path
+) -> list[dict[str, Any]]:
+    """One row per setting; CAP's columns where `models` (a model folder) is given."""
+    rows = []
+    for setting in settings:
+        seq = simulate(
+            "gowt1",
+            seed=SPEED_SEED,
+            n_frames=setting.frames,
+            height=setting.side,
+            width=setting.side,
+            density=setting.density,
+        )
+        frames = seq.frames
+        t, h, w = frames.shape
+        row: dict[str, Any] = {
+            "setting": setting.label,
+            "T": t,
+            "H x W": f"{h}x{w}",
+            "cells/frame": float(seq.tracks.groupby("t").size().mean()) if len(seq.tracks) else 0.0,
+        }
+        if models is not None:
+            cap = _measure_cap(frames, seq.config.diameter, workdir, models)
+            seconds = cap["seconds"]
+            row |= {
+                "CAP s/frame": seconds["total"] / t,
+                "preprocess": seconds["preprocess"] / t,
+                "encode": seconds["encode"] / t,
+                "track": seconds["track"] / t,
+                "CAP tracks": cap["tracks"],
+                "peak RSS growth MiB": cap["rss_growth_mib"],
+                "peak RSS MiB": cap["rss_peak_mib"],
+                "memory": cap["memory_method"],
+            }
+        result = track_baseline(frames, seq.config.diameter)
+        seconds = result.metadata["seconds"]
+        row |= {
+            "baseline s/frame": seconds["total"] / t,
+            "detect": seconds["detect"] / t,
+            "link": seconds["link"] / t,
+            "baseline tracks": int(result.lineage.shape[0]),
+        }
+        rows.append(row)
+    return rows
+
+
+def _measure_cap(
+    frames: npt.NDArray[Any], diameter: float, workdir: Path, models: Path
+) -> dict[str, Any]:
+    """Track `frames` with the kernel backend in a fresh process (see the module docstring)."""
+    path = workdir / "frames.raw"
+    np.ascontiguousarray(frames).tofile(path)
+    spec = {
+        "path": str(path),
+        "shape": list(frames.shape),
+        "dtype": str(frames.dtype),
+        "models": str(models),
+    }
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, "-m", "cellpoint.bench", "--child", json.dumps(spec), str(diameter)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the speed measurement process failed:\n{done.stderr[-4000:]}")
+    out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
+
+
+class _FileFrames:
+    """(T, H, W) frames read one at a time from a raw file (no memory map: what tracking
+    holds is what the resident set shows)."""
+
+    def __init__(self, path: str, shape: Sequence[int], dtype: str) -> None:
+        self.path, self.shape, self.dtype = path, tuple(shape), np.dtype(dtype)
+        self._size = int(self.shape[1]) * int(self.shape[2])
+
+    def __getitem__(self, t: int) -> npt.NDArray[Any]:
+        offset = int(t) * self._size * self.dtype.itemsize
+        frame = np.fromfile(self.path, self.dtype, count=self._size, offset=offset)
+        return frame.reshape(self.shape[1], self.shape[2])
+
+
+class _PeakMemory:
+    """Resident set size now and at its peak, in MiB. On Linux the peak is the process's
+    VmHWM, reset when the measurement starts (/proc/self/clear_refs); elsewhere ru_maxrss,
+    which a spawned process inherits from its parent at fork (so the growth reads 0 when the
+    parent was larger)."""
+
+    def __init__(self) -> None:
+        self.method = "VmHWM" if self._status() else "ru_maxrss"
+
+    @staticmethod
+    def _status() -> dict[str, float]:
+        try:
+            text = Path("/proc/self/status").read_text()
+        except OSError:
+            return {}
+        fields = (line.split(":", 1) for line in text.splitlines() if ":" in line)
+        return {
+            key: int(value.split()[0]) / 1024  # kB
+            for key, value in fields
+            if key in ("VmRSS", "VmHWM")
+        }
+
+    def start(self) -> float:
+        """Resets the peak where possible; returns the resident set size now."""
+        if self.method == "VmHWM":
+            try:
+                Path("/proc/self/clear_refs").write_text("5")
+            except OSError:
+                self.method = "ru_maxrss"
+        return self.now()
+
+    def now(self) -> float:
+        status = self._status()
+        return status.get("VmRSS", self.peak())
+
+    def peak(self) -> float:
+        if self.method == "VmHWM":
+            return self._status()["VmHWM"]
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes vs KiB
+
+
+def _child(spec_json: str, diameter: str) -> None:
+    spec = json.loads(spec_json)
+    stack = FrameStack(_FileFrames(spec["path"], spec["shape"], spec["dtype"]))
+    model = OnnxCap(Path(spec["models"]))
+    memory = _PeakMemory()
+    before = memory.start()
+    result = track_kernel(stack, float(diameter), RawParams(), model=model)
+    peak = memory.peak()
+    print(
+        json.dumps(
+            {
+                "seconds": result.metadata["seconds"],
+                "tracks": int(result.lineage.shape[0]),
+                "rss_growth_mib": peak - before,
+                "rss_peak_mib": peak,
+                "memory_method": memory.method,
+            }
+        )
+    )
+
+
+# --- the whole bench --------------------------------------------------------------------------
+
+
+def run_bench(
+    *,
+    quick: bool = False,
+    presets: Sequence[str] = tuple(ACCURACY_SIMS),
+    data: Path | None = None,
+    max_frames: int | None = None,
+    speed_side: int = SPEED_SIDE,
+    speed: bool = True,
+    models: Path = MODELS_DIR,
+    model_factory: ModelFactory | None = None,
+    log: Callable[[str], None] = print,
+) -> Bench:
+    """All figures; `model_factory` stands in for the shipped model (tests)."""
+    notes: list[str] = []
+    model: CapModel | None
+    try:
+        model = model_factory() if model_factory is not None else OnnxCap(models)
+    except ModelError as err:
+        model = None
+        notes.append(f"{MODEL_MISSING} ({err}): CAP rows left out, baseline rows only.")
+        log(f"note: {notes[-1]}")
+    params = RawParams()
+
+    accuracy: list[dict[str, Any]] = []
+    for dataset in sim_datasets(presets, quick, max_frames):
+        log(f"accuracy: {dataset.name}")
+        accuracy += accuracy_rows(dataset, model, params)
+    accuracy += _real_accuracy(data, max_frames, model, params, notes, log)
+
+    speed_table: list[dict[str, Any]] = []
+    if speed:
+        timed = models if model is not None and model_factory is None else None
+        if model is not None and model_factory is not None:
+            notes.append("speed: a stand-in model was given; CAP speed not measured.")
+        with tempfile.TemporaryDirectory(prefix="cellpoint-bench-") as tmp:
+            for setting in speed_settings(quick, max_frames, speed_side):
+                log(f"speed: {setting.label} ({setting.frames} x {setting.side}^2)")
+                speed_table += speed_rows([setting], timed, Path(tmp))
+    return Bench(
+        accuracy=pd.DataFrame(accuracy),
+        speed=pd.DataFrame(speed_table),
+        notes=notes,
+        environment=_environment(model),
+    )
+
+
+def _real_accuracy(
+    data: Path | None,
+    max_frames: int | None,
+    model: CapModel | None,
+    params: RawParams,
+    notes: list[str],
+    log: Callable[[str], None],
+) -> list[dict[str, Any]]:
+    """Accuracy rows on the shared real sequences; a note where they cannot be had."""
+
+    def note(text: str) -> list[dict[str, Any]]:
+        notes.append(text)
+        log(f"note: {text}")
+        return []
+
+    root = data if data is not None else data_dir()
+    if root is None or not root.is_dir():
+        looked = str(root) if root is not None else "$CELLPOINT_DATA or ../shared/data"
+        return note(f"real data not found ({looked}): real sequences skipped.")
+    absent = missing_real(root)
+    if absent:
+        note(f"not under {root}: {', '.join(absent)} (skipped).")
+    rows = []
+    for dataset in real_datasets(root, max_frames):
+        log(f"accuracy: {dataset.name}")
+        rows += accuracy_rows(dataset, model, params)
+    return rows
+
+
+def _environment(model: CapModel | None) -> dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions: dict[str, str | None] = {}
+    for name in ("numpy", "pandas", "onnxruntime", "scikit-image", "laptrack"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    env: dict[str, Any] = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "versions": versions,
+    }
+    if model is not None:
+        env["model"] = model.card.get("name")
+        env["model_files"] = {k: v.get("sha256", "")[:16] for k, v in model.card["files"].items()}
+    return env
+
+
+def format_bench(bench: Bench) -> str:
+    """Plain-text tables."""
+
+    def table(frame: pd.DataFrame) -> str:
+        return frame.to_string(index=False, float_format=lambda v: f"{v:.3f}")
+
+    env = bench.environment
+    load = env.get("load_average")
+    parts = ["== Accuracy (held-out data; division F1 with a 1-frame tolerance) =="]
+    parts.append(table(bench.accuracy) if len(bench.accuracy) else "(no rows)")
+    if len(bench.speed):
+        parts += [
+            "",
+            "== Speed (seconds per frame; CAP stages: preprocess, encode, track; "
+            "baseline stages: detect, link) ==",
+            table(bench.speed),
+        ]
+        if "peak RSS MiB" in bench.speed:
+            parts.append(
+                "\npeak RSS: of a fresh process running CAP alone on frames it reads one at a "
+                "time; growth: from after the model is loaded to the end of tracking (VmHWM: "
+                "Linux's peak, reset at the start; ru_maxrss: the process's lifetime peak)."
+            )
+    parts += [
+        "",
+        f"machine: {env['cpus']} CPUs ({env['machine']}), load average "
+        + (", ".join(f"{v:.2f}" for v in load) if load else "n/a")
+        + "; versions: "
+        + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+    ]
+    if "model" in env:
+        parts.append(f"model: {env['model']} {env['model_files']}")
+    parts += [f"note: {note}" for note in bench.notes]
+    return "\n".join(parts)
+
+
+def to_json(bench: Bench) -> dict[str, Any]:
+    def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+        return json.loads(frame.to_json(orient="records"))  # type: ignore[no-any-return]
+
+    return {
+        "accuracy": records(bench.accuracy),
+        "speed": records(bench.speed),
+        "notes": bench.notes,
+        "environment": bench.environment,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m cellpoint.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="shorter sequences: 'hard' and 'gowt1' cut to 24 frames, speed at T = 8, 16",
+    )
+    parser.add_argument(
+        "--data", type=Path, help="the shared CTC data (default: $CELLPOINT_DATA or ../shared/data)"
+    )
+    parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    parser.add_argument(
+        "--presets",
+        default=",".join(ACCURACY_SIMS),
+        help="comma-separated simulated presets for accuracy (default: %(default)s)",
+    )
+    parser.add_argument("--frames", type=int, help="at most this many frames per sequence")
+    parser.add_argument(
+        "--size", type=int, default=SPEED_SIDE, help="frame side of the speed sequences (px)"
+    )
+    parser.add_argument("--no-speed", action="store_true", help="accuracy only")
+    parser.add_argument(
+        "--models",
+        type=Path,
+        default=MODELS_DIR,
+        help="folder of the ONNX model and its card (default: the package's own)",
+    )
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        _child(*args.child)
+        return
+    if args.frames is not None and args.frames < 2:
+        parser.error("--frames must be at least 2")
+    presets = [p for p in args.presets.split(",") if p]
+    log = _stderr_log
+    bench = run_bench(
+        quick=args.quick,
+        presets=presets,
+        data=args.data,
+        max_frames=args.frames,
+        speed_side=args.size,
+        speed=not args.no_speed,
+        models=args.models,
+        log=log,
+    )
+    print(format_bench(bench))
+    if args.json:
+        args.json.write_text(json.dumps(to_json(bench), indent=2))
+
+
+def _stderr_log(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""The shared real CTC sequences and the frames no training ever sees.
+
+Training draws windows from the first 80% of frames of each sequence in ../shared/data;
+validation and the bench score the last 20%. This module needs no torch, so the bench can use
+it on a machine without the training extra.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from .ctc import read_ctc
+from .sim import PRESETS
+
+# Typical nucleus diameters of the shared sequences (input pixels), as measured for the
+# simulator's presets that mimic them.
+REAL_SEQUENCES = {
+    "Fluo-N2DH-GOWT1/02": PRESETS["gowt1"].diameter,
+    "Fluo-N2DH-SIM+/02": PRESETS["simplus"].diameter,
+}
+TRAIN_FRACTION = 0.8
+
+
+def data_dir() -> Path | None:
+    """The shared CTC data, from $CELLPOINT_DATA or ../shared/data beside the project."""
+    env = os.environ.get("CELLPOINT_DATA")
+    candidates = [Path(env)] if env else []
+    candidates.append(Path(__file__).resolve().parents[2] / ".." / "shared" / "data")
+    for path in candidates:
+        if path.is_dir():
+            return path.resolve()
+    return None
+
+
+@dataclass
+class GroundTruthWindow:
+    """CTC ground truth cut to frames [t0, t1), renumbered from 0 (what `evaluate` takes)."""
+
+    markers: npt.NDArray[Any]
+    lineage: pd.DataFrame
+
+
+def cut_ground_truth(
+    markers: npt.NDArray[Any], lineage: pd.DataFrame, t0: int, t1: int
+) -> GroundTruthWindow:
+    keep = lineage[(lineage["end"] >= t0) & (lineage["start"] < t1)].copy()
+    keep["start"] = keep["start"].clip(lower=t0) - t0
+    keep["end"] = keep["end"].clip(upper=t1 - 1) - t0
+    # A parent that ended before the cut is not in the window: its daughters become roots.
+    keep.loc[~keep["parent_id"].isin(keep["track_id"]), "parent_id"] = 0
+    return GroundTruthWindow(markers[t0:t1], keep.reset_index(drop=True))
+
+
+def held_out_real(
+    root: Path, max_frames: int | None = None
+) -> Iterator[tuple[str, npt.NDArray[Any], GroundTruthWindow, float]]:
+    """(name, frames, ground truth, nucleus diameter) of the held-out frames of each shared
+    sequence present under `root`, at most `max_frames` of them."""
+    for rel, diameter in REAL_SEQUENCES.items():
+        if not (root / rel).is_dir():
+            continue
+        real = read_ctc(root / rel)
+        if real.frames is None or real.markers is None or real.lineage is None:
+            raise FileNotFoundError(f"{root / rel}: frames or tracking ground truth missing")
+        n = real.frames.shape[0]
+        cut = int(n * TRAIN_FRACTION)
+        end = n if max_frames is None else min(n, cut + max_frames)
+        truth = cut_ground_truth(real.markers, real.lineage, cut, end)
+        yield f"{rel}[{cut}:{end}]", np.asarray(real.frames[cut:end]), truth, diameter

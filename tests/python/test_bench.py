@@ -1,0 +1,134 @@
+"""cellpoint.bench: the command prints its tables, with or without the shipped model, in a tiny
+setting (one 8-frame "small" sequence, speed at 8 frames of 128 x 128 px)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from cellpoint import bench
+from cellpoint.infer import ModelError, OnnxCap
+
+TINY = ["--quick", "--presets", "small", "--frames", "8", "--size", "128"]
+ACCURACY_COLUMNS = ["dataset", "method", "frames", "TRA", "DET", "div F1", "GT div", "div TP"]
+SPEED_COLUMNS = ["setting", "T", "H x W", "cells/frame", "baseline s/frame", "detect", "link"]
+CAP_SPEED_COLUMNS = ["CAP s/frame", "preprocess", "encode", "track", "peak RSS growth MiB"]
+
+
+def model_available() -> bool:
+    try:
+        OnnxCap()
+    except ModelError:
+        return False
+    return True
+
+
+def section(text: str, title: str) -> list[str]:
+    """The lines of one printed table: from the line after its title to the next blank line."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"== {title}")) + 1
+    end = next((i for i in range(start, len(lines)) if not lines[i].strip()), len(lines))
+    return lines[start:end]
+
+
+def test_main_prints_accuracy_and_speed_tables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_json = tmp_path / "bench.json"
+    bench.main([*TINY, "--data", str(tmp_path / "no-data"), "--json", str(out_json)])
+    text = capsys.readouterr().out
+    has_model = model_available()
+
+    accuracy = section(text, "Accuracy")
+    for column in ACCURACY_COLUMNS:
+        assert column in accuracy[0]
+    rows = accuracy[1:]
+    methods = [bench.CAP, bench.BASELINE] if has_model else [bench.BASELINE]
+    assert len(rows) == len(methods)
+    for row, method in zip(rows, methods, strict=True):
+        assert row.lstrip().startswith("sim:small seed 10001 (8x128x128)")
+        assert method in row
+
+    speed = section(text, "Speed")
+    for column in SPEED_COLUMNS + (CAP_SPEED_COLUMNS if has_model else []):
+        assert column in speed[0]
+    assert [line.split()[0] for line in speed[1:]] == ["T=8", "T=8,", "T=8,"]
+    assert "low density" in speed[2]
+    assert "high density" in speed[3]
+
+    assert "note: real data not found" in text
+    assert ("note: CAP model missing" in text) != has_model
+
+    figures = json.loads(out_json.read_text())
+    assert [row["method"] for row in figures["accuracy"]] == methods
+    assert len(figures["speed"]) == 3
+    assert 0 <= figures["accuracy"][-1]["DET"] <= 1
+    assert figures["environment"]["versions"]["laptrack"]
+
+
+class StandIn:
+    """A model that finds no cells: the CAP rows' plumbing without the shipped model."""
+
+    def __init__(self) -> None:
+        self.card: dict[str, Any] = {"name": "stand-in", "files": {}}
+
+    def encode(self, frame: npt.NDArray[np.float32]) -> tuple[Any, Any]:
+        h, w = frame.shape[0] // 4, frame.shape[1] // 4
+        return np.zeros((8, h, w), np.float32), np.zeros((h, w), np.float32)
+
+    def track(self, features: Any, queries: Any) -> tuple[Any, Any]:
+        t, n = features.shape[0], queries.shape[0]
+        return np.zeros((t, n, 3, 2), np.float32), np.zeros((t, n, 3), np.float32)
+
+
+def test_run_bench_puts_cap_and_baseline_side_by_side() -> None:
+    result = bench.run_bench(
+        quick=True,
+        presets=["small"],
+        max_frames=6,
+        data=Path("/nonexistent"),
+        speed=False,
+        model_factory=StandIn,
+        log=lambda _: None,
+    )
+    assert result.accuracy["method"].tolist() == [bench.CAP, bench.BASELINE]
+    assert result.accuracy["frames"].tolist() == [6, 6]
+    cap = result.accuracy.iloc[0]
+    assert cap["tracks"] == 0
+    assert cap["DET"] == 0.0
+    assert result.speed.empty
+    assert result.environment["model"] == "stand-in"
+    text = bench.format_bench(result)
+    assert "== Speed" not in text
+    assert "real data not found (/nonexistent)" in text
+
+
+def test_a_missing_model_leaves_the_baseline_rows() -> None:
+    def missing() -> OnnxCap:
+        raise ModelError("no model card at models/cap-v1.json")
+
+    result = bench.run_bench(
+        presets=["small"],
+        max_frames=4,
+        data=Path("/nonexistent"),
+        speed=False,
+        model_factory=missing,
+        log=lambda _: None,
+    )
+    assert result.accuracy["method"].tolist() == [bench.BASELINE]
+    assert any(note.startswith(bench.MODEL_MISSING) for note in result.notes)
+
+
+def test_speed_settings_grow_with_frames_and_density() -> None:
+    full = bench.speed_settings(quick=False, max_frames=None, side=1024)
+    assert [s.frames for s in full] == [24, 48, 92, 24, 24]
+    densities = [s.density for s in full]
+    assert densities[3] < densities[0] < densities[4]
+    capped = bench.speed_settings(quick=True, max_frames=10, side=256)
+    assert [s.frames for s in capped] == [8, 10, 8, 8]
+    with pytest.raises(SystemExit):
+        bench.main(["--frames", "1"])
