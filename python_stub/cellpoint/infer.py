@@ -144,8 +144,14 @@ def track_kernel(
         timings.track += time.perf_counter() - t0
         return out
 
+    def heatmap(i: int) -> FloatArray:
+        # RAW asks for frame i's heatmap only once every window it needs has started at or
+        # after i, so earlier frames can go (this bounds memory through cell-free stretches).
+        cache.forget_before(i)
+        return cache.get(i)[1]
+
     start = time.perf_counter()
-    raw = raw_inference(t, lambda i: cache.get(i)[1], track_window, params, on_progress)
+    raw = raw_inference(t, heatmap, track_window, params, on_progress)
     metadata = {
         "backend": "kernel",
         "model": model.card["name"],

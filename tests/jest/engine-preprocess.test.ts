@@ -3,11 +3,6 @@
  * written by tests/python/make_vectors.py): normalisation bounds and values, resize weights,
  * geometry and coordinate mapping, and the padded model input; plus its speed on 1024 x 1024.
  */
-import { Buffer } from 'buffer';
-import { readFileSync } from 'fs';
-import { join } from 'path';
-import { inflateSync } from 'zlib';
-
 import {
   Geometry,
   MAX_SAMPLES,
@@ -18,31 +13,7 @@ import {
   resizeWeights,
   roundHalfEven
 } from '../../src/engine';
-
-interface Encoded {
-  dtype: 'uint8' | 'uint16' | 'int32' | 'float32' | 'float64';
-  shape: number[];
-  zlib: string;
-}
-
-type Typed = Uint8Array | Uint16Array | Int32Array | Float32Array | Float64Array;
-
-/** An encoded array: base64 of the deflated little-endian bytes (this test runs on LE CPUs). */
-function dec(e: Encoded): Typed {
-  const raw = inflateSync(Buffer.from(e.zlib, 'base64'));
-  const bytes = new Uint8Array(raw.length);
-  bytes.set(raw);
-  const { buffer } = bytes;
-  const typed = {
-    uint8: () => new Uint8Array(buffer),
-    uint16: () => new Uint16Array(buffer),
-    int32: () => new Int32Array(buffer),
-    float32: () => new Float32Array(buffer),
-    float64: () => new Float64Array(buffer)
-  }[e.dtype]();
-  expect(typed.length).toBe(e.shape.reduce((a, b) => a * b, 1));
-  return typed;
-}
+import { dec, Encoded, load, maxDiff } from './vectors';
 
 interface PreprocessVector {
   frame: Encoded;
@@ -75,19 +46,7 @@ interface PreprocessVector {
   }[];
 }
 
-const V = JSON.parse(
-  readFileSync(join(__dirname, '..', 'vectors', 'preprocess.json'), 'utf8')
-) as PreprocessVector;
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs((a[i] as number) - (b[i] as number));
-    worst = Number.isNaN(d) ? Infinity : Math.max(worst, d);
-  }
-  return worst;
-}
+const V = load<PreprocessVector>('preprocess.json');
 
 /** The frame make_vectors.skewed_frame builds: skewed pseudo-random uint16 values. */
 function skewedFrame(height: number, width: number): Uint16Array {
@@ -173,35 +132,14 @@ describe('geometry against the Python reference', () => {
       expect(geo.padded).toEqual(g.padded);
       const [iy, ix] = [dec(g.input_y), dec(g.input_x)];
       const model = Array.from(iy, (y, i) => geo.toModel(y, ix[i] as number));
-      expect(
-        maxDiff(
-          model.map(m => m[0]),
-          dec(g.model_y)
-        )
-      ).toBe(0);
-      expect(
-        maxDiff(
-          model.map(m => m[1]),
-          dec(g.model_x)
-        )
-      ).toBe(0);
+      const [modelY, modelX] = [model.map(m => m[0]), model.map(m => m[1])];
+      expect(maxDiff(modelY, dec(g.model_y))).toBe(0);
+      expect(maxDiff(modelX, dec(g.model_x))).toBe(0);
       const back = model.map(([y, x]) => geo.toInput(y, x));
-      expect(
-        maxDiff(
-          back.map(b => b[0]),
-          dec(g.back_y)
-        )
-      ).toBe(0);
-      expect(
-        maxDiff(
-          back.map(b => b[1]),
-          dec(g.back_x)
-        )
-      ).toBe(0);
-      const columns = geo.toInputColumns(
-        model.map(m => m[0]),
-        model.map(m => m[1])
-      );
+      const [backY, backX] = [back.map(b => b[0]), back.map(b => b[1])];
+      expect(maxDiff(backY, dec(g.back_y))).toBe(0);
+      expect(maxDiff(backX, dec(g.back_x))).toBe(0);
+      const columns = geo.toInputColumns(modelY, modelX);
       expect(maxDiff(columns.y, dec(g.back_y))).toBe(0);
       expect(maxDiff(columns.x, dec(g.back_x))).toBe(0);
     }

@@ -5,11 +5,6 @@
  * TypeScript RAW runs against a tracker that replays those outputs only where the call it gets
  * is the recorded one, and must produce the same tables.
  */
-import { Buffer } from 'buffer';
-import { readFileSync } from 'fs';
-import { join } from 'path';
-import { inflateSync } from 'zlib';
-
 import {
   DEFAULT_RAW_PARAMS,
   findPeaks,
@@ -22,33 +17,9 @@ import {
   WindowOutput,
   WindowTracker
 } from '../../src/engine';
+import { dec, Encoded, load, maxDiff } from './vectors';
 
 // --- vectors ----------------------------------------------------------------------------------
-
-interface Encoded {
-  dtype: 'uint8' | 'uint16' | 'int32' | 'float32' | 'float64';
-  shape: number[];
-  zlib: string;
-}
-
-type Typed = Uint8Array | Uint16Array | Int32Array | Float32Array | Float64Array;
-
-/** An encoded array: base64 of the deflated little-endian bytes (this test runs on LE CPUs). */
-function dec(e: Encoded): Typed {
-  const raw = inflateSync(Buffer.from(e.zlib, 'base64'));
-  const bytes = new Uint8Array(raw.length);
-  bytes.set(raw);
-  const { buffer } = bytes;
-  const typed = {
-    uint8: () => new Uint8Array(buffer),
-    uint16: () => new Uint16Array(buffer),
-    int32: () => new Int32Array(buffer),
-    float32: () => new Float32Array(buffer),
-    float64: () => new Float64Array(buffer)
-  }[e.dtype]();
-  expect(typed.length).toBe(e.shape.reduce((a, b) => a * b, 1));
-  return typed;
-}
 
 function f32(e: Encoded): Float32Array {
   expect(e.dtype).toBe('float32');
@@ -87,12 +58,6 @@ interface PeakCase {
   min_separation: number;
   heatmap: Encoded;
   expected: Encoded;
-}
-
-const VECTORS = join(__dirname, '..', 'vectors');
-
-function load<T>(name: string): T {
-  return JSON.parse(readFileSync(join(VECTORS, name), 'utf8')) as T;
 }
 
 const RAW_FILES = ['raw-scenes.json', 'raw-sim-small.json', 'raw-sim-hard.json'];
@@ -141,16 +106,6 @@ function replay(c: RawCase): { tracker: WindowTracker; used: () => number } {
     return { points: f32(call.points), visibility: f32(call.visibility) };
   };
   return { tracker, used: () => next };
-}
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs((a[i] as number) - (b[i] as number));
-    worst = Number.isNaN(d) ? Infinity : Math.max(worst, d);
-  }
-  return worst;
 }
 
 function expectTables(result: RawResult, expected: RawCase['expected']): void {

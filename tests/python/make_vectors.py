@@ -4,9 +4,9 @@ hosts of RAW inference and preprocessing to the same answers.
     PYTHONPATH=python_stub .venv/bin/python tests/python/make_vectors.py
 
 Each RAW vector is one run of `cellpoint.raw.raw_inference` against a scripted, deterministic
-"network" (an oracle that knows the ground truth): its heatmaps have a Gaussian peak at every
-living cell's true centre (stride 4, quantised to multiples of 1/256 so that both hosts read
-bit-identical float32 maps), and its window tracker answers each query with the true future of
+"network" (`scripted.Oracle`, which knows the ground truth): its heatmaps have a Gaussian peak
+at every living cell's true centre (stride 4, quantised to multiples of 1/256 so that both hosts
+read bit-identical float32 maps), and its window tracker answers each query with the true future of
 the cell nearest to the query at the window's first frame: visible while that cell lives, its
 daughters in the two daughter slots after it divides, nothing after it dies or leaves. The
 vector records the inputs RAW saw (every heatmap, every tracker call with its queries and
@@ -40,8 +40,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from cellpoint.preprocess import FEATURE_STRIDE, Geometry, Preprocessor, normalise, resize_weights
+from cellpoint.preprocess import Geometry, Preprocessor, normalise, resize_weights
 from cellpoint.raw import RawParams, RawResult, find_peaks, raw_inference
+from scripted import HEAT_SCALE, Cell, Oracle, divide, gaussian_map, grid, moving
 
 Array = npt.NDArray[Any]
 FloatArray = npt.NDArray[np.float32]
@@ -49,11 +50,7 @@ Json = dict[str, Any]
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 FORMAT = 1
-HEAT_SCALE = 256  # heatmap values are q / 256, q in 0..255: exact in float32
-OWN_VIS = 0.95
-DAUGHTER_VIS = (0.8, 0.7)
-GONE_VIS = 0.05
-MATCH_RADIUS = 3.0  # model px: the oracle follows the nearest cell within this of a query
+VIS_JITTER = 0.04  # the oracle's own visibilities vary from 0.87 to 0.95
 
 # --- array encoding ---------------------------------------------------------------------------
 
@@ -112,65 +109,13 @@ def dumps(value: Any, indent: int = 0) -> str:
     return json.dumps(value)
 
 
-# --- scenes and the oracle --------------------------------------------------------------------
-
-
-def grid(m: float) -> float:
-    """Model-pixel coordinate of the centre of heatmap pixel m."""
-    return (m + 0.5) * FEATURE_STRIDE - 0.5
-
-
-def to_map(v: float) -> float:
-    """Model pixels -> heatmap pixels."""
-    return (v + 0.5) / FEATURE_STRIDE - 0.5
-
-
-@dataclass
-class Cell:
-    """A ground-truth cell: positions (x, y) in model pixels from `start` on."""
-
-    cid: int
-    start: int
-    path: list[tuple[float, float]]
-    parent: int = 0
-    height: float = 0.9  # its heatmap peak
-    vis: dict[int, float] = field(default_factory=dict)  # t -> own visibility, if not the usual
-    kid_vis: tuple[float, float] = DAUGHTER_VIS  # of its daughter slots, once it has divided
-
-    @property
-    def end(self) -> int:
-        return self.start + len(self.path) - 1
-
-    def alive(self, t: int) -> bool:
-        return self.start <= t <= self.end
-
-    def at(self, t: int) -> tuple[float, float]:
-        return self.path[t - self.start]
-
-
-def moving(
-    cid: int, start: int, end: int, x0: float, y0: float, vx: float = 0.0, vy: float = 0.0
-) -> Cell:
-    """A cell moving at constant velocity, with a wobble so that no step repeats."""
-    path = [
-        (x0 + vx * i + 0.7 * math.sin(0.9 * i), y0 + vy * i + 0.6 * math.cos(1.3 * i) - 0.6)
-        for i in range(end - start + 1)
-    ]
-    return Cell(cid, start, path)
-
-
-def divide(mother: Cell, ids: tuple[int, int], ends: tuple[int, int], spread: float) -> list[Cell]:
-    """Two daughters starting the frame after `mother` ends, `spread` px either side of it."""
-    t = mother.end + 1
-    x, y = mother.at(t - 1)
-    a = moving(ids[0], t, ends[0], x - spread, y, vx=-1.0, vy=0.5)
-    b = moving(ids[1], t, ends[1], x + spread, y, vx=1.0, vy=-0.5)
-    a.parent = b.parent = mother.cid
-    return [a, b]
+# --- scenes -----------------------------------------------------------------------------------
 
 
 @dataclass
 class Scene:
+    """A scripted sequence: ground-truth cells, the oracle's settings and RAW's parameters."""
+
     name: str
     description: str
     cells: list[Cell]
@@ -180,86 +125,6 @@ class Scene:
     sigma: float = 1.2  # heatmap Gaussian, map px
     lose: set[tuple[int, int]] = field(default_factory=set)  # (cid, t) the tracker misses
     jitter: float = 0.0  # amplitude of the tracker's (deterministic) error, model px
-
-
-@dataclass
-class Oracle:
-    scene: Scene
-    calls: list[Json] = field(default_factory=list)
-    reads: list[int] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        s = self.scene
-        assert len({c.cid for c in s.cells}) == len(s.cells)
-        h, w = s.map_shape
-        self.q = np.zeros((s.n_frames, h, w), np.uint8)
-        yy, xx = np.mgrid[:h, :w]
-        for t in range(s.n_frames):
-            heat = np.zeros((h, w), np.float64)
-            for c in self.living(t):
-                x, y = c.at(t)
-                d2 = (yy - to_map(y)) ** 2 + (xx - to_map(x)) ** 2
-                heat += c.height * np.exp(-d2 / (2 * s.sigma**2))
-            self.q[t] = np.clip(np.rint(heat * HEAT_SCALE), 0, HEAT_SCALE - 1)
-
-    def living(self, t: int) -> list[Cell]:
-        return [c for c in self.scene.cells if c.alive(t)]
-
-    def children(self, cell: Cell) -> list[Cell]:
-        return [c for c in self.scene.cells if c.parent == cell.cid]
-
-    def heatmap(self, t: int) -> FloatArray:
-        self.reads.append(t)
-        out: FloatArray = self.q[t].astype(np.float32) / np.float32(HEAT_SCALE)
-        return out
-
-    def wobble(self, cid: int, t: int, k: int) -> float:
-        return self.scene.jitter * math.sin(12.9898 * cid + 78.233 * t + 37.719 * k)
-
-    def position(self, cell: Cell, t: int) -> tuple[float, float]:
-        x, y = cell.at(t)
-        return x + self.wobble(cell.cid, t, 0), y + self.wobble(cell.cid, t, 1)
-
-    def nearest(self, t: int, x: float, y: float) -> Cell | None:
-        best, dist = None, MATCH_RADIUS
-        for c in self.living(t):
-            d = math.hypot(c.at(t)[0] - x, c.at(t)[1] - y)
-            if d <= dist:
-                best, dist = c, d
-        return best
-
-    def track_window(self, first: int, length: int, queries: FloatArray) -> tuple[Array, Array]:
-        n = len(queries)
-        points = np.full((length, n, 3, 2), np.nan, np.float32)
-        vis = np.full((length, n, 3), GONE_VIS, np.float32)
-        for q, (_, qx, qy) in enumerate(queries.tolist()):
-            cell = self.nearest(first, qx, qy)
-            if cell is None:
-                continue
-            for i in range(length):
-                t = first + i
-                if cell.alive(t):
-                    if (cell.cid, t) in self.scene.lose and i > 0:
-                        break  # lost from here to the window's end
-                    points[i, q, 0] = self.position(cell, t)
-                    usual = OWN_VIS - 0.04 * (1 + math.sin(cell.cid + 0.7 * t))
-                    vis[i, q, 0] = cell.vis.get(t, usual)
-                    continue
-                kids = self.children(cell)
-                if len(kids) == 2 and all(k.alive(t) for k in kids):
-                    for slot, kid in enumerate(kids, start=1):
-                        points[i, q, slot] = self.position(kid, t)
-                        vis[i, q, slot] = cell.kid_vis[slot - 1]
-        self.calls.append(
-            {
-                "first": first,
-                "length": length,
-                "queries": enc(queries, "float32"),
-                "points": enc(points, "float32"),
-                "visibility": enc(vis, "float32"),
-            }
-        )
-        return points, vis
 
 
 def params_json(p: RawParams) -> Json:
@@ -295,7 +160,15 @@ def tables_json(result: RawResult) -> Json:
 
 
 def run_scene(scene: Scene) -> Json:
-    oracle = Oracle(scene)
+    oracle = Oracle(
+        scene.cells,
+        scene.map_shape,
+        sigma=scene.sigma,
+        lose=scene.lose,
+        jitter=scene.jitter,
+        vis_jitter=VIS_JITTER,
+        quantise=True,
+    )
     progress: list[tuple[int, int]] = []
     result = raw_inference(
         scene.n_frames,
@@ -305,13 +178,25 @@ def run_scene(scene: Scene) -> Json:
         lambda done, cells: progress.append((done, cells)),
     )
     assert oracle.reads == list(range(scene.n_frames)), "RAW reads each heatmap once, in order"
+    q = np.stack([oracle.levels(t) for t in range(scene.n_frames)])
     return {
         "name": scene.name,
         "description": scene.description,
         "n_frames": scene.n_frames,
         "params": params_json(scene.params),
-        "heatmaps": {"scale": 1 / HEAT_SCALE, "q": enc(oracle.q, "uint8")},
-        "calls": oracle.calls,
+        "heatmaps": {"scale": 1 / HEAT_SCALE, "q": enc(q, "uint8")},
+        "calls": [
+            {
+                "first": first,
+                "length": length,
+                "queries": enc(queries, "float32"),
+                "points": enc(points, "float32"),
+                "visibility": enc(vis, "float32"),
+            }
+            for (first, length, queries), (points, vis) in zip(
+                oracle.calls, oracle.answers, strict=True
+            )
+        ],
         "expected": {
             **tables_json(result),
             "progress": enc(np.array(progress, np.int64).reshape(-1, 2), "int32"),
@@ -344,7 +229,7 @@ def hand_scenes() -> list[Scene]:
     add(
         "division",
         "1 divides at 10 into 2 and 3; 4 lives throughout: the window restarts at 10",
-        [mother, *divide(mother, (2, 3), (29, 29), 8.0), moving(4, 0, 29, grid(15), grid(11))],
+        [mother, *divide(mother, 10, (2, 3), (29, 29)), moving(4, 0, 29, grid(15), grid(11))],
         30,
         p(),
     )
@@ -391,7 +276,7 @@ def hand_scenes() -> list[Scene]:
     add(
         "event_on_last_frame",
         "a division and an entry at the last frame: one-frame tracks, no window after it",
-        [mother, *divide(mother, (2, 3), (19, 19), 8.0), moving(4, 19, 19, grid(16), grid(12))],
+        [mother, *divide(mother, 19, (2, 3), (19, 19)), moving(4, 19, 19, grid(16), grid(12))],
         20,
         p(window=8),
     )
@@ -437,7 +322,7 @@ def hand_scenes() -> list[Scene]:
     add(
         "float32_thresholds",
         "thresholds 0.1 and 0.3 compared in float32: visibilities equal to them are not above",
-        [a, b, *divide(b, (4, 5), (15, 15), 8.0), c, *divide(c, (6, 7), (15, 15), 8.0)],
+        [a, b, *divide(b, 10, (4, 5), (15, 15)), c, *divide(c, 10, (6, 7), (15, 15))],
         16,
         p(visibility_threshold=0.1, division_threshold=0.3),
     )
@@ -445,7 +330,7 @@ def hand_scenes() -> list[Scene]:
     add(
         "division_below_threshold",
         "daughter slots read 0.8 and 0.7 under a division threshold of 0.75: no division",
-        [mother, *divide(mother, (2, 3), (19, 19), 8.0)],
+        [mother, *divide(mother, 10, (2, 3), (19, 19))],
         20,
         p(division_threshold=0.75),
     )
@@ -457,9 +342,9 @@ def hand_scenes() -> list[Scene]:
         p(visibility_threshold=0.96),
     )
     c1 = moving(1, 0, 9, grid(5), grid(5), vx=1.0, vy=0.8)
-    c2, c3 = divide(c1, (2, 3), (39, 59), 9.0)
+    c2, c3 = divide(c1, 10, (2, 3), (39, 59), spread=9.0)
     c5 = moving(5, 30, 59, grid(17), grid(12), vx=-0.3, vy=-0.1)
-    c6, c7 = divide(c2, (6, 7), (59, 59), 7.0)
+    c6, c7 = divide(c2, 40, (6, 7), (59, 59), spread=7.0)
     add(
         "lineage",
         "60 frames, window 16: divisions at 10 and 40, a death after 17, an entry at 30",
@@ -532,17 +417,6 @@ def sim_scenes() -> list[Scene]:
 
 def peak_cases() -> list[Json]:
     cases: list[tuple[str, Array, float, float]] = []
-    yy, xx = np.mgrid[:16, :20]
-
-    def gauss(
-        peaks: list[tuple[float, float, float]], sigma: float, shape: tuple[int, int]
-    ) -> Array:
-        y, x = np.mgrid[: shape[0], : shape[1]]
-        out = np.zeros(shape)
-        for px, py, height in peaks:
-            out += height * np.exp(-((y - py) ** 2 + (x - px) ** 2) / (2 * sigma**2))
-        return out.astype(np.float32)
-
     single = np.zeros((12, 14), np.float32)
     single[5, 7] = 0.8
     cases.append(("single_pixel", single, 0.5, 1.0))
@@ -577,11 +451,12 @@ def peak_cases() -> list[Json]:
     chain[4, 4], chain[4, 7], chain[4, 10] = 0.9, 0.8, 0.85
     cases.append(("chain", chain, 0.5, 13.0))
     border = [(0.0, 0.0), (19.0, 0.0), (0.0, 15.0), (19.0, 15.0), (9.3, 0.0), (0.0, 7.6)]
-    cases.append(("border", gauss([(x, y, 1.0) for x, y in border], 1.0, (16, 20)), 0.5, 4.0))
+    border_map = gaussian_map((16, 20), [(x, y, 1.0) for x, y in border], 1.0)
+    cases.append(("border", border_map, 0.5, 4.0))
     offsets = [(3.3, 3.8, 0.9), (10.6, 4.2, 0.7), (16.1, 11.5, 0.95), (6.5, 12.5, 0.6)]
     for sigma in (0.8, 1.5):
-        cases.append((f"subpixel_sigma_{sigma}", gauss(offsets, sigma, (16, 20)), 0.5, 4.0))
-    odd = gauss(offsets, 1.0, (16, 20))
+        cases.append((f"subpixel_sigma_{sigma}", gaussian_map((16, 20), offsets, sigma), 0.5, 4.0))
+    odd = gaussian_map((16, 20), offsets, 1.0)
     odd[0, :3] = -np.inf
     odd[4, 10] = -np.inf  # left of the second peak: the parabola uses the centre instead
     odd[12, 2] = np.nan
@@ -594,7 +469,6 @@ def peak_cases() -> list[Json]:
         cases.append((f"random_levels_{i}", levels, 0.3, [1.0, 4.0, 9.0, 13.0][i]))
     noisy = (rng.random((24, 30)) ** 3).astype(np.float32)
     cases.append(("random_noise", noisy, 0.5, 6.0))
-    del yy, xx
     out = []
     for name, heat, thr, sep in cases:
         peaks = find_peaks(heat, thr, sep)

@@ -1,6 +1,6 @@
 """cellpoint.raw: heatmap peaks, and rolling-as-window (RAW) inference driven by a scripted model.
 
-The network is replaced by an oracle that knows hand-made ground-truth trajectories: its
+The network is replaced by an oracle (scripted.py) that knows hand-made ground-truth cells: its
 heatmap has a Gaussian peak at every living cell, and its window tracker answers each query
 with the true future of the cell nearest to the query at the window's first frame (visible
 while that cell lives; after it divides, its daughters in the two daughter slots; nothing
@@ -13,157 +13,25 @@ is checked against the ground truth.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 from cellpoint.raw import RawParams, RawResult, find_peaks, raw_inference
+from scripted import (
+    DAUGHTER_VIS,
+    OWN_VIS,
+    PEAK,
+    Cell,
+    Oracle,
+    divide,
+    gaussian_map,
+    grid,
+    moving,
+    to_map,
+)
 
-FloatArray = npt.NDArray[np.float32]
-Array = npt.NDArray[Any]
-STRIDE = 4
 MAP_SHAPE = (48, 64)  # heatmap (h, w): model frames of 192 x 256 px
-OWN_VIS = 0.95  # the oracle's visibility of a living cell
-DAUGHTER_VIS = (0.8, 0.7)  # ... of the daughter slots after a division: the score is 0.7
-GONE_VIS = 0.05
-PEAK = 0.9  # heatmap peak height: the visibility of a new cell's first point
-
-
-def grid(m: float) -> float:
-    """Model-pixel coordinate of the centre of heatmap pixel m (where peak refinement is exact)."""
-    return (m + 0.5) * STRIDE - 0.5
-
-
-def to_map(v: float) -> float:
-    """Model pixels -> heatmap pixels."""
-    return (v + 0.5) / STRIDE - 0.5
-
-
-def gaussian_map(
-    shape: tuple[int, int], peaks: list[tuple[float, float, float]], sigma: float
-) -> FloatArray:
-    """A heatmap with Gaussian peaks (x, y, height), all in heatmap pixels."""
-    yy, xx = np.mgrid[: shape[0], : shape[1]]
-    out = np.zeros(shape, np.float64)
-    for x, y, height in peaks:
-        out += height * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * sigma**2))
-    return out.astype(np.float32)
-
-
-@dataclass
-class Cell:
-    """A ground-truth cell: positions (x, y) in model pixels from `start` on."""
-
-    cid: int
-    start: int
-    path: list[tuple[float, float]]
-    parent: int = 0
-
-    @property
-    def end(self) -> int:
-        return self.start + len(self.path) - 1
-
-    def alive(self, t: int) -> bool:
-        return self.start <= t <= self.end
-
-    def at(self, t: int) -> tuple[float, float]:
-        return self.path[t - self.start]
-
-
-def moving(
-    cid: int,
-    start: int,
-    end: int,
-    x0: float,
-    y0: float,
-    vx: float = 0.0,
-    vy: float = 0.0,
-    parent: int = 0,
-) -> Cell:
-    """A cell moving at constant velocity (with a wobble, so that no step repeats)."""
-    path = [
-        (x0 + vx * i + 0.7 * np.sin(0.9 * i), y0 + vy * i + 0.6 * np.cos(1.3 * i) - 0.6)
-        for i in range(end - start + 1)
-    ]
-    return Cell(cid, start, [(float(x), float(y)) for x, y in path], parent)
-
-
-def divide(
-    mother: Cell, t: int, ids: tuple[int, int], ends: tuple[int, int], spread: float = 8.0
-) -> tuple[Cell, Cell]:
-    """The daughters of `mother` (whose last frame is t - 1): they start `spread` px either side
-    of its last position along x and move apart."""
-    assert mother.end == t - 1
-    x, y = mother.at(t - 1)
-    a = moving(ids[0], t, ends[0], x - spread, y, vx=-1.0, vy=0.5, parent=mother.cid)
-    b = moving(ids[1], t, ends[1], x + spread, y, vx=1.0, vy=-0.5, parent=mother.cid)
-    return a, b
-
-
-@dataclass
-class Oracle:
-    """The scripted model: heatmaps and window tracks from the ground truth."""
-
-    cells: list[Cell]
-    lose: set[tuple[int, int]] = field(default_factory=set)  # (cid, t) the tracker misses
-    heights: dict[int, float] = field(default_factory=dict)  # cid -> heatmap peak (else PEAK)
-    calls: list[tuple[int, int, FloatArray]] = field(default_factory=list)
-    heatmaps: list[int] = field(default_factory=list)
-    sigma: float = 1.2
-
-    def __post_init__(self) -> None:
-        assert len({c.cid for c in self.cells}) == len(self.cells)
-
-    def children(self, cell: Cell) -> list[Cell]:
-        return [c for c in self.cells if c.parent == cell.cid]
-
-    def living(self, t: int) -> list[Cell]:
-        return [c for c in self.cells if c.alive(t)]
-
-    def heatmap(self, t: int) -> FloatArray:
-        self.heatmaps.append(t)
-        peaks = [
-            (to_map(c.at(t)[0]), to_map(c.at(t)[1]), self.heights.get(c.cid, PEAK))
-            for c in self.living(t)
-        ]
-        return gaussian_map(MAP_SHAPE, peaks, self.sigma)
-
-    def track_window(self, first: int, length: int, queries: FloatArray) -> tuple[Array, Array]:
-        assert queries.dtype == np.float32
-        assert queries.ndim == 2
-        assert queries.shape[1] == 3
-        self.calls.append((first, length, queries.copy()))
-        n = len(queries)
-        points = np.full((length, n, 3, 2), np.nan, np.float32)
-        vis = np.full((length, n, 3), GONE_VIS, np.float32)
-        for q, (_, qx, qy) in enumerate(queries):
-            cell = self.nearest(first, float(qx), float(qy))
-            if cell is None:
-                continue  # a query on nothing: invisible throughout
-            for i in range(length):
-                t = first + i
-                if cell.alive(t):
-                    if (cell.cid, t) in self.lose and t > first:
-                        break  # lost from here to the window's end
-                    points[i, q, 0] = cell.at(t)
-                    vis[i, q, 0] = OWN_VIS
-                    continue
-                kids = self.children(cell)
-                if t > cell.end and len(kids) == 2 and all(k.alive(t) for k in kids):
-                    for slot, kid in enumerate(kids, start=1):
-                        points[i, q, slot] = kid.at(t)
-                        vis[i, q, slot] = DAUGHTER_VIS[slot - 1]
-        return points, vis
-
-    def nearest(self, t: int, x: float, y: float) -> Cell | None:
-        best = min(
-            self.living(t), key=lambda c: np.hypot(c.at(t)[0] - x, c.at(t)[1] - y), default=None
-        )
-        if best is None or np.hypot(best.at(t)[0] - x, best.at(t)[1] - y) > 3.0:
-            return None
-        return best
 
 
 def run(
@@ -173,7 +41,7 @@ def run(
     oracle: Oracle | None = None,
     **params: Any,
 ) -> tuple[RawResult, Oracle, list[tuple[int, int]]]:
-    oracle = oracle or Oracle(cells)
+    oracle = oracle or Oracle(cells, MAP_SHAPE)
     progress: list[tuple[int, int]] = []
     result = raw_inference(
         n_frames,
@@ -214,7 +82,7 @@ def check_consistent(
     assert found == sorted(found)
     assert found[-1] == len(ids)
     # Each frame's heatmap is read once, in order.
-    assert oracle.heatmaps == list(range(n_frames))
+    assert oracle.reads == list(range(n_frames))
 
 
 def match(result: RawResult, cells: list[Cell]) -> dict[int, int]:
@@ -404,7 +272,7 @@ def test_queries_of_a_lost_cell_stop_and_the_heatmap_finds_it_again() -> None:
     # The tracker misses cell 1 at frame 12 although it is there: RAW ends its track at 11, and
     # since its heatmap peak is then far from every living cell, a new track starts at 12.
     cells = [moving(1, 0, 29, grid(20), grid(20), vx=1.0), moving(2, 0, 29, grid(50), grid(30))]
-    oracle = Oracle(cells, lose={(1, 12)})
+    oracle = Oracle(cells, MAP_SHAPE, lose={(1, 12)})
     result, _, _ = run(cells, 30, oracle=oracle)
     lineage = result.lineage
     assert lineage["start"].tolist() == [0, 0, 12]
@@ -466,18 +334,18 @@ def test_new_cells_need_distance_from_living_ones() -> None:
     resident = moving(1, 0, 19, grid(20), grid(20))
     x, y = resident.at(8)
     far = Cell(2, 8, [(x + 14.0, y)] * 12)
-    near = Cell(2, 8, [(x + 10.0, y)] * 12)
-    result, _, _ = run([resident, far], 20, oracle=Oracle([resident, far], sigma=0.8))
+    near = Cell(2, 8, [(x + 10.0, y)] * 12, height=0.95)
+    result, _, _ = run([resident, far], 20, oracle=Oracle([resident, far], MAP_SHAPE, sigma=0.8))
     assert result.lineage["start"].tolist() == [0, 8]
     assert result.windows == [(0, 20, 1), (8, 12, 2)]
-    oracle = Oracle([resident, near], heights={2: 0.95}, sigma=0.8)
+    oracle = Oracle([resident, near], MAP_SHAPE, sigma=0.8)
     assert len(find_peaks(oracle.heatmap(8), 0.5, 12.0)) == 1  # the newcomer's
     assert len(find_peaks(oracle.heatmap(8), 0.5, 8.0)) == 2
-    oracle.heatmaps.clear()
+    oracle.reads.clear()
     result, _, _ = run([resident, near], 20, oracle=oracle)
     assert result.lineage["start"].tolist() == [0]
     assert result.windows == [(0, 20, 1)]
-    oracle = Oracle([resident, near], heights={2: 0.95}, sigma=0.8)
+    oracle = Oracle([resident, near], MAP_SHAPE, sigma=0.8)
     result, _, _ = run([resident, near], 20, oracle=oracle, min_separation=8.0)
     assert result.lineage["start"].tolist() == [0, 8]
 
@@ -503,7 +371,7 @@ def test_thresholds_are_respected() -> None:
 
 
 def test_tracker_output_shape_contract() -> None:
-    oracle = Oracle([moving(1, 0, 9, grid(10), grid(10))])
+    oracle = Oracle([moving(1, 0, 9, grid(10), grid(10))], MAP_SHAPE)
     raw_inference(10, oracle.heatmap, oracle.track_window, RawParams(window=4))
     for first, length, queries in oracle.calls:
         assert 2 <= length <= 4
@@ -512,7 +380,7 @@ def test_tracker_output_shape_contract() -> None:
 
 
 def test_raw_needs_two_frames() -> None:
-    oracle = Oracle([])
+    oracle = Oracle([], MAP_SHAPE)
     with pytest.raises(ValueError, match="tracking needs at least 2 frames, got 1"):
         raw_inference(1, oracle.heatmap, oracle.track_window, RawParams())
 
@@ -674,7 +542,7 @@ def test_the_oracle_heatmap_has_one_peak_per_cell() -> None:
     # The test double itself: one peak per living cell, exact where a cell sits on a map pixel
     # centre (as every cell does at its first frame), within 0.5 px elsewhere.
     cells = lineage_scene()
-    oracle = Oracle(cells)
+    oracle = Oracle(cells, MAP_SHAPE)
     for t in (0, 10, 30, 35, 59):
         peaks = find_peaks(oracle.heatmap(t), 0.5, 12.0)
         living = oracle.living(t)

@@ -85,7 +85,10 @@ class Run:
                     f"resume it with --steps {state['scheduler']['total_steps']} or use a new --out"
                 )
             model.load_state_dict(state["model"])
-            self.opt.load_state_dict(state["optimizer"])
+            # Committed checkpoints (training/) leave out the optimizer's moments to stay small;
+            # Adam then re-estimates them within a few steps.
+            if "optimizer" in state:
+                self.opt.load_state_dict(state["optimizer"])
             self.sched.load_state_dict(state["scheduler"])
             self.step = int(state["step"])
             print(f"resumed {ckpt} at step {self.step}")
