@@ -12,7 +12,7 @@ export CELLPOINT_CHROMIUM ?= /usr/bin/chromium
 
 LABEXT := python_stub/cellpoint/labextension
 TS_SOURCES := $(shell find src style schema -type f) package.json tsconfig.json
-PY_SOURCES := $(shell find python_stub/cellpoint -name '*.py' -not -path '*/labextension/*') pyproject.toml
+PY_SOURCES := $(shell find python_stub/cellpoint -type f -not -path '*/labextension/*' -not -path '*/__pycache__/*') pyproject.toml
 
 .PHONY: setup build install lint test test-js test-py demo bench clean
 

@@ -61,7 +61,9 @@ def window_stream(
 class Run:
     """A resumable training run: model, optimiser, schedule, step and log in one folder."""
 
-    def __init__(self, out: Path, model: torch.nn.Module, lr: float, steps: int) -> None:
+    def __init__(
+        self, out: Path, model: torch.nn.Module, lr: float, steps: int, init: Path | None = None
+    ) -> None:
         self.out = out
         out.mkdir(parents=True, exist_ok=True)
         self.model = model
@@ -77,6 +79,10 @@ class Run:
         self.step = 0
         self.steps = steps
         ckpt = out / "last.pt"
+        if init is not None and not ckpt.exists():
+            # A new schedule from earlier weights (a finished run cannot be resumed).
+            model.load_state_dict(torch.load(init, map_location="cpu", weights_only=False)["model"])
+            print(f"initialised from {init}")
         if ckpt.exists():
             state = torch.load(ckpt, map_location="cpu", weights_only=False)
             if state["scheduler"]["total_steps"] != steps:
@@ -131,7 +137,7 @@ class Run:
 def train_encoder(args: argparse.Namespace, device: torch.device) -> None:
     rng = np.random.default_rng(args.seed)
     model = Encoder().to(device)
-    run = Run(args.out, model, args.lr or 2e-3, args.steps)
+    run = Run(args.out, model, args.lr or 2e-3, args.steps, args.init)
     stream = window_stream(rng, length=4, crop=args.crop, real_share=args.real_share)
     t0 = time.time()
     while run.step < run.steps:
@@ -170,7 +176,7 @@ def train_tracker(args: argparse.Namespace, device: torch.device) -> None:
     )
     encoder.to(device).eval().requires_grad_(False)
     model = Tracker().to(device)
-    run = Run(args.out, model, args.lr or 5e-4, args.steps)
+    run = Run(args.out, model, args.lr or 5e-4, args.steps, args.init)
     stream = window_stream(rng, args.window, args.crop, args.real_share, max_tracks=args.max_tracks)
     t0 = time.time()
     while run.step < run.steps:
@@ -224,6 +230,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--validate-every", type=int, default=500, help="steps between validation runs (0: none)"
     )
+    parser.add_argument("--init", type=Path, help="start a new run from this checkpoint's weights")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--log-every", type=int, default=10)
     parser.add_argument("--checkpoint-every", type=int, default=100)
