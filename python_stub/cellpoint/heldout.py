@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .ctc import read_ctc
+from .ctc import CTCSequence, read_ctc
 from .sim import PRESETS
 
 # Typical nucleus diameters of the shared sequences (input pixels), as measured for the
@@ -59,19 +59,42 @@ def cut_ground_truth(
     return GroundTruthWindow(markers[t0:t1], keep.reset_index(drop=True))
 
 
+def training_frames(n_frames: int) -> int:
+    """How many leading frames of a shared sequence training may use; the rest are held out."""
+    return int(n_frames * TRAIN_FRACTION)
+
+
+@dataclass
+class RealSequence:
+    """A shared sequence with its frames and tracking ground truth, all present."""
+
+    name: str
+    diameter: float
+    sequence: CTCSequence
+    frames: npt.NDArray[Any]
+    markers: npt.NDArray[Any]
+    lineage: pd.DataFrame
+
+
+def real_sequences(root: Path) -> Iterator[RealSequence]:
+    """Each shared sequence present under `root`."""
+    for rel, diameter in REAL_SEQUENCES.items():
+        if not (root / rel).is_dir():
+            continue
+        seq = read_ctc(root / rel)
+        if seq.frames is None or seq.markers is None or seq.lineage is None:
+            raise FileNotFoundError(f"{root / rel}: frames or tracking ground truth missing")
+        yield RealSequence(rel, diameter, seq, seq.frames, seq.markers, seq.lineage)
+
+
 def held_out_real(
     root: Path, max_frames: int | None = None
 ) -> Iterator[tuple[str, npt.NDArray[Any], GroundTruthWindow, float]]:
     """(name, frames, ground truth, nucleus diameter) of the held-out frames of each shared
     sequence present under `root`, at most `max_frames` of them."""
-    for rel, diameter in REAL_SEQUENCES.items():
-        if not (root / rel).is_dir():
-            continue
-        real = read_ctc(root / rel)
-        if real.frames is None or real.markers is None or real.lineage is None:
-            raise FileNotFoundError(f"{root / rel}: frames or tracking ground truth missing")
+    for real in real_sequences(root):
         n = real.frames.shape[0]
-        cut = int(n * TRAIN_FRACTION)
+        cut = training_frames(n)
         end = n if max_frames is None else min(n, cut + max_frames)
         truth = cut_ground_truth(real.markers, real.lineage, cut, end)
-        yield f"{rel}[{cut}:{end}]", np.asarray(real.frames[cut:end]), truth, diameter
+        yield f"{real.name}[{cut}:{end}]", np.asarray(real.frames[cut:end]), truth, real.diameter

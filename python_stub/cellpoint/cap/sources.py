@@ -7,8 +7,7 @@ import dataclasses
 
 import numpy as np
 
-from ..ctc import read_ctc
-from ..heldout import REAL_SEQUENCES, TRAIN_FRACTION, data_dir
+from ..heldout import data_dir, real_sequences, training_frames
 from ..preprocess import CANONICAL_DIAMETER
 from ..result import TrackingResult
 from ..sim import PRESETS, simulate
@@ -17,20 +16,16 @@ from .data import Source
 SIM_BASES = ("gowt1", "simplus", "hard", "small")
 
 
-def real_sources(split: str) -> list[Source]:
-    """The shared sequences limited to their training ('train') or held-out ('val') frames."""
+def real_training_sources() -> list[Source]:
+    """The shared sequences present, limited to their training frames."""
     root = data_dir()
     if root is None:
         return []
     out = []
-    for rel, diameter in REAL_SEQUENCES.items():
-        seq = read_ctc(root / rel)
-        assert seq.frames is not None
-        gt = TrackingResult.from_ctc(seq)
-        n = seq.frames.shape[0]
-        cut = int(n * TRAIN_FRACTION)
-        t_range = (0, cut) if split == "train" else (cut, n)
-        out.append(Source(rel, seq.frames, gt.tracks, gt.lineage, diameter, t_range))
+    for real in real_sequences(root):
+        gt = TrackingResult.from_ctc(real.sequence)
+        t_range = (0, training_frames(real.frames.shape[0]))
+        out.append(Source(real.name, real.frames, gt.tracks, gt.lineage, real.diameter, t_range))
     return out
 
 

@@ -25,7 +25,7 @@ import torch
 from .data import Source, Window, make_window
 from .encoder import Encoder
 from .losses import focal_loss, heatmap_target, matching_loss, tracker_loss
-from .sources import real_sources, sim_source
+from .sources import real_training_sources, sim_source
 from .tracker import Tracker
 
 POOL_SIZE = 6  # simulated sequences kept at once; one is replaced every REFRESH steps
@@ -40,7 +40,7 @@ def window_stream(
     max_tracks: int | None = None,
 ) -> Iterator[Window]:
     """Endless training windows: a share from the real sequences, the rest simulated."""
-    real = real_sources("train")
+    real = real_training_sources()
     if not real:
         print("no shared CTC data found: training on simulated data only")
     pool: list[Source] = [sim_source(rng, crop, length + 8) for _ in range(POOL_SIZE)]
