@@ -30,10 +30,12 @@ TRAIN_FRACTION = 0.8
 
 
 def data_dir() -> Path | None:
-    """The shared CTC data, from $CELLPOINT_DATA or ../shared/data beside the project."""
+    """The shared CTC data: $CELLPOINT_DATA, else ../shared/data beside the project (seen from
+    the working directory, as `make` runs, or from this file in a source checkout)."""
     env = os.environ.get("CELLPOINT_DATA")
     candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[2] / ".." / "shared" / "data")
+    for project in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        candidates.append(project / ".." / "shared" / "data")
     for path in candidates:
         if path.is_dir():
             return path.resolve()
