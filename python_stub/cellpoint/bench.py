@@ -42,19 +42,19 @@ import pandas as pd
 
 from .baseline import track_baseline
 from .frames import FrameStack
-from .heldout import REAL_SEQUENCES, data_dir, held_out_real
+from .heldout import HELD_OUT_SEEDS, REAL_SEQUENCES, data_dir, held_out_real
 from .infer import MODELS_DIR, CapModel, ModelError, OnnxCap, track_kernel
 from .metrics import GroundTruth, evaluate
 from .raw import RawParams
 from .result import TrackingResult
 from .sim import PRESETS, simulate
 
-# Held-out simulated sequences: preset -> (seed, quick overrides). The seeds are the
-# validation seeds of `cap.validate` (training draws its seeds at random among 2^31).
+# Held-out simulated sequences: preset -> (seed, quick overrides).
 ACCURACY_SIMS: dict[str, tuple[int, dict[str, Any]]] = {
-    "small": (10_001, {}),
-    "hard": (10_002, {"n_frames": 24}),
-    "gowt1": (10_003, {"n_frames": 24}),  # full: 92 x 1024 x 1024, as Fluo-N2DH-GOWT1
+    "small": (HELD_OUT_SEEDS["small"], {}),
+    "hard": (HELD_OUT_SEEDS["hard"], {"n_frames": 24}),
+    # full: 92 x 1024 x 1024, as Fluo-N2DH-GOWT1
+    "gowt1": (HELD_OUT_SEEDS["gowt1"], {"n_frames": 24}),
 }
 SPEED_SEED = 20_001
 SPEED_FRAMES = (24, 48, 92)

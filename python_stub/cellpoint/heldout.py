@@ -27,6 +27,8 @@ REAL_SEQUENCES = {
     "Fluo-N2DH-SIM+/02": PRESETS["simplus"].diameter,
 }
 TRAIN_FRACTION = 0.8
+# Simulator seeds no training run draws (training seeds are random among 2^31), per preset.
+HELD_OUT_SEEDS = {"small": 10_001, "hard": 10_002, "gowt1": 10_003}
 
 
 def data_dir() -> Path | None:
