@@ -54,7 +54,7 @@ lint: install
 	$(VENV)/bin/mypy
 
 test-js: node_modules/.installed
-	npx jest
+	npm test
 
 test-py: install chromium
 	$(VENV)/bin/pytest

@@ -1,9 +1,13 @@
 /**
- * The tracking engine: preprocessing, heatmap peaks and RAW inference in plain typed arrays,
- * with no DOM, so that it runs in a Web Worker. The Python package holds the reference of each
- * (`cellpoint.preprocess`, `cellpoint.raw`); tests/vectors hold both hosts to the same answers.
+ * The tracking engine: preprocessing, heatmap peaks, RAW inference, the CAP network in
+ * onnxruntime-web and the pipeline that joins them, with no DOM, so that it runs in a Web
+ * Worker. The Python package holds the reference of each (`cellpoint.preprocess`,
+ * `cellpoint.raw`, `cellpoint.infer`); tests/vectors hold both hosts to the same answers.
  */
 
 export * from './preprocess';
 export * from './peaks';
 export * from './raw';
+export * from './sha256';
+export * from './model';
+export * from './pipeline';

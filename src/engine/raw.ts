@@ -202,7 +202,13 @@ export async function rawInference(
   };
 
   const addNewCells = async (t: number): Promise<boolean> => {
-    const map = await heatmap(t);
+    let map: Heatmap;
+    try {
+      map = await heatmap(t);
+    } catch (error) {
+      stopIfAborted(t); // a source stopped by the signal: cancellation, not failure
+      throw error;
+    }
     const peaks = findPeaks(map, detection, params.min_separation);
     const living = tracks.filter(tr => tr.alive && end(tr) === t);
     const lx = living.map(tr => tr.xs[tr.xs.length - 1] as number);

@@ -18,6 +18,12 @@ lost cell found again by the heatmap, thresholds) and two simulated sequences
 (`cellpoint.sim`: the "small" preset, and a 96 x 96 crop of the "hard" preset with divisions,
 a death and cells entering), whose pixels serve as model pixels.
 
+The model vector (model.json) runs the shipped network end to end (`cellpoint.infer`,
+onnxruntime on the CPU): a crop of a simulated sequence in, the encoder's outputs for its first
+frame, the first tracker call, and the final tables in input pixels out. Its floats come from
+a real network, so hosts (and CPUs) agree within a tolerance, not to the bit; it is rewritten
+with every new model and names the model files' hashes it was made with.
+
 Also: `find_peaks` on small maps (plateaus, ties, borders, thresholds, non-finite values) and
 preprocessing (percentile normalisation, resize weights, geometry, padded model input).
 
@@ -593,6 +599,90 @@ def preprocess_vector() -> Json:
     }
 
 
+# --- the shipped model, end to end ---------------------------------------------------------
+
+MODEL_VECTOR = "model.json"
+FEATURE_CHANNELS = 8
+
+
+class RecordingCap:
+    """The shipped ONNX model, keeping what the vector needs of its first calls."""
+
+    def __init__(self) -> None:
+        from cellpoint.infer import OnnxCap
+
+        self.model = OnnxCap(threads=1)
+        self.card = self.model.card
+        self.encoded: list[tuple[FloatArray, FloatArray]] = []
+        self.first_call: Json | None = None
+
+    def encode(self, frame: FloatArray) -> tuple[FloatArray, FloatArray]:
+        feats, heat = self.model.encode(frame)
+        if not self.encoded:
+            self.encoded.append((feats, heat))
+        return feats, heat
+
+    def track(self, features: FloatArray, queries: FloatArray) -> tuple[FloatArray, FloatArray]:
+        points, vis = self.model.track(features, queries)
+        if self.first_call is None:
+            self.first_call = {
+                "frames": features.shape[0],
+                "queries": enc(queries, "float32"),
+                "points": enc(points, "float32"),
+                "visibility": enc(vis, "float32"),
+            }
+        return points, vis
+
+
+def model_vector() -> Json:
+    """The shipped model on 8 frames of a simulated sequence, cropped to 96 x 128; of the first
+    frame's features, the first FEATURE_CHANNELS channels (all of them make the file large)."""
+    from cellpoint.frames import FrameStack
+    from cellpoint.infer import track_kernel
+    from cellpoint.sim import simulate
+
+    seq = simulate("small", seed=424242)
+    frames = np.ascontiguousarray(seq.frames[:8, 10:106, 3:131])
+    diameter = seq.config.diameter
+    params = RawParams(window=5)
+    model = RecordingCap()
+    result = track_kernel(FrameStack(frames), diameter, params, model=model)
+    feats, heat = model.encoded[0]
+    tr, li, dv = result.tracks, result.lineage, result.divisions
+    return {
+        "format": FORMAT,
+        "description": "the shipped CAP model end to end (onnxruntime, CPU) on a simulated crop",
+        "model": model.card["name"],
+        "sha256": {name: info["sha256"] for name, info in model.card["files"].items()},
+        "frames": enc(frames, "uint16"),
+        "diameter": diameter,
+        "params": params_json(params),
+        "encoder": {
+            "features": enc(feats[:FEATURE_CHANNELS], "float32"),
+            "heatmap": enc(heat, "float32"),
+        },
+        "first_window": model.first_call,
+        "tables": {
+            "tracks": {
+                "track_id": enc(tr["track_id"], "int32"),
+                "t": enc(tr["t"], "int32"),
+                "y": enc(tr["y"], "float64"),
+                "x": enc(tr["x"], "float64"),
+                "visibility": enc(tr["visibility"], "float32"),
+            },
+            "lineage": {k: enc(li[k], "int32") for k in ("track_id", "start", "end", "parent_id")},
+            "divisions": {
+                "parent_id": enc(dv["parent_id"], "int32"),
+                "t": enc(dv["t"], "int32"),
+                "daughter_a": enc(dv["daughter_a"], "int32"),
+                "daughter_b": enc(dv["daughter_b"], "int32"),
+                "score": enc(dv["score"], "float64"),
+            },
+            "windows": result.metadata["windows"],
+        },
+    }
+
+
 # --- all --------------------------------------------------------------------------------------
 
 
@@ -626,7 +716,7 @@ def build_all() -> dict[str, Json]:
 
 def main() -> None:
     VECTORS.mkdir(exist_ok=True)
-    for name, vector in build_all().items():
+    for name, vector in [*build_all().items(), (MODEL_VECTOR, model_vector())]:
         text = dumps(vector) + "\n"
         (VECTORS / name).write_text(text)
         print(f"{name}: {len(text) / 1024:.1f} KiB", file=sys.stderr)

@@ -1,0 +1,267 @@
+/**
+ * The CAP network in onnxruntime-web: the browser's twin of `cellpoint.infer.OnnxCap`.
+ *
+ * Two sessions, as DESIGN.md fixes them: `encoder.onnx` (a frame -> stride-4 features and the
+ * cell-centre heatmap) and `tracker.onnx` (a window of features and query points -> points and
+ * visibilities of each cell and its two daughter slots). The files are checked against the
+ * model card's SHA-256 before a session is made of them.
+ *
+ * Backends: WebGPU first and WASM when WebGPU is absent, fails when the sessions are created, or
+ * fails while running (then the call is run again on WASM and the rest of the job stays there).
+ * The backend in use, and why it is not the first choice, are reported with the results.
+ */
+
+import * as ort from 'onnxruntime-web';
+
+import { Heatmap } from './peaks';
+import { WindowOutput } from './raw';
+import { sha256 } from './sha256';
+
+export type Backend = 'webgpu' | 'wasm';
+/** What the settings ask for: `auto` tries WebGPU and falls back to WASM. */
+export type BackendChoice = 'auto' | Backend;
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'wasm'];
+
+/** The parts of `models/cap-v1.json` the engine reads. */
+export interface ModelCard {
+  readonly name: string;
+  readonly files: { readonly [file: string]: { readonly sha256: string; readonly bytes: number } };
+  readonly encoder: { readonly stride: number; readonly feature_dim: number };
+}
+
+export const ENCODER_FILE = 'encoder.onnx';
+export const TRACKER_FILE = 'tracker.onnx';
+
+/** The two graphs' bytes with the card that describes them. */
+export interface ModelFiles {
+  readonly card: ModelCard;
+  readonly encoder: Uint8Array;
+  readonly tracker: Uint8Array;
+}
+
+/** A model file that is not the one its card names (a broken install or a stale cache). */
+export class ModelIntegrityError extends Error {
+  constructor(
+    readonly file: string,
+    readonly expected: string,
+    readonly actual: string
+  ) {
+    super(
+      `${file} does not match the model card (sha256 ${actual.slice(0, 12)}..., the card says ${expected.slice(0, 12)}...): ` +
+        'reinstall cellpoint, then reload the page'
+    );
+    this.name = 'ModelIntegrityError';
+  }
+}
+
+/** Throws `ModelIntegrityError` unless both files hash to the card's digests. */
+export async function checkModelFiles(files: ModelFiles): Promise<void> {
+  for (const [file, bytes] of [
+    [ENCODER_FILE, files.encoder],
+    [TRACKER_FILE, files.tracker]
+  ] as const) {
+    const expected = files.card.files[file]?.sha256;
+    if (!expected) {
+      throw new Error(`the model card ${files.card.name} lists no ${file}`);
+    }
+    const actual = await sha256(bytes);
+    if (actual !== expected) {
+      throw new ModelIntegrityError(file, expected, actual);
+    }
+  }
+}
+
+/** One frame through the encoder. */
+export interface EncodedFrame {
+  /** `[C * h * w]`, C = the card's feature_dim, (h, w) = the input size / stride. */
+  readonly features: Float32Array;
+  readonly heatmap: Heatmap;
+}
+
+/** What RAW needs of the network; `CapSessions` is it in onnxruntime-web. */
+export interface CapModel {
+  readonly card: ModelCard;
+  /** The backend the next call runs on. */
+  readonly backend: Backend;
+  /** Why the backend is not the first choice (`null` when it is). */
+  readonly fallbackReason: string | null;
+  /** A preprocessed frame `[height * width]` (multiples of 16). */
+  encode(input: Float32Array, height: number, width: number): Promise<EncodedFrame>;
+  /** `features` `[frames * C * h * w]`, `queries` `[N * 3]` rows (t, x, y) in model pixels. */
+  track(
+    features: Float32Array,
+    frames: number,
+    height: number,
+    width: number,
+    queries: Float32Array
+  ): Promise<WindowOutput>;
+  release(): Promise<void>;
+}
+
+/** The subset of `ort.InferenceSession` used here. */
+export interface Session {
+  run(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>>;
+  release(): Promise<void>;
+}
+
+/** Makes a session of a graph on a backend: onnxruntime-web's, or a test's. */
+export type SessionFactory = (graph: Uint8Array, backend: Backend) => Promise<Session>;
+
+/** onnxruntime-web's sessions, one thread (JupyterLab pages are not cross-origin isolated). */
+export const createOrtSession: SessionFactory = async (graph, backend) => {
+  ort.env.wasm.numThreads = 1;
+  return ort.InferenceSession.create(graph, {
+    executionProviders: [backend],
+    graphOptimizationLevel: 'all'
+  });
+};
+
+/** Why WebGPU cannot even be tried here, or null when it can. */
+export function webgpuUnavailable(): string | null {
+  const gpu = (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu;
+  return gpu ? null : 'WebGPU is not available in this browser';
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The encoder and tracker sessions on one backend, with the fallback to WASM. */
+export class CapSessions implements CapModel {
+  private encoderSession: Session;
+  private trackerSession: Session;
+  private current: Backend;
+  private reason: string | null;
+
+  private constructor(
+    private readonly files: ModelFiles,
+    private readonly choice: BackendChoice,
+    private readonly factory: SessionFactory,
+    sessions: [Session, Session],
+    backend: Backend,
+    reason: string | null
+  ) {
+    [this.encoderSession, this.trackerSession] = sessions;
+    this.current = backend;
+    this.reason = reason;
+  }
+
+  /**
+   * Checks the files, then makes the sessions: on WebGPU for `auto` and `webgpu`, falling back
+   * to WASM for `auto` only (a forced backend that fails is an error, with its cause).
+   */
+  static async create(
+    files: ModelFiles,
+    choice: BackendChoice = 'auto',
+    factory: SessionFactory = createOrtSession
+  ): Promise<CapSessions> {
+    if (!BACKEND_CHOICES.includes(choice)) {
+      throw new Error(`backend must be one of ${BACKEND_CHOICES.join(', ')}, got ${choice}`);
+    }
+    await checkModelFiles(files);
+    const open = async (backend: Backend): Promise<[Session, Session]> => {
+      const encoder = await factory(files.encoder, backend);
+      try {
+        return [encoder, await factory(files.tracker, backend)];
+      } catch (error) {
+        await encoder.release();
+        throw error;
+      }
+    };
+    let reason: string | null = null;
+    if (choice !== 'wasm') {
+      const unavailable = webgpuUnavailable();
+      try {
+        if (unavailable) {
+          throw new Error(unavailable);
+        }
+        const sessions = await open('webgpu');
+        return new CapSessions(files, choice, factory, sessions, 'webgpu', null);
+      } catch (error) {
+        if (choice === 'webgpu') {
+          throw new Error(`the WebGPU backend could not start: ${message(error)}`);
+        }
+        reason = unavailable ?? `WebGPU failed to start (${message(error)})`;
+      }
+    }
+    return new CapSessions(files, choice, factory, await open('wasm'), 'wasm', reason);
+  }
+
+  get card(): ModelCard {
+    return this.files.card;
+  }
+
+  get backend(): Backend {
+    return this.current;
+  }
+
+  get fallbackReason(): string | null {
+    return this.reason;
+  }
+
+  async encode(input: Float32Array, height: number, width: number): Promise<EncodedFrame> {
+    if (input.length !== height * width) {
+      throw new Error(`encoder input of ${input.length} values for ${height} x ${width}`);
+    }
+    const out = await this.run('encoder', {
+      frames: new ort.Tensor('float32', input, [1, 1, height, width])
+    });
+    const heatmap = out.heatmap as ort.Tensor;
+    const [, , h, w] = heatmap.dims as [number, number, number, number];
+    return {
+      features: (out.features as ort.Tensor).data as Float32Array,
+      heatmap: { data: heatmap.data as Float32Array, height: h, width: w }
+    };
+  }
+
+  async track(
+    features: Float32Array,
+    frames: number,
+    height: number,
+    width: number,
+    queries: Float32Array
+  ): Promise<WindowOutput> {
+    const channels = this.card.encoder.feature_dim;
+    if (features.length !== frames * channels * height * width || queries.length % 3 !== 0) {
+      throw new Error(
+        `tracker input of ${features.length} feature values and ${queries.length} query ` +
+          `values for ${frames} frames of ${channels} x ${height} x ${width}`
+      );
+    }
+    const out = await this.run('tracker', {
+      features: new ort.Tensor('float32', features, [1, frames, channels, height, width]),
+      queries: new ort.Tensor('float32', queries, [1, queries.length / 3, 3])
+    });
+    return {
+      points: (out.points as ort.Tensor).data as Float32Array,
+      visibility: (out.visibility as ort.Tensor).data as Float32Array
+    };
+  }
+
+  async release(): Promise<void> {
+    await Promise.all([this.encoderSession.release(), this.trackerSession.release()]);
+  }
+
+  /** Runs a graph; a WebGPU failure under `auto` moves both graphs to WASM and runs it again. */
+  private async run(
+    graph: 'encoder' | 'tracker',
+    feeds: Record<string, ort.Tensor>
+  ): Promise<Record<string, ort.Tensor>> {
+    const session = (): Session =>
+      graph === 'encoder' ? this.encoderSession : this.trackerSession;
+    try {
+      return await session().run(feeds);
+    } catch (error) {
+      if (this.current !== 'webgpu' || this.choice !== 'auto') {
+        throw error;
+      }
+      const old = [this.encoderSession, this.trackerSession];
+      this.encoderSession = await this.factory(this.files.encoder, 'wasm');
+      this.trackerSession = await this.factory(this.files.tracker, 'wasm');
+      this.current = 'wasm';
+      this.reason = `WebGPU failed while running the ${graph} (${message(error)})`;
+      await Promise.allSettled(old.map(s => s.release()));
+      return session().run(feeds);
+    }
+  }
+}

@@ -1,0 +1,278 @@
+/**
+ * Frames in, DESIGN.md tables out: the browser's twin of `cellpoint.infer.track_kernel`.
+ *
+ * Frames are pulled from a `FrameSource` a window at a time (the kernel streams them over the
+ * comm), preprocessed, encoded once each, and dropped; RAW then reads the cached features of
+ * the frames its windows span. RAW only moves forward, so features before the current window
+ * are released: what is held is at most two windows of features (the window being tracked and
+ * the frames pulled ahead with its last frame), whatever the sequence's length.
+ */
+
+import { CapModel } from './model';
+import { Geometry, Preprocessor, FrameData } from './preprocess';
+import {
+  RawAbortError,
+  RawParams,
+  RawResult,
+  RawWindow,
+  rawInference,
+  rawParams
+} from './raw';
+
+/** Where frames come from: numpy's bytes as typed arrays, `[height * width]` each. */
+export interface FrameSource {
+  readonly nFrames: number;
+  readonly height: number;
+  readonly width: number;
+  /** Frames `first .. first + count - 1`. */
+  frames(first: number, count: number, signal?: AbortSignal): Promise<FrameData[]>;
+}
+
+/** The tracks table in input pixels, sorted by (track_id, t). */
+export interface TracksTable {
+  readonly track_id: Int32Array;
+  readonly t: Int32Array;
+  readonly y: Float64Array;
+  readonly x: Float64Array;
+  readonly visibility: Float32Array;
+}
+
+export interface LineageTable {
+  readonly track_id: Int32Array;
+  readonly start: Int32Array;
+  readonly end: Int32Array;
+  readonly parent_id: Int32Array;
+}
+
+export type DivisionStatus = 'proposed' | 'accepted' | 'rejected';
+
+/** One row per division, sorted by parent_id; every status `proposed` as the engine finds them. */
+export interface DivisionsTable {
+  readonly parent_id: Int32Array;
+  readonly t: Int32Array;
+  readonly daughter_a: Int32Array;
+  readonly daughter_b: Int32Array;
+  readonly score: Float64Array;
+  readonly status: readonly DivisionStatus[];
+}
+
+export interface TrackingTables {
+  readonly tracks: TracksTable;
+  readonly lineage: LineageTable;
+  readonly divisions: DivisionsTable;
+}
+
+/** Seconds spent in each stage. */
+export interface StageTimings {
+  preprocess: number;
+  encode: number;
+  track: number;
+  assemble: number;
+  total: number;
+}
+
+export interface EngineResult extends TrackingTables {
+  readonly backend: string;
+  readonly fallbackReason: string | null;
+  readonly model: string;
+  readonly windows: readonly RawWindow[];
+  readonly timings: StageTimings;
+  /** The most bytes of encoded features held at once. */
+  readonly peakFeatureBytes: number;
+}
+
+export interface EngineProgress {
+  readonly framesDone: number;
+  readonly nFrames: number;
+  readonly cells: number;
+  readonly backend: string;
+  readonly seconds: number;
+}
+
+export interface TrackOptions {
+  /** Nucleus diameter in input pixels. */
+  readonly diameter: number;
+  readonly params?: Partial<RawParams>;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: EngineProgress) => void;
+}
+
+/** The job was cancelled (or its frames stopped coming); `partial` has the frames done. */
+export class TrackingAbortedError extends Error {
+  constructor(
+    readonly partial: EngineResult,
+    readonly framesDone: number,
+    readonly reason: unknown
+  ) {
+    super(`tracking was cancelled after ${framesDone} of the sequence's frames`);
+    this.name = 'AbortError';
+  }
+}
+
+const now = (): number => performance.now() / 1000;
+
+/** Encoded frames of one sequence, pulled and encoded a window at a time. */
+class FeatureCache {
+  private readonly entries = new Map<number, { features: Float32Array; heatmap: Float32Array }>();
+  private readonly prep: Preprocessor;
+  readonly height: number;
+  readonly width: number;
+  peakBytes = 0;
+
+  constructor(
+    private readonly source: FrameSource,
+    geometry: Geometry,
+    private readonly model: CapModel,
+    private readonly pull: number,
+    private readonly timings: StageTimings,
+    private readonly signal?: AbortSignal
+  ) {
+    this.prep = new Preprocessor(geometry);
+    const stride = model.card.encoder.stride;
+    this.height = geometry.padded[0] / stride;
+    this.width = geometry.padded[1] / stride;
+  }
+
+  async get(t: number): Promise<{ features: Float32Array; heatmap: Float32Array }> {
+    let entry = this.entries.get(t);
+    if (!entry) {
+      await this.encode(t, Math.min(this.pull, this.source.nFrames - t));
+      entry = this.entries.get(t) as { features: Float32Array; heatmap: Float32Array };
+    }
+    return entry;
+  }
+
+  forgetBefore(t: number): void {
+    for (const key of [...this.entries.keys()]) {
+      if (key < t) {
+        this.entries.delete(key);
+      }
+    }
+  }
+
+  private async encode(first: number, count: number): Promise<void> {
+    const frames = await this.source.frames(first, count, this.signal);
+    if (frames.length !== count) {
+      throw new Error(`asked for ${count} frames from ${first}, got ${frames.length}`);
+    }
+    const [ph, pw] = this.prep.geometry.padded;
+    const input = new Float32Array(ph * pw);
+    for (let i = 0; i < count; i++) {
+      const t0 = now();
+      this.prep.run(frames[i] as FrameData, input);
+      const t1 = now();
+      const { features, heatmap } = await this.model.encode(input, ph, pw);
+      this.timings.preprocess += t1 - t0;
+      this.timings.encode += now() - t1;
+      this.entries.set(first + i, { features, heatmap: heatmap.data });
+      frames[i] = new Uint8Array(0); // the frame itself is no longer needed
+      const bytes = [...this.entries.values()].reduce((s, e) => s + e.features.byteLength, 0);
+      this.peakBytes = Math.max(this.peakBytes, bytes);
+    }
+  }
+}
+
+/** Tracks every cell of `source`'s frames with `model`; tables in input pixels. */
+export async function trackSequence(
+  model: CapModel,
+  source: FrameSource,
+  options: TrackOptions
+): Promise<EngineResult> {
+  const { nFrames, height, width } = source;
+  if (!(Number.isInteger(nFrames) && nFrames >= 2)) {
+    throw new RangeError(`tracking needs at least 2 frames, got ${nFrames}`);
+  }
+  const params = rawParams(options.params);
+  const geometry = Geometry.forDiameter(height, width, options.diameter);
+  const timings: StageTimings = { preprocess: 0, encode: 0, track: 0, assemble: 0, total: 0 };
+  const start = now();
+  const { signal } = options;
+  const cache = new FeatureCache(source, geometry, model, params.window, timings, signal);
+  const channels = model.card.encoder.feature_dim;
+  const frameSize = channels * cache.height * cache.width;
+
+  const heatmap = async (t: number) => {
+    // RAW asks for frame t's heatmap once every window it needs starts at or after t.
+    cache.forgetBefore(t);
+    const { heatmap: data } = await cache.get(t);
+    return { data, height: cache.height, width: cache.width };
+  };
+  const trackWindow = async (first: number, length: number, queries: Float32Array) => {
+    cache.forgetBefore(first);
+    const features = new Float32Array(length * frameSize);
+    for (let i = 0; i < length; i++) {
+      features.set((await cache.get(first + i)).features, i * frameSize);
+    }
+    const t0 = now();
+    const out = await model.track(features, length, cache.height, cache.width, queries);
+    timings.track += now() - t0;
+    return out;
+  };
+  const finish = (raw: RawResult): EngineResult => {
+    const t0 = now();
+    const tables = assemble(raw, geometry);
+    timings.assemble = now() - t0;
+    timings.total = now() - start;
+    return {
+      ...tables,
+      backend: model.backend,
+      fallbackReason: model.fallbackReason,
+      model: model.card.name,
+      windows: raw.windows,
+      timings,
+      peakFeatureBytes: cache.peakBytes
+    };
+  };
+  try {
+    const raw = await rawInference(nFrames, heatmap, trackWindow, params, {
+      signal,
+      onProgress: (framesDone, cells) =>
+        options.onProgress?.({
+          framesDone,
+          nFrames,
+          cells,
+          backend: model.backend,
+          seconds: now() - start
+        })
+    });
+    return finish(raw);
+  } catch (error) {
+    if (error instanceof RawAbortError) {
+      throw new TrackingAbortedError(finish(error.partial), error.framesDone, error.reason);
+    }
+    throw error;
+  }
+}
+
+/** RAW's tables in model pixels -> DESIGN.md's in input pixels (as Python's `to_result`). */
+export function assemble(raw: RawResult, geometry: Geometry): TrackingTables {
+  const { tracks, lineage, divisions } = raw;
+  const { y, x } = geometry.toInputColumns(tracks.y, tracks.x);
+  // Points may drift into the padding; they still belong to the frame's edge.
+  const clip = (v: Float64Array, hi: number): Float64Array =>
+    v.map(value => Math.min(Math.max(value, 0), hi));
+  // RAW makes tracks in id order and each track's rows in time order: already sorted.
+  const order = Array.from(divisions.parent_id.keys()).sort(
+    (a, b) => (divisions.parent_id[a] as number) - (divisions.parent_id[b] as number)
+  );
+  const pick = <A extends Int32Array | Float64Array>(column: A): A =>
+    column.map((_, i) => column[order[i] as number] as number) as A;
+  return {
+    tracks: {
+      track_id: tracks.track_id,
+      t: tracks.t,
+      y: clip(y, geometry.height - 1),
+      x: clip(x, geometry.width - 1),
+      visibility: tracks.visibility
+    },
+    lineage,
+    divisions: {
+      parent_id: pick(divisions.parent_id),
+      t: pick(divisions.t),
+      daughter_a: pick(divisions.daughter_a),
+      daughter_b: pick(divisions.daughter_b),
+      score: pick(divisions.score),
+      status: order.map(() => 'proposed')
+    }
+  };
+}

@@ -1,0 +1,312 @@
+/**
+ * @jest-environment node
+ *
+ * The browser engine with the shipped network, in onnxruntime-web's WASM backend under Node,
+ * against the Python reference: tests/vectors/model.json records what `cellpoint.infer` (ONNX
+ * Runtime on the CPU) made of a simulated crop: the encoder's outputs for the first frame, the
+ * first tracker call and the final tables in input pixels.
+ */
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import { webcrypto } from 'crypto';
+
+import {
+  CapSessions,
+  EngineResult,
+  FrameSource,
+  Geometry,
+  ModelCard,
+  ModelFiles,
+  ModelIntegrityError,
+  Preprocessor,
+  SessionFactory,
+  TrackingAbortedError,
+  createOrtSession,
+  sha256,
+  sha256Portable,
+  trackSequence
+} from '../../src/engine';
+import { dec, Encoded, load, maxDiff } from './vectors';
+
+const MODELS = join(__dirname, '..', '..', 'python_stub', 'cellpoint', 'models');
+const POINT_TOLERANCE = 1e-3; // pixels, the issue's bar for coordinates
+const VALUE_TOLERANCE = 1e-4; // features, heatmaps, visibilities
+
+interface ModelVector {
+  model: string;
+  sha256: Record<string, string>;
+  frames: Encoded;
+  diameter: number;
+  params: { window: number };
+  encoder: { features: Encoded; heatmap: Encoded };
+  first_window: { frames: number; queries: Encoded; points: Encoded; visibility: Encoded };
+  tables: {
+    tracks: Record<string, Encoded>;
+    lineage: Record<string, Encoded>;
+    divisions: Record<string, Encoded>;
+    windows: number;
+  };
+}
+
+const vector = load<ModelVector>('model.json');
+const card = JSON.parse(readFileSync(join(MODELS, 'cap-v1.json'), 'utf8')) as ModelCard;
+
+function modelFiles(): ModelFiles {
+  return {
+    card,
+    encoder: new Uint8Array(readFileSync(join(MODELS, 'encoder.onnx'))),
+    tracker: new Uint8Array(readFileSync(join(MODELS, 'tracker.onnx')))
+  };
+}
+
+/** The vector's frames, served a window at a time, counting what was asked for. */
+function vectorSource(): FrameSource & { requests: [number, number][] } {
+  const frames = dec(vector.frames) as Uint16Array;
+  const [n, height, width] = vector.frames.shape as [number, number, number];
+  const requests: [number, number][] = [];
+  return {
+    nFrames: n,
+    height,
+    width,
+    requests,
+    frames: async (first, count) => {
+      requests.push([first, count]);
+      return Array.from({ length: count }, (_, i) =>
+        frames.slice((first + i) * height * width, (first + i + 1) * height * width)
+      );
+    }
+  };
+}
+
+function expectSameTables(result: EngineResult): void {
+  const { tracks, lineage, divisions } = vector.tables;
+  expect(Array.from(result.tracks.track_id)).toEqual(Array.from(dec(tracks.track_id!)));
+  expect(Array.from(result.tracks.t)).toEqual(Array.from(dec(tracks.t!)));
+  expect(maxDiff(result.tracks.y, dec(tracks.y!))).toBeLessThan(POINT_TOLERANCE);
+  expect(maxDiff(result.tracks.x, dec(tracks.x!))).toBeLessThan(POINT_TOLERANCE);
+  expect(maxDiff(result.tracks.visibility, dec(tracks.visibility!))).toBeLessThan(VALUE_TOLERANCE);
+  for (const column of ['track_id', 'start', 'end', 'parent_id'] as const) {
+    expect(Array.from(result.lineage[column])).toEqual(Array.from(dec(lineage[column]!)));
+  }
+  for (const column of ['parent_id', 't', 'daughter_a', 'daughter_b'] as const) {
+    expect(Array.from(result.divisions[column])).toEqual(Array.from(dec(divisions[column]!)));
+  }
+  expect(maxDiff(result.divisions.score, dec(divisions.score!))).toBeLessThan(VALUE_TOLERANCE);
+  expect(result.windows.length).toBe(vector.tables.windows);
+}
+
+let wasm: CapSessions;
+
+beforeAll(async () => {
+  wasm = await CapSessions.create(modelFiles(), 'wasm');
+});
+
+afterAll(async () => {
+  await wasm.release();
+});
+
+test('the vector was made with the shipped model files', () => {
+  // Else: run tests/python/make_vectors.py with the new model, then these tests again.
+  expect(vector.model).toBe(card.name);
+  expect(vector.sha256).toEqual(
+    Object.fromEntries(Object.entries(card.files).map(([name, info]) => [name, info.sha256]))
+  );
+});
+
+test('the encoder gives the reference features and heatmap', async () => {
+  const [, height, width] = vector.frames.shape as [number, number, number];
+  const frame = (dec(vector.frames) as Uint16Array).subarray(0, height * width);
+  const geometry = Geometry.forDiameter(height, width, vector.diameter);
+  const [ph, pw] = geometry.padded;
+  const { features, heatmap } = await wasm.encode(new Preprocessor(geometry).run(frame), ph, pw);
+  const expectedHeat = dec(vector.encoder.heatmap);
+  expect([heatmap.height, heatmap.width]).toEqual(vector.encoder.heatmap.shape);
+  expect(maxDiff(heatmap.data, expectedHeat)).toBeLessThan(VALUE_TOLERANCE);
+  const expectedFeatures = dec(vector.encoder.features);
+  const head = features.subarray(0, expectedFeatures.length);
+  expect(maxDiff(head, expectedFeatures)).toBeLessThan(VALUE_TOLERANCE);
+  expect(features.length).toBe(card.encoder.feature_dim * heatmap.height * heatmap.width);
+});
+
+test('the whole sequence gives the reference tables, pulling frames a window at a time', async () => {
+  const source = vectorSource();
+  const progress: number[] = [];
+  const result = await trackSequence(wasm, source, {
+    diameter: vector.diameter,
+    params: vector.params,
+    onProgress: p => progress.push(p.framesDone)
+  });
+  expectSameTables(result);
+  expect(result.backend).toBe('wasm');
+  expect(result.fallbackReason).toBeNull();
+  expect(result.model).toBe(card.name);
+  // Every frame is fetched once, in windows of at most `window` frames.
+  const fetched = source.requests.flatMap(([first, count]) =>
+    Array.from({ length: count }, (_, i) => first + i)
+  );
+  expect(fetched).toEqual(Array.from({ length: source.nFrames }, (_, i) => i));
+  expect(Math.max(...source.requests.map(([, count]) => count))).toBeLessThanOrEqual(
+    vector.params.window
+  );
+  expect(progress[progress.length - 1]).toBe(source.nFrames);
+  for (const stage of ['preprocess', 'encode', 'track', 'assemble'] as const) {
+    expect(result.timings[stage]).toBeGreaterThan(0);
+  }
+  const [height, width] = vector.encoder.heatmap.shape as [number, number];
+  const frameBytes = 4 * card.encoder.feature_dim * height * width;
+  expect(result.peakFeatureBytes).toBeGreaterThanOrEqual(frameBytes);
+  expect(result.peakFeatureBytes).toBeLessThanOrEqual(2 * vector.params.window * frameBytes);
+});
+
+test('the tracker gives the reference points for the first window', async () => {
+  const [, height, width] = vector.frames.shape as [number, number, number];
+  const frames = dec(vector.frames) as Uint16Array;
+  const geometry = Geometry.forDiameter(height, width, vector.diameter);
+  const prep = new Preprocessor(geometry);
+  const [ph, pw] = geometry.padded;
+  const call = vector.first_window;
+  const encoded = [];
+  for (let t = 0; t < call.frames; t++) {
+    const frame = frames.subarray(t * height * width, (t + 1) * height * width);
+    encoded.push((await wasm.encode(prep.run(frame), ph, pw)).features);
+  }
+  const size = encoded[0]!.length;
+  const features = new Float32Array(call.frames * size);
+  encoded.forEach((f, i) => features.set(f, i * size));
+  const out = await wasm.track(features, call.frames, ph / 4, pw / 4, dec(call.queries) as Float32Array);
+  expect(maxDiff(out.points, dec(call.points))).toBeLessThan(POINT_TOLERANCE);
+  expect(maxDiff(out.visibility, dec(call.visibility))).toBeLessThan(VALUE_TOLERANCE);
+});
+
+describe('backends', () => {
+  const navigatorBefore = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+  afterEach(() => {
+    if (navigatorBefore) {
+      Object.defineProperty(globalThis, 'navigator', navigatorBefore);
+    } else {
+      delete (globalThis as { navigator?: unknown }).navigator;
+    }
+  });
+  const withWebGPU = (): void => {
+    Object.defineProperty(globalThis, 'navigator', {
+      value: { gpu: {} },
+      configurable: true,
+      writable: true
+    });
+  };
+
+  test('auto falls back to WASM where WebGPU is absent, and says so', async () => {
+    delete (globalThis as { navigator?: unknown }).navigator;
+    const model = await CapSessions.create(modelFiles(), 'auto');
+    expect(model.backend).toBe('wasm');
+    expect(model.fallbackReason).toBe('WebGPU is not available in this browser');
+    await model.release();
+  });
+
+  test('a forced WebGPU backend that cannot start is an error with its cause', async () => {
+    delete (globalThis as { navigator?: unknown }).navigator;
+    await expect(CapSessions.create(modelFiles(), 'webgpu')).rejects.toThrow(
+      'the WebGPU backend could not start: WebGPU is not available in this browser'
+    );
+  });
+
+  test('auto falls back to WASM when WebGPU fails at session creation', async () => {
+    withWebGPU(); // navigator.gpu is there, but onnxruntime's WebGPU backend is not (Node)
+    const model = await CapSessions.create(modelFiles(), 'auto');
+    expect(model.backend).toBe('wasm');
+    expect(model.fallbackReason).toMatch(/^WebGPU failed to start \(.+\)$/);
+    await model.release();
+  });
+
+  test('a WebGPU failure while running moves the job to WASM with the same answers', async () => {
+    withWebGPU();
+    // WebGPU sessions that start but fail at their first run, as a lost GPU device does.
+    const failingGpu: SessionFactory = async (graph, backend) => {
+      const session = await createOrtSession(graph, 'wasm');
+      if (backend === 'wasm') {
+        return session;
+      }
+      return {
+        run: async () => {
+          throw new Error('GPU device lost');
+        },
+        release: () => session.release()
+      };
+    };
+    const model = await CapSessions.create(modelFiles(), 'auto', failingGpu);
+    expect(model.backend).toBe('webgpu');
+    const result = await trackSequence(model, vectorSource(), {
+      diameter: vector.diameter,
+      params: vector.params
+    });
+    expect(result.backend).toBe('wasm');
+    expect(result.fallbackReason).toBe('WebGPU failed while running the encoder (GPU device lost)');
+    expectSameTables(result);
+    await model.release();
+  });
+
+  test('unknown backends are refused', async () => {
+    await expect(
+      CapSessions.create(modelFiles(), 'webgl' as unknown as 'wasm')
+    ).rejects.toThrow('backend must be one of auto, webgpu, wasm, got webgl');
+  });
+});
+
+test('a model file that does not match the card is refused before any session is made', async () => {
+  const files = modelFiles();
+  const tracker = files.tracker.slice();
+  tracker[tracker.length - 1] = (tracker[tracker.length - 1] as number) ^ 1;
+  const made: string[] = [];
+  const factory: SessionFactory = async (graph, backend) => {
+    made.push(backend);
+    return createOrtSession(graph, backend);
+  };
+  const attempt = CapSessions.create({ ...files, tracker }, 'wasm', factory);
+  await expect(attempt).rejects.toBeInstanceOf(ModelIntegrityError);
+  await expect(attempt).rejects.toThrow(/^tracker.onnx does not match the model card \(sha256 /);
+  expect(made).toEqual([]);
+});
+
+test('cancelling keeps the tables of the frames done', async () => {
+  const controller = new AbortController();
+  const source = vectorSource();
+  const attempt = trackSequence(wasm, source, {
+    diameter: vector.diameter,
+    params: vector.params,
+    signal: controller.signal,
+    onProgress: p => {
+      if (p.framesDone === 3) {
+        controller.abort('user stop');
+      }
+    }
+  });
+  const error = (await attempt.catch(e => e)) as TrackingAbortedError;
+  expect(error).toBeInstanceOf(TrackingAbortedError);
+  expect(error.reason).toBe('user stop');
+  expect(error.framesDone).toBeGreaterThanOrEqual(3);
+  expect(error.framesDone).toBeLessThan(source.nFrames);
+  const partial = error.partial.tracks;
+  expect(partial.t.length).toBeGreaterThan(0);
+  expect(Math.max(...partial.t)).toBeLessThan(error.framesDone);
+  // The partial tracks are the full run's, cut at the frames done.
+  const fullT = dec(vector.tables.tracks.t!);
+  const fullId = dec(vector.tables.tracks.track_id!);
+  const kept = Array.from(fullT.keys()).filter(i => (fullT[i] as number) < error.framesDone);
+  expect(Array.from(partial.track_id)).toEqual(kept.map(i => fullId[i]));
+});
+
+test('the portable SHA-256 agrees with Web Crypto', async () => {
+  const subtle = webcrypto.subtle;
+  const hex = async (bytes: Uint8Array): Promise<string> =>
+    Buffer.from(await subtle.digest('SHA-256', bytes)).toString('hex');
+  expect(sha256Portable(new TextEncoder().encode('abc'))).toBe(
+    'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
+  );
+  for (const n of [0, 1, 55, 56, 63, 64, 65, 1000]) {
+    const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 31 + 7) & 255);
+    expect(sha256Portable(bytes)).toBe(await hex(bytes));
+  }
+  const encoder = modelFiles().encoder;
+  expect(sha256Portable(encoder)).toBe(card.files['encoder.onnx']!.sha256);
+  expect(await sha256(encoder)).toBe(card.files['encoder.onnx']!.sha256);
+});
