@@ -1,5 +1,7 @@
+import type { ClientJobOptions, PageFrameSource } from './engine/client';
+import type { EngineResult } from './engine/pipeline';
 import { IContributionRegistry } from './host';
-import { TrackerSettings } from './settings';
+import { ITrackerSettings, TrackerSettings } from './settings';
 
 /**
  * cellpoint's own contributions. They go through `IContributionRegistry.register` exactly as a
@@ -9,6 +11,27 @@ export const BUILTIN_MANIFEST = {
   name: 'cellpoint',
   display_name: 'cellpoint (built-in)',
   contributions: {
+    trackers: [
+      {
+        id: 'cellpoint.cap',
+        title: 'CAP (Cell as Point)',
+        command: 'tracker.cap',
+        description:
+          'Every cell a point, followed jointly through rolling windows by the CAP network ' +
+          '(onnxruntime-web: WebGPU, else WebAssembly); divisions from daughter slots.',
+        settings_schema: {
+          type: 'object',
+          properties: {
+            diameter: {
+              type: 'number',
+              exclusiveMinimum: 0,
+              description: 'Nucleus diameter in input pixels'
+            }
+          },
+          required: ['diameter']
+        }
+      }
+    ],
     readers: [
       {
         id: 'cellpoint.ctc-track-file',
@@ -68,9 +91,43 @@ export interface IKernelSample {
   pythonCode(key: string): string;
 }
 
+/** What the CAP tracker contribution offers: a job in the engine's Web Worker. */
+export interface ICapTracker {
+  /** Tracks `source`; the backend and RAW's knobs default to the user's settings. */
+  track(source: PageFrameSource, options: ClientJobOptions): Promise<EngineResult>;
+}
+
+/** The user's settings as the engine's job options. */
+export function jobDefaults(
+  settings: Readonly<ITrackerSettings>
+): Omit<ClientJobOptions, 'diameter'> {
+  return {
+    backend: settings.backend,
+    params: {
+      window: settings.windowLength,
+      detection_threshold: settings.detectionThreshold,
+      visibility_threshold: settings.visibilityThreshold,
+      division_threshold: settings.divisionThreshold
+    }
+  };
+}
+
 /** Registers the built-ins; the widget needs the page's registry and settings, so it is bound here. */
 export function registerBuiltins(registry: IContributionRegistry, settings: TrackerSettings): void {
   registry.register(BUILTIN_MANIFEST, {
+    'tracker.cap': async (): Promise<ICapTracker> => {
+      const { engineClient } = await import('./engine/assets');
+      return {
+        track: (source, options) => {
+          const defaults = jobDefaults(settings.current);
+          return engineClient().track(source, {
+            ...defaults,
+            ...options,
+            params: { ...defaults.params, ...options.params }
+          });
+        }
+      };
+    },
     'ctc.read-track-file': async () => {
       const { parseTrackFile } = await import('./formats/ctc');
       return { read: parseTrackFile };

@@ -10,14 +10,7 @@
 
 import { CapModel } from './model';
 import { Geometry, Preprocessor, FrameData } from './preprocess';
-import {
-  RawAbortError,
-  RawParams,
-  RawResult,
-  RawWindow,
-  rawInference,
-  rawParams
-} from './raw';
+import { RawAbortError, RawParams, RawResult, RawWindow, rawInference, rawParams } from './raw';
 
 /** Where frames come from: numpy's bytes as typed arrays, `[height * width]` each. */
 export interface FrameSource {

@@ -55,6 +55,7 @@ def test_widget_lists_builtin_and_third_party_contributions(
     # Built-ins and the test extension's tracker arrive through the same registry token.
     for contribution in (
         "cellpoint.plugins",
+        "cellpoint.cap",
         "cellpoint.ctc-track-file",
         "cellpoint.ctc-track-file-writer",
         "cellpoint-test-plugin.nearest",

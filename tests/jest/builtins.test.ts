@@ -1,6 +1,7 @@
-import { BUILTIN_MANIFEST, IKernelSample, registerBuiltins } from '../../src/builtins';
+import { BUILTIN_MANIFEST, IKernelSample, jobDefaults, registerBuiltins } from '../../src/builtins';
 import { ContributionRegistry, validateManifest } from '../../src/host';
-import { TrackerSettings } from '../../src/settings';
+import { DEFAULT_SETTINGS, TrackerSettings } from '../../src/settings';
+import { DEFAULT_RAW_PARAMS } from '../../src/engine/raw';
 
 describe('built-in contributions', () => {
   it('have a manifest that passes the same validation as a third party', () => {
@@ -12,6 +13,7 @@ describe('built-in contributions', () => {
     registerBuiltins(registry, new TrackerSettings());
     const ids = registry.list().map(c => c.id);
     expect(ids).toEqual([
+      'cellpoint.cap',
       'cellpoint.ctc-track-file',
       'cellpoint.ctc-track-file-writer',
       'cellpoint.plugins',
@@ -33,6 +35,26 @@ describe('built-in contributions', () => {
     );
     expect(writer.write([{ track_id: 2, start: 1, end: 3, parent_id: 0 }])).toBe('2 1 3 0\n');
     expect(registry.isLoaded('cellpoint.plugins')).toBe(false);
+  });
+
+  it('offer the CAP tracker, whose defaults are the user settings', () => {
+    const registry = new ContributionRegistry();
+    registerBuiltins(registry, new TrackerSettings());
+    const [cap] = registry.list('tracker');
+    expect(cap?.id).toBe('cellpoint.cap');
+    expect(cap?.settings_schema).toMatchObject({ required: ['diameter'] });
+    // The schema's defaults are RAW's defaults, so an untouched install tracks as Python does.
+    const defaults = jobDefaults(DEFAULT_SETTINGS);
+    expect(defaults.backend).toBe('auto');
+    expect(defaults.params).toEqual({
+      window: DEFAULT_RAW_PARAMS.window,
+      detection_threshold: DEFAULT_RAW_PARAMS.detection_threshold,
+      visibility_threshold: DEFAULT_RAW_PARAMS.visibility_threshold,
+      division_threshold: DEFAULT_RAW_PARAMS.division_threshold
+    });
+    const custom = jobDefaults({ ...DEFAULT_SETTINGS, backend: 'wasm', windowLength: 8 });
+    expect(custom.backend).toBe('wasm');
+    expect(custom.params?.window).toBe(8);
   });
 
   it('open sample data in the kernel by key', async () => {

@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
+from cellpoint.infer import model_card
 from cellpoint.preprocess import Geometry, Preprocessor, normalise, resize_weights
 from cellpoint.raw import RawParams, find_peaks, raw_inference
-from make_vectors import VECTORS, build_all, dec, skewed_frame
+from make_vectors import MODEL_VECTOR, VECTORS, build_all, dec, model_vector, skewed_frame
 
 Array = npt.NDArray[Any]
 Json = dict[str, Any]
@@ -131,26 +132,26 @@ def test_preprocessing_gives_the_recorded_outputs() -> None:
         np.testing.assert_allclose(Preprocessor(geo)(frame), dec(f["expected"]), atol=1e-6)
 
 
-def same(got: Any, want: Any, where: str) -> None:
-    """Vectors equal, encoded arrays compared decoded (floats to 1e-6: BLAS and libm may differ
-    in the last bits between machines)."""
+def same(got: Any, want: Any, where: str, atol: float = 1e-6) -> None:
+    """Vectors equal, encoded arrays compared decoded (floats to `atol`: BLAS and libm may
+    differ in the last bits between machines)."""
     if isinstance(want, dict) and "zlib" in want:
         a, b = dec(got), dec(want)
         assert (a.dtype, a.shape) == (b.dtype, b.shape), where
         if a.dtype.kind == "f":
-            np.testing.assert_allclose(a, b, rtol=0, atol=1e-6, err_msg=where)
+            np.testing.assert_allclose(a, b, rtol=0, atol=atol, err_msg=where)
         else:
             np.testing.assert_array_equal(a, b, err_msg=where)
     elif isinstance(want, dict):
         assert isinstance(got, dict), where
         assert list(got) == list(want), where
         for key in want:
-            same(got[key], want[key], f"{where}.{key}")
+            same(got[key], want[key], f"{where}.{key}", atol)
     elif isinstance(want, list):
         assert isinstance(got, list), where
         assert len(got) == len(want), where
         for i, (g, w) in enumerate(zip(got, want, strict=True)):
-            same(g, w, f"{where}[{i}]")
+            same(g, w, f"{where}[{i}]", atol)
     else:
         assert got == want, where
 
@@ -161,3 +162,13 @@ def test_the_committed_vectors_are_current() -> None:
     for name, vector in fresh.items():
         # Through JSON, as the file was written.
         same(json.loads(json.dumps(vector)), load(name), name)
+
+
+def test_the_model_vector_is_the_shipped_models_answer() -> None:
+    committed = load(MODEL_VECTOR)
+    files = model_card()["files"]
+    assert committed["sha256"] == {name: f["sha256"] for name, f in files.items()}, (
+        "tests/vectors/model.json was made with another model: run make_vectors.py"
+    )
+    # A real network's floats: equal to a tolerance, not to the bit, across CPUs.
+    same(json.loads(json.dumps(model_vector())), committed, MODEL_VECTOR, atol=1e-4)

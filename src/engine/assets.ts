@@ -1,0 +1,28 @@
+/**
+ * Where the page finds the engine's parts once built: the worker script, the network's two
+ * ONNX files (copied from the Python package into the labextension's static files) and the
+ * model card. Bundler-only (`import.meta.url`), so the Node tests do not import it.
+ */
+
+import card from '../../python_stub/cellpoint/models/cap-v1.json';
+import { EngineClient } from './client';
+import { ModelCard } from './model';
+import { ModelLocation } from './protocol';
+
+export const MODEL: ModelLocation = {
+  card: card as ModelCard,
+  encoderUrl: new URL('../../../python_stub/cellpoint/models/encoder.onnx', import.meta.url).href,
+  trackerUrl: new URL('../../../python_stub/cellpoint/models/tracker.onnx', import.meta.url).href
+};
+
+export function createEngineWorker(): Worker {
+  return new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+}
+
+let client: EngineClient | null = null;
+
+/** The page's one engine: a single worker, so the model's sessions are made once. */
+export function engineClient(): EngineClient {
+  client ??= new EngineClient(createEngineWorker, MODEL);
+  return client;
+}

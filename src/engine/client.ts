@@ -1,0 +1,152 @@
+/**
+ * The page's side of the engine: starts jobs in the Web Worker, answers its requests for frames
+ * from a `PageFrameSource` (the kernel's comm, or frames already on the page), and turns its
+ * answers into promises. Cancelling a job (its signal) ends it with the frames done kept.
+ */
+
+import { EngineProgress, EngineResult, TrackingAbortedError } from './pipeline';
+import { FrameDtype, FromWorker, JobOptions, ModelLocation, ToWorker } from './protocol';
+
+/** Frames as the page gets them: raw bytes of `dtype`, `[height * width]` each. */
+export interface PageFrameSource {
+  readonly shape: readonly [number, number, number];
+  readonly dtype: FrameDtype;
+  /** Frames `first .. first + count - 1`, one buffer each (transferred to the worker). */
+  frames(first: number, count: number): Promise<ArrayBuffer[]>;
+}
+
+export interface ClientJobOptions extends JobOptions {
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: EngineProgress) => void;
+}
+
+/** A job that failed in the worker; `partial` holds the frames done, where there are any. */
+export class EngineJobError extends Error {
+  constructor(
+    name: string,
+    message: string,
+    readonly partial: EngineResult | null,
+    readonly framesDone: number
+  ) {
+    super(message);
+    this.name = name;
+  }
+}
+
+export class EngineClient {
+  private worker: Worker | null = null;
+  private nextJob = 1;
+  private readonly handlers = new Map<number, (message: FromWorker) => void>();
+
+  constructor(
+    private readonly createWorker: () => Worker,
+    private readonly model: ModelLocation
+  ) {}
+
+  /** Tracks `source`'s frames in the worker. */
+  track(source: PageFrameSource, options: ClientJobOptions): Promise<EngineResult> {
+    const worker = this.ensureWorker();
+    const job = this.nextJob++;
+    const { signal, onProgress, ...jobOptions } = options;
+    const send = (message: ToWorker, transfer: Transferable[] = []): void =>
+      worker.postMessage(message, transfer);
+    return new Promise<EngineResult>((resolve, reject) => {
+      const onAbort = (): void =>
+        send({ type: 'cancel', job, reason: String(signal?.reason ?? 'cancelled') });
+      signal?.addEventListener('abort', onAbort);
+      const settle = (): void => {
+        signal?.removeEventListener('abort', onAbort);
+        this.handlers.delete(job);
+      };
+      this.handlers.set(job, message => {
+        switch (message.type) {
+          case 'need-frames':
+            source.frames(message.first, message.count).then(
+              buffers => send({ type: 'frames', job, first: message.first, buffers }, buffers),
+              (error: unknown) =>
+                send({
+                  type: 'frames-failed',
+                  job,
+                  message: `could not get frames ${message.first} to ${message.first + message.count - 1}: ${error instanceof Error ? error.message : String(error)}`
+                })
+            );
+            break;
+          case 'progress':
+            onProgress?.(message.progress);
+            break;
+          case 'done':
+            settle();
+            resolve(message.result);
+            break;
+          case 'failed':
+            settle();
+            reject(
+              message.name === 'AbortError' && message.partial
+                ? new TrackingAbortedError(message.partial, message.framesDone, signal?.reason)
+                : new EngineJobError(
+                    message.name,
+                    message.message,
+                    message.partial,
+                    message.framesDone
+                  )
+            );
+            break;
+        }
+      });
+      if (signal?.aborted) {
+        settle();
+        reject(new Error(`tracking was cancelled before it started: ${String(signal.reason)}`));
+        return;
+      }
+      send({
+        type: 'start',
+        job,
+        shape: source.shape,
+        dtype: source.dtype,
+        options: jobOptions,
+        model: this.model
+      });
+    });
+  }
+
+  /** Stops the worker; jobs still running fail. */
+  dispose(): void {
+    this.worker?.terminate();
+    this.worker = null;
+    for (const handler of [...this.handlers.values()]) {
+      handler({
+        type: 'failed',
+        job: 0,
+        name: 'Error',
+        message: 'the tracking engine was shut down',
+        partial: null,
+        framesDone: 0
+      });
+    }
+  }
+
+  private ensureWorker(): Worker {
+    if (!this.worker) {
+      const worker = this.createWorker();
+      worker.onmessage = ({ data }: MessageEvent<FromWorker>) =>
+        this.handlers.get(data.job)?.(data);
+      worker.onerror = event => {
+        // The worker itself broke (it could not load, or ran out of memory): every job ends.
+        const reason = event.message || 'the tracking engine stopped unexpectedly';
+        this.worker = null;
+        for (const handler of [...this.handlers.values()]) {
+          handler({
+            type: 'failed',
+            job: 0,
+            name: 'Error',
+            message: reason,
+            partial: null,
+            framesDone: 0
+          });
+        }
+      };
+      this.worker = worker;
+    }
+    return this.worker;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The messages between the page and the engine's Web Worker. One job at a time per worker;
+ * every message names its job. The worker pulls frames (`need-frames`), so it never holds more
+ * than the windows it is working on; results and partial results come back as typed arrays.
+ */
+
+import { ModelCard, BackendChoice } from './model';
+import { RawParams } from './raw';
+import { EngineProgress, EngineResult } from './pipeline';
+
+/** Frame dtypes the engine reads as they are (numpy's names). */
+export const FRAME_DTYPES = {
+  uint8: Uint8Array,
+  int8: Int8Array,
+  uint16: Uint16Array,
+  int16: Int16Array,
+  uint32: Uint32Array,
+  int32: Int32Array,
+  float32: Float32Array,
+  float64: Float64Array
+} as const;
+
+export type FrameDtype = keyof typeof FRAME_DTYPES;
+
+/** Where the worker finds the network: the card and the URLs of its two files. */
+export interface ModelLocation {
+  readonly card: ModelCard;
+  readonly encoderUrl: string;
+  readonly trackerUrl: string;
+}
+
+export interface JobOptions {
+  readonly diameter: number;
+  readonly params?: Partial<RawParams>;
+  readonly backend?: BackendChoice;
+}
+
+export type ToWorker =
+  | {
+      readonly type: 'start';
+      readonly job: number;
+      readonly shape: readonly [number, number, number];
+      readonly dtype: FrameDtype;
+      readonly options: JobOptions;
+      readonly model: ModelLocation;
+    }
+  | {
+      readonly type: 'frames';
+      readonly job: number;
+      readonly first: number;
+      readonly buffers: ArrayBuffer[];
+    }
+  | { readonly type: 'frames-failed'; readonly job: number; readonly message: string }
+  | { readonly type: 'cancel'; readonly job: number; readonly reason: string };
+
+export type FromWorker =
+  | {
+      readonly type: 'need-frames';
+      readonly job: number;
+      readonly first: number;
+      readonly count: number;
+    }
+  | { readonly type: 'progress'; readonly job: number; readonly progress: EngineProgress }
+  | { readonly type: 'done'; readonly job: number; readonly result: EngineResult }
+  | {
+      readonly type: 'failed';
+      readonly job: number;
+      readonly name: string;
+      readonly message: string;
+      /** The tables of the frames done, where there are any. */
+      readonly partial: EngineResult | null;
+      readonly framesDone: number;
+    };
+
+/** The typed-array buffers of a result, to transfer rather than copy. */
+export function resultBuffers(result: EngineResult | null): ArrayBuffer[] {
+  if (!result) {
+    return [];
+  }
+  const columns = [
+    ...Object.values(result.tracks),
+    ...Object.values(result.lineage),
+    ...Object.values(result.divisions).filter(ArrayBuffer.isView)
+  ] as ArrayBufferView[];
+  return [...new Set(columns.map(c => c.buffer as ArrayBuffer))];
+}

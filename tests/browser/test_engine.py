@@ -1,0 +1,173 @@
+"""The browser engine inside a real JupyterLab in Chromium: the built-in CAP tracker
+contribution runs the shipped network in its Web Worker, from the labextension's static files,
+and must give the Python reference's tables (tests/vectors/model.json) on WASM and on WebGPU
+(SwiftShader's, on this CPU), fall back to WASM where WebGPU is missing, and stop when asked.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from .conftest import LabServer, artifact
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
+from make_vectors import MODEL_VECTOR, VECTORS, dec
+
+pytestmark = pytest.mark.browser
+
+POINT_TOLERANCE = 1e-3  # pixels
+VALUE_TOLERANCE = 1e-4
+
+# Runs the CAP tracker contribution on frames handed in as base64, and returns its tables as
+# plain lists (typed arrays do not cross into Python), or the error with its partial tables.
+TRACK_JS = """
+async ({ frames, shape, dtype, options, cancelAtFrame }) => {
+  const registry = window.cellpointTestRegistry;
+  const cap = await registry.load('cellpoint.cap');
+  const bytes = Uint8Array.from(atob(frames), c => c.charCodeAt(0));
+  const frameBytes = bytes.length / shape[0];
+  const requests = [];
+  const source = {
+    shape, dtype,
+    frames: async (first, count) => {
+      requests.push([first, count]);
+      return Array.from({ length: count }, (_, i) =>
+        bytes.slice((first + i) * frameBytes, (first + i + 1) * frameBytes).buffer);
+    }
+  };
+  const controller = new AbortController();
+  const progress = [];
+  const plain = r => r && {
+    tracks: Object.fromEntries(Object.entries(r.tracks).map(([k, v]) => [k, Array.from(v)])),
+    lineage: Object.fromEntries(Object.entries(r.lineage).map(([k, v]) => [k, Array.from(v)])),
+    divisions: Object.fromEntries(Object.entries(r.divisions).map(([k, v]) => [k, Array.from(v)])),
+    backend: r.backend, fallbackReason: r.fallbackReason, windows: r.windows.length,
+    timings: r.timings
+  };
+  try {
+    const result = await cap.track(source, {
+      ...options,
+      signal: controller.signal,
+      onProgress: p => {
+        progress.push(p);
+        if (cancelAtFrame !== null && p.framesDone >= cancelAtFrame) controller.abort('stop');
+      }
+    });
+    return { ok: true, result: plain(result), requests, progress };
+  } catch (e) {
+    return { ok: false, name: e.name, message: e.message, partial: plain(e.partial),
+             framesDone: e.framesDone, requests, progress };
+  }
+}
+"""
+
+
+def _vector() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((VECTORS / MODEL_VECTOR).read_text())
+    return data
+
+
+def _track(
+    page: Page, backend: str, cancel_at_frame: int | None = None, **params: Any
+) -> dict[str, Any]:
+    vector = _vector()
+    frames = dec(vector["frames"])
+    args = {
+        "frames": base64.b64encode(frames.tobytes()).decode(),
+        "shape": list(frames.shape),
+        "dtype": str(frames.dtype),
+        "options": {
+            "diameter": vector["diameter"],
+            "backend": backend,
+            "params": {**vector["params"], **params},
+        },
+        "cancelAtFrame": cancel_at_frame,
+    }
+    out: dict[str, Any] = page.evaluate(TRACK_JS, args)
+    return out
+
+
+def _check_tables(result: dict[str, Any]) -> None:
+    expected = _vector()["tables"]
+    for table in ("tracks", "lineage", "divisions"):
+        for column, encoded in expected[table].items():
+            want = dec(encoded)
+            got = np.asarray(result[table][column], dtype=want.dtype)
+            if want.dtype.kind in "iu":
+                np.testing.assert_array_equal(got, want, err_msg=f"{table}.{column}")
+            else:
+                tolerance = POINT_TOLERANCE if column in ("x", "y") else VALUE_TOLERANCE
+                np.testing.assert_allclose(got, want, rtol=0, atol=tolerance, err_msg=column)
+    assert result["windows"] == expected["windows"]
+    assert set(result["divisions"]["status"]) <= {"proposed"}
+
+
+def _open_lab(page: Page, lab: LabServer) -> None:
+    page.goto(lab.lab_url())
+    page.wait_for_function("() => window.cellpointTestRegistry !== undefined", timeout=60_000)
+
+
+def test_wasm_gives_the_python_tables_in_a_worker(page: Page, lab_server: LabServer) -> None:
+    _open_lab(page, lab_server)
+    out = _track(page, "wasm")
+    assert out["ok"], out
+    result = out["result"]
+    assert result["backend"] == "wasm"
+    assert result["fallbackReason"] is None
+    _check_tables(result)
+    # The network ran in a Web Worker, not on the page's thread.
+    assert any("engine_worker" in w.url for w in page.workers), [w.url for w in page.workers]
+    # Frames were pulled a window at a time, each once.
+    window = _vector()["params"]["window"]
+    assert all(count <= window for _, count in out["requests"])
+    assert sum(count for _, count in out["requests"]) == len(dec(_vector()["frames"]))
+    assert out["progress"][-1]["framesDone"] == out["progress"][-1]["nFrames"]
+
+
+def test_auto_falls_back_to_wasm_without_webgpu(page: Page, lab_server: LabServer) -> None:
+    # This browser runs with --disable-gpu: no WebGPU adapter.
+    _open_lab(page, lab_server)
+    out = _track(page, "auto")
+    assert out["ok"], out
+    assert out["result"]["backend"] == "wasm"
+    assert "WebGPU" in out["result"]["fallbackReason"]
+    _check_tables(out["result"])
+
+
+def test_cancelling_keeps_the_frames_done(page: Page, lab_server: LabServer) -> None:
+    _open_lab(page, lab_server)
+    out = _track(page, "wasm", cancel_at_frame=3)
+    assert not out["ok"], out
+    assert out["name"] == "AbortError", out
+    done = out["framesDone"]
+    assert 3 <= done < len(dec(_vector()["frames"]))
+    expected_t = dec(_vector()["tables"]["tracks"]["t"])
+    assert len(out["partial"]["tracks"]["t"]) == int((expected_t < done).sum())
+
+
+def test_webgpu_gives_the_wasm_answers(webgpu_browser: Browser, lab_server: LabServer) -> None:
+    context = webgpu_browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        _open_lab(page, lab_server)
+        has_adapter = page.evaluate(
+            "async () => !!(navigator.gpu && await navigator.gpu.requestAdapter())"
+        )
+        assert has_adapter, "Chromium offers no WebGPU adapter with SwiftShader here"
+        out = _track(page, "webgpu")
+        assert out["ok"], out
+        assert out["result"]["backend"] == "webgpu"
+        assert out["result"]["fallbackReason"] is None
+        _check_tables(out["result"])
+        expect(page.locator("#jp-main-dock-panel")).to_be_visible()
+    finally:
+        page.screenshot(path=artifact("engine-webgpu-last.png"))
+        context.close()
