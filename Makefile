@@ -68,9 +68,11 @@ demo: install
 	  --output-dir examples/demo-output --output demo
 	@echo "Executed: examples/demo-output/demo.ipynb (open it: $(VENV)/bin/jupyter lab examples/demo-output/demo.ipynb)"
 
-# Accuracy (CAP and the baseline on held-out data) and speed figures, printed; see README.
-bench: install
+# Accuracy (CAP and the baseline on held-out data) and speed figures of the kernel backend,
+# then the browser engine's speed and memory in Chromium (WASM and WebGPU), printed; see README.
+bench: install chromium
 	$(VENV)/bin/python -m cellpoint.bench $(BENCH_ARGS)
+	$(VENV)/bin/python -m tests.browser.bench_engine $(BROWSER_BENCH_ARGS)
 
 clean:
 	rm -rf lib $(LABEXT) tsconfig.tsbuildinfo examples/demo-output tests/artifacts $(VENV)/.installed

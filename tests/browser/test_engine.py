@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from .conftest import LabServer, artifact
+from .conftest import artifact
+from .engine_page import open_lab, run_engine
+from .lab import LabServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 from make_vectors import MODEL_VECTOR, VECTORS, dec
@@ -25,49 +27,6 @@ pytestmark = pytest.mark.browser
 
 POINT_TOLERANCE = 1e-3  # pixels
 VALUE_TOLERANCE = 1e-4
-
-# Runs the CAP tracker contribution on frames handed in as base64, and returns its tables as
-# plain lists (typed arrays do not cross into Python), or the error with its partial tables.
-TRACK_JS = """
-async ({ frames, shape, dtype, options, cancelAtFrame }) => {
-  const registry = window.cellpointTestRegistry;
-  const cap = await registry.load('cellpoint.cap');
-  const bytes = Uint8Array.from(atob(frames), c => c.charCodeAt(0));
-  const frameBytes = bytes.length / shape[0];
-  const requests = [];
-  const source = {
-    shape, dtype,
-    frames: async (first, count) => {
-      requests.push([first, count]);
-      return Array.from({ length: count }, (_, i) =>
-        bytes.slice((first + i) * frameBytes, (first + i + 1) * frameBytes).buffer);
-    }
-  };
-  const controller = new AbortController();
-  const progress = [];
-  const plain = r => r && {
-    tracks: Object.fromEntries(Object.entries(r.tracks).map(([k, v]) => [k, Array.from(v)])),
-    lineage: Object.fromEntries(Object.entries(r.lineage).map(([k, v]) => [k, Array.from(v)])),
-    divisions: Object.fromEntries(Object.entries(r.divisions).map(([k, v]) => [k, Array.from(v)])),
-    backend: r.backend, fallbackReason: r.fallbackReason, windows: r.windows.length,
-    timings: r.timings
-  };
-  try {
-    const result = await cap.track(source, {
-      ...options,
-      signal: controller.signal,
-      onProgress: p => {
-        progress.push(p);
-        if (cancelAtFrame !== null && p.framesDone >= cancelAtFrame) controller.abort('stop');
-      }
-    });
-    return { ok: true, result: plain(result), requests, progress };
-  } catch (e) {
-    return { ok: false, name: e.name, message: e.message, partial: plain(e.partial),
-             framesDone: e.framesDone, requests, progress };
-  }
-}
-"""
 
 
 def _vector() -> dict[str, Any]:
@@ -81,7 +40,7 @@ def _track(
     vector = _vector()
     frames = dec(vector["frames"])
     args = {
-        "frames": base64.b64encode(frames.tobytes()).decode(),
+        "base64": base64.b64encode(frames.tobytes()).decode(),
         "shape": list(frames.shape),
         "dtype": str(frames.dtype),
         "options": {
@@ -91,8 +50,7 @@ def _track(
         },
         "cancelAtFrame": cancel_at_frame,
     }
-    out: dict[str, Any] = page.evaluate(TRACK_JS, args)
-    return out
+    return run_engine(page, args)
 
 
 def _check_tables(result: dict[str, Any]) -> None:
@@ -110,13 +68,8 @@ def _check_tables(result: dict[str, Any]) -> None:
     assert set(result["divisions"]["status"]) <= {"proposed"}
 
 
-def _open_lab(page: Page, lab: LabServer) -> None:
-    page.goto(lab.lab_url())
-    page.wait_for_function("() => window.cellpointTestRegistry !== undefined", timeout=60_000)
-
-
 def test_wasm_gives_the_python_tables_in_a_worker(page: Page, lab_server: LabServer) -> None:
-    _open_lab(page, lab_server)
+    open_lab(page, lab_server)
     out = _track(page, "wasm")
     assert out["ok"], out
     result = out["result"]
@@ -134,7 +87,7 @@ def test_wasm_gives_the_python_tables_in_a_worker(page: Page, lab_server: LabSer
 
 def test_auto_falls_back_to_wasm_without_webgpu(page: Page, lab_server: LabServer) -> None:
     # This browser runs with --disable-gpu: no WebGPU adapter.
-    _open_lab(page, lab_server)
+    open_lab(page, lab_server)
     out = _track(page, "auto")
     assert out["ok"], out
     assert out["result"]["backend"] == "wasm"
@@ -143,7 +96,7 @@ def test_auto_falls_back_to_wasm_without_webgpu(page: Page, lab_server: LabServe
 
 
 def test_cancelling_keeps_the_frames_done(page: Page, lab_server: LabServer) -> None:
-    _open_lab(page, lab_server)
+    open_lab(page, lab_server)
     out = _track(page, "wasm", cancel_at_frame=3)
     assert not out["ok"], out
     assert out["name"] == "AbortError", out
@@ -157,7 +110,7 @@ def test_webgpu_gives_the_wasm_answers(webgpu_browser: Browser, lab_server: LabS
     context = webgpu_browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     try:
-        _open_lab(page, lab_server)
+        open_lab(page, lab_server)
         has_adapter = page.evaluate(
             "async () => !!(navigator.gpu && await navigator.gpu.requestAdapter())"
         )

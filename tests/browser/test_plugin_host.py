@@ -8,7 +8,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import LabServer, artifact, write_notebook
+from .conftest import artifact, write_notebook
+from .lab import LabServer
 
 pytestmark = pytest.mark.browser
 
