@@ -87,10 +87,24 @@ export type WindowTracker = (
 /** `onProgress(framesDone, cells)`: frames whose tracks are final, and tracks so far. */
 export type ProgressCallback = (framesDone: number, cells: number) => void;
 
+/**
+ * Where a run stands between two windows: its tables so far and the next window's first frame.
+ * Rows up to `tCur` are final; the tracks that end at `tCur` are the living ones. Resuming from
+ * a checkpoint gives the tables an uninterrupted run gives.
+ */
+export interface RawCheckpoint {
+  readonly tables: RawResult;
+  readonly tCur: number;
+}
+
 export interface RawOptions {
   readonly onProgress?: ProgressCallback;
   /** Checked between windows (and between frames without cells). */
   readonly signal?: AbortSignal;
+  /** Called before each window (and each cell-free frame) with where the run stands. */
+  readonly onCheckpoint?: (checkpoint: RawCheckpoint) => void;
+  /** Goes on from a checkpoint of an earlier run with the same frames, network and params. */
+  readonly resume?: RawCheckpoint;
 }
 
 /** The tracks table, one row per (track, frame), sorted by (track_id, t); model pixels. */
@@ -177,7 +191,7 @@ export async function rawInference(
     throw new RangeError(`tracking needs at least 2 frames, got ${nFrames}`);
   }
   rawParams(params); // validates
-  const { onProgress, signal } = options;
+  const { onProgress, signal, onCheckpoint, resume } = options;
   // numpy compares float32 values with float32-rounded thresholds.
   const detection = params.detection_threshold;
   const visible = Math.fround(params.visibility_threshold);
@@ -245,11 +259,16 @@ export async function rawInference(
     }
   };
 
-  stopIfAborted(0);
-  await addNewCells(0);
   let tCur = 0;
+  if (resume) {
+    tCur = restore(resume, nFrames, tracks, divisions, windows);
+  } else {
+    stopIfAborted(0);
+    await addNewCells(0);
+  }
   while (tCur < nFrames - 1) {
     stopIfAborted(tCur + 1);
+    onCheckpoint?.({ tables: tables(tracks, divisions, windows), tCur });
     const active = tracks.filter(tr => tr.alive && end(tr) === tCur);
     if (active.length === 0) {
       tCur += 1;
@@ -317,6 +336,62 @@ export async function rawInference(
     tCur = nextStart;
   }
   return tables(tracks, divisions, windows);
+}
+
+/** Fills RAW's state from a checkpoint; returns its tCur. */
+function restore(
+  checkpoint: RawCheckpoint,
+  nFrames: number,
+  tracks: Track[],
+  divisions: [number, number, number, number, number][],
+  windows: RawWindow[]
+): number {
+  const { tables: done, tCur } = checkpoint;
+  if (!(Number.isInteger(tCur) && tCur >= 0 && tCur < nFrames)) {
+    throw new RangeError(`cannot resume at frame ${tCur} of ${nFrames}`);
+  }
+  const { lineage, tracks: rows } = done;
+  let r = 0;
+  for (let i = 0; i < lineage.track_id.length; i++) {
+    const trackId = lineage.track_id[i] as number;
+    const start = lineage.start[i] as number;
+    const last = lineage.end[i] as number;
+    if (trackId !== i + 1 || last > tCur) {
+      throw new Error(
+        `the checkpoint's lineage row ${i} (track ${trackId}) does not fit frame ${tCur}`
+      );
+    }
+    const track: Track = {
+      trackId,
+      parentId: lineage.parent_id[i] as number,
+      start,
+      xs: [],
+      ys: [],
+      vis: [],
+      alive: last === tCur
+    };
+    for (let t = start; t <= last; t++, r++) {
+      if (rows.track_id[r] !== trackId || rows.t[r] !== t) {
+        throw new Error(`the checkpoint's tracks table lacks track ${trackId} at frame ${t}`);
+      }
+      track.xs.push(rows.x[r] as number);
+      track.ys.push(rows.y[r] as number);
+      track.vis.push(rows.visibility[r] as number);
+    }
+    tracks.push(track);
+  }
+  const d = done.divisions;
+  for (let i = 0; i < d.parent_id.length; i++) {
+    divisions.push([
+      d.parent_id[i] as number,
+      d.t[i] as number,
+      d.daughter_a[i] as number,
+      d.daughter_b[i] as number,
+      d.score[i] as number
+    ]);
+  }
+  windows.push(...done.windows);
+  return tCur;
 }
 
 function tables(

@@ -10,6 +10,7 @@ import {
   findPeaks,
   Heatmap,
   RawAbortError,
+  RawCheckpoint,
   rawInference,
   rawParams,
   RawParams,
@@ -179,6 +180,70 @@ describe('RAW inference against the Python reference', () => {
     );
     expect(used()).toBe(c.calls.length);
     expectTables(result, c.expected);
+  });
+});
+
+describe('resuming RAW from a checkpoint', () => {
+  /** The recorded call that starts at `first`, checked as `replay` checks it. */
+  function byFirstFrame(c: RawCase): WindowTracker {
+    return async (first, length, queries) => {
+      const index = c.calls.findIndex(call => call.first === first);
+      const replayer = replay({ ...c, calls: c.calls.slice(index) }).tracker;
+      return replayer(first, length, queries);
+    };
+  }
+
+  it.each(RAW_CASES)('%s: from every checkpoint, the uninterrupted tables', async (_name, c) => {
+    const checkpoints: RawCheckpoint[] = [];
+    const full = await rawInference(
+      c.n_frames,
+      heatmaps(c, []),
+      replay(c).tracker,
+      rawParams(c.params),
+      {
+        onCheckpoint: checkpoint => checkpoints.push(checkpoint)
+      }
+    );
+    expectTables(full, c.expected);
+    expect(checkpoints.length).toBeGreaterThan(0);
+    for (const checkpoint of checkpoints) {
+      // Rows up to tCur are final: the full run's rows there.
+      const done = Array.from(full.tracks.t).filter(t => t <= checkpoint.tCur).length;
+      expect(checkpoint.tables.tracks.t.length).toBe(done);
+      const reads: number[] = [];
+      const resumed = await rawInference(
+        c.n_frames,
+        heatmaps(c, reads),
+        byFirstFrame(c),
+        rawParams(c.params),
+        { resume: checkpoint }
+      );
+      expectTables(resumed, c.expected);
+      // Only the frames after the checkpoint are read again.
+      expect(reads).toEqual(
+        Array.from({ length: c.n_frames - checkpoint.tCur - 1 }, (_, i) => checkpoint.tCur + 1 + i)
+      );
+    }
+  });
+
+  it('refuses a checkpoint that does not fit', async () => {
+    const c = caseNamed('sim_hard_crop');
+    const checkpoints: RawCheckpoint[] = [];
+    await rawInference(c.n_frames, heatmaps(c, []), replay(c).tracker, rawParams(c.params), {
+      onCheckpoint: checkpoint => checkpoints.push(checkpoint)
+    });
+    const late = checkpoints[checkpoints.length - 1] as RawCheckpoint;
+    await expect(
+      rawInference(late.tCur, heatmaps(c, []), byFirstFrame(c), rawParams(c.params), {
+        resume: late
+      })
+    ).rejects.toThrow(`cannot resume at frame ${late.tCur} of ${late.tCur}`);
+    const early = { ...late, tCur: 0 };
+    await expect(
+      rawInference(c.n_frames, heatmaps(c, []), byFirstFrame(c), rawParams(c.params), {
+        resume: early
+      })
+    ).rejects.toThrow(/does not fit frame 0/);
   });
 });
 
