@@ -57,6 +57,12 @@ export const BUILTIN_MANIFEST = {
         title: 'Plugins and settings',
         display_name: 'cellpoint plugins',
         command: 'widget.plugins'
+      },
+      {
+        id: 'cellpoint.job',
+        title: 'Tracking job (progress under the cell)',
+        display_name: 'cellpoint tracking job',
+        command: 'widget.job'
       }
     ],
     // Made by the simulator in the kernel: `cellpoint.load_sample(key)`.
@@ -142,6 +148,10 @@ export function registerBuiltins(registry: IContributionRegistry, settings: Trac
     'widget.plugins': async () => {
       const { createPluginsWidget } = await import('./widget/plugins-widget');
       return createPluginsWidget(registry, settings);
+    },
+    'widget.job': async () => {
+      const { createJobWidget } = await import('./job/job-widget');
+      return createJobWidget(registry);
     }
   });
 }

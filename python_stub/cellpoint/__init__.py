@@ -2,6 +2,7 @@
 
 from ._version import __version__
 from .api import track
+from .browser import TrackingError, TrackingJob
 from .ctc import CTCSequence, read_ctc
 from .frames import StackError
 from .metrics import EvaluationReport, evaluate, evaluate_ctc
@@ -16,6 +17,8 @@ __all__ = [
     "PluginsWidget",
     "StackError",
     "TableError",
+    "TrackingError",
+    "TrackingJob",
     "TrackingResult",
     "__version__",
     "evaluate",

@@ -4,17 +4,49 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 
+from . import browser
 from .frames import FrameStack
 from .infer import track_kernel
 from .preprocess import estimate_diameter
 from .raw import RawParams
 from .result import TrackingResult
 
-Backend = Literal["auto", "kernel"]
+Backend = Literal["auto", "browser", "kernel"]
+BACKENDS = ("auto", "browser", "kernel")
+
+
+@overload
+def track(
+    stack: Any,
+    *,
+    diameter: float | None = None,
+    backend: Literal["kernel"],
+    window: int = RawParams.window,
+    detection_threshold: float = RawParams.detection_threshold,
+    visibility_threshold: float = RawParams.visibility_threshold,
+    division_threshold: float = RawParams.division_threshold,
+    progress: bool = True,
+    browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
+) -> TrackingResult: ...
+
+
+@overload
+def track(
+    stack: Any,
+    *,
+    diameter: float | None = None,
+    backend: Backend = "auto",
+    window: int = RawParams.window,
+    detection_threshold: float = RawParams.detection_threshold,
+    visibility_threshold: float = RawParams.visibility_threshold,
+    division_threshold: float = RawParams.division_threshold,
+    progress: bool = True,
+    browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
+) -> TrackingResult | browser.TrackingJob: ...
 
 
 def track(
@@ -27,20 +59,31 @@ def track(
     visibility_threshold: float = RawParams.visibility_threshold,
     division_threshold: float = RawParams.division_threshold,
     progress: bool = True,
-) -> TrackingResult:
+    browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
+) -> TrackingResult | browser.TrackingJob:
     """Track every cell of a (T, H, W) stack with the CAP network.
 
-    stack: numpy (T, H, W) or (T, H, W, C) array, list of 2D arrays, or a dask / zarr array.
+    stack: numpy (T, H, W) or (T, H, W, C) array, list of 2D arrays, or a dask / zarr array
+        (read a frame at a time, never loaded whole).
     diameter: typical nucleus diameter in pixels; estimated from the frames when omitted.
-    backend: "kernel" runs the model in this Python process with onnxruntime; "auto" chooses
-        (the browser backend, which runs it in JupyterLab, is not available yet: "auto" runs
-        in the kernel).
+    backend: "browser" runs the model in the attached JupyterLab (WebGPU, else WebAssembly),
+        with a progress bar under the cell; "kernel" in this Python process with onnxruntime;
+        "auto" (default) in the browser when a JupyterLab with cellpoint answers, else in the
+        kernel, and says which.
     window: frames the tracker sees at once (RAW window length).
-    progress: print frames done and cells found while tracking.
+    progress: report frames done and cells found while tracking.
+    browser_backend: force WebGPU or WASM in the browser; None: the user's settings there.
+
+    Returns the `TrackingResult`. Where this kernel cannot hear the browser while the cell runs
+    (before ipykernel 7 / JupyterLab 4.4), `backend="browser"` returns a `TrackingJob` at once
+    instead, and says so: read `job.result()` in a later cell. A browser job that fails raises
+    `TrackingError`, whose `job` keeps the frames done (`job.partial`) and can `job.resume()`.
     """
     frames = FrameStack(stack)
-    if backend not in ("auto", "kernel"):
-        raise ValueError(f'backend must be "auto" or "kernel", got {backend!r}')
+    if backend not in BACKENDS:
+        raise ValueError(
+            f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}"
+        )
     if diameter is None:
         picks = sorted({0, len(frames) // 2, len(frames) - 1})
         diameter = float(np.median([estimate_diameter(frames[t]) for t in picks]))
@@ -50,11 +93,23 @@ def track(
         visibility_threshold=visibility_threshold,
         division_threshold=division_threshold,
     )
-    reporter = _TextProgress(len(frames)) if progress else None
-    result = track_kernel(frames, diameter, params, on_progress=reporter)
-    if reporter:
-        reporter.close()
-    return result
+
+    def in_kernel() -> TrackingResult:
+        reporter = _TextProgress(len(frames)) if progress else None
+        result = track_kernel(frames, diameter, params, on_progress=reporter)
+        if reporter:
+            reporter.close()
+        return result
+
+    if backend == "kernel" or (backend == "auto" and not browser.in_kernel()):
+        return in_kernel()
+    if not browser.in_kernel():
+        raise RuntimeError(
+            'backend="browser" needs a Jupyter kernel with JupyterLab attached; in a script '
+            'use backend="kernel" (the same model, with onnxruntime)'
+        )
+    job = browser.TrackingJob(frames, diameter, params, browser_backend)
+    return browser.run(job, fallback=in_kernel if backend == "auto" else None)
 
 
 class _TextProgress:

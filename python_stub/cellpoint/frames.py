@@ -18,6 +18,8 @@ MIN_FRAMES = 2
 MIN_SIDE = 16  # px: smaller frames cannot hold a cell at any useful scale
 MAX_SIDE = 32768  # px
 MAX_PIXELS_PER_FRAME = 2**28  # 16384 x 16384
+# dtypes the browser engine reads as they are; frames of others travel as float32.
+WIRE_DTYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64")
 # ITU-R BT.601 luma weights, the usual RGB -> grey conversion.
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
@@ -161,6 +163,32 @@ class FrameStack:
         if frame.ndim == 3:
             frame = frame @ _LUMA if self._rgb else frame[..., 0]
         return frame
+
+    @property
+    def wire_dtype(self) -> np.dtype[Any]:
+        """The dtype frames are sent to the browser in: their own where the engine reads it
+        and no colour needs converting, else float32 (as `stack[t]` gives them)."""
+        native = np.dtype(self.dtype).newbyteorder("=")
+        plain = not self._rgb and len(self._frame_shape()) == 2
+        return native if plain and native.name in WIRE_DTYPES else np.dtype(np.float32)
+
+    def wire(self, t: int) -> npt.NDArray[Any]:
+        """Frame t as sent to the browser: C-ordered, little-endian, of `wire_dtype`."""
+        dtype = self.wire_dtype
+        if dtype == np.float32:
+            frame = self[t]
+        else:
+            if not 0 <= t < self.shape[0]:
+                raise IndexError(f"frame {t} outside 0..{self.shape[0] - 1}")
+            frame = np.asarray(self._list[t] if self._list is not None else self._data[t])
+            if self._lazy:
+                self._check_finite(frame, t)
+        return np.ascontiguousarray(frame, dtype=dtype.newbyteorder("<"))
+
+    def _frame_shape(self) -> tuple[int, ...]:
+        if self._list is not None:
+            return tuple(self._list[0].shape)
+        return tuple(int(s) for s in self._data.shape[1:])
 
     def __repr__(self) -> str:
         t, h, w = self.shape

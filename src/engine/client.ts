@@ -5,6 +5,7 @@
  */
 
 import { EngineProgress, EngineResult, TrackingAbortedError } from './pipeline';
+import { RawCheckpoint } from './raw';
 import { FrameDtype, FromWorker, JobOptions, ModelLocation, ToWorker } from './protocol';
 
 /** Frames as the page gets them: raw bytes of `dtype`, `[height * width]` each. */
@@ -18,6 +19,7 @@ export interface PageFrameSource {
 export interface ClientJobOptions extends JobOptions {
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: EngineProgress) => void;
+  readonly onCheckpoint?: (checkpoint: RawCheckpoint) => void;
 }
 
 /** A job that failed in the worker; `partial` holds the frames done, where there are any. */
@@ -47,7 +49,7 @@ export class EngineClient {
   track(source: PageFrameSource, options: ClientJobOptions): Promise<EngineResult> {
     const worker = this.ensureWorker();
     const job = this.nextJob++;
-    const { signal, onProgress, ...jobOptions } = options;
+    const { signal, onProgress, onCheckpoint, ...jobOptions } = options;
     const send = (message: ToWorker, transfer: Transferable[] = []): void =>
       worker.postMessage(message, transfer);
     return new Promise<EngineResult>((resolve, reject) => {
@@ -73,6 +75,9 @@ export class EngineClient {
             break;
           case 'progress':
             onProgress?.(message.progress);
+            break;
+          case 'checkpoint':
+            onCheckpoint?.(message.checkpoint);
             break;
           case 'done':
             settle();

@@ -10,7 +10,15 @@
 
 import { CapModel } from './model';
 import { Geometry, Preprocessor, FrameData } from './preprocess';
-import { RawAbortError, RawParams, RawResult, RawWindow, rawInference, rawParams } from './raw';
+import {
+  RawAbortError,
+  RawCheckpoint,
+  RawParams,
+  RawResult,
+  RawWindow,
+  rawInference,
+  rawParams
+} from './raw';
 
 /** Where frames come from: numpy's bytes as typed arrays, `[height * width]` each. */
 export interface FrameSource {
@@ -65,6 +73,8 @@ export interface StageTimings {
 }
 
 export interface EngineResult extends TrackingTables {
+  /** RAW's own tables, in model pixels: what a checkpoint holds and a resumed run goes on from. */
+  readonly raw: RawResult;
   readonly backend: string;
   readonly fallbackReason: string | null;
   readonly model: string;
@@ -88,6 +98,10 @@ export interface TrackOptions {
   readonly params?: Partial<RawParams>;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: EngineProgress) => void;
+  /** Where the run stands before each window (model pixels), to resume from after a failure. */
+  readonly onCheckpoint?: (checkpoint: RawCheckpoint) => void;
+  /** A checkpoint of an earlier run of these frames with the same network and params. */
+  readonly resume?: RawCheckpoint;
 }
 
 /** The job was cancelled (or its frames stopped coming); `partial` has the frames done. */
@@ -208,6 +222,7 @@ export async function trackSequence(
     timings.total = now() - start;
     return {
       ...tables,
+      raw,
       backend: model.backend,
       fallbackReason: model.fallbackReason,
       model: model.card.name,
@@ -219,6 +234,8 @@ export async function trackSequence(
   try {
     const raw = await rawInference(nFrames, heatmap, trackWindow, params, {
       signal,
+      onCheckpoint: options.onCheckpoint,
+      resume: options.resume,
       onProgress: (framesDone, cells) =>
         options.onProgress?.({
           framesDone,

@@ -5,7 +5,7 @@
  */
 
 import { ModelCard, BackendChoice } from './model';
-import { RawParams } from './raw';
+import { RawCheckpoint, RawParams } from './raw';
 import { EngineProgress, EngineResult } from './pipeline';
 
 /** Frame dtypes the engine reads as they are (numpy's names). */
@@ -33,6 +33,8 @@ export interface JobOptions {
   readonly diameter: number;
   readonly params?: Partial<RawParams>;
   readonly backend?: BackendChoice;
+  /** Go on from this checkpoint of an earlier run of the same frames. */
+  readonly resume?: RawCheckpoint;
 }
 
 export type ToWorker =
@@ -61,6 +63,7 @@ export type FromWorker =
       readonly count: number;
     }
   | { readonly type: 'progress'; readonly job: number; readonly progress: EngineProgress }
+  | { readonly type: 'checkpoint'; readonly job: number; readonly checkpoint: RawCheckpoint }
   | { readonly type: 'done'; readonly job: number; readonly result: EngineResult }
   | {
       readonly type: 'failed';
@@ -77,10 +80,14 @@ export function resultBuffers(result: EngineResult | null): ArrayBuffer[] {
   if (!result) {
     return [];
   }
+  const { raw } = result;
   const columns = [
     ...Object.values(result.tracks),
     ...Object.values(result.lineage),
-    ...Object.values(result.divisions).filter(ArrayBuffer.isView)
-  ] as ArrayBufferView[];
+    ...Object.values(result.divisions),
+    ...Object.values(raw.tracks),
+    ...Object.values(raw.lineage),
+    ...Object.values(raw.divisions)
+  ].filter(ArrayBuffer.isView);
   return [...new Set(columns.map(c => c.buffer as ArrayBuffer))];
 }

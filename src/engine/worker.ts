@@ -78,7 +78,9 @@ async function run(message: Extract<ToWorker, { type: 'start' }>): Promise<void>
       diameter: options.diameter,
       params: options.params,
       signal: job.controller.signal,
-      onProgress: progress => post({ type: 'progress', job: id, progress })
+      resume: options.resume,
+      onProgress: progress => post({ type: 'progress', job: id, progress }),
+      onCheckpoint: checkpoint => post({ type: 'checkpoint', job: id, checkpoint })
     });
     post({ type: 'done', job: id, result }, resultBuffers(result));
   } catch (error) {

@@ -4,11 +4,12 @@ driven by Playwright, without a GPU and with SwiftShader's WebGPU."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from .lab import CHROMIUM, NO_GPU_ARGS, ROOT, WEBGPU_ARGS, LabServer, launch
 from .lab import lab_server as start_lab_server
@@ -88,3 +89,28 @@ def artifact(name: str) -> Path:
     """Where a test keeps a screenshot for people to look at (tests/artifacts/)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS / name
+
+
+def open_notebook(page: Page, lab: LabServer, name: str) -> None:
+    page.goto(lab.lab_url(name))
+    expect(page.locator(".jp-Notebook .jp-Cell").first).to_be_visible(timeout=60_000)
+    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
+        1, timeout=60_000
+    )
+
+
+def run_cell(page: Page, index: int) -> None:
+    """Runs a cell as a person does (click into it, Shift+Enter) and waits until the kernel
+    has taken it: its prompt shows [*] or an execution count. A keypress that lands while the
+    page is still settling is repeated once."""
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    prompt = cell.locator(".jp-InputPrompt")
+    for attempt in range(2):
+        cell.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")
+        try:
+            expect(prompt).to_have_text(re.compile(r"\[(\*|\d+)\]"), timeout=15_000)
+            return
+        except AssertionError:
+            if attempt:
+                raise

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import artifact, write_notebook
+from .conftest import artifact, open_notebook, run_cell, write_notebook
 from .lab import LabServer
 
 pytestmark = pytest.mark.browser
@@ -19,38 +19,13 @@ CELLS = [
 ]
 
 
-def _open_notebook(page: Page, lab: LabServer, name: str) -> None:
-    page.goto(lab.lab_url(name))
-    expect(page.locator(".jp-Notebook .jp-Cell").first).to_be_visible(timeout=60_000)
-    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
-        1, timeout=60_000
-    )
-
-
-def _run_cell(page: Page, index: int) -> None:
-    """Runs a cell as a person does (click into it, Shift+Enter) and waits until the kernel
-    has taken it: its prompt shows [*] or an execution count. A keypress that lands while the
-    page is still settling is repeated once."""
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
-    prompt = cell.locator(".jp-InputPrompt")
-    for attempt in range(2):
-        cell.locator(".jp-InputArea-editor").click()
-        page.keyboard.press("Shift+Enter")
-        try:
-            expect(prompt).to_have_text(re.compile(r"\[(\*|\d+)\]"), timeout=15_000)
-            return
-        except AssertionError:
-            if attempt:
-                raise
-
-
 def test_widget_lists_builtin_and_third_party_contributions(
     page: Page, lab_server: LabServer
 ) -> None:
     write_notebook(lab_server.root, "plugins.ipynb", CELLS)
-    _open_notebook(page, lab_server, "plugins.ipynb")
+    open_notebook(page, lab_server, "plugins.ipynb")
 
-    _run_cell(page, 0)
+    run_cell(page, 0)
     panel = page.locator("cellpoint-plugins")
     expect(panel).to_be_visible(timeout=60_000)
     # Built-ins and the test extension's tracker arrive through the same registry token.
@@ -73,7 +48,7 @@ def test_widget_lists_builtin_and_third_party_contributions(
     panel.screenshot(path=artifact("plugins-widget.png"))
 
     # What the browser shows went back to the kernel over the widget's comm.
-    _run_cell(page, 1)
+    run_cell(page, 1)
     output = page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".jp-OutputArea-output")
     expect(output).to_contain_text("window: 32", timeout=30_000)
     text = output.inner_text()

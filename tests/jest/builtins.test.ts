@@ -17,6 +17,7 @@ describe('built-in contributions', () => {
       'cellpoint.ctc-track-file',
       'cellpoint.ctc-track-file-writer',
       'cellpoint.plugins',
+      'cellpoint.job',
       'cellpoint.sim-small',
       'cellpoint.sim-gowt1',
       'cellpoint.sim-hard'

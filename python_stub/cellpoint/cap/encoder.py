@@ -59,9 +59,7 @@ class Encoder(nn.Module):
 
     def __init__(self, feature_dim: int = FEATURE_DIM) -> None:
         super().__init__()
-        self.stem = nn.Sequential(
-            nn.Conv2d(1, 24, 3, 2, 1, bias=False), FrameNorm(24), nn.ReLU()
-        )
+        self.stem = nn.Sequential(nn.Conv2d(1, 24, 3, 2, 1, bias=False), FrameNorm(24), nn.ReLU())
         self.s4 = _stage(24, 48, 2)
         self.s8 = _stage(48, 96, 3)
         self.s16 = _stage(96, 128, 3)

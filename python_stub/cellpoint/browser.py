@@ -1,0 +1,509 @@
+"""The browser backend: a tracking job that runs the CAP network in the attached JupyterLab.
+
+The kernel side of DESIGN.md's comm contract. A `TrackingJob` owns one `JobWidget`; its view
+(the progress bar under the cell) and its model live in the browser, where the model runs the
+engine. The browser pulls frames a request at a time (`get-frames`, each answer under
+`MAX_MESSAGE_BYTES`), reports progress, and sends RAW's tables (model pixels) as checkpoints
+while it works and as the result at the end, in parts under `MAX_MESSAGE_BYTES`. Every message
+from the browser is checked against `schemas/job-messages.schema.json` before it is used.
+
+Where comm messages reach the kernel while a cell runs (ipykernel >= 7 with JupyterLab >= 4.4
+sends them on a subshell) `wait()` blocks with a watchdog: a browser that stops talking for
+`SILENCE_TIMEOUT_S` ends the job. Elsewhere messages arrive only between cells; the job then
+runs after the cell ends and `result()` is read in a later cell. A job that fails keeps its last
+checkpoint (`partial`), and `resume()` goes on from it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .frames import FrameStack
+from .infer import model_card, to_result
+from .preprocess import Geometry
+from .raw import RawParams, RawResult
+from .result import TrackingResult
+from .widgets import JobWidget
+
+PROTOCOL = 1
+MAX_MESSAGE_BYTES = 8 * 2**20  # the server takes websocket messages of up to 10 MiB
+READY_TIMEOUT_S = 10.0
+SILENCE_TIMEOUT_S = 30.0  # the browser reports at least every 2 s while it works
+
+TABLE_COLUMNS: dict[str, dict[str, str]] = {
+    "tracks": {"track_id": "int32", "t": "int32", "x": "float64", "y": "float64",
+               "visibility": "float32"},
+    "lineage": {"track_id": "int32", "start": "int32", "end": "int32", "parent_id": "int32"},
+    "divisions": {"parent_id": "int32", "t": "int32", "daughter_a": "int32",
+                  "daughter_b": "int32", "score": "float64"},
+    "windows": {"first": "int32", "length": "int32", "queries": "int32"},
+}  # fmt: skip
+
+Columns = dict[str, dict[str, npt.NDArray[Any]]]
+
+
+class TrackingError(RuntimeError):
+    """A tracking job that did not finish; `job` keeps what was tracked (`job.partial`) and
+    can go on from there (`job.resume()`)."""
+
+    def __init__(self, message: str, job: TrackingJob) -> None:
+        super().__init__(message)
+        self.job = job
+
+
+class MessageError(ValueError):
+    """A message from the browser that breaks the contract."""
+
+
+def _schema_validator(direction: str) -> Callable[[Any], None]:
+    import jsonschema
+
+    text = resources.files("cellpoint").joinpath("schemas/job-messages.schema.json").read_text()
+    schema = json.loads(text)
+    validator = jsonschema.Draft7Validator(
+        {"definitions": schema["definitions"], "$ref": f"#/definitions/{direction}"}
+    )
+
+    def check(message: Any) -> None:
+        errors = sorted(validator.iter_errors(message), key=lambda e: e.path)
+        if errors:
+            kind = message.get("type") if isinstance(message, dict) else None
+            raise MessageError(f"malformed {kind!r} message: {errors[0].message}")
+
+    return check
+
+
+_check_from_browser = _schema_validator("toKernel")
+
+
+# --- tables over the comm ---------------------------------------------------------------------
+
+
+@dataclass
+class Checkpoint:
+    """RAW's tables (model pixels) up to frame `t_cur`, from which a run can go on."""
+
+    columns: Columns
+    t_cur: int
+
+    def raw(self) -> RawResult:
+        c = self.columns
+        windows = np.stack([c["windows"][k] for k in ("first", "length", "queries")], axis=1)
+        return RawResult(
+            tracks={k: v.astype(np.int64) if v.dtype.kind == "i" else v
+                    for k, v in c["tracks"].items()},
+            lineage={k: v.astype(np.int64) for k, v in c["lineage"].items()},
+            divisions={k: v.astype(np.int64) if v.dtype.kind == "i" else v
+                       for k, v in c["divisions"].items()},
+            windows=[tuple(int(x) for x in row) for row in windows],  # type: ignore[misc]
+        )  # fmt: skip
+
+
+def encode_tables(
+    columns: Columns, seq: int, kind: str, t_cur: int
+) -> Iterator[tuple[dict[str, Any], list[bytes]]]:
+    """(message, buffers) parts of the tables, each under MAX_MESSAGE_BYTES."""
+    chunks: list[tuple[dict[str, Any], bytes]] = []
+    for table, names in TABLE_COLUMNS.items():
+        for name, dtype in names.items():
+            values = np.ascontiguousarray(
+                columns[table][name], dtype=np.dtype(dtype).newbyteorder("<")
+            )
+            step = max(1, MAX_MESSAGE_BYTES // 2 // values.itemsize)
+            for offset in range(0, max(len(values), 1), step):
+                piece = values[offset : offset + step]
+                meta = {"table": table, "name": name, "dtype": dtype, "offset": offset,
+                        "length": len(piece)}  # fmt: skip
+                chunks.append((meta, piece.tobytes()))
+    rows = {table: len(columns[table][next(iter(names))]) for table, names in TABLE_COLUMNS.items()}
+    parts: list[list[tuple[dict[str, Any], bytes]]] = [[]]
+    size = 0
+    for meta, chunk in chunks:
+        if parts[-1] and size + len(chunk) > MAX_MESSAGE_BYTES // 2:
+            parts.append([])
+            size = 0
+        parts[-1].append((meta, chunk))
+        size += len(chunk)
+    for i, part in enumerate(parts):
+        message = {"type": "tables", "seq": seq, "kind": kind, "part": i, "parts": len(parts),
+                   "t_cur": t_cur, "rows": rows, "columns": [m for m, _ in part]}  # fmt: skip
+        yield message, [chunk for _, chunk in part]
+
+
+@dataclass
+class _TableAssembly:
+    kind: str
+    t_cur: int
+    parts: int
+    rows: dict[str, int]
+    columns: Columns = field(default_factory=dict)
+    seen: set[int] = field(default_factory=set)
+
+    def add(self, message: dict[str, Any], buffers: list[bytes]) -> None:
+        part = message["part"]
+        if part in self.seen or part >= self.parts:
+            raise MessageError(f"tables {message['seq']}: part {part} again or out of range")
+        if len(buffers) != len(message["columns"]):
+            n = len(message["columns"])
+            raise MessageError(f"tables {message['seq']}: {n} columns, {len(buffers)} buffers")
+        self.seen.add(part)
+        for meta, data in zip(message["columns"], buffers, strict=True):
+            table, name = meta["table"], meta["name"]
+            dtype = TABLE_COLUMNS[table].get(name)
+            if dtype != meta["dtype"]:
+                raise MessageError(f"tables: {table}.{name} is not a {meta['dtype']} column")
+            values = np.frombuffer(memoryview(data), dtype=np.dtype(dtype).newbyteorder("<"))
+            if len(values) != meta["length"] or meta["offset"] + len(values) > self.rows[table]:
+                raise MessageError(f"tables: {table}.{name} chunk does not fit its rows")
+            target = self.columns.setdefault(table, {}).setdefault(
+                name, np.zeros(self.rows[table], dtype=dtype)
+            )
+            target[meta["offset"] : meta["offset"] + len(values)] = values
+
+    def complete(self) -> bool:
+        return len(self.seen) == self.parts
+
+    def checkpoint(self) -> Checkpoint:
+        for table, names in TABLE_COLUMNS.items():
+            for name in names:
+                if name not in self.columns.get(table, {}):
+                    if self.rows[table] == 0:
+                        self.columns.setdefault(table, {})[name] = np.zeros(
+                            0, TABLE_COLUMNS[table][name]
+                        )
+                    else:
+                        raise MessageError(f"tables: {table}.{name} never arrived")
+        return Checkpoint(self.columns, self.t_cur)
+
+
+# --- the job ----------------------------------------------------------------------------------
+
+
+class TrackingJob:
+    """One run of the CAP network in the browser on one stack.
+
+    `result()` gives the `TrackingResult`, `cancel()` stops the run, `await job` waits where the
+    kernel hears the browser while a cell runs; `partial` holds the tables of the frames done
+    so far and `resume()` goes on from them after a failure.
+    """
+
+    def __init__(
+        self,
+        frames: FrameStack,
+        diameter: float,
+        params: RawParams,
+        backend: str | None = None,
+        checkpoint: Checkpoint | None = None,
+    ) -> None:
+        self.frames = frames
+        self.diameter = diameter
+        self.params = params
+        self.backend_choice = backend
+        self.checkpoint = checkpoint
+        self.geometry = Geometry.for_diameter(frames.shape[1], frames.shape[2], diameter)
+        self._lock = threading.RLock()
+        self._ready = threading.Event()
+        self._done = threading.Event()
+        self._result: TrackingResult | None = None
+        self._error: str | None = None
+        self._assembling: dict[int, _TableAssembly] = {}
+        self._finished_tables: dict[int, Checkpoint] = {}
+        self._last_heard = time.monotonic()
+        self._started = 0.0
+        # True once a message arrived on another thread than the one that made the job: the
+        # kernel then hears the browser while a cell runs, and waiting is safe.
+        self.concurrent = False
+        self._main_thread = threading.get_ident()
+        self.widget = JobWidget(
+            shape=list(frames.shape),
+            dtype=frames.wire_dtype.name,
+            diameter=float(diameter),
+            params=dict(params.__dict__),
+            backend_choice=backend or "",
+            n_frames=frames.shape[0],
+        )
+        self.widget.on_msg(self._on_msg)
+        # ipykernel >= 7.4 hands a comm's incoming messages to the subshell that last sent on
+        # it: here the main shell, busy with the very cell that waits for them. Let them go
+        # where JupyterLab sends them instead, the comm target's own subshell, which runs
+        # while the cell waits. (Older kernels have no such routing; the attribute is unused.)
+        if self.widget.comm is not None:
+            self.widget.comm._reply_subshell_for = lambda _data, default: default
+
+    # --- what the user sees -------------------------------------------------------------
+    @property
+    def status(self) -> str:
+        return str(self.widget.status)
+
+    @property
+    def progress(self) -> dict[str, Any]:
+        w = self.widget
+        return {"frames_done": w.frames_done, "n_frames": w.n_frames, "cells": w.cells,
+                "backend": w.backend, "eta_s": w.eta_s}  # fmt: skip
+
+    @property
+    def partial(self) -> TrackingResult | None:
+        """The tables of the frames done so far (input pixels), or None before any."""
+        with self._lock:
+            checkpoint = self.checkpoint
+        if checkpoint is None:
+            return None
+        return self._to_result(checkpoint, {"partial": True, "frames_done": checkpoint.t_cur + 1})
+
+    def result(self, timeout: float | None = None) -> TrackingResult:
+        """The tables; waits for them where the kernel hears the browser while a cell runs."""
+        if not self._done.is_set() and not self.concurrent:
+            raise TrackingError(
+                f"the job is {self.status} ({self.widget.frames_done}/{self.widget.n_frames} "
+                "frames): this kernel hears the browser only between cells, so run "
+                "`job.result()` again in a later cell once the bar says done",
+                self,
+            )
+        return self.wait(timeout)
+
+    def wait(self, timeout: float | None = None) -> TrackingResult:
+        """Blocks until the job ends; a browser silent for SILENCE_TIMEOUT_S ends it."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while not self._done.wait(0.25):
+                silent = time.monotonic() - self._last_heard
+                if self.status == "running" and silent > SILENCE_TIMEOUT_S:
+                    self._fail(
+                        f"the browser stopped answering {silent:.0f} s ago (page closed or "
+                        "reloaded, or the connection lost)"
+                    )
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TimeoutError(f"the job is still {self.status} after {timeout} s")
+        except KeyboardInterrupt:
+            self.cancel("interrupted")
+            raise TrackingError("tracking was interrupted", self) from None
+        if self._error is not None:
+            raise TrackingError(self._error, self)
+        assert self._result is not None
+        return self._result
+
+    def cancel(self, reason: str = "cancelled by the user") -> None:
+        """Stops the run; the frames done stay in `partial`."""
+        if not self._done.is_set():
+            self.widget.send({"type": "cancel", "reason": reason})
+            self._fail(f"tracking was cancelled: {reason}", "cancelled")
+
+    def resume(self) -> TrackingResult | TrackingJob:
+        """Goes on from this job's last checkpoint in a new job shown in the current cell: its
+        result where the kernel can wait for it, else the new job (as `track` does)."""
+        job = TrackingJob(self.frames, self.diameter, self.params, self.backend_choice,
+                          checkpoint=self.checkpoint)  # fmt: skip
+        return run(job, fallback=None)
+
+    def __await__(self) -> Generator[Any, None, TrackingResult]:
+        import asyncio
+
+        while not self._done.is_set():
+            yield from asyncio.sleep(0.2).__await__()
+        return self.wait()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def __repr__(self) -> str:
+        return (
+            f"TrackingJob({self.status}, {self.widget.frames_done}/{self.widget.n_frames} frames)"
+        )
+
+    def close(self) -> None:
+        self.widget.close()
+
+    # --- running ------------------------------------------------------------------------
+    def wait_ready(self, timeout: float) -> bool:
+        """Whether the browser's model said it is ready within `timeout` seconds."""
+        return self._ready.wait(timeout)
+
+    def start(self) -> None:
+        with self._lock:
+            self.widget.status = "running"
+            self._started = time.monotonic()
+            self._last_heard = time.monotonic()
+            resume_seq = None
+            if self.checkpoint is not None:
+                resume_seq = 0
+                for message, buffers in encode_tables(
+                    self.checkpoint.columns, resume_seq, "resume", self.checkpoint.t_cur
+                ):
+                    self.widget.send(message, buffers)
+            self.widget.send({"type": "start", "resume_seq": resume_seq})
+
+    def _on_msg(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
+        if threading.get_ident() != self._main_thread:
+            self.concurrent = True
+        self._last_heard = time.monotonic()
+        if self._done.is_set():
+            return  # a job that has ended ignores late messages
+        try:
+            _check_from_browser(content)
+            self._handle(content, [bytes(b) for b in buffers])
+        except MessageError as error:
+            self.widget.send({"type": "cancel", "reason": str(error)})
+            self._fail(f"the browser broke the job's protocol: {error}")
+        except Exception as error:
+            self._fail(f"{type(error).__name__}: {error}")
+
+    def _handle(self, message: dict[str, Any], buffers: list[bytes]) -> None:
+        kind = message["type"]
+        if kind == "ready":
+            if message["protocol"] != PROTOCOL:
+                raise MessageError(f"protocol {message['protocol']}, this kernel speaks {PROTOCOL}")
+            if self._ready.is_set():
+                return  # another view of the same job (a second page)
+            self._ready.set()
+            if self.status == "waiting" and not self.concurrent:
+                self.start()  # a job that could not wait starts as soon as the browser is there
+        elif self.status != "running":
+            raise MessageError(f"a {kind!r} message while the job is {self.status}")
+        elif kind == "get-frames":
+            self._send_frames(message)
+        elif kind == "progress":
+            self._progress(message)
+        elif kind == "tables":
+            self._tables(message, buffers)
+        elif kind == "done":
+            tables = self._finished_tables.pop(message["seq"], None)
+            if tables is None:
+                raise MessageError(f"done with tables {message['seq']}, which did not all arrive")
+            metadata = {
+                "backend": f"browser ({message['backend']})",
+                "fallback_reason": message["fallback_reason"],
+                "seconds": message["seconds"],
+            }
+            result = self._to_result(tables, metadata)
+            with self._lock:
+                self._result = result
+                self.widget.status = "done"
+                self.widget.frames_done = self.frames.shape[0]
+                self._done.set()
+        elif kind == "failed":
+            if message["seq"] is not None and message["seq"] in self._finished_tables:
+                self.checkpoint = self._finished_tables.pop(message["seq"])
+            self._fail(f"{message['name']}: {message['message']}")
+
+    def _send_frames(self, message: dict[str, Any]) -> None:
+        first, count = message["first"], message["count"]
+        n = self.frames.shape[0]
+        if first + count > n:
+            raise MessageError(f"frames {first} to {first + count - 1} asked of a {n}-frame stack")
+        frame_bytes = self.frames.shape[1] * self.frames.shape[2] * self.frames.wire_dtype.itemsize
+        if count > 1 and count * frame_bytes > MAX_MESSAGE_BYTES:
+            raise MessageError(f"{count} frames of {frame_bytes} bytes in one message")
+        try:
+            data = [self.frames.wire(t).tobytes() for t in range(first, first + count)]
+        except Exception as error:
+            self.widget.send({"type": "frames-error", "request": message["request"],
+                              "message": f"{type(error).__name__}: {error}"})  # fmt: skip
+            raise
+        reply = {"type": "frames", "request": message["request"], "first": first,
+                 "count": count, "dtype": self.frames.wire_dtype.name}  # fmt: skip
+        self.widget.send(reply, data)
+
+    def _progress(self, message: dict[str, Any]) -> None:
+        done, total = message["frames_done"], message["n_frames"]
+        if total != self.frames.shape[0] or done > total:
+            raise MessageError(
+                f"progress of {done}/{total} frames for a {self.frames.shape[0]}-frame stack"
+            )
+        rate = message["seconds"] / max(done - self._resumed_frames(), 1)
+        with self.widget.hold_sync():
+            self.widget.frames_done = done
+            self.widget.cells = message["cells"]
+            self.widget.backend = message["backend"]
+            self.widget.eta_s = round(rate * (total - done), 1)
+
+    def _resumed_frames(self) -> int:
+        return 0 if self.checkpoint is None else self.checkpoint.t_cur + 1
+
+    def _tables(self, message: dict[str, Any], buffers: list[bytes]) -> None:
+        seq = message["seq"]
+        assembly = self._assembling.get(seq)
+        if assembly is None:
+            assembly = _TableAssembly(message["kind"], message["t_cur"], message["parts"],
+                                      dict(message["rows"]))  # fmt: skip
+            self._assembling[seq] = assembly
+        elif (assembly.kind, assembly.parts) != (message["kind"], message["parts"]):
+            raise MessageError(f"tables {seq}: parts disagree on kind or count")
+        assembly.add(message, buffers)
+        if assembly.complete():
+            del self._assembling[seq]
+            tables = assembly.checkpoint()
+            if assembly.kind == "checkpoint":
+                with self._lock:
+                    self.checkpoint = tables
+            else:
+                self._finished_tables[seq] = tables
+
+    def _fail(self, message: str, status: str = "failed") -> None:
+        with self._lock:
+            if self._done.is_set():
+                return
+            self._error = message
+            with self.widget.hold_sync():
+                self.widget.status = status
+                self.widget.message = message
+            self._done.set()
+
+    def _to_result(self, tables: Checkpoint, extra: dict[str, Any]) -> TrackingResult:
+        card = model_card()
+        raw = tables.raw()
+        metadata = {
+            "model": card["name"],
+            "diameter": self.diameter,
+            "params": self.params.__dict__,
+            "windows": len(raw.windows),
+            **extra,
+        }
+        return to_result(raw, self.geometry, self.frames.shape, metadata)
+
+
+def run(
+    job: TrackingJob, fallback: Callable[[], TrackingResult] | None
+) -> TrackingResult | TrackingJob:
+    """Shows the job under the cell and runs it in the browser: its result where the kernel
+    hears the browser while the cell runs; where no browser answers in READY_TIMEOUT_S, the
+    `fallback`'s result (after saying why), or else the job itself, which starts when the
+    browser's messages arrive after the cell ends."""
+    from IPython.display import display
+
+    display(job.widget)  # type: ignore[no-untyped-call]
+    if job.wait_ready(READY_TIMEOUT_S):
+        job.start()
+        return job.wait()
+    why = (
+        f"no JupyterLab with the cellpoint extension answered within {READY_TIMEOUT_S:.0f} s "
+        "while this cell runs (that needs comms on kernel subshells: ipykernel >= 7 and "
+        "JupyterLab >= 4.4)"
+    )
+    if fallback is not None:
+        job.close()
+        print(f"cellpoint: {why}; tracking in the kernel instead (same model, onnxruntime)")
+        return fallback()
+    print(
+        f"cellpoint: {why}. The job starts when the browser's messages arrive, after this "
+        "cell; read `job.result()` in a later cell once the bar says done."
+    )
+    return job
+
+
+def in_kernel() -> bool:
+    """Whether this runs in a Jupyter kernel a frontend can be attached to."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None

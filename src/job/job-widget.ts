@@ -1,0 +1,337 @@
+/**
+ * The browser's side of a tracking job (`cellpoint.browser.TrackingJob` in the kernel): the
+ * widget model says it is ready, runs the CAP tracker contribution when the kernel says start,
+ * pulls frames from the kernel a request at a time, and sends back progress, checkpoints and
+ * the tables; the view is the progress bar under the cell. Every message from the kernel is
+ * checked against the shared schema first.
+ */
+
+import {
+  DOMWidgetModel,
+  DOMWidgetView,
+  IBackboneModelOptions,
+  ISerializers
+} from '@jupyter-widgets/base';
+import { JSONObject } from '@lumino/coreutils';
+
+import type { ICapTracker } from '../builtins';
+import type { PageFrameSource } from '../engine/client';
+import type { EngineResult } from '../engine/pipeline';
+import type { FrameDtype } from '../engine/protocol';
+import type { RawCheckpoint, RawResult } from '../engine/raw';
+import { IContributionRegistry } from '../host';
+import { MODULE_NAME, MODULE_VERSION } from '../version';
+import { IJobState, JobProgress, defineJobProgress } from '../widget/job-progress';
+import {
+  FromKernel,
+  MAX_MESSAGE_BYTES,
+  PROTOCOL,
+  TablesAssembly,
+  TablesKind,
+  checkFromKernel,
+  encodeTables
+} from './messages';
+
+/** The tracker a job runs unless the kernel names another. */
+export const DEFAULT_TRACKER = 'cellpoint.cap';
+/** How often a running job tells the kernel it is still there, and sends checkpoints. */
+const HEARTBEAT_MS = 2000;
+const PROGRESS_MS = 250;
+const READY_REPEAT_MS = 1000;
+const ITEM_SIZE: Record<FrameDtype, number> = {
+  uint8: 1,
+  int8: 1,
+  uint16: 2,
+  int16: 2,
+  uint32: 4,
+  int32: 4,
+  float32: 4,
+  float64: 8
+};
+
+type Buffers = ArrayBuffer[] | DataView[];
+
+function bytesOf(buffer: ArrayBuffer | DataView): ArrayBuffer {
+  return buffer instanceof DataView
+    ? (buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength) as ArrayBuffer)
+    : buffer;
+}
+
+/** Widget classes for the kernel's `JobWidget`, bound to this page's registry. */
+export function createJobWidget(registry: IContributionRegistry): {
+  TrackingJobModel: typeof DOMWidgetModel;
+  TrackingJobView: typeof DOMWidgetView;
+} {
+  defineJobProgress();
+
+  class TrackingJobModel extends DOMWidgetModel {
+    defaults(): Backbone.ObjectHash {
+      return {
+        ...super.defaults(),
+        _model_name: 'TrackingJobModel',
+        _model_module: MODULE_NAME,
+        _model_module_version: MODULE_VERSION,
+        _view_name: 'TrackingJobView',
+        _view_module: MODULE_NAME,
+        _view_module_version: MODULE_VERSION,
+        shape: [],
+        dtype: 'uint8',
+        diameter: 0,
+        params: {},
+        backend_choice: '',
+        status: 'waiting',
+        message: '',
+        frames_done: 0,
+        n_frames: 0,
+        cells: 0,
+        backend: '',
+        eta_s: -1
+      };
+    }
+
+    static serializers: ISerializers = { ...DOMWidgetModel.serializers };
+
+    initialize(attributes: Backbone.ObjectHash, options: IBackboneModelOptions): void {
+      super.initialize(attributes, options);
+      this.on('msg:custom', (content: unknown, buffers?: Buffers) =>
+        this.onKernelMessage(content, buffers ?? [])
+      );
+      // The kernel restarted or shut down: the widget manager closes every model.
+      this.on('destroy', () => this.stop('the kernel went away (restarted or shut down)'));
+      // A job the kernel has already finished (a page reloaded later) has nothing to run.
+      if (this.get('status') === 'waiting') {
+        // Said again every second until the kernel starts the job: JupyterLab sends comm
+        // messages on a kernel subshell only once that subshell exists, and a message sent
+        // before waits behind the running cell (the kernel ignores the repeats).
+        const ready = (): void =>
+          this.send({ type: 'ready', protocol: PROTOCOL, tracker: DEFAULT_TRACKER }, {});
+        ready();
+        this.readyTimer = setInterval(ready, READY_REPEAT_MS);
+        this.on('change:status', () => this.stopSayingReady());
+        this.on('destroy', () => this.stopSayingReady());
+      }
+    }
+
+    private readyTimer: ReturnType<typeof setInterval> | null = null;
+
+    private stopSayingReady(): void {
+      if (this.readyTimer !== null) {
+        clearInterval(this.readyTimer);
+        this.readyTimer = null;
+      }
+    }
+
+    private controller: AbortController | null = null;
+    private readonly pending = new Map<
+      number,
+      { resolve: (b: ArrayBuffer[]) => void; reject: (e: Error) => void }
+    >();
+    private nextRequest = 0;
+    private nextSeq = 1;
+    private readonly resumes = new Map<number, TablesAssembly>();
+
+    private onKernelMessage(content: unknown, buffers: Buffers): void {
+      let message: FromKernel;
+      try {
+        message = checkFromKernel(content);
+      } catch (error) {
+        this.stop(error instanceof Error ? error.message : String(error));
+        return;
+      }
+      switch (message.type) {
+        case 'start':
+          this.stopSayingReady();
+          void this.run(message.resume_seq);
+          break;
+        case 'tables': {
+          if (message.kind !== 'resume') {
+            this.stop(`the kernel sent tables of kind ${message.kind}`);
+            break;
+          }
+          let assembly = this.resumes.get(message.seq);
+          if (!assembly) {
+            assembly = new TablesAssembly(message);
+            this.resumes.set(message.seq, assembly);
+          }
+          assembly.add(message, buffers);
+          break;
+        }
+        case 'frames': {
+          const request = this.pending.get(message.request);
+          this.pending.delete(message.request);
+          if (buffers.length !== message.count) {
+            request?.reject(new Error(`${message.count} frames came in ${buffers.length} buffers`));
+          } else {
+            request?.resolve(buffers.map(bytesOf));
+          }
+          break;
+        }
+        case 'frames-error': {
+          const request = this.pending.get(message.request);
+          this.pending.delete(message.request);
+          request?.reject(new Error(message.message));
+          break;
+        }
+        case 'cancel':
+          this.stop(message.reason);
+          break;
+      }
+    }
+
+    /** Aborts a running job (its tables so far go to the kernel as it ends). */
+    private stop(reason: string): void {
+      if (this.controller && !this.controller.signal.aborted) {
+        console.info(`cellpoint: tracking job stopped: ${reason}`);
+        this.controller.abort(reason);
+      }
+      for (const { reject } of this.pending.values()) {
+        reject(new Error(reason));
+      }
+      this.pending.clear();
+    }
+
+    private source(): PageFrameSource {
+      const [n, height, width] = this.get('shape') as [number, number, number];
+      const dtype = this.get('dtype') as FrameDtype;
+      const frameBytes = height * width * ITEM_SIZE[dtype];
+      const perRequest = Math.max(1, Math.floor(MAX_MESSAGE_BYTES / frameBytes));
+      const request = (first: number, count: number): Promise<ArrayBuffer[]> =>
+        new Promise((resolve, reject) => {
+          const id = this.nextRequest++;
+          this.pending.set(id, { resolve, reject });
+          this.send({ type: 'get-frames', request: id, first, count }, {});
+        });
+      return {
+        shape: [n, height, width],
+        dtype,
+        frames: async (first, count) => {
+          const parts = [];
+          for (let f = first; f < first + count; f += perRequest) {
+            parts.push(request(f, Math.min(perRequest, first + count - f)));
+          }
+          return (await Promise.all(parts)).flat();
+        }
+      };
+    }
+
+    private sendTables(raw: RawResult, kind: TablesKind, tCur: number): number {
+      const seq = this.nextSeq++;
+      for (const [message, buffers] of encodeTables(raw, seq, kind, tCur)) {
+        this.send(message as unknown as JSONObject, {}, buffers);
+      }
+      return seq;
+    }
+
+    private async run(resumeSeq: number | null): Promise<void> {
+      if (this.controller) {
+        return; // already running (the kernel asked twice)
+      }
+      const controller = new AbortController();
+      this.controller = controller;
+      let resume: RawCheckpoint | undefined;
+      let lastProgress = 0;
+      let lastCheckpoint = performance.now();
+      const heartbeat = setInterval(() => this.send({ type: 'alive' }, {}), HEARTBEAT_MS);
+      try {
+        if (resumeSeq !== null) {
+          const assembly = this.resumes.get(resumeSeq);
+          if (!assembly?.complete) {
+            throw new Error(`the checkpoint to resume from (tables ${resumeSeq}) is incomplete`);
+          }
+          resume = assembly.checkpoint();
+          this.resumes.clear();
+        }
+        const tracker = await registry.load<ICapTracker>(DEFAULT_TRACKER);
+        const backend = this.get('backend_choice') as string;
+        const result = await tracker.track(this.source(), {
+          diameter: this.get('diameter') as number,
+          params: this.get('params') as Record<string, number>,
+          ...(backend ? { backend: backend as 'auto' | 'webgpu' | 'wasm' } : {}),
+          resume,
+          signal: controller.signal,
+          onProgress: p => {
+            const now = performance.now();
+            if (now - lastProgress < PROGRESS_MS && p.framesDone < p.nFrames) {
+              return;
+            }
+            lastProgress = now;
+            this.send(
+              {
+                type: 'progress',
+                frames_done: p.framesDone,
+                n_frames: p.nFrames,
+                cells: p.cells,
+                backend: p.backend,
+                seconds: p.seconds
+              },
+              {}
+            );
+          },
+          onCheckpoint: checkpoint => {
+            const now = performance.now();
+            if (now - lastCheckpoint >= HEARTBEAT_MS) {
+              lastCheckpoint = now;
+              this.sendTables(checkpoint.tables, 'checkpoint', checkpoint.tCur);
+            }
+          }
+        });
+        this.finish(result);
+      } catch (error) {
+        const { partial, framesDone } = error as {
+          partial?: EngineResult | null;
+          framesDone?: number;
+        };
+        const seq =
+          partial && framesDone ? this.sendTables(partial.raw, 'partial', framesDone - 1) : null;
+        this.send(
+          {
+            type: 'failed',
+            name: error instanceof Error ? error.name : 'Error',
+            message: error instanceof Error ? error.message : String(error),
+            frames_done: framesDone ?? 0,
+            seq
+          },
+          {}
+        );
+      } finally {
+        clearInterval(heartbeat);
+        this.controller = null;
+      }
+    }
+
+    private finish(result: EngineResult): void {
+      const [n] = this.get('shape') as [number];
+      const seq = this.sendTables(result.raw, 'result', n - 1);
+      const { timings } = result;
+      this.send(
+        {
+          type: 'done',
+          seq,
+          backend: result.backend,
+          fallback_reason: result.fallbackReason,
+          seconds: { ...timings }
+        },
+        {}
+      );
+    }
+  }
+
+  class TrackingJobView extends DOMWidgetView {
+    render(): void {
+      this.bar = document.createElement('cellpoint-job-progress') as JobProgress;
+      this.el.classList.add('cellpoint-job-widget');
+      this.el.appendChild(this.bar);
+      this.listenTo(this.model, 'change', this.refresh);
+      this.refresh();
+    }
+
+    private refresh(): void {
+      const keys = ['status', 'message', 'frames_done', 'n_frames', 'cells', 'backend', 'eta_s'];
+      this.bar.state = Object.fromEntries(keys.map(k => [k, this.model.get(k)])) as IJobState;
+    }
+
+    private bar!: JobProgress;
+  }
+
+  return { TrackingJobModel, TrackingJobView };
+}

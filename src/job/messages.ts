@@ -1,0 +1,240 @@
+/**
+ * The tracking job's comm messages, the browser's side of `cellpoint.browser` (python_stub):
+ * the schema both sides check (python_stub/cellpoint/schemas/job-messages.schema.json), and
+ * RAW's tables cut into parts under `MAX_MESSAGE_BYTES` and put together again.
+ */
+
+import Ajv from 'ajv';
+
+import schema from '../../python_stub/cellpoint/schemas/job-messages.schema.json';
+import type { RawCheckpoint, RawResult } from '../engine/raw';
+
+export const PROTOCOL = 1;
+/** The server takes websocket messages of up to 10 MiB; parts stay well under. */
+export const MAX_MESSAGE_BYTES = 8 * 2 ** 20;
+
+type ColumnType = 'int32' | 'float32' | 'float64';
+type TableName = 'tracks' | 'lineage' | 'divisions' | 'windows';
+export type TablesKind = 'checkpoint' | 'result' | 'partial' | 'resume';
+
+/** Every column of every table, in the order they travel (the kernel's TABLE_COLUMNS). */
+const COLUMNS: readonly [TableName, string, ColumnType][] = [
+  ['tracks', 'track_id', 'int32'],
+  ['tracks', 't', 'int32'],
+  ['tracks', 'x', 'float64'],
+  ['tracks', 'y', 'float64'],
+  ['tracks', 'visibility', 'float32'],
+  ['lineage', 'track_id', 'int32'],
+  ['lineage', 'start', 'int32'],
+  ['lineage', 'end', 'int32'],
+  ['lineage', 'parent_id', 'int32'],
+  ['divisions', 'parent_id', 'int32'],
+  ['divisions', 't', 'int32'],
+  ['divisions', 'daughter_a', 'int32'],
+  ['divisions', 'daughter_b', 'int32'],
+  ['divisions', 'score', 'float64'],
+  ['windows', 'first', 'int32'],
+  ['windows', 'length', 'int32'],
+  ['windows', 'queries', 'int32']
+];
+
+const ARRAYS = { int32: Int32Array, float32: Float32Array, float64: Float64Array } as const;
+
+export interface ColumnMeta {
+  table: TableName;
+  name: string;
+  dtype: ColumnType;
+  offset: number;
+  length: number;
+}
+
+export interface TablesMessage {
+  type: 'tables';
+  seq: number;
+  kind: TablesKind;
+  part: number;
+  parts: number;
+  t_cur: number;
+  rows: Record<TableName, number>;
+  columns: ColumnMeta[];
+}
+
+/** What the kernel sends (checked with `checkFromKernel` before use). */
+export type FromKernel =
+  | { type: 'start'; resume_seq: number | null }
+  | { type: 'frames'; request: number; first: number; count: number; dtype: string }
+  | { type: 'frames-error'; request: number; message: string }
+  | TablesMessage
+  | { type: 'cancel'; reason: string };
+
+const ajv = new Ajv({ allErrors: false, strict: false });
+const validateFromKernel = ajv.compile({
+  definitions: schema.definitions,
+  $ref: '#/definitions/toBrowser'
+});
+
+/** The message, if it keeps the contract; else an error saying how it breaks it. */
+export function checkFromKernel(message: unknown): FromKernel {
+  if (!validateFromKernel(message)) {
+    const first = validateFromKernel.errors?.[0];
+    const type = (message as { type?: unknown } | null)?.type;
+    throw new Error(
+      `the kernel sent a malformed ${JSON.stringify(type)} message: ${first?.instancePath ?? ''} ${first?.message ?? ''}`.trim()
+    );
+  }
+  return message as FromKernel;
+}
+
+function columnOf(raw: RawResult, table: TableName, name: string): ArrayLike<number> {
+  if (table === 'windows') {
+    const key = name as 'first' | 'length' | 'queries';
+    return raw.windows.map(w => w[key]);
+  }
+  return (raw[table] as unknown as Record<string, ArrayLike<number>>)[name] as ArrayLike<number>;
+}
+
+/** The tables (model pixels) as messages with their buffers, each under MAX_MESSAGE_BYTES. */
+export function encodeTables(
+  raw: RawResult,
+  seq: number,
+  kind: TablesKind,
+  tCur: number
+): [TablesMessage, ArrayBuffer[]][] {
+  const half = MAX_MESSAGE_BYTES / 2;
+  const chunks: [ColumnMeta, ArrayBuffer][] = [];
+  for (const [table, name, dtype] of COLUMNS) {
+    const values = ARRAYS[dtype].from(columnOf(raw, table, name));
+    const step = Math.max(1, Math.floor(half / values.BYTES_PER_ELEMENT));
+    for (let offset = 0; offset < Math.max(values.length, 1); offset += step) {
+      const piece = values.slice(offset, offset + step);
+      chunks.push([{ table, name, dtype, offset, length: piece.length }, piece.buffer]);
+    }
+  }
+  const rows = {
+    tracks: raw.tracks.track_id.length,
+    lineage: raw.lineage.track_id.length,
+    divisions: raw.divisions.parent_id.length,
+    windows: raw.windows.length
+  };
+  const parts: [ColumnMeta, ArrayBuffer][][] = [[]];
+  let size = 0;
+  for (const chunk of chunks) {
+    const current = parts[parts.length - 1] as [ColumnMeta, ArrayBuffer][];
+    if (current.length && size + chunk[1].byteLength > half) {
+      parts.push([chunk]);
+      size = chunk[1].byteLength;
+    } else {
+      current.push(chunk);
+      size += chunk[1].byteLength;
+    }
+  }
+  return parts.map((part, i) => [
+    {
+      type: 'tables',
+      seq,
+      kind,
+      part: i,
+      parts: parts.length,
+      t_cur: tCur,
+      rows,
+      columns: part.map(([meta]) => meta)
+    },
+    part.map(([, buffer]) => buffer)
+  ]);
+}
+
+/** Parts of one set of tables put together again: a checkpoint to resume from. */
+export class TablesAssembly {
+  private readonly columns = new Map<string, Int32Array | Float32Array | Float64Array>();
+  private readonly seen = new Set<number>();
+
+  constructor(private readonly first: TablesMessage) {}
+
+  add(message: TablesMessage, buffers: ArrayBuffer[] | DataView[]): void {
+    if (message.kind !== this.first.kind || message.parts !== this.first.parts) {
+      throw new Error(`tables ${message.seq}: parts disagree on kind or count`);
+    }
+    if (this.seen.has(message.part) || message.part >= message.parts) {
+      throw new Error(`tables ${message.seq}: part ${message.part} again or out of range`);
+    }
+    if (buffers.length !== message.columns.length) {
+      throw new Error(
+        `tables ${message.seq}: ${message.columns.length} columns, ${buffers.length} buffers`
+      );
+    }
+    this.seen.add(message.part);
+    message.columns.forEach((meta, i) => {
+      const known = COLUMNS.find(([t, n]) => t === meta.table && n === meta.name);
+      if (!known || known[2] !== meta.dtype) {
+        throw new Error(`tables: ${meta.table}.${meta.name} is not a ${meta.dtype} column`);
+      }
+      const buffer = buffers[i] as ArrayBuffer | DataView;
+      const bytes =
+        buffer instanceof DataView
+          ? buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength)
+          : buffer;
+      const values = new ARRAYS[meta.dtype](bytes as ArrayBuffer);
+      const rows = this.first.rows[meta.table];
+      if (values.length !== meta.length || meta.offset + values.length > rows) {
+        throw new Error(`tables: ${meta.table}.${meta.name} chunk does not fit its rows`);
+      }
+      const key = `${meta.table}.${meta.name}`;
+      let column = this.columns.get(key);
+      if (!column) {
+        column = new ARRAYS[meta.dtype](rows);
+        this.columns.set(key, column);
+      }
+      column.set(values, meta.offset);
+    });
+  }
+
+  get complete(): boolean {
+    return this.seen.size === this.first.parts;
+  }
+
+  checkpoint(): RawCheckpoint {
+    const get = (table: TableName, name: string): Int32Array | Float32Array | Float64Array => {
+      const column = this.columns.get(`${table}.${name}`);
+      if (column) {
+        return column;
+      }
+      if (this.first.rows[table] === 0) {
+        const dtype = (
+          COLUMNS.find(([t, n]) => t === table && n === name) as [TableName, string, ColumnType]
+        )[2];
+        return new ARRAYS[dtype](0);
+      }
+      throw new Error(`tables: ${table}.${name} never arrived`);
+    };
+    const i32 = (table: TableName, name: string): Int32Array => get(table, name) as Int32Array;
+    const first = i32('windows', 'first');
+    const tables: RawResult = {
+      tracks: {
+        track_id: i32('tracks', 'track_id'),
+        t: i32('tracks', 't'),
+        x: get('tracks', 'x') as Float64Array,
+        y: get('tracks', 'y') as Float64Array,
+        visibility: get('tracks', 'visibility') as Float32Array
+      },
+      lineage: {
+        track_id: i32('lineage', 'track_id'),
+        start: i32('lineage', 'start'),
+        end: i32('lineage', 'end'),
+        parent_id: i32('lineage', 'parent_id')
+      },
+      divisions: {
+        parent_id: i32('divisions', 'parent_id'),
+        t: i32('divisions', 't'),
+        daughter_a: i32('divisions', 'daughter_a'),
+        daughter_b: i32('divisions', 'daughter_b'),
+        score: get('divisions', 'score') as Float64Array
+      },
+      windows: Array.from(first, (f, i) => ({
+        first: f,
+        length: i32('windows', 'length')[i] as number,
+        queries: i32('windows', 'queries')[i] as number
+      }))
+    };
+    return { tables, tCur: this.first.t_cur };
+  }
+}

@@ -1,0 +1,157 @@
+"""`cellpoint.track(stack)` from a notebook in a real JupyterLab: the frames go to the browser
+over the job widget's comm, the engine tracks them in its worker, and the tables come back as
+DataFrames equal to the kernel backend's; the job survives a closed page (resume) and a kernel
+restart ends it in the browser."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from .conftest import artifact, open_notebook, run_cell, write_notebook
+from .lab import LabServer
+
+pytestmark = pytest.mark.browser
+
+SETUP = """
+import cellpoint as cp, pandas as pd
+from cellpoint.sim import simulate
+seq = simulate("small", seed=7, n_frames={n_frames})
+frames, diameter = seq.frames, seq.config.diameter
+"""
+
+COMPARE = """
+ref = cp.track(frames, diameter=diameter, backend="kernel", progress=False)
+pd.testing.assert_frame_equal(res.tracks, ref.tracks, check_exact=False, rtol=0, atol=1e-3)
+pd.testing.assert_frame_equal(res.lineage, ref.lineage)
+pd.testing.assert_frame_equal(res.divisions, ref.divisions, check_exact=False, rtol=0, atol=1e-4)
+print("SAME TABLES", len(res.tracks), "rows", len(res.lineage), "tracks")
+"""
+
+
+def output(page: Page, index: int) -> str:
+    return page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-OutputArea").inner_text()
+
+
+def wait_for_output(page: Page, index: int, pattern: str, timeout: float = 120_000) -> None:
+    area = page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-OutputArea")
+    expect(area).to_contain_text(re.compile(pattern), timeout=timeout)
+
+
+def test_track_in_the_browser_gives_the_kernel_tables(page: Page, lab_server: LabServer) -> None:
+    cells = [
+        SETUP.format(n_frames=12),
+        'res = cp.track(frames, diameter=diameter, backend="browser")\n'
+        'print("backend:", res.metadata["backend"])',
+        COMPARE,
+    ]
+    write_notebook(lab_server.root, "track.ipynb", cells)
+    open_notebook(page, lab_server, "track.ipynb")
+    run_cell(page, 0)
+    run_cell(page, 1)
+    # The bar under the cell, while the job runs and once it is done.
+    bar = page.locator("cellpoint-job-progress")
+    expect(bar).to_be_visible(timeout=60_000)
+    wait_for_output(page, 1, r"backend: browser \(wasm\)")
+    expect(bar.locator("[role=status]")).to_contain_text("done: 12/12 frames")
+    bar.screenshot(path=artifact("track-progress-done.png"))
+    run_cell(page, 2)
+    wait_for_output(page, 2, r"SAME TABLES \d+ rows \d+ tracks")
+    assert "Error" not in output(page, 2), output(page, 2)
+    page.screenshot(path=artifact("track-notebook.png"), full_page=True)
+
+
+def test_bad_input_is_refused_before_anything_is_sent(page: Page, lab_server: LabServer) -> None:
+    cells = [
+        "import cellpoint as cp, numpy as np\n"
+        "try:\n"
+        "    cp.track(np.zeros((1, 64, 64)), backend='browser')\n"
+        "except cp.StackError as e:\n"
+        "    print('REFUSED:', e)",
+    ]
+    write_notebook(lab_server.root, "bad.ipynb", cells)
+    open_notebook(page, lab_server, "bad.ipynb")
+    run_cell(page, 0)
+    wait_for_output(page, 0, "REFUSED: the stack has 1 frame; tracking needs at least 2")
+    expect(page.locator("cellpoint-job-progress")).to_have_count(0)
+
+
+def test_a_closed_page_ends_the_job_which_resumes_later(
+    browser: Browser, lab_server: LabServer
+) -> None:
+    cells = [
+        SETUP.format(n_frames=40),
+        "import cellpoint.browser as cb\n"
+        "cb.SILENCE_TIMEOUT_S = 6\n"
+        "try:\n"
+        '    res = cp.track(frames, diameter=diameter, backend="browser")\n'
+        "except cp.TrackingError as e:\n"
+        "    job = e.job\n"
+        "    print('ENDED:', e)",
+        "print('STATUS', job.status, 'PARTIAL', job.partial.tracks.t.max() + 1)\n"
+        "res = job.resume()\n"
+        "print('RESUMED', res.metadata['backend'])",
+        COMPARE,
+    ]
+    write_notebook(lab_server.root, "close.ipynb", cells)
+    first = browser.new_context().new_page()
+    open_notebook(first, lab_server, "close.ipynb")
+    run_cell(first, 0)
+    run_cell(first, 1)
+    # Close the page once a checkpoint has surely reached the kernel (they go every 2 s).
+    status = first.locator("cellpoint-job-progress [role=status]")
+    expect(status).to_contain_text(re.compile(r"^([3-9]|\d\d)/40 frames"), timeout=120_000)
+    first.wait_for_timeout(2500)
+    first.context.close()
+
+    second = browser.new_context().new_page()
+    try:
+        open_notebook(second, lab_server, "close.ipynb")
+        # The kernel noticed the silence, ended the job and kept what was tracked.
+        expect(second.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
+            1, timeout=60_000
+        )
+        run_cell(second, 2)
+        wait_for_output(second, 2, r"RESUMED browser", timeout=180_000)
+        text = output(second, 2)
+        found = re.search(r"STATUS failed PARTIAL (\d+)", text)
+        assert found, text
+        assert 0 < int(found.group(1)) < 40
+        run_cell(second, 3)
+        wait_for_output(second, 3, r"SAME TABLES")
+        second.screenshot(path=artifact("track-resumed.png"), full_page=True)
+    finally:
+        second.context.close()
+
+
+def test_a_kernel_restart_stops_the_browser_job(page: Page, lab_server: LabServer) -> None:
+    messages: list[str] = []
+    page.on("console", lambda m: messages.append(m.text))
+    cells = [
+        SETUP.format(n_frames=40),
+        'res = cp.track(frames, diameter=diameter, backend="browser")',
+        "print('ALIVE', 1 + 1)",
+    ]
+    write_notebook(lab_server.root, "restart.ipynb", cells)
+    open_notebook(page, lab_server, "restart.ipynb")
+    run_cell(page, 0)
+    run_cell(page, 1)
+    status = page.locator("cellpoint-job-progress [role=status]")
+    expect(status).to_contain_text(re.compile(r"^\d+/40 frames"), timeout=120_000)
+    page.evaluate("window.jupyterapp.commands.execute('kernelmenu:restart')")
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
+        1, timeout=60_000
+    )
+    # The widget manager closes the job's model, which stops the engine's job.
+    for _ in range(30):
+        if any("tracking job stopped: the kernel went away" in m for m in messages):
+            break
+        page.wait_for_timeout(500)
+    else:
+        pytest.fail(f"the browser job did not stop: {messages}")
+    # The kernel is back and answers.
+    run_cell(page, 2)
+    wait_for_output(page, 2, "ALIVE 2")
