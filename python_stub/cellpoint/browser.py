@@ -217,6 +217,7 @@ class TrackingJob:
         self._error: str | None = None
         self._assembling: dict[int, _TableAssembly] = {}
         self._finished_tables: dict[int, Checkpoint] = {}
+        self._completed: set[int] = set()
         self._last_heard = time.monotonic()
         self._started = 0.0
         # True once a message arrived on another thread than the one that made the job: the
@@ -359,10 +360,10 @@ class TrackingJob:
     def _handle(self, message: dict[str, Any], buffers: list[bytes]) -> None:
         kind = message["type"]
         if kind == "ready":
+            if self._ready.is_set():
+                return  # the browser saying it again, or another page's view of this job
             if message["protocol"] != PROTOCOL:
                 raise MessageError(f"protocol {message['protocol']}, this kernel speaks {PROTOCOL}")
-            if self._ready.is_set():
-                return  # another view of the same job (a second page)
             self._ready.set()
             if self.status == "waiting" and not self.concurrent:
                 self.start()  # a job that could not wait starts as soon as the browser is there
@@ -430,6 +431,8 @@ class TrackingJob:
 
     def _tables(self, message: dict[str, Any], buffers: list[bytes]) -> None:
         seq = message["seq"]
+        if seq in self._completed:
+            raise MessageError(f"tables {seq} again, after all their parts arrived")
         assembly = self._assembling.get(seq)
         if assembly is None:
             assembly = _TableAssembly(message["kind"], message["t_cur"], message["parts"],
@@ -440,6 +443,7 @@ class TrackingJob:
         assembly.add(message, buffers)
         if assembly.complete():
             del self._assembling[seq]
+            self._completed.add(seq)
             tables = assembly.checkpoint()
             if assembly.kind == "checkpoint":
                 with self._lock:

@@ -49,7 +49,8 @@ class LabServer:
     root: Path
 
     def lab_url(self, path: str = "") -> str:
-        return f"{self.url}/lab/tree/{path}?token={self.token}"
+        """The lab with only `path` open: `reset` forgets the tabs earlier tests opened."""
+        return f"{self.url}/lab/tree/{path}?reset&token={self.token}"
 
 
 def _free_port() -> int:
