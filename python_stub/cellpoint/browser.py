@@ -220,6 +220,7 @@ class TrackingJob:
         self._completed: set[int] = set()
         self._last_heard = time.monotonic()
         self._started = 0.0
+        self._result_started = 0.0
         # True once a message arrived on another thread than the one that made the job: the
         # kernel then hears the browser while a cell runs, and waiting is safe.
         self.concurrent = False
@@ -379,10 +380,17 @@ class TrackingJob:
             tables = self._finished_tables.pop(message["seq"], None)
             if tables is None:
                 raise MessageError(f"done with tables {message['seq']}, which did not all arrive")
+            now = time.monotonic()
+            seconds = {
+                **message["seconds"],
+                "return": now - self._result_started,
+                "call": now - self._started,
+            }
             metadata = {
                 "backend": f"browser ({message['backend']})",
                 "fallback_reason": message["fallback_reason"],
-                "seconds": message["seconds"],
+                "seconds": seconds,
+                "frame_bytes": message["frame_bytes"],
             }
             result = self._to_result(tables, metadata)
             with self._lock:
@@ -435,6 +443,8 @@ class TrackingJob:
             raise MessageError(f"tables {seq} again, after all their parts arrived")
         assembly = self._assembling.get(seq)
         if assembly is None:
+            if message["kind"] == "result":
+                self._result_started = time.monotonic()
             assembly = _TableAssembly(message["kind"], message["t_cur"], message["parts"],
                                       dict(message["rows"]))  # fmt: skip
             self._assembling[seq] = assembly

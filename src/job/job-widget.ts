@@ -104,7 +104,7 @@ export function createJobWidget(registry: IContributionRegistry): {
         // messages on a kernel subshell only once that subshell exists, and a message sent
         // before waits behind the running cell (the kernel ignores the repeats).
         const ready = (): void =>
-          this.send({ type: 'ready', protocol: PROTOCOL, tracker: DEFAULT_TRACKER }, {});
+          this.post({ type: 'ready', protocol: PROTOCOL, tracker: DEFAULT_TRACKER });
         ready();
         this.readyTimer = setInterval(ready, READY_REPEAT_MS);
         this.on('change:status', () => this.stopSayingReady());
@@ -129,6 +129,8 @@ export function createJobWidget(registry: IContributionRegistry): {
     private nextRequest = 0;
     private nextSeq = 1;
     private readonly resumes = new Map<number, TablesAssembly>();
+    /** Frames pulled from the kernel: bytes, and seconds from asking to having them. */
+    private readonly transfer = { seconds: 0, bytes: 0 };
 
     private onKernelMessage(content: unknown, buffers: Buffers): void {
       let message: FromKernel;
@@ -178,6 +180,19 @@ export function createJobWidget(registry: IContributionRegistry): {
       }
     }
 
+    /**
+     * Sends to the kernel. A kernel that restarted leaves this model with a dead comm, whose
+     * sends throw: the job then has nobody to work for and stops.
+     */
+    private post(content: JSONObject, buffers?: ArrayBuffer[]): void {
+      try {
+        this.send(content, {}, buffers);
+      } catch (error) {
+        this.stopSayingReady();
+        this.stop(`the kernel went away (restarted or shut down): ${String(error)}`);
+      }
+    }
+
     /** Aborts a running job (its tables so far go to the kernel as it ends). */
     private stop(reason: string): void {
       if (this.controller && !this.controller.signal.aborted) {
@@ -199,17 +214,21 @@ export function createJobWidget(registry: IContributionRegistry): {
         new Promise((resolve, reject) => {
           const id = this.nextRequest++;
           this.pending.set(id, { resolve, reject });
-          this.send({ type: 'get-frames', request: id, first, count }, {});
+          this.post({ type: 'get-frames', request: id, first, count });
         });
       return {
         shape: [n, height, width],
         dtype,
         frames: async (first, count) => {
+          const start = performance.now();
           const parts = [];
           for (let f = first; f < first + count; f += perRequest) {
             parts.push(request(f, Math.min(perRequest, first + count - f)));
           }
-          return (await Promise.all(parts)).flat();
+          const frames = (await Promise.all(parts)).flat();
+          this.transfer.seconds += (performance.now() - start) / 1000;
+          this.transfer.bytes += count * frameBytes;
+          return frames;
         }
       };
     }
@@ -217,7 +236,7 @@ export function createJobWidget(registry: IContributionRegistry): {
     private sendTables(raw: RawResult, kind: TablesKind, tCur: number): number {
       const seq = this.nextSeq++;
       for (const [message, buffers] of encodeTables(raw, seq, kind, tCur)) {
-        this.send(message as unknown as JSONObject, {}, buffers);
+        this.post(message as unknown as JSONObject, buffers);
       }
       return seq;
     }
@@ -231,7 +250,7 @@ export function createJobWidget(registry: IContributionRegistry): {
       let resume: RawCheckpoint | undefined;
       let lastProgress = 0;
       let lastCheckpoint = performance.now();
-      const heartbeat = setInterval(() => this.send({ type: 'alive' }, {}), HEARTBEAT_MS);
+      const heartbeat = setInterval(() => this.post({ type: 'alive' }), HEARTBEAT_MS);
       try {
         if (resumeSeq !== null) {
           const assembly = this.resumes.get(resumeSeq);
@@ -255,17 +274,14 @@ export function createJobWidget(registry: IContributionRegistry): {
               return;
             }
             lastProgress = now;
-            this.send(
-              {
-                type: 'progress',
-                frames_done: p.framesDone,
-                n_frames: p.nFrames,
-                cells: p.cells,
-                backend: p.backend,
-                seconds: p.seconds
-              },
-              {}
-            );
+            this.post({
+              type: 'progress',
+              frames_done: p.framesDone,
+              n_frames: p.nFrames,
+              cells: p.cells,
+              backend: p.backend,
+              seconds: p.seconds
+            });
           },
           onCheckpoint: checkpoint => {
             const now = performance.now();
@@ -283,16 +299,13 @@ export function createJobWidget(registry: IContributionRegistry): {
         };
         const seq =
           partial && framesDone ? this.sendTables(partial.raw, 'partial', framesDone - 1) : null;
-        this.send(
-          {
-            type: 'failed',
-            name: error instanceof Error ? error.name : 'Error',
-            message: error instanceof Error ? error.message : String(error),
-            frames_done: framesDone ?? 0,
-            seq
-          },
-          {}
-        );
+        this.post({
+          type: 'failed',
+          name: error instanceof Error ? error.name : 'Error',
+          message: error instanceof Error ? error.message : String(error),
+          frames_done: framesDone ?? 0,
+          seq
+        });
       } finally {
         clearInterval(heartbeat);
         this.controller = null;
@@ -303,16 +316,14 @@ export function createJobWidget(registry: IContributionRegistry): {
       const [n] = this.get('shape') as [number];
       const seq = this.sendTables(result.raw, 'result', n - 1);
       const { timings } = result;
-      this.send(
-        {
-          type: 'done',
-          seq,
-          backend: result.backend,
-          fallback_reason: result.fallbackReason,
-          seconds: { ...timings }
-        },
-        {}
-      );
+      this.post({
+        type: 'done',
+        seq,
+        backend: result.backend,
+        fallback_reason: result.fallbackReason,
+        seconds: { ...timings, transfer: this.transfer.seconds },
+        frame_bytes: this.transfer.bytes
+      });
     }
   }
 

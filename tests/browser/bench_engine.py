@@ -8,6 +8,10 @@ U373 size (115 x 520 x 696, uint16, the `simplus` preset at that size). Each is 
 server's folder and fetched by the page once; the engine then pulls its frames a window at a
 time, as it does from the kernel.
 
+Then the whole user call, `cellpoint.track(stack, backend="browser")` from a notebook on the
+GOWT1-size sequence: transfer (the browser asking the kernel for frames until they arrive, and
+its throughput in MB/s), the engine's stages, the return of the tables, and the call's seconds.
+
 Printed per run: seconds per frame in each stage (preprocess, encode, track, assemble, as the
 worker measures them), the whole call's seconds, the most bytes of features the engine held,
 and the peak resident memory of Chromium's processes (all of them, sampled every 50 ms) above
@@ -145,6 +149,48 @@ def run(browser: Browser, lab: LabServer, seq: Sequence, backend: str) -> dict[s
     return row
 
 
+TRACK_CALL = """
+import json, time, cellpoint as cp
+from cellpoint.sim import simulate
+seq = simulate("gowt1", seed={seed}, n_frames={n_frames})
+start = time.perf_counter()
+res = cp.track(seq.frames, diameter=seq.config.diameter, backend="browser")
+wall = time.perf_counter() - start
+print("BENCH " + json.dumps({{"wall": wall, "seconds": res.metadata["seconds"],
+      "frame_bytes": res.metadata["frame_bytes"], "backend": res.metadata["backend"],
+      "tracks": len(res.lineage), "frames": len(seq.frames)}}))
+"""
+
+
+def track_call(browser: Browser, lab: LabServer, n_frames: int) -> dict[str, Any]:
+    """`track()` in a notebook, timed by the kernel and the browser."""
+    from .conftest import open_notebook, run_cell, write_notebook
+
+    write_notebook(lab.root, "bench.ipynb", [TRACK_CALL.format(seed=SEED, n_frames=n_frames)])
+    page = browser.new_page()
+    try:
+        open_notebook(page, lab, "bench.ipynb")
+        run_cell(page, 0)
+        area = page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-OutputArea")
+        area.get_by_text("BENCH").wait_for(timeout=1_800_000)
+        line = next(x for x in area.inner_text().splitlines() if x.startswith("BENCH "))
+    finally:
+        page.close()
+    out: dict[str, Any] = json.loads(line[len("BENCH ") :])
+    s = out["seconds"]
+    megabytes = out["frame_bytes"] / 1e6
+    return {
+        "call": f"track() GOWT1-size {out['frames']}x1024x1024 uint8, {out['backend']}",
+        "tracks": out["tracks"],
+        "call s": round(out["wall"], 2),
+        "transfer s": round(s["transfer"], 2),
+        "transfer MB/s": round(megabytes / max(s["transfer"], 1e-9), 1),
+        **{f"{stage} s": round(s[stage], 2) for stage in STAGES},
+        "return s": round(s["return"], 3),
+        "call s/frame": round(out["wall"] / out["frames"], 4),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="16 frames of each sequence")
@@ -168,13 +214,15 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{short.name}: WebGPU (SwiftShader) ...", flush=True)
                 rows.append(run(webgpu_browser, lab, short, "webgpu"))
                 print(json.dumps(rows[-1]), flush=True)
+        print("track() from a notebook ...", flush=True)
+        rows.append(track_call(wasm_browser, lab, 16 if args.quick else 92))
+        print(json.dumps(rows[-1]), flush=True)
         wasm_browser.close()
         if webgpu_browser is not None:
             webgpu_browser.close()
     print(f"\nbrowser engine, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
-    keys = list(rows[0])
     for row in rows:
-        print("\n".join(f"  {k}: {row[k]}" for k in keys) + "\n")
+        print("\n".join(f"  {k}: {v}" for k, v in row.items()) + "\n")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 

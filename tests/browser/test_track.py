@@ -140,7 +140,8 @@ def test_a_kernel_restart_stops_the_browser_job(page: Page, lab_server: LabServe
     run_cell(page, 1)
     status = page.locator("cellpoint-job-progress [role=status]")
     expect(status).to_contain_text(re.compile(r"^\d+/40 frames"), timeout=120_000)
-    page.evaluate("window.jupyterapp.commands.execute('kernelmenu:restart')")
+    # Not awaited: the command resolves only once its dialog is answered.
+    page.evaluate("() => { void window.jupyterapp.commands.execute('kernelmenu:restart'); }")
     page.locator(".jp-Dialog .jp-mod-accept").click()
     expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
         1, timeout=60_000

@@ -139,7 +139,7 @@ def test_a_job_runs_from_ready_to_done(frames: Array) -> None:
     assert partial.tracks["t"].max() == 3
     played.say_tables(columns, 2, "result", 5)
     played.say({"type": "done", "seq": 2, "backend": "wasm", "fallback_reason": None,
-                "seconds": {"encode": 1.0, "track": 0.5}})  # fmt: skip
+                "seconds": {"encode": 1.0, "track": 0.5}, "frame_bytes": 23040})  # fmt: skip
     assert job.status == "done"
     result = job.result()
     want = expected_result(job, columns)
@@ -148,7 +148,10 @@ def test_a_job_runs_from_ready_to_done(frames: Array) -> None:
     pd.testing.assert_frame_equal(result.divisions, want.divisions)
     assert list(result.divisions["status"]) == ["proposed"]
     assert result.metadata["backend"] == "browser (wasm)"
-    assert result.metadata["seconds"] == {"encode": 1.0, "track": 0.5}
+    seconds = result.metadata["seconds"]
+    assert (seconds["encode"], seconds["track"]) == (1.0, 0.5)
+    assert 0 <= seconds["return"] <= seconds["call"]
+    assert result.metadata["frame_bytes"] == 23040
 
 
 def test_tables_travel_in_parts_under_the_message_limit() -> None:
@@ -195,7 +198,14 @@ def test_tables_travel_in_parts_under_the_message_limit() -> None:
         ),
         ({"type": "get-frames", "request": 1, "first": 5, "count": 2}, "asked of a 6-frame stack"),
         (
-            {"type": "done", "seq": 9, "backend": "wasm", "fallback_reason": None, "seconds": {}},
+            {
+                "type": "done",
+                "seq": 9,
+                "backend": "wasm",
+                "fallback_reason": None,
+                "seconds": {},
+                "frame_bytes": 0,
+            },
             "which did not all arrive",
         ),
         (
