@@ -16,7 +16,10 @@ export const MODEL: ModelLocation = {
 };
 
 export function createEngineWorker(): Worker {
-  return new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  return new Worker(new URL('./worker.js', import.meta.url), {
+    type: 'module',
+    name: 'cellpoint-engine'
+  });
 }
 
 let client: EngineClient | null = null;

@@ -97,6 +97,13 @@ def open_notebook(page: Page, lab: LabServer, name: str) -> None:
     expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
         1, timeout=60_000
     )
+    # JupyterLab may greet a page with a dialog of its own (kernel choice, news); it is not
+    # what these tests look at, so it is noted and closed.
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count():
+        print(f"closing JupyterLab's dialog: {dialog.inner_text()!r}")
+        page.keyboard.press("Escape")
+        expect(dialog).to_have_count(0)
 
 
 def run_cell(page: Page, index: int) -> None:

@@ -77,7 +77,8 @@ def test_wasm_gives_the_python_tables_in_a_worker(page: Page, lab_server: LabSer
     assert result["fallbackReason"] is None
     _check_tables(result)
     # The network ran in a Web Worker, not on the page's thread.
-    assert any("engine_worker" in w.url for w in page.workers), [w.url for w in page.workers]
+    workers = [w.url for w in page.workers]
+    assert any("/lab/extensions/cellpoint/static/" in url for url in workers), workers
     # Frames were pulled a window at a time, each once.
     window = _vector()["params"]["window"]
     assert all(count <= window for _, count in out["requests"])

@@ -156,6 +156,25 @@ def test_tracker_loss_does_not_care_which_slot_holds_which_daughter() -> None:
     assert worse[0].item() > a[0].item()
 
 
+def test_daughter_weight_makes_a_missed_division_cost_more() -> None:
+    target = torch.zeros(4, 3, 3, 2)
+    weight = torch.ones(4, 3, 3)
+    visible = torch.tensor([1.0, 0.0, 0.0]).repeat(4, 3, 1)
+    visible[2:, 0, 0], visible[2:, 0, 1:] = 0, 1  # query 0 divides at frame 2
+    missed = visible.clone()
+    missed[:, :, 1:] = 0.05  # the network sees no division at all
+    right = visible.clamp(0.05, 0.95)
+    plain = tracker_loss([target], missed, target, weight, visible)[1]
+    weighted = tracker_loss([target], missed, target, weight, visible, daughter_weight=10)[1]
+    assert weighted.item() > 2 * plain.item()
+    # Weighing changes nothing where the prediction is right, or where nothing divides.
+    calm = torch.tensor([1.0, 0.0, 0.0]).repeat(4, 3, 1)
+    for vis, truth in ((right, visible), (calm.clamp(0.05, 0.95), calm)):
+        a = tracker_loss([target], vis, target, weight, truth)[1]
+        b = tracker_loss([target], vis, target, weight, truth, daughter_weight=10)[1]
+        assert abs(a.item() - b.item()) < 1e-6
+
+
 def test_onnx_export_matches_pytorch_on_new_shapes(tmp_path: Path) -> None:
     errors = export(
         Encoder().eval(), Tracker(TrackerConfig(blocks=1, iterations=2)).eval(), tmp_path

@@ -191,6 +191,7 @@ def train_tracker(args: argparse.Namespace, device: torch.device) -> None:
             w.points.to(device),
             w.point_mask.to(device),
             w.visible.to(device),
+            daughter_weight=args.daughter_weight,
         )
         lr = run.lr
         run.update(l_loc + args.vis_weight * l_vis)
@@ -225,6 +226,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--real-share", type=float, default=0.5)
     parser.add_argument("--match-weight", type=float, default=0.5)
     parser.add_argument("--vis-weight", type=float, default=1.0)
+    parser.add_argument(
+        "--daughter-weight", type=float, default=1.0,
+        help="weight of visible daughter slots in the visibility loss, tracker",
+    )  # fmt: skip
     parser.add_argument("--encoder", type=Path, help="encoder checkpoint, tracker stage")
     parser.add_argument("--max-tracks", type=int, default=32, help="queries per window, tracker")
     parser.add_argument(
