@@ -118,15 +118,12 @@ export class EngineClient {
   dispose(): void {
     this.worker?.terminate();
     this.worker = null;
+    this.failAll('the tracking engine was shut down');
+  }
+
+  private failAll(message: string): void {
     for (const handler of [...this.handlers.values()]) {
-      handler({
-        type: 'failed',
-        job: 0,
-        name: 'Error',
-        message: 'the tracking engine was shut down',
-        partial: null,
-        framesDone: 0
-      });
+      handler({ type: 'failed', job: 0, name: 'Error', message, partial: null, framesDone: 0 });
     }
   }
 
@@ -137,18 +134,8 @@ export class EngineClient {
         this.handlers.get(data.job)?.(data);
       worker.onerror = event => {
         // The worker itself broke (it could not load, or ran out of memory): every job ends.
-        const reason = event.message || 'the tracking engine stopped unexpectedly';
         this.worker = null;
-        for (const handler of [...this.handlers.values()]) {
-          handler({
-            type: 'failed',
-            job: 0,
-            name: 'Error',
-            message: reason,
-            partial: null,
-            framesDone: 0
-          });
-        }
+        this.failAll(event.message || 'the tracking engine stopped unexpectedly');
       };
       this.worker = worker;
     }

@@ -1,5 +1,7 @@
 import { LitElement, css, html } from 'lit';
 
+import { jupyterText } from './styles';
+
 /** What the bar shows: the kernel's state of the job. */
 export interface IJobState {
   status: string;
@@ -46,27 +48,26 @@ export function describeJob(state: IJobState): string {
 export class JobProgress extends LitElement {
   static properties = { state: { attribute: false } };
 
-  static styles = css`
-    :host {
-      display: block;
-      font-family: var(--jp-ui-font-family, sans-serif);
-      font-size: var(--jp-ui-font-size1, 13px);
-      color: var(--jp-ui-font-color1, #000);
-      padding: 4px 0;
-    }
-    progress {
-      width: min(100%, 480px);
-      height: 12px;
-      vertical-align: middle;
-    }
-    .line {
-      margin-top: 2px;
-    }
-    :host([ended='failed']) .line,
-    :host([ended='cancelled']) .line {
-      color: var(--jp-error-color1, #b00020);
-    }
-  `;
+  static styles = [
+    jupyterText,
+    css`
+      :host {
+        padding: 4px 0;
+      }
+      progress {
+        width: min(100%, 480px);
+        height: 12px;
+        vertical-align: middle;
+      }
+      .line {
+        margin-top: 2px;
+      }
+      :host([ended='failed']) .line,
+      :host([ended='cancelled']) .line {
+        color: var(--jp-error-color1, #b00020);
+      }
+    `
+  ];
 
   declare state: IJobState;
 

@@ -1,5 +1,7 @@
 import { LitElement, css, html } from 'lit';
 
+import { jupyterText } from './styles';
+
 /** What the panel shows of one registered contribution. */
 export interface IContributionSummary {
   kind: string;
@@ -19,28 +21,25 @@ export class PluginsPanel extends LitElement {
     settings: { attribute: false }
   };
 
-  static styles = css`
-    :host {
-      display: block;
-      font-family: var(--jp-ui-font-family, sans-serif);
-      font-size: var(--jp-ui-font-size1, 13px);
-      color: var(--jp-ui-font-color1, #000);
-    }
-    table {
-      border-collapse: collapse;
-      margin-bottom: 0.5em;
-    }
-    th,
-    td {
-      text-align: left;
-      padding: 2px 10px 2px 0;
-    }
-    caption {
-      text-align: left;
-      font-weight: bold;
-      padding: 4px 0;
-    }
-  `;
+  static styles = [
+    jupyterText,
+    css`
+      table {
+        border-collapse: collapse;
+        margin-bottom: 0.5em;
+      }
+      th,
+      td {
+        text-align: left;
+        padding: 2px 10px 2px 0;
+      }
+      caption {
+        text-align: left;
+        font-weight: bold;
+        padding: 4px 0;
+      }
+    `
+  ];
 
   contributions: IContributionSummary[] = [];
   settings: Record<string, unknown> = {};

@@ -143,24 +143,30 @@ def params_json(p: RawParams) -> Json:
     }
 
 
-def tables_json(result: RawResult) -> Json:
-    tr, li, dv = result.tracks, result.lineage, result.divisions
+def columns_json(tracks: Any, lineage: Any, divisions: Any) -> Json:
+    """The three tables' columns (mappings or DataFrames of the DESIGN.md columns), encoded."""
     return {
         "tracks": {
-            "track_id": enc(tr["track_id"], "int32"),
-            "t": enc(tr["t"], "int32"),
-            "x": enc(tr["x"], "float64"),
-            "y": enc(tr["y"], "float64"),
-            "visibility": enc(tr["visibility"], "float32"),
+            "track_id": enc(tracks["track_id"], "int32"),
+            "t": enc(tracks["t"], "int32"),
+            "x": enc(tracks["x"], "float64"),
+            "y": enc(tracks["y"], "float64"),
+            "visibility": enc(tracks["visibility"], "float32"),
         },
-        "lineage": {k: enc(li[k], "int32") for k in ("track_id", "start", "end", "parent_id")},
+        "lineage": {k: enc(lineage[k], "int32") for k in ("track_id", "start", "end", "parent_id")},
         "divisions": {
-            "parent_id": enc(dv["parent_id"], "int32"),
-            "t": enc(dv["t"], "int32"),
-            "daughter_a": enc(dv["daughter_a"], "int32"),
-            "daughter_b": enc(dv["daughter_b"], "int32"),
-            "score": enc(dv["score"], "float64"),
+            "parent_id": enc(divisions["parent_id"], "int32"),
+            "t": enc(divisions["t"], "int32"),
+            "daughter_a": enc(divisions["daughter_a"], "int32"),
+            "daughter_b": enc(divisions["daughter_b"], "int32"),
+            "score": enc(divisions["score"], "float64"),
         },
+    }
+
+
+def tables_json(result: RawResult) -> Json:
+    return {
+        **columns_json(result.tracks, result.lineage, result.divisions),
         "windows": enc(np.array(result.windows, np.int64).reshape(-1, 3), "int32"),
     }
 
@@ -648,7 +654,6 @@ def model_vector() -> Json:
     model = RecordingCap()
     result = track_kernel(FrameStack(frames), diameter, params, model=model)
     feats, heat = model.encoded[0]
-    tr, li, dv = result.tracks, result.lineage, result.divisions
     return {
         "format": FORMAT,
         "description": "the shipped CAP model end to end (onnxruntime, CPU) on a simulated crop",
@@ -663,21 +668,7 @@ def model_vector() -> Json:
         },
         "first_window": model.first_call,
         "tables": {
-            "tracks": {
-                "track_id": enc(tr["track_id"], "int32"),
-                "t": enc(tr["t"], "int32"),
-                "y": enc(tr["y"], "float64"),
-                "x": enc(tr["x"], "float64"),
-                "visibility": enc(tr["visibility"], "float32"),
-            },
-            "lineage": {k: enc(li[k], "int32") for k in ("track_id", "start", "end", "parent_id")},
-            "divisions": {
-                "parent_id": enc(dv["parent_id"], "int32"),
-                "t": enc(dv["t"], "int32"),
-                "daughter_a": enc(dv["daughter_a"], "int32"),
-                "daughter_b": enc(dv["daughter_b"], "int32"),
-                "score": enc(dv["score"], "float64"),
-            },
+            **columns_json(result.tracks, result.lineage, result.divisions),
             "windows": result.metadata["windows"],
         },
     }
