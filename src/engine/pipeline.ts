@@ -47,7 +47,7 @@ export interface LineageTable {
 
 export type DivisionStatus = 'proposed' | 'accepted' | 'rejected';
 
-/** One row per division, sorted by parent_id; every status `proposed` as the engine finds them. */
+/** One row per division, sorted by (t, parent_id); every status `proposed` as the engine finds them. */
 export interface DivisionsTable {
   readonly parent_id: Int32Array;
   readonly t: Int32Array;
@@ -262,8 +262,10 @@ export function assemble(raw: RawResult, geometry: Geometry): TrackingTables {
   const clip = (v: Float64Array, hi: number): Float64Array =>
     v.map(value => Math.min(Math.max(value, 0), hi));
   // RAW makes tracks in id order and each track's rows in time order: already sorted.
-  const order = Array.from(divisions.parent_id.keys()).sort(
-    (a, b) => (divisions.parent_id[a] as number) - (divisions.parent_id[b] as number)
+  // Divisions in the tables' order: by (t, parent_id).
+  const { t: dt, parent_id: dp } = divisions;
+  const order = Array.from(dp.keys()).sort(
+    (a, b) => (dt[a] as number) - (dt[b] as number) || (dp[a] as number) - (dp[b] as number)
   );
   const pick = <A extends Int32Array | Float64Array>(column: A): A =>
     column.map((_, i) => column[order[i] as number] as number) as A;
