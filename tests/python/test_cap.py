@@ -4,6 +4,7 @@ dynamic."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from cellpoint.cap.encoder import Encoder
 from cellpoint.cap.export import export
 from cellpoint.cap.losses import tracker_loss
 from cellpoint.cap.tracker import Tracker, TrackerConfig, correlation, pyramid
+from cellpoint.cap.train import windows
 from cellpoint.sim import simulate
 from torch.nn import functional as fn
 
@@ -173,6 +175,22 @@ def test_daughter_weight_makes_a_missed_division_cost_more() -> None:
         a = tracker_loss([target], vis, target, weight, truth)[1]
         b = tracker_loss([target], vis, target, weight, truth, daughter_weight=10)[1]
         assert abs(a.item() - b.item()) < 1e-6
+
+
+def test_worker_processes_make_different_valid_windows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CELLPOINT_DATA", str(tmp_path))  # simulated windows only
+    args = argparse.Namespace(workers=2, seed=3)
+    stream = windows(args, np.random.default_rng(0), length=4, crop=64, real_share=0.0)
+    got = [next(stream) for _ in range(4)]
+    for w in got:
+        assert w.frames.shape[:2] == (4, 1)
+        assert all(side % 16 == 0 for side in w.frames.shape[2:])  # padded as inference pads
+        assert w.points.shape[:2] == (4, w.queries.shape[0])
+    # Each worker draws from its own seed: no two windows are the same.
+    firsts = {w.frames[0].numpy().tobytes() for w in got}
+    assert len(firsts) == len(got)
 
 
 def test_onnx_export_matches_pytorch_on_new_shapes(tmp_path: Path) -> None:

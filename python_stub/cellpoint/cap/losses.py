@@ -60,14 +60,16 @@ def matching_loss(
     fa = sample(feats_a, pts_a)  # [K, C]
     fb = sample(feats_b, pts_b)
     offsets = torch.tensor(
-        [[1, 0], [-1, 0], [0, 1], [0, -1], [1, 1], [1, -1], [-1, 1], [-1, -1]], dtype=torch.float32
+        [[1, 0], [-1, 0], [0, 1], [0, -1], [1, 1], [1, -1], [-1, 1], [-1, -1]],
+        dtype=torch.float32,
+        device=pts_b.device,
     )
     around = pts_b[:, None, :] + offsets[None] * shift * STRIDE  # [K, 8, 2]
     fn_local = sample(feats_b, around.reshape(-1, 2)).reshape(k, 8, -1)
     logits_cells = fa @ fb.T * scale  # [K, K]
     logits_local = torch.einsum("kc,kjc->kj", fa, fn_local) * scale  # [K, 8]
     logits = torch.cat([logits_cells, logits_local], dim=1)
-    return fn.cross_entropy(logits, torch.arange(k))
+    return fn.cross_entropy(logits, torch.arange(k, device=logits.device))
 
 
 def tracker_loss(
@@ -97,7 +99,11 @@ def tracker_loss(
         return d.sum(dim=(0, 2))  # per track
 
     keep = err(final, [0, 1, 2]) <= err(final, swapped)  # [N]
-    order_idx = torch.where(keep[:, None], torch.tensor([0, 1, 2]), torch.tensor(swapped))
+    order_idx = torch.where(
+        keep[:, None],
+        torch.tensor([0, 1, 2], device=keep.device),
+        torch.tensor(swapped, device=keep.device),
+    )
     gather = order_idx[None, :, :].expand(target.shape[0], -1, -1)
     tgt = torch.gather(target, 2, gather[..., None].expand(-1, -1, -1, 2))
     wgt = torch.gather(weight, 2, gather)

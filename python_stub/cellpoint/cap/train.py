@@ -58,6 +58,29 @@ def window_stream(
             yield window
 
 
+class _Windows(torch.utils.data.IterableDataset[Window]):
+    """`window_stream` in DataLoader workers, each with its own seed: simulating and cutting
+    windows costs more CPU than a GPU step, so a GPU run needs several producers."""
+
+    def __init__(self, seed: int, **stream: Any) -> None:
+        self.seed, self.stream = seed, stream
+
+    def __iter__(self) -> Iterator[Window]:
+        info = torch.utils.data.get_worker_info()
+        worker = 0 if info is None else info.id
+        return window_stream(np.random.default_rng([self.seed, worker]), **self.stream)
+
+
+def windows(args: argparse.Namespace, rng: np.random.Generator, **stream: Any) -> Iterator[Window]:
+    """Training windows, made here or, with --workers, in that many worker processes."""
+    if not args.workers:
+        return window_stream(rng, **stream)
+    loader = torch.utils.data.DataLoader(
+        _Windows(args.seed, **stream), batch_size=None, num_workers=args.workers, prefetch_factor=4
+    )
+    return iter(loader)
+
+
 class Run:
     """A resumable training run: model, optimiser, schedule, step and log in one folder."""
 
@@ -138,7 +161,7 @@ def train_encoder(args: argparse.Namespace, device: torch.device) -> None:
     rng = np.random.default_rng(args.seed)
     model = Encoder().to(device)
     run = Run(args.out, model, args.lr or 2e-3, args.steps, args.init)
-    stream = window_stream(rng, length=4, crop=args.crop, real_share=args.real_share)
+    stream = windows(args, rng, length=4, crop=args.crop, real_share=args.real_share)
     t0 = time.time()
     while run.step < run.steps:
         model.train()
@@ -177,7 +200,14 @@ def train_tracker(args: argparse.Namespace, device: torch.device) -> None:
     encoder.to(device).eval().requires_grad_(False)
     model = Tracker().to(device)
     run = Run(args.out, model, args.lr or 5e-4, args.steps, args.init)
-    stream = window_stream(rng, args.window, args.crop, args.real_share, max_tracks=args.max_tracks)
+    stream = windows(
+        args,
+        rng,
+        length=args.window,
+        crop=args.crop,
+        real_share=args.real_share,
+        max_tracks=args.max_tracks,
+    )
     t0 = time.time()
     while run.step < run.steps:
         model.train()
@@ -240,6 +270,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-every", type=int, default=10)
     parser.add_argument("--checkpoint-every", type=int, default=100)
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="processes making windows (0: the training one)"
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -35,19 +35,21 @@ class TorchCap:
 
     def __init__(self, encoder: Encoder, tracker: Tracker) -> None:
         self.encoder, self.tracker = encoder.eval(), tracker.eval()
+        self.device = next(tracker.parameters()).device  # training validates on its device
         self.card: dict[str, Any] = {"name": "cap (PyTorch checkpoint)", "files": {}}
 
     @torch.no_grad()
     def encode(self, frame: FloatArray) -> tuple[FloatArray, FloatArray]:
-        feats, heat = self.encoder(torch.from_numpy(frame)[None, None])
-        return feats[0].numpy(), heat[0, 0].numpy()
+        feats, heat = self.encoder(torch.from_numpy(frame)[None, None].to(self.device))
+        return feats[0].cpu().numpy(), heat[0, 0].cpu().numpy()
 
     @torch.no_grad()
     def track(self, features: FloatArray, queries: FloatArray) -> tuple[FloatArray, FloatArray]:
         points, vis = self.tracker(
-            torch.from_numpy(features)[None], torch.from_numpy(queries)[None]
+            torch.from_numpy(features)[None].to(self.device),
+            torch.from_numpy(queries)[None].to(self.device),
         )
-        return points[0].numpy(), vis[0].numpy()
+        return points[0].cpu().numpy(), vis[0].cpu().numpy()
 
 
 def validation_sets() -> Iterator[tuple[str, npt.NDArray[Any], Any, float]]:
