@@ -73,6 +73,7 @@ demo: install
 bench: install chromium
 	$(VENV)/bin/python -m cellpoint.bench $(BENCH_ARGS)
 	$(VENV)/bin/python -m tests.browser.bench_engine $(BROWSER_BENCH_ARGS)
+	$(VENV)/bin/python -m tests.browser.bench_review
 
 clean:
 	rm -rf lib $(LABEXT) tsconfig.tsbuildinfo examples/demo-output tests/artifacts $(VENV)/.installed

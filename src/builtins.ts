@@ -2,6 +2,7 @@ import type { ClientJobOptions, PageFrameSource } from './engine/client';
 import type { EngineResult } from './engine/pipeline';
 import { IContributionRegistry } from './host';
 import { ITrackerSettings, TrackerSettings } from './settings';
+import type { IReviewLayer } from './widget/review/draw';
 
 /**
  * cellpoint's own contributions. They go through `IContributionRegistry.register` exactly as a
@@ -63,6 +64,12 @@ export const BUILTIN_MANIFEST = {
         title: 'Tracking job (progress under the cell)',
         display_name: 'cellpoint tracking job',
         command: 'widget.job'
+      },
+      {
+        id: 'cellpoint.review',
+        title: 'Review viewer: frames, tracks, lineage tree, divisions to accept or reject',
+        display_name: 'cellpoint review',
+        command: 'widget.review'
       }
     ],
     // Made by the simulator in the kernel: `cellpoint.load_sample(key)`.
@@ -118,6 +125,12 @@ export function jobDefaults(
   };
 }
 
+/** The review-viewer layers that plugins contribute (widgets marked `review_layer`). */
+async function reviewLayers(registry: IContributionRegistry): Promise<IReviewLayer[]> {
+  const marked = registry.list('widget').filter(c => c.review_layer);
+  return Promise.all(marked.map(c => registry.load<IReviewLayer>(c.id)));
+}
+
 /** Registers the built-ins; the widget needs the page's registry and settings, so it is bound here. */
 export function registerBuiltins(registry: IContributionRegistry, settings: TrackerSettings): void {
   registry.register(BUILTIN_MANIFEST, {
@@ -152,6 +165,10 @@ export function registerBuiltins(registry: IContributionRegistry, settings: Trac
     'widget.job': async () => {
       const { createJobWidget } = await import('./job/job-widget');
       return createJobWidget(registry);
+    },
+    'widget.review': async () => {
+      const { createReviewWidget } = await import('./widget/review/review-widget');
+      return createReviewWidget(() => reviewLayers(registry));
     }
   });
 }

@@ -481,7 +481,7 @@ class TrackingJob:
             "windows": len(raw.windows),
             **extra,
         }
-        return to_result(raw, self.geometry, self.frames.shape, metadata)
+        return to_result(raw, self.geometry, self.frames, metadata)
 
 
 def run(

@@ -166,13 +166,14 @@ def track_kernel(
             "track": timings.track,
         },
     }
-    return to_result(raw, geometry, (t, h, w), metadata)
+    return to_result(raw, geometry, stack, metadata)
 
 
 def to_result(
-    raw: RawResult, geometry: Geometry, shape: tuple[int, int, int], metadata: dict[str, Any]
+    raw: RawResult, geometry: Geometry, frames: FrameStack, metadata: dict[str, Any]
 ) -> TrackingResult:
     """RAW output in model pixels -> the DESIGN.md tables in input pixels."""
+    shape = frames.shape
     y, x = geometry.to_input(raw.tracks["y"], raw.tracks["x"])
     # Points may drift into the padding; they still belong to the frame's edge.
     y = np.clip(y, 0, shape[1] - 1)
@@ -191,4 +192,4 @@ def to_result(
         zip(raw.divisions["parent_id"].tolist(), raw.divisions["score"].tolist(), strict=True)
     )
     divisions = divisions_from_lineage(lineage, scores=scores, status="proposed")
-    return TrackingResult(tracks, lineage, divisions, shape=shape, metadata=metadata)
+    return TrackingResult(tracks, lineage, divisions, shape, metadata, frames)

@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -32,8 +32,12 @@ from .tables import (
     apply_division_status,
     divisions_from_lineage,
     lineage_from_tracks,
+    relink_division,
     validate_tables,
 )
+
+if TYPE_CHECKING:
+    from .review import ReviewWidget
 
 SIDECAR = "cellpoint.json"
 _TABLES: dict[str, Mapping[str, ColumnDtype]] = {
@@ -62,6 +66,9 @@ class TrackingResult:
     divisions: pd.DataFrame
     shape: tuple[int, int, int] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The frames tracked (a FrameStack, or anything it takes), where `track` made this result:
+    # what `review()` shows. Never saved.
+    frames: Any = None
 
     def __post_init__(self) -> None:
         self.tracks, self.lineage, self.divisions = validate_tables(
@@ -102,7 +109,25 @@ class TrackingResult:
         """A new result with the division of `parent_id` proposed, accepted or rejected
         (rejecting unlinks the daughters from the parent in lineage)."""
         lineage, divisions = apply_division_status(self.lineage, self.divisions, parent_id, status)
-        return type(self)(self.tracks, lineage, divisions, self.shape, self.metadata)
+        return type(self)(self.tracks, lineage, divisions, self.shape, self.metadata, self.frames)
+
+    def with_division_relinked(
+        self, parent_id: int, mother: int, daughters: tuple[int, int]
+    ) -> TrackingResult:
+        """A new result where the division of `parent_id` is `mother` -> `daughters`, accepted
+        (see `tables.relink_division`)."""
+        lineage, divisions = relink_division(
+            self.lineage, self.divisions, parent_id, mother, daughters
+        )
+        return type(self)(self.tracks, lineage, divisions, self.shape, self.metadata, self.frames)
+
+    def review(self, frames: Any = None) -> ReviewWidget:
+        """The review viewer: frames, points, tails, lineage tree, and every division to
+        accept, reject or relink. Decisions change this result's `lineage` and `divisions` at
+        once. `frames`: the stack to show, by default the one `track` was given."""
+        from .review import ReviewWidget
+
+        return ReviewWidget(self, frames)
 
     # --- files ----------------------------------------------------------------------------
 

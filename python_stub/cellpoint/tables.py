@@ -449,3 +449,69 @@ def apply_division_status(
     lineage.loc[daughters, "parent_id"] = 0 if status == "rejected" else parent_id
     divisions.loc[row, "status"] = status
     return lineage, validate_divisions(divisions, validate_lineage(lineage))
+
+
+def relink_division(
+    lineage: pd.DataFrame,
+    divisions: pd.DataFrame,
+    parent_id: int,
+    mother: int,
+    daughters: tuple[int, int],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """New (lineage, divisions) where a reviewer corrected the division of `parent_id`: its
+    mother is `mother` and its daughters `daughters`, and it is accepted.
+
+    Daughters of the old division that are not kept become roots. A new daughter must be a
+    root or one of the old daughters; a new mother must have no daughters (a rejected
+    division of hers is replaced). The inputs are left as they are.
+    """
+    lineage = validate_lineage(lineage)
+    divisions = validate_divisions(divisions, lineage)
+    row = divisions.index[divisions["parent_id"] == parent_id]
+    if not row.size:
+        _fail("divisions", f"no division has parent_id {parent_id}")
+    old = {int(d) for d in divisions.loc[row[0], ["daughter_a", "daughter_b"]].tolist()}
+    a, b = (int(d) for d in daughters)
+    if a == b:
+        _fail("divisions", f"the two daughters must differ, got {a} twice")
+    ids: list[int] = lineage["track_id"].tolist()
+    start = dict(zip(ids, lineage["start"].tolist(), strict=True))
+    end = dict(zip(ids, lineage["end"].tolist(), strict=True))
+    parent = dict(zip(ids, lineage["parent_id"].tolist(), strict=True))
+    for track in (mother, a, b):
+        if track not in parent:
+            _fail("lineage", f"no track {track}")
+    for d in (a, b):
+        if d not in old and parent[d] != 0:
+            _fail(
+                "divisions",
+                f"track {d} is already a daughter of track {parent[d]}: reject or relink that "
+                "division first",
+            )
+    if mother != parent_id:
+        kids = [k for k, p in parent.items() if p == mother]
+        if kids:
+            _fail("divisions", f"track {mother} already has daughters {_list(kids)}")
+    if start[a] != start[b]:
+        _fail(
+            "divisions",
+            f"daughters must start on the same frame; track {a} starts at t={start[a]}, "
+            f"track {b} at t={start[b]}",
+        )
+    if end[mother] >= start[a]:
+        _fail(
+            "divisions",
+            f"the mother must end before her daughters start; track {mother} ends at "
+            f"t={end[mother]}, the daughters start at t={start[a]}",
+        )
+    lineage.loc[lineage["track_id"].isin(old - {a, b}), "parent_id"] = 0
+    lineage.loc[lineage["track_id"].isin([a, b]), "parent_id"] = mother
+    divisions = divisions.drop(index=row)
+    divisions = divisions[divisions["parent_id"] != mother]  # a rejected division of hers
+    corrected = pd.DataFrame(
+        {"parent_id": [mother], "t": [start[a]], "daughter_a": [a], "daughter_b": [b],
+         "score": [1.0], "status": ["accepted"]}
+    )  # fmt: skip
+    divisions = pd.concat([divisions.astype({"status": str}), corrected], ignore_index=True)
+    lineage = validate_lineage(lineage)
+    return lineage, validate_divisions(divisions, lineage)

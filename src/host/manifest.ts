@@ -40,6 +40,8 @@ export interface IWriterContribution extends IContributionBase {
 /** A view of a tracking result or of cellpoint itself. */
 export interface IWidgetContribution extends IContributionBase {
   readonly display_name: string;
+  /** The implementation is a review-viewer layer (`IReviewLayer`), listed in its layer list. */
+  readonly review_layer?: boolean;
 }
 
 /** A data set a user opens by `key`. */

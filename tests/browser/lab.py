@@ -32,6 +32,8 @@ USER_SETTINGS = {
     "cellpoint/plugin.jupyterlab-settings": {"windowLength": 32},
     # No "fetch news?" prompt over the notebook.
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false"},
+    # Widget state goes into the saved notebook (the review viewer's decisions live there).
+    "@jupyter-widgets/jupyterlab-manager/plugin.jupyterlab-settings": {"saveState": True},
 }
 # Chromium's WebGPU on SwiftShader (Vulkan on the CPU): slow, but the real WebGPU path.
 WEBGPU_ARGS = (

@@ -18,6 +18,7 @@ describe('built-in contributions', () => {
       'cellpoint.ctc-track-file-writer',
       'cellpoint.plugins',
       'cellpoint.job',
+      'cellpoint.review',
       'cellpoint.sim-small',
       'cellpoint.sim-gowt1',
       'cellpoint.sim-hard'

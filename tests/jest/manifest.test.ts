@@ -177,7 +177,7 @@ describe('validateManifest', () => {
     manifest.homepage = 'https://example.org';
     expect(problemsOf(manifest)).toEqual([
       'unknown top-level field "homepage" (known: name, display_name, version, contributions)',
-      'contributions.widgets[0]: unknown field "icon" (known: id, title, command, display_name)'
+      'contributions.widgets[0]: unknown field "icon" (known: id, title, command, display_name, review_layer)'
     ]);
   });
 

@@ -110,7 +110,7 @@ def make_job(frames: Array, **kwargs: Any) -> tuple[cb.TrackingJob, PlayedBrowse
 
 def expected_result(job: cb.TrackingJob, columns: cb.Columns) -> TrackingResult:
     raw = cb.Checkpoint(columns, len(job.frames) - 1).raw()
-    return to_result(raw, job.geometry, job.frames.shape, {})
+    return to_result(raw, job.geometry, job.frames, {})
 
 
 def test_a_job_runs_from_ready_to_done(frames: Array) -> None:

@@ -1,0 +1,145 @@
+"""The review viewer's kernel side: `TrackingResult.review()`.
+
+The browser (src/widget/review/) draws frames, points, tails and the lineage tree, and lists
+the divisions; this widget serves what it asks for and applies the reviewer's decisions to the
+result at once, so that `res.lineage` and `res.divisions` are what the reviewer decided.
+
+Synced state: the tables (columns as lists, so that the notebook's saved widget state keeps
+the decisions), the frame shape and dtype, and the view (frame, selection, layers, contrast),
+which the browser owns. Custom messages from the browser, each with an `id` the reply repeats:
+
+    {"type": "frame", "id", "t"}                         -> reply + the frame's bytes
+    {"type": "status", "id", "parent_id", "status"}      accept / reject / propose a division
+    {"type": "relink", "id", "parent_id", "mother", "daughters": [a, b]}
+    {"type": "export", "id", "format": "ctc" | "csv" | "parquet" | "png", "path"} (+ PNG bytes)
+
+Replies: {"type": "reply", "id", "ok": true, ...} or {"type": "reply", "id", "ok": false,
+"error": "..."}; a failed edit changes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from traitlets import Dict, Float, Int, List, Unicode
+
+from .frames import FrameStack
+from .widgets import _CellpointWidget
+
+if TYPE_CHECKING:
+    from .result import TrackingResult
+
+EXPORT_FORMATS = ("ctc", "csv", "parquet", "png")
+
+
+def _columns(table: pd.DataFrame) -> dict[str, list[Any]]:
+    return {name: table[name].astype(object).tolist() for name in table.columns}
+
+
+class ReviewWidget(_CellpointWidget):
+    """Frames, tracks and lineage of one result, with every division to accept, reject or
+    relink. Decisions update the result's `lineage` and `divisions` as they are made."""
+
+    _model_name = Unicode("ReviewModel").tag(sync=True)
+    _view_name = Unicode("ReviewView").tag(sync=True)
+
+    shape = List(Int(), help="(T, H, W) of the frames").tag(sync=True)
+    dtype = Unicode(help="numpy dtype the frames travel in").tag(sync=True)
+    tracks = Dict(help="tracks table, column -> values").tag(sync=True)
+    lineage = Dict(help="lineage table, column -> values").tag(sync=True)
+    divisions = Dict(help="divisions table, column -> values").tag(sync=True)
+    # The view, owned by the browser and saved with the widget state.
+    t = Int(0, help="frame shown").tag(sync=True)
+    selected = Int(0, help="selected track (0: none)").tag(sync=True)
+    tail_length = Int(10, help="frames of track tails drawn").tag(sync=True)
+    contrast = List(Float(), help="[low, high] of the image; empty: auto").tag(sync=True)
+    layers = List(Dict(), help="name, visible, opacity, colormap of each layer").tag(sync=True)
+    export_dir = Unicode("cellpoint-review", help="where exports go").tag(sync=True)
+
+    def __init__(self, result: TrackingResult, frames: Any = None, **kwargs: Any) -> None:
+        source = frames if frames is not None else result.frames
+        if source is None:
+            raise ValueError(
+                "this result has no frames to show (it was read from files): pass them, "
+                "res.review(stack)"
+            )
+        stack = source if isinstance(source, FrameStack) else FrameStack(source)
+        if result.shape is not None and tuple(stack.shape) != tuple(result.shape):
+            raise ValueError(
+                f"the frames are {stack.shape} (T, H, W) but the result was tracked on "
+                f"{result.shape}"
+            )
+        super().__init__(shape=list(stack.shape), dtype=stack.wire_dtype.name, **kwargs)
+        self.result = result
+        self.stack = stack
+        self._publish()
+        self.on_msg(self._on_msg)
+
+    def _publish(self) -> None:
+        """Send the result's tables to the browser (after every decision)."""
+        self.tracks = _columns(self.result.tracks)
+        self.lineage = _columns(self.result.lineage)
+        self.divisions = _columns(self.result.divisions)
+
+    def _on_msg(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
+        message = content if isinstance(content, dict) else {}
+        reply: dict[str, Any] = {"type": "reply", "id": message.get("id")}
+        try:
+            extra, data = self._handle(message, buffers)
+        except (ValueError, KeyError, TypeError, IndexError, OSError) as error:
+            self.send({**reply, "ok": False, "error": str(error)})
+            return
+        self.send({**reply, "ok": True, **extra}, data)
+
+    def _handle(
+        self, message: dict[str, Any], buffers: list[bytes]
+    ) -> tuple[dict[str, Any], list[bytes]]:
+        kind = message.get("type")
+        if kind == "frame":
+            t = int(message["t"])
+            frame = self.stack.wire(t)
+            return {"t": t, "dtype": frame.dtype.name, "shape": list(frame.shape)}, [
+                frame.tobytes()
+            ]
+        if kind == "status":
+            self._apply(
+                self.result.with_division_status(int(message["parent_id"]), message["status"])
+            )
+            return {}, []
+        if kind == "relink":
+            a, b = (int(d) for d in message["daughters"])
+            self._apply(
+                self.result.with_division_relinked(
+                    int(message["parent_id"]), int(message["mother"]), (a, b)
+                )
+            )
+            return {}, []
+        if kind == "export":
+            return {"path": str(self._export(message, buffers))}, []
+        raise ValueError(f"unknown message type {kind!r}")
+
+    def _apply(self, changed: TrackingResult) -> None:
+        # The user's own result object changes, so `res.divisions` shows the decision.
+        self.result.lineage, self.result.divisions = changed.lineage, changed.divisions
+        self._publish()
+
+    def _export(self, message: dict[str, Any], buffers: list[bytes]) -> Path:
+        fmt = message["format"]
+        if fmt not in EXPORT_FORMATS:
+            raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}, not {fmt!r}")
+        path = Path(str(message.get("path") or self.export_dir))
+        if fmt == "png":
+            if len(buffers) != 1 or not bytes(buffers[0][:8]) == b"\x89PNG\r\n\x1a\n":
+                raise ValueError("a PNG export needs the PNG's bytes")
+            if path.suffix.lower() != ".png":
+                path = path / f"frame{self.t:03d}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(bytes(buffers[0]))
+            return path
+        if fmt == "ctc":
+            return self.result.to_ctc(path)
+        if fmt == "csv":
+            return self.result.to_csv(path)
+        return self.result.to_parquet(path)

@@ -1,0 +1,198 @@
+/**
+ * The browser's side of `TrackingResult.review()` (`cellpoint.review.ReviewWidget`): the model
+ * asks the kernel for frames and sends it the reviewer's decisions (custom messages with ids,
+ * answered by a reply of the same id); the view is `<cellpoint-review>`, fed from the model's
+ * tables and writing the view (frame, selection, layers, contrast) back into the model so that
+ * it is saved with the notebook's widget state.
+ */
+
+import {
+  DOMWidgetModel,
+  DOMWidgetView,
+  IBackboneModelOptions,
+  ISerializers
+} from '@jupyter-widgets/base';
+import { JSONObject } from '@lumino/coreutils';
+
+import { MODULE_NAME, MODULE_VERSION } from '../../version';
+import type { ILayerState, IReviewLayer } from './draw';
+import type { Pixels } from './image';
+import { ReviewTables } from './tables';
+import type { DivisionStatus } from './tables';
+import {
+  ExportFormat,
+  IFrameData,
+  IReviewSource,
+  IViewState,
+  ReviewViewer,
+  defineReviewViewer
+} from './viewer';
+
+type Buffers = ArrayBuffer[] | DataView[];
+
+interface IReply {
+  type: 'reply';
+  id: number;
+  ok: boolean;
+  error?: string;
+  [key: string]: unknown;
+}
+
+const ARRAYS: Record<string, (b: ArrayBuffer) => Pixels> = {
+  uint8: b => new Uint8Array(b),
+  uint16: b => new Uint16Array(b),
+  float32: b => new Float32Array(b)
+};
+
+function bytesOf(buffer: ArrayBuffer | DataView): ArrayBuffer {
+  return buffer instanceof DataView
+    ? (buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength) as ArrayBuffer)
+    : buffer;
+}
+
+/** Widget classes for the kernel's `ReviewWidget`; `layers` are the plugins' review layers. */
+export function createReviewWidget(layers: () => Promise<IReviewLayer[]>): {
+  ReviewModel: typeof DOMWidgetModel;
+  ReviewView: typeof DOMWidgetView;
+} {
+  defineReviewViewer();
+
+  class ReviewModel extends DOMWidgetModel implements IReviewSource {
+    defaults(): Backbone.ObjectHash {
+      return {
+        ...super.defaults(),
+        _model_name: 'ReviewModel',
+        _model_module: MODULE_NAME,
+        _model_module_version: MODULE_VERSION,
+        _view_name: 'ReviewView',
+        _view_module: MODULE_NAME,
+        _view_module_version: MODULE_VERSION,
+        shape: [0, 0, 0],
+        dtype: 'uint8',
+        tracks: {},
+        lineage: {},
+        divisions: {},
+        t: 0,
+        selected: 0,
+        tail_length: 10,
+        contrast: [],
+        layers: [],
+        export_dir: 'cellpoint-review'
+      };
+    }
+
+    static serializers: ISerializers = { ...DOMWidgetModel.serializers };
+
+    initialize(attributes: Backbone.ObjectHash, options: IBackboneModelOptions): void {
+      super.initialize(attributes, options);
+      this.on('msg:custom', this._onReply, this);
+    }
+
+    async frame(t: number): Promise<IFrameData> {
+      const { reply, buffers } = await this._ask({ type: 'frame', t });
+      const [height, width] = reply.shape as [number, number];
+      const make = ARRAYS[String(reply.dtype)];
+      const buffer = buffers[0];
+      if (!make || !buffer) {
+        throw new Error(`frame ${t} came as ${String(reply.dtype)}, which the viewer cannot show`);
+      }
+      return { data: make(bytesOf(buffer)), height, width };
+    }
+
+    async setStatus(parentId: number, status: DivisionStatus): Promise<void> {
+      await this._ask({ type: 'status', parent_id: parentId, status });
+    }
+
+    async relink(parentId: number, mother: number, daughters: [number, number]): Promise<void> {
+      await this._ask({ type: 'relink', parent_id: parentId, mother, daughters });
+    }
+
+    async exportAs(format: ExportFormat, path: string, png?: ArrayBuffer): Promise<string> {
+      const { reply } = await this._ask({ type: 'export', format, path }, png ? [png] : []);
+      return String(reply.path);
+    }
+
+    private _ask(
+      content: JSONObject,
+      buffers: ArrayBuffer[] = []
+    ): Promise<{ reply: IReply; buffers: Buffers }> {
+      if (!this.comm_live) {
+        return Promise.reject(
+          new Error('the kernel is not connected: run the cell again to review')
+        );
+      }
+      const id = ++this._lastId;
+      return new Promise((resolve, reject) => {
+        this._waiting.set(id, { resolve, reject });
+        this.send({ ...content, id }, {}, buffers);
+      });
+    }
+
+    private _onReply(content: IReply, buffers: Buffers): void {
+      const waiting = content?.type === 'reply' ? this._waiting.get(content.id) : undefined;
+      if (!waiting) {
+        return;
+      }
+      this._waiting.delete(content.id);
+      if (content.ok) {
+        waiting.resolve({ reply: content, buffers: buffers ?? [] });
+      } else {
+        waiting.reject(new Error(content.error ?? 'the kernel refused'));
+      }
+    }
+
+    private _lastId = 0;
+    private _waiting = new Map<
+      number,
+      {
+        resolve: (r: { reply: IReply; buffers: Buffers }) => void;
+        reject: (e: Error) => void;
+      }
+    >();
+  }
+
+  class ReviewView extends DOMWidgetView {
+    render(): void {
+      this.el.classList.add('cellpoint-review-widget');
+      this._viewer = document.createElement('cellpoint-review') as ReviewViewer;
+      this._viewer.source = this.model as unknown as IReviewSource;
+      this._viewer.shape = this.model.get('shape');
+      this._viewer.view = {
+        t: this.model.get('t'),
+        selected: this.model.get('selected'),
+        tailLength: this.model.get('tail_length'),
+        contrast: this.model.get('contrast'),
+        layers: this.model.get('layers') as ILayerState[]
+      };
+      this._showTables();
+      this._viewer.addEventListener('view-change', this._onViewChange);
+      this.listenTo(this.model, 'change:tracks change:lineage change:divisions', this._showTables);
+      this.el.appendChild(this._viewer);
+      void layers().then(extra => (this._viewer.extraLayers = extra));
+    }
+
+    private _showTables(): void {
+      this._viewer.tables = new ReviewTables(
+        this.model.get('tracks'),
+        this.model.get('lineage'),
+        this.model.get('divisions')
+      );
+    }
+
+    private _onViewChange = (event: Event): void => {
+      const view = (event as CustomEvent<IViewState>).detail;
+      this.model.set({
+        t: view.t,
+        selected: view.selected,
+        tail_length: view.tailLength,
+        contrast: view.contrast,
+        layers: view.layers
+      });
+      this.model.save_changes();
+    };
+
+    private _viewer!: ReviewViewer;
+  }
+
+  return { ReviewModel, ReviewView };
+}
