@@ -31,6 +31,7 @@ def track(
     division_threshold: float = RawParams.division_threshold,
     progress: bool = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
+    review: bool = False,
 ) -> TrackingResult: ...
 
 
@@ -46,6 +47,7 @@ def track(
     division_threshold: float = RawParams.division_threshold,
     progress: bool = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
+    review: bool = False,
 ) -> TrackingResult | browser.TrackingJob: ...
 
 
@@ -60,6 +62,7 @@ def track(
     division_threshold: float = RawParams.division_threshold,
     progress: bool = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
+    review: bool = False,
 ) -> TrackingResult | browser.TrackingJob:
     """Track every cell of a (T, H, W) stack with the CAP network.
 
@@ -73,6 +76,8 @@ def track(
     window: frames the tracker sees at once (RAW window length).
     progress: report frames done and cells found while tracking.
     browser_backend: force WebGPU or WASM in the browser; None: the user's settings there.
+    review: also show the review viewer under the cell, filled as the browser tracks (at each
+        checkpoint) or, in the kernel, when tracking ends; its decisions change the result.
 
     Returns the `TrackingResult`. Where this kernel cannot hear the browser while the cell runs
     (before ipykernel 7 / JupyterLab 4.4), `backend="browser"` returns a `TrackingJob` at once
@@ -102,14 +107,19 @@ def track(
         return result
 
     if backend == "kernel" or (backend == "auto" and not browser.in_kernel()):
-        return in_kernel()
+        result = in_kernel()
+        if review and browser.in_kernel():
+            from IPython.display import display
+
+            display(result.review())  # type: ignore[no-untyped-call]
+        return result
     if not browser.in_kernel():
         raise RuntimeError(
             'backend="browser" needs a Jupyter kernel with JupyterLab attached; in a script '
             'use backend="kernel" (the same model, with onnxruntime)'
         )
     job = browser.TrackingJob(frames, diameter, params, browser_backend)
-    return browser.run(job, fallback=in_kernel if backend == "auto" else None)
+    return browser.run(job, fallback=in_kernel if backend == "auto" else None, review=review)
 
 
 class _TextProgress:

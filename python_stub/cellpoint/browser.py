@@ -32,6 +32,8 @@ from .infer import model_card, to_result
 from .preprocess import Geometry
 from .raw import RawParams, RawResult
 from .result import TrackingResult
+from .review import ReviewWidget
+from .tables import empty_divisions, empty_lineage, empty_tracks
 from .widgets import JobWidget
 
 PROTOCOL = 1
@@ -221,6 +223,7 @@ class TrackingJob:
         self._last_heard = time.monotonic()
         self._started = 0.0
         self._result_started = 0.0
+        self._viewers: list[ReviewWidget] = []
         # True once a message arrived on another thread than the one that made the job: the
         # kernel then hears the browser while a cell runs, and waiting is safe.
         self.concurrent = False
@@ -398,6 +401,7 @@ class TrackingJob:
                 self.widget.status = "done"
                 self.widget.frames_done = self.frames.shape[0]
                 self._done.set()
+            self._refresh_viewers()
         elif kind == "failed":
             if message["seq"] is not None and message["seq"] in self._finished_tables:
                 self.checkpoint = self._finished_tables.pop(message["seq"])
@@ -458,8 +462,27 @@ class TrackingJob:
             if assembly.kind == "checkpoint":
                 with self._lock:
                     self.checkpoint = tables
+                self._refresh_viewers()
             else:
                 self._finished_tables[seq] = tables
+
+    def review(self) -> ReviewWidget:
+        """A review viewer of this job: the tables of the frames done so far, refreshed at
+        every checkpoint, then the result, whose divisions it lets you decide."""
+        viewer = ReviewWidget(self.partial or _no_tracks(self.frames), self.frames)
+        self._viewers.append(viewer)
+        self._refresh_viewers()
+        return viewer
+
+    def _refresh_viewers(self) -> None:
+        with self._lock:
+            result, partial = self._result, (None if self._result else self.partial)
+        for viewer in self._viewers:
+            if result is not None:
+                viewer.show(result)
+            elif partial is not None:
+                note = f"tracking: {partial.metadata['frames_done']}/{len(self.frames)} frames"
+                viewer.show(partial, editable=False, note=note)
 
     def _fail(self, message: str, status: str = "failed") -> None:
         with self._lock:
@@ -470,6 +493,8 @@ class TrackingJob:
                 self.widget.status = status
                 self.widget.message = message
             self._done.set()
+        for viewer in self._viewers:
+            viewer.note = f"tracking {status}: {message}"
 
     def _to_result(self, tables: Checkpoint, extra: dict[str, Any]) -> TrackingResult:
         card = model_card()
@@ -485,15 +510,17 @@ class TrackingJob:
 
 
 def run(
-    job: TrackingJob, fallback: Callable[[], TrackingResult] | None
+    job: TrackingJob, fallback: Callable[[], TrackingResult] | None, review: bool = False
 ) -> TrackingResult | TrackingJob:
-    """Shows the job under the cell and runs it in the browser: its result where the kernel
-    hears the browser while the cell runs; where no browser answers in READY_TIMEOUT_S, the
-    `fallback`'s result (after saying why), or else the job itself, which starts when the
-    browser's messages arrive after the cell ends."""
+    """Shows the job under the cell (with its review viewer if `review`) and runs it in the
+    browser: its result where the kernel hears the browser while the cell runs; where no
+    browser answers in READY_TIMEOUT_S, the `fallback`'s result (after saying why), or else
+    the job itself, which starts when the browser's messages arrive after the cell ends."""
     from IPython.display import display
 
     display(job.widget)  # type: ignore[no-untyped-call]
+    if review:
+        display(job.review())  # type: ignore[no-untyped-call]
     if job.wait_ready(READY_TIMEOUT_S):
         job.start()
         return job.wait()
@@ -505,12 +532,20 @@ def run(
     if fallback is not None:
         job.close()
         print(f"cellpoint: {why}; tracking in the kernel instead (same model, onnxruntime)")
-        return fallback()
+        result = fallback()
+        if review:
+            display(result.review())  # type: ignore[no-untyped-call]
+        return result
     print(
         f"cellpoint: {why}. The job starts when the browser's messages arrive, after this "
         "cell; read `job.result()` in a later cell once the bar says done."
     )
     return job
+
+
+def _no_tracks(frames: FrameStack) -> TrackingResult:
+    return TrackingResult(empty_tracks(), empty_lineage(), empty_divisions(), frames.shape,
+                          frames=frames)  # fmt: skip
 
 
 def in_kernel() -> bool:

@@ -13,6 +13,9 @@ which the browser owns. Custom messages from the browser, each with an `id` the 
     {"type": "relink", "id", "parent_id", "mother", "daughters": [a, b]}
     {"type": "export", "id", "format": "ctc" | "csv" | "parquet" | "png", "path"} (+ PNG bytes)
 
+While `track(..., review=True)` runs, the viewer shows the tables of the frames done so far
+(`show`, at every checkpoint) and refuses decisions; the final result then replaces them.
+
 Replies: {"type": "reply", "id", "ok": true, ...} or {"type": "reply", "id", "ok": false,
 "error": "..."}; a failed edit changes nothing.
 """
@@ -23,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from traitlets import Dict, Float, Int, List, Unicode
+from traitlets import Bool, Dict, Float, Int, List, Unicode
 
 from .frames import FrameStack
 from .widgets import _CellpointWidget
@@ -57,6 +60,9 @@ class ReviewWidget(_CellpointWidget):
     contrast = List(Float(), help="[low, high] of the image; empty: auto").tag(sync=True)
     layers = List(Dict(), help="name, visible, opacity, colormap of each layer").tag(sync=True)
     export_dir = Unicode("cellpoint-review", help="where exports go").tag(sync=True)
+    # While `track` still runs, the viewer shows the tables so far and takes no decisions.
+    editable = Bool(True, help="whether divisions can be decided").tag(sync=True)
+    note = Unicode(help="what the viewer shows, while tracking runs").tag(sync=True)
 
     def __init__(self, result: TrackingResult, frames: Any = None, **kwargs: Any) -> None:
         source = frames if frames is not None else result.frames
@@ -76,6 +82,13 @@ class ReviewWidget(_CellpointWidget):
         self.stack = stack
         self._publish()
         self.on_msg(self._on_msg)
+
+    def show(self, result: TrackingResult, editable: bool = True, note: str = "") -> None:
+        """Show `result` instead (tracking's latest tables, then its final result)."""
+        self.result = result
+        with self.hold_sync():
+            self.editable, self.note = editable, note
+            self._publish()
 
     def _publish(self) -> None:
         """Send the result's tables to the browser (after every decision)."""
@@ -103,6 +116,8 @@ class ReviewWidget(_CellpointWidget):
             return {"t": t, "dtype": frame.dtype.name, "shape": list(frame.shape)}, [
                 frame.tobytes()
             ]
+        if kind in ("status", "relink") and not self.editable:
+            raise ValueError("tracking still runs: decide divisions once it is done")
         if kind == "status":
             self._apply(
                 self.result.with_division_status(int(message["parent_id"]), message["status"])

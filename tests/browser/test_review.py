@@ -135,3 +135,26 @@ def test_review_round_trip(page: Page, lab_server: LabServer) -> None:
         )
         assert decided[first] == "rejected"
         assert decided[second] == "accepted"
+
+
+def test_track_shows_the_viewer_and_hands_it_the_result(page: Page, lab_server: LabServer) -> None:
+    cells = [
+        "import cellpoint as cp\nfrom cellpoint.sim import simulate\n"
+        'seq = simulate("small", seed=7, n_frames=16)\n'
+        'res = cp.track(seq.frames, diameter=seq.config.diameter, backend="browser", review=True)\n'
+        'print("TRACKS", len(res.lineage), "DIVISIONS", len(res.divisions))',
+    ]
+    write_notebook(lab_server.root, "track-review.ipynb", cells)
+    open_notebook(page, lab_server, "track-review.ipynb")
+    run_cell(page, 0)
+    viewer = page.locator("cellpoint-review")
+    expect(viewer).to_be_visible(timeout=60_000)
+    wait_for_output(page, 0, r"TRACKS \d+ DIVISIONS \d+", timeout=120_000)
+    tracks, divisions = (int(v) for v in re.findall(r"\d+", output(page, 0).split("TRACKS")[-1]))
+    # The result's tables, open to decisions: no progress note left.
+    expect(viewer.locator(".divisions-box legend")).to_have_text(
+        re.compile(rf"Divisions \({divisions}, {divisions} to review\)")
+    )
+    expect(viewer.locator("svg line[data-track]")).to_have_count(tracks)
+    expect(viewer.locator(".note")).to_have_count(0)
+    viewer.screenshot(path=artifact("track-review-done.png"))

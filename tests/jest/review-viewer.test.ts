@@ -274,6 +274,22 @@ describe('<cellpoint-review>', () => {
     expect(el.view.selected).toBe(0);
   });
 
+  it('takes no decisions while tracking still runs, and says why', async () => {
+    const { el, kernel } = await viewer();
+    el.editable = false;
+    el.note = 'tracking: 4/6 frames';
+    await el.goToDivision(0);
+    await settle(el);
+    key(el, 'a');
+    await settle(el);
+    expect(kernel.calls.some(c => c.startsWith('status'))).toBe(false);
+    expect(text(root(el).querySelector('[role=status]'))).toBe(
+      'tracking still runs: decide divisions once it is done'
+    );
+    expect((root(el).querySelector('button.accept') as HTMLButtonElement).disabled).toBe(true);
+    expect(text(root(el).querySelector('.note'))).toBe('tracking: 4/6 frames');
+  });
+
   it('exports through the kernel and says where', async () => {
     const { el, kernel } = await viewer();
     (root(el).querySelector('button[data-export=csv]') as HTMLButtonElement).click();

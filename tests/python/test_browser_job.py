@@ -154,6 +154,34 @@ def test_a_job_runs_from_ready_to_done(frames: Array) -> None:
     assert result.metadata["frame_bytes"] == 23040
 
 
+def test_the_jobs_viewer_follows_the_checkpoints_then_takes_decisions(frames: Array) -> None:
+    job, played = make_job(frames)
+    viewer = job.review()
+    assert viewer.tracks["track_id"] == []  # nothing tracked yet
+    assert viewer.shape == [6, 40, 48]
+    viewer_sent: list[dict[str, Any]] = []
+    viewer.send = lambda content, buffers=None: viewer_sent.append(content)
+    played.say({"type": "ready", "protocol": cb.PROTOCOL})
+    columns = raw_columns(6)
+    played.say_tables(cut(columns, 3), 1, "checkpoint", 3)
+    assert max(viewer.tracks["t"]) == 3
+    assert not viewer.editable
+    assert viewer.note == "tracking: 4/6 frames"
+    viewer._handle_custom_msg({"type": "status", "id": 1, "parent_id": 3, "status": "rejected"}, [])
+    assert not viewer_sent[-1]["ok"]
+    assert "tracking still runs" in viewer_sent[-1]["error"]
+
+    played.say_tables(columns, 2, "result", 5)
+    played.say({"type": "done", "seq": 2, "backend": "wasm", "fallback_reason": None,
+                "seconds": {}, "frame_bytes": 23040})  # fmt: skip
+    assert viewer.editable
+    assert viewer.note == ""
+    assert max(viewer.tracks["t"]) == 5
+    viewer._handle_custom_msg({"type": "status", "id": 2, "parent_id": 3, "status": "rejected"}, [])
+    assert viewer_sent[-1]["ok"]
+    assert job.result().divisions["status"].tolist() == ["rejected"]  # the user's result
+
+
 def test_tables_travel_in_parts_under_the_message_limit() -> None:
     n = 700_000  # about 20 MB of tracks
     columns = raw_columns(6)

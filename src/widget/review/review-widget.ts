@@ -77,7 +77,9 @@ export function createReviewWidget(layers: () => Promise<IReviewLayer[]>): {
         tail_length: 10,
         contrast: [],
         layers: [],
-        export_dir: 'cellpoint-review'
+        export_dir: 'cellpoint-review',
+        editable: true,
+        note: ''
       };
     }
 
@@ -167,6 +169,8 @@ export function createReviewWidget(layers: () => Promise<IReviewLayer[]>): {
       this._showTables();
       this._viewer.addEventListener('view-change', this._onViewChange);
       this.listenTo(this.model, 'change:tracks change:lineage change:divisions', this._showTables);
+      this.listenTo(this.model, 'change:editable change:note', this._showProgress);
+      this._showProgress();
       this.el.appendChild(this._viewer);
       void layers().then(extra => (this._viewer.extraLayers = extra));
     }
@@ -177,6 +181,11 @@ export function createReviewWidget(layers: () => Promise<IReviewLayer[]>): {
         this.model.get('lineage'),
         this.model.get('divisions')
       );
+    }
+
+    private _showProgress(): void {
+      this._viewer.editable = this.model.get('editable');
+      this._viewer.note = this.model.get('note');
     }
 
     private _onViewChange = (event: Event): void => {

@@ -66,6 +66,8 @@ export class ReviewViewer extends LitElement {
     shape: { attribute: false },
     view: { attribute: false },
     extraLayers: { attribute: false },
+    editable: { attribute: false },
+    note: { attribute: false },
     _current: { state: true },
     _relink: { state: true },
     _status: { state: true },
@@ -80,6 +82,10 @@ export class ReviewViewer extends LitElement {
   shape: number[] = [0, 0, 0];
   view: IViewState = { t: 0, selected: 0, tailLength: 10, contrast: [], layers: [] };
   extraLayers: IReviewLayer[] = [];
+  /** False while tracking still runs: the divisions are shown, not yet decided. */
+  editable = true;
+  /** What the viewer shows, when it is not the final result (tracking's progress). */
+  note = '';
   source: IReviewSource | undefined;
   /** Milliseconds of each redraw of the canvas, the latest last (the benchmark reads them). */
   readonly drawTimes: number[] = [];
@@ -262,7 +268,7 @@ export class ReviewViewer extends LitElement {
   async decide(status: DivisionStatus): Promise<void> {
     const d = this.currentDivision;
     const source = this.source;
-    if (!d || !source) {
+    if (!d || !source || !this._mayDecide()) {
       return;
     }
     await this._ask(
@@ -274,7 +280,7 @@ export class ReviewViewer extends LitElement {
   async relinkCurrent(): Promise<void> {
     const d = this.currentDivision;
     const source = this.source;
-    if (!d || !source) {
+    if (!d || !source || !this._mayDecide()) {
       return;
     }
     const { mother, a, b } = this._relink;
@@ -368,6 +374,7 @@ export class ReviewViewer extends LitElement {
           @input=${(e: Event) => this.showFrame(Number((e.target as HTMLInputElement).value))}
         />
         <span class="frame-label">t = ${t} / ${Math.max(0, frames - 1)}</span>
+        ${this.note ? html`<span class="note" aria-live="polite">${this.note}</span>` : nothing}
         <label
           >tail
           <input
@@ -553,10 +560,20 @@ export class ReviewViewer extends LitElement {
                 </figure>
               </div>
               <div class="row">
-                <button class="accept" @click=${() => this.decide('accepted')} title="Accept (a)">
+                <button
+                  class="accept"
+                  ?disabled=${!this.editable}
+                  @click=${() => this.decide('accepted')}
+                  title="Accept (a)"
+                >
                   Accept
                 </button>
-                <button class="reject" @click=${() => this.decide('rejected')} title="Reject (r)">
+                <button
+                  class="reject"
+                  ?disabled=${!this.editable}
+                  @click=${() => this.decide('rejected')}
+                  title="Reject (r)"
+                >
                   Reject
                 </button>
                 <button
@@ -602,6 +619,7 @@ export class ReviewViewer extends LitElement {
                 </select>
                 <button
                   class="relink-apply"
+                  ?disabled=${!this.editable}
                   @click=${() => this.relinkCurrent()}
                   title="Relink (l)"
                 >
@@ -942,6 +960,13 @@ export class ReviewViewer extends LitElement {
   private _setView(change: Partial<IViewState>): void {
     this.view = { ...this.view, ...change };
     this.dispatchEvent(new CustomEvent<IViewState>('view-change', { detail: this.view }));
+  }
+
+  private _mayDecide(): boolean {
+    if (!this.editable) {
+      this._status = { text: 'tracking still runs: decide divisions once it is done', error: true };
+    }
+    return this.editable;
   }
 
   private async _ask(action: () => Promise<unknown>, done: string): Promise<void> {
