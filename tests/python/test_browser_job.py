@@ -165,8 +165,7 @@ def test_the_jobs_viewer_follows_the_checkpoints_then_takes_decisions(frames: Ar
     columns = raw_columns(6)
     played.say_tables(cut(columns, 3), 1, "checkpoint", 3)
     assert max(viewer.tracks["t"]) == 3
-    assert not viewer.editable
-    assert viewer.note == "tracking: 4/6 frames"
+    assert (viewer.editable, viewer.note) == (False, "tracking: 4/6 frames")
     viewer._handle_custom_msg({"type": "status", "id": 1, "parent_id": 3, "status": "rejected"}, [])
     assert not viewer_sent[-1]["ok"]
     assert "tracking still runs" in viewer_sent[-1]["error"]
@@ -174,8 +173,7 @@ def test_the_jobs_viewer_follows_the_checkpoints_then_takes_decisions(frames: Ar
     played.say_tables(columns, 2, "result", 5)
     played.say({"type": "done", "seq": 2, "backend": "wasm", "fallback_reason": None,
                 "seconds": {}, "frame_bytes": 23040})  # fmt: skip
-    assert viewer.editable
-    assert viewer.note == ""
+    assert (viewer.editable, viewer.note) == (True, "")
     assert max(viewer.tracks["t"]) == 5
     viewer._handle_custom_msg({"type": "status", "id": 2, "parent_id": 3, "status": "rejected"}, [])
     assert viewer_sent[-1]["ok"]

@@ -29,13 +29,16 @@ def real_training_sources() -> list[Source]:
     return out
 
 
-def sim_source(rng: np.random.Generator, crop: int, frames: int) -> Source:
-    """A simulated sequence around one of the presets, knobs jittered, sized to the crop.
+def sim_source(
+    rng: np.random.Generator, crop: int, frames: int, bases: tuple[str, ...] = SIM_BASES
+) -> Source:
+    """A simulated sequence around one of the `bases` presets (a name twice is drawn twice as
+    often), knobs jittered, sized to the crop.
 
     It is simulated directly near the model's scale (lengths in pixels rescaled), which costs
     a fraction of simulating a large field and then shrinking it.
     """
-    base = PRESETS[str(rng.choice(SIM_BASES))]
+    base = PRESETS[str(rng.choice(bases))]
     diameter = CANONICAL_DIAMETER * float(np.exp(rng.uniform(-0.2, 0.2)))
     shrink = diameter / base.diameter
     side = int(np.ceil(crop * 1.3))

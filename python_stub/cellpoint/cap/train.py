@@ -25,7 +25,7 @@ import torch
 from .data import Source, Window, make_window
 from .encoder import Encoder
 from .losses import focal_loss, heatmap_target, matching_loss, tracker_loss
-from .sources import real_training_sources, sim_source
+from .sources import SIM_BASES, real_training_sources, sim_source
 from .tracker import Tracker
 
 POOL_SIZE = 6  # simulated sequences kept at once; one is replaced every REFRESH steps
@@ -38,17 +38,18 @@ def window_stream(
     crop: int,
     real_share: float,
     max_tracks: int | None = None,
+    sim_presets: tuple[str, ...] = SIM_BASES,
 ) -> Iterator[Window]:
     """Endless training windows: a share from the real sequences, the rest simulated."""
     real = real_training_sources()
     if not real:
         print("no shared CTC data found: training on simulated data only")
-    pool: list[Source] = [sim_source(rng, crop, length + 8) for _ in range(POOL_SIZE)]
+    pool: list[Source] = [sim_source(rng, crop, length + 8, sim_presets) for _ in range(POOL_SIZE)]
     step = 0
     while True:
         step += 1
         if step % REFRESH == 0:
-            pool[int(rng.integers(len(pool)))] = sim_source(rng, crop, length + 8)
+            pool[int(rng.integers(len(pool)))] = sim_source(rng, crop, length + 8, sim_presets)
         use_real = real and rng.random() < real_share
         source = (
             real[int(rng.integers(len(real)))] if use_real else pool[int(rng.integers(len(pool)))]
@@ -161,7 +162,14 @@ def train_encoder(args: argparse.Namespace, device: torch.device) -> None:
     rng = np.random.default_rng(args.seed)
     model = Encoder().to(device)
     run = Run(args.out, model, args.lr or 2e-3, args.steps, args.init)
-    stream = windows(args, rng, length=4, crop=args.crop, real_share=args.real_share)
+    stream = windows(
+        args,
+        rng,
+        length=4,
+        crop=args.crop,
+        real_share=args.real_share,
+        sim_presets=tuple(args.sim_presets.split(",")),
+    )
     t0 = time.time()
     while run.step < run.steps:
         model.train()
@@ -207,6 +215,7 @@ def train_tracker(args: argparse.Namespace, device: torch.device) -> None:
         crop=args.crop,
         real_share=args.real_share,
         max_tracks=args.max_tracks,
+        sim_presets=tuple(args.sim_presets.split(",")),
     )
     t0 = time.time()
     while run.step < run.steps:
@@ -254,6 +263,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--crop", type=int, default=256, help="model pixels")
     parser.add_argument("--window", type=int, default=24, help="T_s, tracker stage")
     parser.add_argument("--real-share", type=float, default=0.5)
+    parser.add_argument(
+        "--sim-presets", default=",".join(SIM_BASES),
+        help="simulator presets drawn from (comma-separated; repeat one to draw it more often)",
+    )  # fmt: skip
     parser.add_argument("--match-weight", type=float, default=0.5)
     parser.add_argument("--vis-weight", type=float, default=1.0)
     parser.add_argument(
@@ -274,6 +287,9 @@ def main(argv: list[str] | None = None) -> None:
         "--workers", type=int, default=0, help="processes making windows (0: the training one)"
     )
     args = parser.parse_args(argv)
+    unknown = set(args.sim_presets.split(",")) - set(SIM_BASES)
+    if unknown:
+        parser.error(f"--sim-presets: unknown {sorted(unknown)}; choose from {list(SIM_BASES)}")
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

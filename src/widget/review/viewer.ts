@@ -60,6 +60,11 @@ const CANVAS_HEIGHT = 420;
 const CROP_PX = 120;
 const POINT_RADIUS = 3.5;
 
+/** A limit as a person reads it: five significant digits, no float noise. */
+function shortNumber(value: number | undefined): string {
+  return value === undefined ? '' : String(Number(value.toPrecision(5)));
+}
+
 export class ReviewViewer extends LitElement {
   static properties = {
     tables: { attribute: false },
@@ -393,7 +398,7 @@ export class ReviewViewer extends LitElement {
             step="any"
             aria-label="Contrast low"
             style="width: 6em"
-            .value=${String(this._limits?.[0] ?? '')}
+            .value=${shortNumber(this._limits?.[0])}
             @change=${this._onContrast}
             class="lo"
         /></label>
@@ -402,7 +407,7 @@ export class ReviewViewer extends LitElement {
           step="any"
           aria-label="Contrast high"
           style="width: 6em"
-          .value=${String(this._limits?.[1] ?? '')}
+          .value=${shortNumber(this._limits?.[1])}
           @change=${this._onContrast}
           class="hi"
         />
