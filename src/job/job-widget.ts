@@ -19,6 +19,7 @@ import type { PageFrameSource } from '../engine/client';
 import type { EngineResult } from '../engine/pipeline';
 import type { FrameDtype } from '../engine/protocol';
 import type { RawCheckpoint, RawResult } from '../engine/raw';
+import { Buffers, bytesOf } from '../comm-buffers';
 import { IContributionRegistry } from '../host';
 import { MODULE_NAME, MODULE_VERSION } from '../version';
 import { IJobState, JobProgress, defineJobProgress } from '../widget/job-progress';
@@ -48,14 +49,6 @@ const ITEM_SIZE: Record<FrameDtype, number> = {
   float32: 4,
   float64: 8
 };
-
-type Buffers = ArrayBuffer[] | DataView[];
-
-function bytesOf(buffer: ArrayBuffer | DataView): ArrayBuffer {
-  return buffer instanceof DataView
-    ? (buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength) as ArrayBuffer)
-    : buffer;
-}
 
 /** Widget classes for the kernel's `JobWidget`, bound to this page's registry. */
 export function createJobWidget(registry: IContributionRegistry): {

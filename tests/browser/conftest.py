@@ -121,3 +121,13 @@ def run_cell(page: Page, index: int) -> None:
         except AssertionError:
             if attempt:
                 raise
+
+
+def output(page: Page, index: int) -> str:
+    """The text a notebook cell printed."""
+    return page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-OutputArea").inner_text()
+
+
+def wait_for_output(page: Page, index: int, pattern: str, timeout: float = 120_000) -> None:
+    area = page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-OutputArea")
+    expect(area).to_contain_text(re.compile(pattern), timeout=timeout)

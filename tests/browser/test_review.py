@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import artifact, open_notebook, run_cell, write_notebook
+from .conftest import artifact, open_notebook, output, run_cell, wait_for_output, write_notebook
 from .lab import LabServer
 
 pytestmark = pytest.mark.browser
@@ -49,15 +49,6 @@ back = TrackingResult.read("reviewed-csv")
 assert back.divisions.set_index("parent_id")["status"][parents[0]] == "rejected"
 print("EXPORT HAS THE DECISIONS")
 """
-
-
-def output(page: Page, index: int) -> str:
-    return page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-OutputArea").inner_text()
-
-
-def wait_for_output(page: Page, index: int, pattern: str, timeout: float = 60_000) -> None:
-    area = page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-OutputArea")
-    expect(area).to_contain_text(re.compile(pattern), timeout=timeout)
 
 
 def test_review_round_trip(page: Page, lab_server: LabServer) -> None:

@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from .conftest import artifact, open_notebook, run_cell, write_notebook
+from .conftest import artifact, open_notebook, output, run_cell, wait_for_output, write_notebook
 from .lab import LabServer
 
 pytestmark = pytest.mark.browser
@@ -29,15 +29,6 @@ pd.testing.assert_frame_equal(res.lineage, ref.lineage)
 pd.testing.assert_frame_equal(res.divisions, ref.divisions, check_exact=False, rtol=0, atol=1e-4)
 print("SAME TABLES", len(res.tracks), "rows", len(res.lineage), "tracks")
 """
-
-
-def output(page: Page, index: int) -> str:
-    return page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-OutputArea").inner_text()
-
-
-def wait_for_output(page: Page, index: int, pattern: str, timeout: float = 120_000) -> None:
-    area = page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-OutputArea")
-    expect(area).to_contain_text(re.compile(pattern), timeout=timeout)
 
 
 def test_track_in_the_browser_gives_the_kernel_tables(page: Page, lab_server: LabServer) -> None:

@@ -12,18 +12,7 @@ import {
   Pixels,
   renderFrame
 } from '../../src/widget/review/image';
-
-/** A deterministic generator (mulberry32), so that failures reproduce. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { random } from './random';
 
 function shuffle<T extends { length: number; [i: number]: number }>(a: T, seed: number): T {
   const next = random(seed);

@@ -3,6 +3,7 @@
  * properties on random forests and on 10,000-track chains and trees.
  */
 import { ILineageLayout, ILineageRow, layoutLineage } from '../../src/widget/review/lineage-layout';
+import { random } from './random';
 
 function row(track_id: number, start: number, end: number, parent_id = 0): ILineageRow {
   return { track_id, start, end, parent_id };
@@ -10,18 +11,6 @@ function row(track_id: number, start: number, end: number, parent_id = 0): ILine
 
 function columnsOf(layout: ILineageLayout): Record<number, number> {
   return Object.fromEntries([...layout.nodes.values()].map(n => [n.trackId, n.column]));
-}
-
-/** A deterministic generator (mulberry32), so that failures reproduce. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function shuffled<T>(items: T[], next: () => number): T[] {

@@ -3,6 +3,7 @@
  * and every lookup against brute force on a random table.
  */
 import { ITrackColumns, TrackIndex } from '../../src/widget/review/track-index';
+import { random } from './random';
 
 /** Rows as [track_id, t, y, x, visibility], in (track_id, t) order. */
 type Row = [number, number, number, number, number];
@@ -36,18 +37,6 @@ function plain(points: ReturnType<TrackIndex['pointsAt']>): Record<string, numbe
     y: Array.from(points.y),
     x: Array.from(points.x),
     visibility: Array.from(points.visibility)
-  };
-}
-
-/** A deterministic generator (mulberry32), so that failures reproduce. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

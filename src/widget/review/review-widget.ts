@@ -14,6 +14,7 @@ import {
 } from '@jupyter-widgets/base';
 import { JSONObject } from '@lumino/coreutils';
 
+import { Buffers, bytesOf } from '../../comm-buffers';
 import { MODULE_NAME, MODULE_VERSION } from '../../version';
 import type { ILayerState, IReviewLayer } from './draw';
 import type { Pixels } from './image';
@@ -28,8 +29,6 @@ import {
   defineReviewViewer
 } from './viewer';
 
-type Buffers = ArrayBuffer[] | DataView[];
-
 interface IReply {
   type: 'reply';
   id: number;
@@ -43,12 +42,6 @@ const ARRAYS: Record<string, (b: ArrayBuffer) => Pixels> = {
   uint16: b => new Uint16Array(b),
   float32: b => new Float32Array(b)
 };
-
-function bytesOf(buffer: ArrayBuffer | DataView): ArrayBuffer {
-  return buffer instanceof DataView
-    ? (buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength) as ArrayBuffer)
-    : buffer;
-}
 
 /** Widget classes for the kernel's `ReviewWidget`; `layers` are the plugins' review layers. */
 export function createReviewWidget(layers: () => Promise<IReviewLayer[]>): {
