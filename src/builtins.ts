@@ -126,7 +126,7 @@ export function jobDefaults(
 }
 
 /** The review-viewer layers that plugins contribute (widgets marked `review_layer`). */
-async function reviewLayers(registry: IContributionRegistry): Promise<IReviewLayer[]> {
+export async function reviewLayers(registry: IContributionRegistry): Promise<IReviewLayer[]> {
   const marked = registry.list('widget').filter(c => c.review_layer);
   return Promise.all(marked.map(c => registry.load<IReviewLayer>(c.id)));
 }

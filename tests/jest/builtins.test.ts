@@ -1,4 +1,10 @@
-import { BUILTIN_MANIFEST, IKernelSample, jobDefaults, registerBuiltins } from '../../src/builtins';
+import {
+  BUILTIN_MANIFEST,
+  IKernelSample,
+  jobDefaults,
+  registerBuiltins,
+  reviewLayers
+} from '../../src/builtins';
 import { ContributionRegistry, validateManifest } from '../../src/host';
 import { DEFAULT_SETTINGS, TrackerSettings } from '../../src/settings';
 import { DEFAULT_RAW_PARAMS } from '../../src/engine/raw';
@@ -66,6 +72,35 @@ describe('built-in contributions', () => {
     expect(samples.map(s => s.key)).toEqual(['sim-small', 'sim-gowt1', 'sim-hard']);
     const opener = await registry.load<IKernelSample>('cellpoint.sim-small');
     expect(opener.pythonCode('sim-small')).toBe(`__import__('cellpoint').load_sample("sim-small")`);
+  });
+
+  it('give the review viewer the layers plugins contribute, and only those', async () => {
+    const registry = new ContributionRegistry();
+    registerBuiltins(registry, new TrackerSettings());
+    const heat = { name: 'heatmap', draw: () => undefined };
+    registry.register(
+      {
+        name: 'heat',
+        display_name: 'Heat',
+        contributions: {
+          widgets: [
+            {
+              id: 'heat.layer',
+              title: 'Heatmap',
+              display_name: 'Heatmap',
+              command: 'heat.layer',
+              review_layer: true
+            },
+            { id: 'heat.panel', title: 'Panel', display_name: 'Panel', command: 'heat.panel' }
+          ]
+        }
+      },
+      { 'heat.layer': async () => heat, 'heat.panel': async () => ({}) }
+    );
+    expect(await reviewLayers(registry)).toEqual([heat]);
+    expect(registry.isLoaded('heat.panel')).toBe(false);
+    const classes = await registry.load<Record<string, unknown>>('cellpoint.review');
+    expect(Object.keys(classes).sort()).toEqual(['ReviewModel', 'ReviewView']);
   });
 
   it('provide the plugins widget classes for the ipywidgets module', async () => {

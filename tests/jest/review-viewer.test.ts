@@ -261,6 +261,22 @@ describe('<cellpoint-review>', () => {
     expect(last.layers.map(l => l.name)).toEqual(['image', 'tracks', 'points']);
   });
 
+  it("lists a plugin's layer after the built-in ones", async () => {
+    const { el, views } = await viewer();
+    el.extraLayers = [{ name: 'heatmap', draw: () => undefined }];
+    await el.updateComplete;
+    const rows = [...root(el).querySelectorAll('[data-layer]')].map(r =>
+      r.getAttribute('data-layer')
+    );
+    expect(rows).toEqual(['image', 'tracks', 'points', 'heatmap']);
+    const box = root(el).querySelector(
+      '[data-layer=heatmap] input[type=checkbox]'
+    ) as HTMLInputElement;
+    box.checked = false;
+    box.dispatchEvent(new Event('change'));
+    expect(views[views.length - 1]?.layers.find(l => l.name === 'heatmap')?.visible).toBe(false);
+  });
+
   it('selects a track from the lineage tree and the division it belongs to', async () => {
     const { el } = await viewer();
     const line = root(el).querySelector('line[data-track="6"]') as SVGLineElement;
