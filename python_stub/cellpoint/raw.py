@@ -8,9 +8,10 @@ The loop: a window of up to `window` frames starts at t_cur with one query per l
 its t_cur position. The tracker's output is read frame by frame. A cell goes on while its own
 column is visible; it ends when it is not; it divides when both daughter slots are visible
 (the daughters become new tracks, children of the cell). Heatmap peaks far from every living
-cell are new cells. The first frame with a division or a new cell becomes the next t_cur, so
-the next window's queries include the new tracks; a window without events hands over at its
-last frame.
+cell are new cells. Two tracks that have come onto one cell (nearer than half of
+`min_separation`, and not sisters) are one too many: the younger ends. The first frame with a
+division or a new cell becomes the next t_cur, so the next window's queries include the new
+tracks; a window without events hands over at its last frame.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ FloatArray = npt.NDArray[np.float32]
 WindowTracker = Callable[[int, int, FloatArray], tuple[FloatArray, FloatArray]]
 # frame index -> heatmap [h, w] (stride-4 map of cell-centre probability)
 HeatmapSource = Callable[[int], FloatArray]
+
+
+# Two living tracks nearer each other than this fraction of `min_separation` follow one cell.
+DUPLICATE_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -139,12 +144,30 @@ def raw_inference(
     separation = np.float32(params.min_separation)
     division_threshold = np.float32(params.division_threshold)
     visibility_threshold = np.float32(params.visibility_threshold)
+    duplicate = params.min_separation * DUPLICATE_FRACTION
+    duplicate_squared = duplicate * duplicate
 
     def start_track(t: int, x: float, y: float, v: float, parent: int = 0) -> _Track:
         track = _Track(track_id=len(tracks) + 1, parent_id=parent, start=t)
         track.add(x, y, v)
         tracks.append(track)
         return track
+
+    def end_duplicates(t: int) -> None:
+        """Two tracks on one cell (closer than DUPLICATE_FRACTION of min_separation, not
+        sisters): the younger ends at t - 1."""
+        here = [tr for tr in tracks if tr.alive and tr.end == t and tr.start < t]
+        for k, young in enumerate(here):  # tracks are in (start, id) order already
+            for old in here[:k]:
+                if not old.alive or (old.parent_id and old.parent_id == young.parent_id):
+                    continue
+                dx, dy = old.xs[-1] - young.xs[-1], old.ys[-1] - young.ys[-1]
+                if dx * dx + dy * dy < duplicate_squared:  # exact in both hosts
+                    young.xs.pop()
+                    young.ys.pop()
+                    young.vis.pop()
+                    young.alive = False
+                    break
 
     def add_new_cells(t: int) -> bool:
         peaks = find_peaks(heatmap(t), params.detection_threshold, params.min_separation)
@@ -193,6 +216,7 @@ def raw_inference(
                     tr.add(*_xy(points[i, n, 0]), float(v[0]))
                 else:
                     tr.alive = False
+            end_duplicates(t)
             event = add_new_cells(t) or event
             if on_progress:
                 on_progress(t + 1, len(tracks))

@@ -7,15 +7,20 @@
  * its tCur position. The tracker's output is read frame by frame. A cell goes on while its own
  * column is visible; it ends when it is not; it divides when both daughter slots are visible
  * (the daughters become new tracks, children of the cell). Heatmap peaks far from every living
- * cell are new cells. The first frame with a division or a new cell becomes the next tCur, so
- * that the next window's queries include the new tracks; a window without events hands over at
- * its last frame. Everything is in model pixels.
+ * cell are new cells. Two tracks that have come onto one cell (nearer than half of
+ * `min_separation`, and not sisters) are one too many: the younger ends. The first frame with a
+ * division or a new cell becomes the next tCur, so that the next window's queries include the
+ * new tracks; a window without events hands over at its last frame. Everything is in model
+ * pixels.
  *
  * Async, for the network runs in onnxruntime-web; cancellable between windows through an
  * AbortSignal, in which case a `RawAbortError` carries the tables of the frames done.
  */
 
 import { findPeaks, Heatmap } from './peaks';
+
+/** Two living tracks nearer each other than this fraction of `min_separation` follow one cell. */
+export const DUPLICATE_FRACTION = 0.5;
 
 /** RAW's knobs; the same names and defaults as Python's `RawParams`. */
 export interface RawParams {
@@ -215,6 +220,33 @@ export async function rawInference(
     return track;
   };
 
+  // Squared, so that both hosts compare exactly the same double-precision numbers.
+  const duplicate = params.min_separation * DUPLICATE_FRACTION;
+  const duplicateSquared = duplicate * duplicate;
+
+  /** Two tracks on one cell (not sisters): the younger ends at t - 1. */
+  const endDuplicates = (t: number): void => {
+    const here = tracks.filter(tr => tr.alive && end(tr) === t && tr.start < t);
+    here.forEach((young, k) => {
+      for (const old of here.slice(0, k)) {
+        if (!old.alive || (old.parentId !== 0 && old.parentId === young.parentId)) {
+          continue;
+        }
+        const dx =
+          (old.xs[old.xs.length - 1] as number) - (young.xs[young.xs.length - 1] as number);
+        const dy =
+          (old.ys[old.ys.length - 1] as number) - (young.ys[young.ys.length - 1] as number);
+        if (dx * dx + dy * dy < duplicateSquared) {
+          young.xs.pop();
+          young.ys.pop();
+          young.vis.pop();
+          young.alive = false;
+          break;
+        }
+      }
+    });
+  };
+
   const addNewCells = async (t: number): Promise<boolean> => {
     let map: Heatmap;
     try {
@@ -326,6 +358,7 @@ export async function rawInference(
           tr.alive = false;
         }
       }
+      endDuplicates(t);
       event = (await addNewCells(t)) || event;
       onProgress?.(t + 1, tracks.length);
       if (event) {

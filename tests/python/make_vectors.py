@@ -292,6 +292,29 @@ def hand_scenes() -> list[Scene]:
         20,
         p(window=8),
     )
+    still = moving(1, 0, 19, grid(8), grid(8))
+    x1, y1 = still.at(0)
+    add(
+        "duplicate",
+        "2 comes onto 1 and stays on it: at t=6 they are nearer than half of min_separation, "
+        "so track 2, the younger, ends at 5",
+        [still, Cell(2, 0, [(x1 + max(0.0, 14.0 - 1.5 * t), y1) for t in range(20)])],
+        20,
+        p(),
+    )
+    mother = moving(1, 0, 9, grid(8), grid(8))
+    mx, my = mother.at(9)
+    add(
+        "sisters_close",
+        "1 divides at 10 into 2 and 3, which stay 4 px apart: sisters are not one cell twice",
+        [
+            mother,
+            Cell(2, 10, [(mx - 2.0, my)] * 10, parent=1),
+            Cell(3, 10, [(mx + 2.0, my)] * 10, parent=1),
+        ],
+        20,
+        p(),
+    )
     add("nothing", "no cell at all: no tracker call, empty tables", [], 6, p())
     add(
         "all_die",
