@@ -83,6 +83,16 @@ class ReviewWidget(_CellpointWidget):
         self._publish()
         self.on_msg(self._on_msg)
 
+    def __repr__(self) -> str:
+        # The text a notebook shows where no JupyterLab draws the viewer (nbconvert, a console).
+        t, h, w = self.shape
+        statuses = pd.Series(self.divisions.get("status", []), dtype=object).value_counts()
+        decided = ", ".join(f"{n} {s}" for s, n in statuses.items()) or "none"
+        return (
+            f"ReviewWidget: {len(self.lineage.get('track_id', []))} tracks over {t} frames of "
+            f"{h} x {w} px; divisions: {decided} (the viewer shows in JupyterLab)"
+        )
+
     def show(self, result: TrackingResult, editable: bool = True, note: str = "") -> None:
         """Show `result` instead (tracking's latest tables, then its final result)."""
         self.result = result

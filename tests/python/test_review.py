@@ -140,6 +140,14 @@ def test_widget_publishes_the_tables_and_serves_frames() -> None:
     assert "outside 0..5" in bad["error"]
 
 
+def test_text_where_no_viewer_is_drawn() -> None:
+    widget = result(frames()).review()
+    assert repr(widget) == (
+        "ReviewWidget: 7 tracks over 6 frames of 80 x 60 px; divisions: 1 proposed "
+        "(the viewer shows in JupyterLab)"
+    )
+
+
 def test_decisions_change_the_users_result_at_once() -> None:
     res = result(frames())
     widget = res.review()
