@@ -752,14 +752,14 @@ export class ReviewViewer extends LitElement {
     for (const [cls, t, ids] of [
       ['mother', d.t - 1, [d.parentId]],
       ['daughters', d.t, d.daughters]
-    ] as [string, number, number[]][]) {
+    ] as ['mother' | 'daughters', number, number[]][]) {
       const canvas = root.querySelector(`canvas.${cls}`) as HTMLCanvasElement | null;
       const frame = await this._ensureFrame(t);
       const ctx = canvas?.getContext('2d');
       if (!canvas || !ctx || !frame) {
         continue;
       }
-      const bitmap = new FrameBitmap(document.createElement('canvas'));
+      const bitmap = this._cropBitmaps[cls];
       bitmap.update(
         frame,
         this._limits ?? percentileLimits(frame),
@@ -1001,6 +1001,11 @@ export class ReviewViewer extends LitElement {
   private _frames = new Map<number, Frame>();
   private _pending = new Map<number, Promise<Frame>>();
   private _bitmap = new FrameBitmap(document.createElement('canvas'));
+  // The crops' frames, colour-mapped once and kept while the division under review stays.
+  private _cropBitmaps = {
+    mother: new FrameBitmap(document.createElement('canvas')),
+    daughters: new FrameBitmap(document.createElement('canvas'))
+  };
   private _transform: IViewTransform = { zoom: 1, panX: 0, panY: 0 };
   private _layout = layoutLineage([]);
   private _drag: { x: number; y: number; moved: boolean } | undefined;
