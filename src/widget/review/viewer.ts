@@ -26,7 +26,7 @@ import { COLORMAPS, ColormapName, Frame, Pixels, frameView, percentileLimits } f
 import { layoutLineage } from './lineage-layout';
 import { lineageTree } from './lineage-tree';
 import { trackColour } from './palette';
-import { DivisionStatus, IDivision, ReviewTables } from './tables';
+import { DivisionStatus, ICandidate, IDivision, ReviewTables } from './tables';
 
 export type ExportFormat = 'ctc' | 'csv' | 'parquet' | 'png';
 
@@ -330,7 +330,11 @@ export class ReviewViewer extends LitElement {
   }
 
   protected updated(changed: PropertyValues): void {
-    if (changed.has('tables') || changed.has('view') || changed.has('_hovered')) {
+    // A new frame number is drawn by showFrame once its frame is here, not before (which
+    // would draw it twice, the first time without its image).
+    const before = changed.get('view') as IViewState | undefined;
+    const sameFrame = before === undefined || before.t === this.view.t;
+    if (changed.has('tables') || changed.has('_hovered') || (changed.has('view') && sameFrame)) {
       this.draw();
     }
     if (changed.has('tables') || changed.has('_current')) {
@@ -513,10 +517,30 @@ export class ReviewViewer extends LitElement {
     const pending = divisions.filter(d => d.status === 'proposed').length;
     const motherOptions = division ? this.tables.motherCandidates(division) : [];
     const daughterOptions = division ? this.tables.daughterCandidates(division) : [];
-    const option = (id: number, chosen: number, distance: number): unknown =>
-      html`<option value=${id} .selected=${id === chosen}>
-        track ${id}${Number.isFinite(distance) ? ` (${distance.toFixed(0)} px)` : ''}
-      </option>`;
+    /** A select of candidate tracks that sets one part of the relink. */
+    const picker = (
+      part: 'mother' | 'a' | 'b',
+      cls: string,
+      label: string,
+      candidates: ICandidate[]
+    ): unknown =>
+      html`<select
+        class=${cls}
+        aria-label=${label}
+        @change=${(e: Event) =>
+          (this._relink = {
+            ...this._relink,
+            [part]: Number((e.target as HTMLSelectElement).value)
+          })}
+      >
+        ${candidates.map(
+          c =>
+            html`<option value=${c.trackId} .selected=${c.trackId === this._relink[part]}>
+              track
+              ${c.trackId}${Number.isFinite(c.distance) ? ` (${c.distance.toFixed(0)} px)` : ''}
+            </option>`
+        )}
+      </select>`;
     return html`<fieldset class="divisions-box">
       <legend>Divisions (${divisions.length}, ${pending} to review)</legend>
       <div class="divisions">
@@ -595,33 +619,11 @@ export class ReviewViewer extends LitElement {
                 </button>
               </div>
               <div class="row relink">
+                <label>mother ${picker('mother', 'mother-pick', 'Mother', motherOptions)}</label>
                 <label
-                  >mother
-                  <select
-                    class="mother-pick"
-                    aria-label="Mother"
-                    @change=${(e: Event) => (this._relink = { ...this._relink, mother: Number((e.target as HTMLSelectElement).value) })}
-                  >
-                    ${motherOptions.map(c => option(c.trackId, this._relink.mother, c.distance))}
-                  </select></label
+                  >daughters ${picker('a', 'daughter-a', 'First daughter', daughterOptions)}</label
                 >
-                <label
-                  >daughters
-                  <select
-                    class="daughter-a"
-                    aria-label="First daughter"
-                    @change=${(e: Event) => (this._relink = { ...this._relink, a: Number((e.target as HTMLSelectElement).value) })}
-                  >
-                    ${daughterOptions.map(c => option(c.trackId, this._relink.a, c.distance))}
-                  </select></label
-                >
-                <select
-                  class="daughter-b"
-                  aria-label="Second daughter"
-                  @change=${(e: Event) => (this._relink = { ...this._relink, b: Number((e.target as HTMLSelectElement).value) })}
-                >
-                  ${daughterOptions.map(c => option(c.trackId, this._relink.b, c.distance))}
-                </select>
+                ${picker('b', 'daughter-b', 'Second daughter', daughterOptions)}
                 <button
                   class="relink-apply"
                   ?disabled=${!this.editable}
