@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import torch
 from cellpoint.cap.data import Source, make_window, sample_start
+from cellpoint.cap.detection import found_cells, marker_centres
 from cellpoint.cap.encoder import Encoder
 from cellpoint.cap.export import export
-from cellpoint.cap.losses import tracker_loss
+from cellpoint.cap.losses import focal_loss, heatmap_target, tracker_loss
 from cellpoint.cap.tracker import Tracker, TrackerConfig, correlation, pyramid
 from cellpoint.cap.train import windows
 from cellpoint.sim import simulate
@@ -140,6 +141,41 @@ def test_window_targets_follow_cells_and_daughters() -> None:
             # Exact differences: cdist's matrix-product shortcut loses ~0.1 px here.
             d = (pts[:, None, :] - centres[None, :, :]).norm(dim=-1).min(1).values
             assert float(d.max()) < 1e-3
+
+
+def test_every_cell_has_one_positive_heatmap_pixel_wherever_its_centre_falls() -> None:
+    # Centres at arbitrary sub-pixel places (input pixels; the map is at stride 4).
+    centres = torch.tensor([[10.3, 7.9], [30.0, 30.0], [45.6, 21.2], [62.9, 62.9]])
+    target = heatmap_target(centres, 16, 16)
+    assert int(target.eq(1.0).sum()) == 4
+    # A heatmap that is 1 on those pixels and 0 elsewhere costs almost nothing; one that
+    # misses a cell costs more than one that lights an extra pixel far from every cell.
+    perfect = target.eq(1.0).float()
+    missed = perfect.clone()
+    missed[target.eq(1.0).nonzero()[0].unbind()] = 0
+    extra = perfect.clone()
+    extra[0, 15] = 1
+
+    def loss(heat: torch.Tensor) -> float:
+        return focal_loss(heat[None], target[None]).item()
+
+    assert loss(perfect) < 1e-3
+    assert loss(missed) > loss(extra)
+
+
+def test_detection_check_counts_one_peak_per_cell_within_the_radius() -> None:
+    markers = np.zeros((40, 40), np.uint16)
+    markers[4:7, 4:7] = 3  # centre (5, 5)
+    markers[20:22, 30:34] = 8  # centre (20.5, 31.5)
+    markers[30:33, 10:13] = 9  # centre (31, 11)
+    labels, centres = marker_centres(markers)
+    assert labels.tolist() == [3, 8, 9]
+    np.testing.assert_allclose(centres, np.array([[5, 5], [20.5, 31.5], [31, 11]]))
+    # Two peaks on cell 3 find it once; the peak 6 px from cell 9 is too far at radius 5.
+    peaks = np.array([[5.5, 5.0], [4.0, 6.0], [21.0, 30.0], [31.0, 17.0]])
+    assert found_cells(centres, peaks, 5.0).tolist() == [True, True, False]
+    assert found_cells(centres, peaks, 7.0).tolist() == [True, True, True]
+    assert found_cells(centres, np.zeros((0, 2)), 5.0).tolist() == [False, False, False]
 
 
 def test_tracker_loss_does_not_care_which_slot_holds_which_daughter() -> None:

@@ -306,6 +306,26 @@ def test_snr_sets_the_background_noise() -> None:
     assert noise(8.0) == pytest.approx(contrast / 8.0, rel=0.05)
 
 
+def test_cell_snr_is_each_nucleus_signal_over_the_noise() -> None:
+    flat: dict[str, Any] = {"brightness_cv": 0.0, "texture": 0.0, "spots": 0, "blur": 0.0,
+            "mitosis_brightening": 0.0, "division_rate": 0.0, "death_rate": 0.0,
+            "background_gradient": 0.0}  # fmt: skip
+    seq = simulate(seed=1, snr=3.0, **flat)
+    snr = seq.cell_snr()
+    visible = seq.tracks[["track_id", "t"]]
+    pdt.assert_frame_equal(snr[["track_id", "t"]].sort_values(["track_id", "t"], ignore_index=True),
+                           visible.sort_values(["track_id", "t"], ignore_index=True))  # fmt: skip
+    # Flat nuclei of one brightness: every cell's SNR is the configured one.
+    assert snr["snr"].to_numpy() == pytest.approx(3.0, rel=0.05)
+    # Unequal brightness spreads it; bleaching lowers it over time.
+    spread = simulate(seed=1, snr=3.0, **{**flat, "brightness_cv": 0.6}).cell_snr()["snr"]
+    assert spread.std() > 0.3 * spread.mean()
+    bleached = simulate(seed=1, snr=3.0, **{**flat, "bleach": 0.03}).cell_snr()
+    last = bleached["t"].max()
+    late = bleached.loc[bleached["t"] == last, "snr"].mean()
+    assert late == pytest.approx(3.0 * np.exp(-0.03 * last), rel=0.05)
+
+
 def test_photobleaching_dims_nuclei() -> None:
     seq = simulate(seed=0, division_rate=0.0, **{**CLEAN, "bleach": 0.03})
     start = np.median([brightness(seq, i, 0) for i in seq.tracks[seq.tracks["t"] == 0]["track_id"]])

@@ -15,7 +15,13 @@ TEMPERATURE = 0.1
 
 
 def heatmap_target(centres: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """[K, 2] (x, y) input pixels -> [h, w] map with a unit Gaussian peak at each centre."""
+    """[K, 2] (x, y) input pixels -> [h, w] map: a Gaussian around each sub-pixel centre, and 1
+    on the map pixel nearest it, the cell's one positive for `focal_loss`.
+
+    Without the 1, a Gaussian reaches 0.99 only within 0.14 map pixels of its centre: most
+    cells had no positive pixel, and the heatmap learnt weak peaks (held-out "hard" frames:
+    a median of 0.05 at the cells it missed).
+    """
     if len(centres) == 0:
         return torch.zeros(h, w)
     cx = to_map_coords(centres[:, 0], 0)
@@ -23,13 +29,17 @@ def heatmap_target(centres: torch.Tensor, h: int, w: int) -> torch.Tensor:
     ys = torch.arange(h, dtype=torch.float32)[None, :, None]
     xs = torch.arange(w, dtype=torch.float32)[None, None, :]
     d2 = (ys - cy[:, None, None]) ** 2 + (xs - cx[:, None, None]) ** 2
-    return torch.exp(-d2 / (2 * HEATMAP_SIGMA**2)).amax(0)
+    target = torch.exp(-d2 / (2 * HEATMAP_SIGMA**2)).amax(0)
+    iy, ix = cy.round().long(), cx.round().long()
+    inside = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
+    target[iy[inside], ix[inside]] = 1.0
+    return target
 
 
 def focal_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """CenterNet's penalty-reduced focal loss, normalised by the number of peaks."""
     pred = pred.clamp(1e-4, 1 - 1e-4)
-    pos = target.ge(0.99).float()
+    pos = target.eq(1.0).float()  # each cell's nearest map pixel (heatmap_target)
     pos_loss = -(torch.log(pred) * (1 - pred) ** 2 * pos).sum()
     neg_loss = -(torch.log(1 - pred) * pred**2 * (1 - target) ** 4 * (1 - pos)).sum()
     return (pos_loss + neg_loss) / pos.sum().clamp(min=1)
