@@ -5,8 +5,9 @@
  *
  * The loop: a window of up to `window` frames starts at tCur with one query per living cell at
  * its tCur position. The tracker's output is read frame by frame. A cell goes on while its own
- * column is visible; it ends when it is not; it divides when both daughter slots are visible
- * (the daughters become new tracks, children of the cell). Heatmap peaks far from every living
+ * column is visible; once it is not, it divides if both daughter slots are visible (the
+ * daughters become new tracks, children of the cell) and ends otherwise: a cell still visible
+ * beside lit daughter slots goes on, as in Python's twin. Heatmap peaks far from every living
  * cell are new cells. Two tracks that have come onto one cell (nearer than half of
  * `min_separation`, and not sisters) are one too many: the younger ends. The first frame with a
  * division or a new cell becomes the next tCur, so that the next window's queries include the
@@ -344,16 +345,16 @@ export async function rawInference(
         const v0 = vis[v] as number;
         const v1 = vis[v + 1] as number;
         const v2 = vis[v + 2] as number;
-        if (v1 > divides && v2 > divides) {
+        if (v0 > visible) {
+          tr.xs.push(points[p] as number);
+          tr.ys.push(points[p + 1] as number);
+          tr.vis.push(v0);
+        } else if (v1 > divides && v2 > divides) {
           tr.alive = false;
           const a = startTrack(t, points[p + 2] as number, points[p + 3] as number, v1, tr.trackId);
           const b = startTrack(t, points[p + 4] as number, points[p + 5] as number, v2, tr.trackId);
           divisions.push([tr.trackId, t, a.trackId, b.trackId, Math.min(v1, v2)]);
           event = true;
-        } else if (v0 > visible) {
-          tr.xs.push(points[p] as number);
-          tr.ys.push(points[p + 1] as number);
-          tr.vis.push(v0);
         } else {
           tr.alive = false;
         }

@@ -14,9 +14,9 @@ outputs) and what RAW made of them (tables, window log, progress). The TypeScrip
 replays the recorded tracker outputs, but only where the call it gets matches the record.
 
 Scenes: hand-made ones (one event each, window hand-over, T < window, frames without cells, a
-lost cell found again by the heatmap, thresholds) and two simulated sequences
-(`cellpoint.sim`: the "small" preset, and a 96 x 96 crop of the "hard" preset with divisions,
-a death and cells entering), whose pixels serve as model pixels.
+lost cell found again by the heatmap, daughter slots lit beside a visible cell, thresholds) and
+two simulated sequences (`cellpoint.sim`: the "small" preset, and a 96 x 96 crop of the "hard"
+preset with divisions, a death and cells entering), whose pixels serve as model pixels.
 
 The model vector (model.json) runs the shipped network end to end (`cellpoint.infer`,
 onnxruntime on the CPU): a crop of a simulated sequence in, the encoder's outputs for its first
@@ -130,6 +130,7 @@ class Scene:
     params: RawParams
     sigma: float = 1.2  # heatmap Gaussian, map px
     lose: set[tuple[int, int]] = field(default_factory=set)  # (cid, t) the tracker misses
+    phantom: set[tuple[int, int]] = field(default_factory=set)  # (cid, t): see Oracle.phantom
     jitter: float = 0.0  # amplitude of the tracker's (deterministic) error, model px
 
 
@@ -177,6 +178,7 @@ def run_scene(scene: Scene) -> Json:
         scene.map_shape,
         sigma=scene.sigma,
         lose=scene.lose,
+        phantom=scene.phantom,
         jitter=scene.jitter,
         vis_jitter=VIS_JITTER,
         quantise=True,
@@ -315,6 +317,14 @@ def hand_scenes() -> list[Scene]:
         20,
         p(),
     )
+    scene = add(
+        "phantom_daughters",
+        "the tracker lights 1's daughter slots at 8 and 9 while 1 stays visible: no division",
+        [moving(1, 0, 19, grid(6), grid(6), vx=1.0), moving(2, 0, 19, grid(15), grid(11))],
+        20,
+        p(),
+    )
+    scene.phantom = {(1, 8), (1, 9)}
     add("nothing", "no cell at all: no tracker call, empty tables", [], 6, p())
     add(
         "all_die",

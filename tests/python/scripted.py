@@ -27,6 +27,7 @@ PEAK = 0.9  # a cell's usual heatmap peak: the visibility of a new cell's first 
 OWN_VIS = 0.95  # the tracker's visibility of a living cell (see Oracle.vis_jitter)
 DAUGHTER_VIS = (0.8, 0.7)  # ... of the daughter slots after a division: the score is 0.7
 GONE_VIS = 0.05  # ... of an empty slot
+PHANTOM_GAP = 7.0  # model px: phantom daughter slots either side of a cell (Oracle.phantom)
 MATCH_RADIUS = 3.0  # model px: the tracker follows the nearest cell within this of a query
 HEAT_SCALE = 256  # quantised heatmaps are q / 256, q in 0..255: exact in float32
 
@@ -133,6 +134,9 @@ class Oracle:
     map_shape: tuple[int, int]  # heatmap (h, w)
     sigma: float = 1.2  # heatmap Gaussian, map px
     lose: set[tuple[int, int]] = field(default_factory=set)  # (cid, t) the tracker misses
+    # (cid, t): the tracker also lights both daughter slots of a cell that goes on, PHANTOM_GAP
+    # model px either side of it, at DAUGHTER_VIS: the invalid state a network may still output.
+    phantom: set[tuple[int, int]] = field(default_factory=set)
     jitter: float = 0.0
     vis_jitter: float = 0.0
     quantise: bool = False
@@ -205,6 +209,10 @@ class Oracle:
                     points[i, q, 0] = self.position(cell, t)
                     usual = OWN_VIS - self.vis_jitter * (1 + math.sin(cell.cid + 0.7 * t))
                     vis[i, q, 0] = cell.vis.get(t, usual)
+                    if (cell.cid, t) in self.phantom:
+                        x, y = points[i, q, 0]
+                        points[i, q, 1:] = [(x - PHANTOM_GAP, y), (x + PHANTOM_GAP, y)]
+                        vis[i, q, 1:] = DAUGHTER_VIS
                     continue
                 kids = self.children(cell)
                 if len(kids) == 2 and all(k.alive(t) for k in kids):

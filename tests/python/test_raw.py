@@ -177,6 +177,17 @@ def test_a_division_ends_the_mother_and_starts_two_linked_daughters() -> None:
     check_queries(oracle, cells)
 
 
+def test_a_cell_still_visible_beside_lit_daughter_slots_goes_on() -> None:
+    # The tracker lights 1's daughter slots at frames 8 and 9 while 1 itself stays visible
+    # (no valid state of the paper's Fig. 2): no division, 1 is one track.
+    cells = [moving(1, 0, 29, grid(20), grid(20), vx=1.0), moving(2, 0, 29, grid(50), grid(38))]
+    oracle = Oracle(cells, MAP_SHAPE, phantom={(1, 8), (1, 9)})
+    result, _, _ = run(cells, 30, oracle=oracle)
+    check_against_truth(result, cells)
+    assert len(result.divisions["parent_id"]) == 0
+    assert result.windows == [(0, 24, 2), (23, 7, 2)]
+
+
 def test_a_cell_that_disappears_ends_without_restarting_the_window() -> None:
     dying = moving(1, 0, 14, grid(15), grid(15), vx=1.0)
     staying = moving(2, 0, 29, grid(45), grid(30), vy=-1.0)
