@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from cellpoint.cap.data import Source, make_window, sample_start
-from cellpoint.cap.detection import found_cells, marker_centres
+from cellpoint.cap.detection import found_cells
 from cellpoint.cap.encoder import Encoder
 from cellpoint.cap.export import export
 from cellpoint.cap.losses import focal_loss, heatmap_target, tracker_loss
@@ -164,13 +164,7 @@ def test_every_cell_has_one_positive_heatmap_pixel_wherever_its_centre_falls() -
 
 
 def test_detection_check_counts_one_peak_per_cell_within_the_radius() -> None:
-    markers = np.zeros((40, 40), np.uint16)
-    markers[4:7, 4:7] = 3  # centre (5, 5)
-    markers[20:22, 30:34] = 8  # centre (20.5, 31.5)
-    markers[30:33, 10:13] = 9  # centre (31, 11)
-    labels, centres = marker_centres(markers)
-    assert labels.tolist() == [3, 8, 9]
-    np.testing.assert_allclose(centres, np.array([[5, 5], [20.5, 31.5], [31, 11]]))
+    centres = np.array([[5, 5], [20.5, 31.5], [31, 11]])
     # Two peaks on cell 3 find it once; the peak 6 px from cell 9 is too far at radius 5.
     peaks = np.array([[5.5, 5.0], [4.0, 6.0], [21.0, 30.0], [31.0, 17.0]])
     assert found_cells(centres, peaks, 5.0).tolist() == [True, True, False]

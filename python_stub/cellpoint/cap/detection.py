@@ -14,16 +14,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import torch
-from scipy import ndimage as ndi
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
+from ..ctc import tracks_from_labels
 from ..frames import FrameStack
 from ..preprocess import Geometry, Preprocessor
 from ..raw import RawParams, find_peaks
@@ -47,39 +46,34 @@ def found_cells(
     return found
 
 
-def marker_centres(markers: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], npt.NDArray[Any]]:
-    """Labels and (y, x) centroids of the markers of one frame."""
-    labels = np.unique(markers[markers > 0]).astype(np.int64)
-    centres = np.array(ndi.center_of_mass(markers > 0, markers, labels)).reshape(-1, 2)
-    return labels, centres
-
-
 def detection_table(
     encoder: Encoder, thresholds: Sequence[float], every: int = 5
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(recall and precision per validation set and threshold, simulated cells found by SNR at
     the first threshold)."""
     encoder = encoder.eval()
+    separation = RawParams().min_separation
     scores, by_snr = [], []
     for name, frames, truth, diameter in validation_sets():
         n, height, width = frames.shape
         geometry = Geometry.for_diameter(height, width, diameter)
         prepare, stack = Preprocessor(geometry), FrameStack(frames)
         snr = truth.cell_snr() if isinstance(truth, SimulatedSequence) else None
-        counts = {
-            threshold: np.zeros(3, np.int64) for threshold in thresholds
-        }  # cells, peaks, found
+        # cells, peaks, cells found
+        counts = {threshold: np.zeros(3, np.int64) for threshold in thresholds}
         for t in range(0, n, every):
             with torch.no_grad():
                 _, heat = encoder(torch.from_numpy(prepare(stack[t]))[None, None])
-            labels, centres = marker_centres(np.asarray(truth.markers[t]))
+            cells = tracks_from_labels(np.asarray(truth.markers[t])[None])
+            centres = cells[["y", "x"]].to_numpy()
             for threshold in thresholds:
-                peaks = find_peaks(heat[0, 0].numpy(), threshold, RawParams().min_separation)
+                peaks = find_peaks(heat[0, 0].numpy(), threshold, separation)
                 y, x = geometry.to_input(peaks[:, 1], peaks[:, 0])
                 found = found_cells(centres, np.stack([y, x], 1), diameter / 2)
                 counts[threshold] += (len(centres), len(peaks), int(found.sum()))
                 if snr is not None and threshold == thresholds[0]:
-                    here = snr[snr["t"] == t].set_index("track_id")["snr"].reindex(labels)
+                    here = snr[snr["t"] == t].set_index("track_id")["snr"]
+                    here = here.reindex(cells["track_id"])
                     by_snr.append(
                         pd.DataFrame({"sequence": name, "found": found, "snr": here.to_numpy()})
                     )
