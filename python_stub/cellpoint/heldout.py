@@ -29,6 +29,14 @@ REAL_SEQUENCES = {
 TRAIN_FRACTION = 0.8
 # Simulator seeds no training run draws (training seeds are random among 2^31), per preset.
 HELD_OUT_SEEDS = {"small": 10_001, "hard": 10_002, "gowt1": 10_003}
+HELD_OUT_STRIDE = 1_000  # further held-out seeds of a preset: its seed + k * stride
+
+
+def held_out_seeds(preset: str, count: int) -> list[int]:
+    """The first `count` held-out simulator seeds of a preset."""
+    if count < 1:
+        raise ValueError(f"need at least one seed, got {count}")
+    return [HELD_OUT_SEEDS[preset] + k * HELD_OUT_STRIDE for k in range(count)]
 
 
 def data_dir() -> Path | None:

@@ -5,6 +5,7 @@ dynamic."""
 from __future__ import annotations
 
 import argparse
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ from cellpoint.cap.export import export
 from cellpoint.cap.losses import focal_loss, heatmap_target, tracker_loss
 from cellpoint.cap.tracker import Tracker, TrackerConfig, correlation, pyramid
 from cellpoint.cap.train import windows
+from cellpoint.cap.validate import validation_sets
+from cellpoint.heldout import HELD_OUT_SEEDS, held_out_seeds
 from cellpoint.sim import simulate
 from torch.nn import functional as fn
 
@@ -170,6 +173,16 @@ def test_detection_check_counts_one_peak_per_cell_within_the_radius() -> None:
     assert found_cells(centres, peaks, 5.0).tolist() == [True, True, False]
     assert found_cells(centres, peaks, 7.0).tolist() == [True, True, True]
     assert found_cells(centres, np.zeros((0, 2)), 5.0).tolist() == [False, False, False]
+
+
+def test_validation_can_score_several_held_out_seeds_per_preset() -> None:
+    assert held_out_seeds("small", 3) == [10_001, 11_001, 12_001]
+    assert held_out_seeds("hard", 1) == [HELD_OUT_SEEDS["hard"]]
+    with pytest.raises(ValueError, match="at least one seed"):
+        held_out_seeds("small", 0)
+    first, second = itertools.islice(validation_sets(sim_seeds=2), 2)
+    assert (first[0], second[0]) == ("sim:small seed 10001", "sim:small seed 11001")
+    assert not np.array_equal(first[1], second[1])
 
 
 def test_tracker_loss_does_not_care_which_slot_holds_which_daughter() -> None:
