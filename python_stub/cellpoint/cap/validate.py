@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> None:
         "between nearby checkpoints, too much to rank close candidates",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    table = validate(load_encoder(args.encoder), load_tracker(args.tracker), None, args.sim_seeds)
+    encoder, tracker = load_encoder(args.encoder), load_tracker(args.tracker)
+    table = validate(encoder, tracker, sim_seeds=args.sim_seeds)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if args.sim_seeds > 1:
         preset = table["sequence"].str.extract(r"^(sim:\w+) seed", expand=False)
