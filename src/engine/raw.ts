@@ -5,14 +5,14 @@
  *
  * The loop: a window of up to `window` frames starts at tCur with one query per living cell at
  * its tCur position. The tracker's output is read frame by frame. A cell goes on while its own
- * column is visible; once it is not, it divides if both daughter slots are visible (the
- * daughters become new tracks, children of the cell) and ends otherwise: a cell still visible
- * beside lit daughter slots goes on, as in Python's twin. Heatmap peaks far from every living
- * cell are new cells. Two tracks that have come onto one cell (nearer than half of
- * `min_separation`, and not sisters) are one too many: the younger ends. The first frame with a
- * division or a new cell becomes the next tCur, so that the next window's queries include the
- * new tracks; a window without events hands over at its last frame. Everything is in model
- * pixels.
+ * column is visible; once it is not, it divides if both daughter slots are visible and lie
+ * either side of it (the daughters become new tracks, children of the cell) and ends otherwise;
+ * a cell still visible beside lit daughter slots goes on (Python's twin says why). Heatmap peaks
+ * far from every living cell are new cells. Two tracks that have come onto one cell (nearer
+ * than half of `min_separation`, and not sisters) are one too many: the younger ends. The first
+ * frame with a division or a new cell becomes the next tCur, so that the next window's queries
+ * include the new tracks; a window without events hands over at its last frame. Everything is
+ * in model pixels.
  *
  * Async, for the network runs in onnxruntime-web; cancellable between windows through an
  * AbortSignal, in which case a `RawAbortError` carries the tables of the frames done.
@@ -22,6 +22,12 @@ import { findPeaks, Heatmap } from './peaks';
 
 /** Two living tracks nearer each other than this fraction of `min_separation` follow one cell. */
 export const DUPLICATE_FRACTION = 0.5;
+
+/**
+ * A division's daughters lie either side of their mother: their midpoint is nearer her last
+ * point than this fraction of `min_separation` plus her last step (she may have moved on).
+ */
+export const DIVISION_OFFSET_FRACTION = 0.4;
 
 /** RAW's knobs; the same names and defaults as Python's `RawParams`. */
 export interface RawParams {
@@ -225,6 +231,25 @@ export async function rawInference(
   const duplicate = params.min_separation * DUPLICATE_FRACTION;
   const duplicateSquared = duplicate * duplicate;
 
+  const offset = params.min_separation * DIVISION_OFFSET_FRACTION;
+
+  /**
+   * Whether daughters at (ax, ay) and (bx, by) lie either side of the mother. Square roots, not
+   * hypot, so that both hosts compute the same correctly rounded numbers.
+   */
+  const straddle = (mother: Track, ax: number, ay: number, bx: number, by: number): boolean => {
+    const k = mother.xs.length - 1;
+    const dx = (ax + bx) / 2 - (mother.xs[k] as number);
+    const dy = (ay + by) / 2 - (mother.ys[k] as number);
+    let step = 0;
+    if (k > 0) {
+      const sx = (mother.xs[k] as number) - (mother.xs[k - 1] as number);
+      const sy = (mother.ys[k] as number) - (mother.ys[k - 1] as number);
+      step = Math.sqrt(sx * sx + sy * sy);
+    }
+    return Math.sqrt(dx * dx + dy * dy) < offset + step;
+  };
+
   /** Two tracks on one cell (not sisters): the younger ends at t - 1. */
   const endDuplicates = (t: number): void => {
     const here = tracks.filter(tr => tr.alive && end(tr) === t && tr.start < t);
@@ -349,7 +374,17 @@ export async function rawInference(
           tr.xs.push(points[p] as number);
           tr.ys.push(points[p + 1] as number);
           tr.vis.push(v0);
-        } else if (v1 > divides && v2 > divides) {
+        } else if (
+          v1 > divides &&
+          v2 > divides &&
+          straddle(
+            tr,
+            points[p + 2] as number,
+            points[p + 3] as number,
+            points[p + 4] as number,
+            points[p + 5] as number
+          )
+        ) {
           tr.alive = false;
           const a = startTrack(t, points[p + 2] as number, points[p + 3] as number, v1, tr.trackId);
           const b = startTrack(t, points[p + 4] as number, points[p + 5] as number, v2, tr.trackId);

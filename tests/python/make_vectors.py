@@ -131,6 +131,7 @@ class Scene:
     sigma: float = 1.2  # heatmap Gaussian, map px
     lose: set[tuple[int, int]] = field(default_factory=set)  # (cid, t) the tracker misses
     phantom: set[tuple[int, int]] = field(default_factory=set)  # (cid, t): see Oracle.phantom
+    stray: set[tuple[int, int]] = field(default_factory=set)  # (cid, t): see Oracle.stray
     jitter: float = 0.0  # amplitude of the tracker's (deterministic) error, model px
 
 
@@ -179,6 +180,7 @@ def run_scene(scene: Scene) -> Json:
         sigma=scene.sigma,
         lose=scene.lose,
         phantom=scene.phantom,
+        stray=scene.stray,
         jitter=scene.jitter,
         vis_jitter=VIS_JITTER,
         quantise=True,
@@ -325,6 +327,14 @@ def hand_scenes() -> list[Scene]:
         p(),
     )
     scene.phantom = {(1, 8), (1, 9)}
+    scene = add(
+        "stray_daughters",
+        "the tracker loses 1 at 8 and lights slots on it and 16 px right: no division, 1 restarts",
+        [moving(1, 0, 19, grid(6), grid(6), vx=1.0), moving(2, 0, 19, grid(15), grid(11))],
+        20,
+        p(),
+    )
+    scene.stray = {(1, 8)}
     add("nothing", "no cell at all: no tracker call, empty tables", [], 6, p())
     add(
         "all_die",

@@ -28,6 +28,7 @@ OWN_VIS = 0.95  # the tracker's visibility of a living cell (see Oracle.vis_jitt
 DAUGHTER_VIS = (0.8, 0.7)  # ... of the daughter slots after a division: the score is 0.7
 GONE_VIS = 0.05  # ... of an empty slot
 PHANTOM_GAP = 7.0  # model px: phantom daughter slots either side of a cell (Oracle.phantom)
+STRAY_GAP = 16.0  # model px: how far the second slot lies from a cell (Oracle.stray)
 MATCH_RADIUS = 3.0  # model px: the tracker follows the nearest cell within this of a query
 HEAT_SCALE = 256  # quantised heatmaps are q / 256, q in 0..255: exact in float32
 
@@ -137,6 +138,9 @@ class Oracle:
     # (cid, t): the tracker also lights both daughter slots of a cell that goes on, PHANTOM_GAP
     # model px either side of it, at DAUGHTER_VIS: the invalid state a network may still output.
     phantom: set[tuple[int, int]] = field(default_factory=set)
+    # (cid, t): the tracker loses a cell's own column but lights both daughter slots, one on the
+    # cell and one STRAY_GAP model px to its right: daughters that do not lie either side of it.
+    stray: set[tuple[int, int]] = field(default_factory=set)
     jitter: float = 0.0
     vis_jitter: float = 0.0
     quantise: bool = False
@@ -209,6 +213,10 @@ class Oracle:
                     points[i, q, 0] = self.position(cell, t)
                     usual = OWN_VIS - self.vis_jitter * (1 + math.sin(cell.cid + 0.7 * t))
                     vis[i, q, 0] = cell.vis.get(t, usual)
+                    if (cell.cid, t) in self.stray:
+                        x, y = points[i, q, 0]
+                        points[i, q, 1:] = [(x, y), (x + STRAY_GAP, y)]
+                        vis[i, q] = (GONE_VIS, *DAUGHTER_VIS)
                     if (cell.cid, t) in self.phantom:
                         x, y = points[i, q, 0]
                         points[i, q, 1:] = [(x - PHANTOM_GAP, y), (x + PHANTOM_GAP, y)]

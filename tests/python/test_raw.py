@@ -188,6 +188,27 @@ def test_a_cell_still_visible_beside_lit_daughter_slots_goes_on() -> None:
     assert result.windows == [(0, 24, 2), (23, 7, 2)]
 
 
+def test_daughter_slots_not_either_side_of_the_cell_are_no_division() -> None:
+    # At frame 8 the tracker loses 1 and lights both daughter slots, one on 1 and one 16 px
+    # to its right: their midpoint is 8 px from 1, not a division. 1's track ends at frame 7
+    # and its heatmap peak starts it again at frame 8.
+    cells = [moving(1, 0, 29, grid(20), grid(20), vx=1.0), moving(2, 0, 29, grid(50), grid(38))]
+    oracle = Oracle(cells, MAP_SHAPE, stray={(1, 8)})
+    result, _, _ = run(cells, 30, oracle=oracle)
+    assert len(result.divisions["parent_id"]) == 0
+    lineage = result.lineage
+    assert lineage["start"].tolist() == [0, 0, 8]
+    assert lineage["end"].tolist() == [7, 29, 29]
+    assert lineage["parent_id"].tolist() == [0, 0, 0]
+    again = result.tracks["track_id"] == 3
+    xy = np.stack([result.tracks["x"][again], result.tracks["y"][again]], 1)
+    truth = [cells[0].at(t) for t in range(8, 30)]
+    # Its first point is a heatmap peak's (sub-pixel, off the grid), the rest the tracker's.
+    np.testing.assert_allclose(xy[0], truth[0], atol=0.5)
+    np.testing.assert_allclose(xy[1:], truth[1:], atol=1e-3)
+    assert result.windows == [(0, 24, 2), (8, 22, 2)]
+
+
 def test_a_cell_that_disappears_ends_without_restarting_the_window() -> None:
     dying = moving(1, 0, 14, grid(15), grid(15), vx=1.0)
     staying = moving(2, 0, 29, grid(45), grid(30), vy=-1.0)
