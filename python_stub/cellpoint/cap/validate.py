@@ -98,9 +98,14 @@ def main(argv: list[str] | None = None) -> None:
         help="held-out seeds per simulator preset: one seed's figures move by up to 0.02 "
         "between nearby checkpoints, too much to rank close candidates",
     )  # fmt: skip
+    parser.add_argument(
+        "--detection-threshold", type=float, default=RawParams.detection_threshold,
+        help="heatmap peak value that starts a cell (RAW's default: the shipped model's)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    params = RawParams(detection_threshold=args.detection_threshold)
     encoder, tracker = load_encoder(args.encoder), load_tracker(args.tracker)
-    table = validate(encoder, tracker, sim_seeds=args.sim_seeds)
+    table = validate(encoder, tracker, params, sim_seeds=args.sim_seeds)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if args.sim_seeds > 1:
         preset = table["sequence"].str.extract(r"^(sim:\w+) seed", expand=False)
