@@ -14,7 +14,7 @@ export interface ITrackerSettings {
 export const DEFAULT_SETTINGS: Readonly<ITrackerSettings> = Object.freeze({
   backend: 'auto',
   windowLength: 24,
-  detectionThreshold: 0.15,
+  detectionThreshold: 0.25,
   visibilityThreshold: 0.5,
   divisionThreshold: 0.5
 });

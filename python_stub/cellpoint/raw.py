@@ -50,7 +50,7 @@ DIVISION_OFFSET_FRACTION = 0.4
 @dataclass(frozen=True)
 class RawParams:
     window: int = 24  # l_win, frames per tracker call (>= 2)
-    detection_threshold: float = 0.15  # heatmap peak value that starts a cell
+    detection_threshold: float = 0.25  # heatmap peak value that starts a cell
     visibility_threshold: float = 0.5  # a cell column below this is gone
     division_threshold: float = 0.5  # both daughter slots above this: a division
     min_separation: float = 12.0  # model px: a peak nearer a living cell is that cell

@@ -45,7 +45,7 @@ export interface RawParams {
 
 export const DEFAULT_RAW_PARAMS: RawParams = Object.freeze({
   window: 24,
-  detection_threshold: 0.15,
+  detection_threshold: 0.25,
   visibility_threshold: 0.5,
   division_threshold: 0.5,
   min_separation: 12.0

@@ -391,7 +391,7 @@ describe('RAW contracts', () => {
   it('has the Python defaults', () => {
     expect(DEFAULT_RAW_PARAMS).toEqual({
       window: 24,
-      detection_threshold: 0.15,
+      detection_threshold: 0.25,
       visibility_threshold: 0.5,
       division_threshold: 0.5,
       min_separation: 12

@@ -443,7 +443,7 @@ def test_raw_params_defaults() -> None:
         p.visibility_threshold,
         p.division_threshold,
         p.min_separation,
-    ) == (24, 0.15, 0.5, 0.5, 12.0)
+    ) == (24, 0.25, 0.5, 0.5, 12.0)
 
 
 # --- find_peaks -------------------------------------------------------------------------------
