@@ -1,6 +1,8 @@
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ISignal, Signal } from '@lumino/signaling';
 
+import { DEFAULT_RAW_PARAMS } from './engine/raw';
+
 /** Tracker preferences a user sets in JupyterLab's Settings editor (schema/settings/plugin.json). */
 export interface ITrackerSettings {
   backend: 'auto' | 'webgpu' | 'wasm';
@@ -10,13 +12,14 @@ export interface ITrackerSettings {
   divisionThreshold: number;
 }
 
-/** The schema's defaults, used until (or where) the setting registry is unavailable. */
+/** The schema's defaults (RAW's own, which both hosts share), used until (or where) the
+ * setting registry is unavailable. */
 export const DEFAULT_SETTINGS: Readonly<ITrackerSettings> = Object.freeze({
   backend: 'auto',
-  windowLength: 24,
-  detectionThreshold: 0.25,
-  visibilityThreshold: 0.5,
-  divisionThreshold: 0.5
+  windowLength: DEFAULT_RAW_PARAMS.window,
+  detectionThreshold: DEFAULT_RAW_PARAMS.detection_threshold,
+  visibilityThreshold: DEFAULT_RAW_PARAMS.visibility_threshold,
+  divisionThreshold: DEFAULT_RAW_PARAMS.division_threshold
 });
 
 /** The current tracker settings, kept in step with the setting registry. */
