@@ -120,7 +120,8 @@ export function jobDefaults(
       window: settings.windowLength,
       detection_threshold: settings.detectionThreshold,
       visibility_threshold: settings.visibilityThreshold,
-      division_threshold: settings.divisionThreshold
+      division_threshold: settings.divisionThreshold,
+      sister_threshold: settings.sisterThreshold
     }
   };
 }

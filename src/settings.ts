@@ -10,6 +10,7 @@ export interface ITrackerSettings {
   detectionThreshold: number;
   visibilityThreshold: number;
   divisionThreshold: number;
+  sisterThreshold: number;
 }
 
 /** The schema's defaults (RAW's own, which both hosts share), used until (or where) the
@@ -19,7 +20,8 @@ export const DEFAULT_SETTINGS: Readonly<ITrackerSettings> = Object.freeze({
   windowLength: DEFAULT_RAW_PARAMS.window,
   detectionThreshold: DEFAULT_RAW_PARAMS.detection_threshold,
   visibilityThreshold: DEFAULT_RAW_PARAMS.visibility_threshold,
-  divisionThreshold: DEFAULT_RAW_PARAMS.division_threshold
+  divisionThreshold: DEFAULT_RAW_PARAMS.division_threshold,
+  sisterThreshold: DEFAULT_RAW_PARAMS.sister_threshold
 });
 
 /** The current tracker settings, kept in step with the setting registry. */

@@ -29,6 +29,7 @@ def track(
     detection_threshold: float = RawParams.detection_threshold,
     visibility_threshold: float = RawParams.visibility_threshold,
     division_threshold: float = RawParams.division_threshold,
+    sister_threshold: float = RawParams.sister_threshold,
     progress: bool = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
     review: bool = False,
@@ -45,6 +46,7 @@ def track(
     detection_threshold: float = RawParams.detection_threshold,
     visibility_threshold: float = RawParams.visibility_threshold,
     division_threshold: float = RawParams.division_threshold,
+    sister_threshold: float = RawParams.sister_threshold,
     progress: bool = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
     review: bool = False,
@@ -60,6 +62,7 @@ def track(
     detection_threshold: float = RawParams.detection_threshold,
     visibility_threshold: float = RawParams.visibility_threshold,
     division_threshold: float = RawParams.division_threshold,
+    sister_threshold: float = RawParams.sister_threshold,
     progress: bool = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
     review: bool = False,
@@ -74,6 +77,9 @@ def track(
         "auto" (default) in the browser when a JupyterLab with cellpoint answers, else in the
         kernel, and says which.
     window: frames the tracker sees at once (RAW window length).
+    detection_threshold, visibility_threshold, division_threshold, sister_threshold: RAW's
+        thresholds (`cellpoint.raw.RawParams`): a new cell's heatmap peak, a cell still seen,
+        both daughter slots lit, the sister head's peak that splits a mother.
     progress: report frames done and cells found while tracking.
     browser_backend: force WebGPU or WASM in the browser; None: the user's settings there.
     review: also show the review viewer under the cell, filled as the browser tracks (at each
@@ -97,6 +103,7 @@ def track(
         detection_threshold=detection_threshold,
         visibility_threshold=visibility_threshold,
         division_threshold=division_threshold,
+        sister_threshold=sister_threshold,
     )
 
     def in_kernel() -> TrackingResult:

@@ -46,14 +46,17 @@ class CapModel(Protocol):
     """What RAW inference needs of the network: ONNX sessions here, PyTorch in validation."""
 
     card: dict[str, Any]
+    has_sisters: bool  # whether `sisters` works (models before it have no sister head)
 
     def encode(self, frame: FloatArray) -> tuple[FloatArray, FloatArray]: ...
 
     def track(self, features: FloatArray, queries: FloatArray) -> tuple[FloatArray, FloatArray]: ...
 
+    def sisters(self, previous: FloatArray, current: FloatArray) -> FloatArray: ...
+
 
 class OnnxCap:
-    """The two CAP graphs in onnxruntime sessions, checked against the model card's hashes."""
+    """The CAP graphs in onnxruntime sessions, checked against the model card's hashes."""
 
     def __init__(self, models_dir: Path = MODELS_DIR, threads: int = 0) -> None:
         import onnxruntime as ort
@@ -78,6 +81,8 @@ class OnnxCap:
             )
         self._encoder = sessions["encoder.onnx"]
         self._tracker = sessions["tracker.onnx"]
+        self._sisters = sessions.get("sisters.onnx")
+        self.has_sisters = self._sisters is not None
 
     def encode(self, frame: FloatArray) -> tuple[FloatArray, FloatArray]:
         """One preprocessed frame [H', W'] -> features [C, h, w], heatmap [h, w]."""
@@ -91,12 +96,20 @@ class OnnxCap:
         )
         return points[0], vis[0]
 
+    def sisters(self, previous: FloatArray, current: FloatArray) -> FloatArray:
+        """Features [C, h, w] of frames t - 1 and t -> the sister map [3, h, w]."""
+        if self._sisters is None:
+            raise ModelError("this model has no sister head (sisters.onnx)")
+        (out,) = self._sisters.run(None, {"previous": previous[None], "current": current[None]})
+        return out[0]
+
 
 @dataclass
 class Timings:
     preprocess: float = 0.0
     encode: float = 0.0
     track: float = 0.0
+    sisters: float = 0.0
 
 
 class FeatureCache:
@@ -146,12 +159,21 @@ def track_kernel(
 
     def heatmap(i: int) -> FloatArray:
         # RAW asks for frame i's heatmap only once every window it needs has started at or
-        # after i, so earlier frames can go (this bounds memory through cell-free stretches).
+        # after i, and after frame i's sisters, so earlier frames can go (this bounds memory
+        # through cell-free stretches).
         cache.forget_before(i)
         return cache.get(i)[1]
 
+    def sister_map(i: int) -> FloatArray:
+        t0 = time.perf_counter()
+        out = model.sisters(cache.get(i - 1)[0], cache.get(i)[0])
+        timings.sisters += time.perf_counter() - t0
+        return out
+
     start = time.perf_counter()
-    raw = raw_inference(t, heatmap, track_window, params, on_progress)
+    raw = raw_inference(
+        t, heatmap, track_window, params, on_progress, sister_map if model.has_sisters else None
+    )
     metadata = {
         "backend": "kernel",
         "model": model.card["name"],
@@ -164,6 +186,7 @@ def track_kernel(
             "preprocess": timings.preprocess,
             "encode": timings.encode,
             "track": timings.track,
+            "sisters": timings.sisters,
         },
     }
     return to_result(raw, geometry, stack, metadata)

@@ -38,6 +38,8 @@ FloatArray = npt.NDArray[np.float32]
 WindowTracker = Callable[[int, int, FloatArray], tuple[FloatArray, FloatArray]]
 # frame index -> heatmap [h, w] (stride-4 map of cell-centre probability)
 HeatmapSource = Callable[[int], FloatArray]
+# frame index t >= 1 -> sister map [3, h, w] of the features of frames t - 1 and t (sisters.py)
+SisterSource = Callable[[int], FloatArray]
 
 
 # Two living tracks nearer each other than this fraction of `min_separation` follow one cell.
@@ -53,12 +55,18 @@ class RawParams:
     detection_threshold: float = 0.25  # heatmap peak value that starts a cell
     visibility_threshold: float = 0.5  # a cell column below this is gone
     division_threshold: float = 0.5  # both daughter slots above this: a division
+    sister_threshold: float = 0.5  # sister-map peak value that splits a mother (sisters.py)
     min_separation: float = 12.0  # model px: a peak nearer a living cell is that cell
 
     def __post_init__(self) -> None:
         if self.window < 2:
             raise ValueError(f"window must be at least 2 frames, got {self.window}")
-        for name in ("detection_threshold", "visibility_threshold", "division_threshold"):
+        for name in (
+            "detection_threshold",
+            "visibility_threshold",
+            "division_threshold",
+            "sister_threshold",
+        ):
             value = getattr(self, name)
             if not 0 < value < 1:
                 raise ValueError(f"{name} must be in (0, 1), got {value}")
@@ -95,6 +103,27 @@ def find_peaks(heatmap: FloatArray, threshold: float, min_separation: float) -> 
             kept.append(int(i))
     kept.sort()  # row-major order of the map
     return np.stack([x[kept], y[kept], scores[kept]], axis=1).astype(np.float32).reshape(-1, 3)
+
+
+def find_sisters(sister_map: FloatArray, threshold: float, min_separation: float) -> FloatArray:
+    """Sister pairs from the sister head's map [3, h, w] (cap/sisters.py): [K, 5] rows (xa, ya,
+    xb, yb, score) in model pixels. Each midpoint peak (`find_peaks`) reads the half-axis
+    (L cos 2θ, L sin 2θ) at its map pixel; the sisters lie at the midpoint ± L (cos θ, sin θ),
+    recovered with square roots only (correctly rounded in both hosts), a first."""
+    peaks = find_peaks(sister_map[0], threshold, min_separation)
+    h, w = sister_map.shape[1:]
+    rows = []
+    for x, y, score in peaks.tolist():
+        ix = min(w - 1, max(0, math.floor((x + 0.5) / STRIDE)))
+        iy = min(h - 1, max(0, math.floor((y + 0.5) / STRIDE)))
+        cos2, sin2 = float(sister_map[1, iy, ix]), float(sister_map[2, iy, ix])
+        half = math.sqrt(cos2 * cos2 + sin2 * sin2)
+        hx = math.sqrt(max(0.0, half * (half + cos2) / 2))
+        hy = math.sqrt(max(0.0, half * (half - cos2) / 2))
+        if sin2 < 0:
+            hy = -hy
+        rows.append((x - hx, y - hy, x + hx, y + hy, score))
+    return np.array(rows, np.float32).reshape(-1, 5)
 
 
 def _parabola(before: FloatArray, after: FloatArray, centre: FloatArray) -> FloatArray:
@@ -143,6 +172,7 @@ def raw_inference(
     track_window: WindowTracker,
     params: RawParams,
     on_progress: Callable[[int, int], None] | None = None,
+    sisters: SisterSource | None = None,
 ) -> RawResult:
     """Tracks every cell through `n_frames` frames; `on_progress(frames_done, cells)`."""
     if n_frames < 2:
@@ -192,6 +222,55 @@ def raw_inference(
                     young.vis.pop()
                     young.alive = False
                     break
+
+    def split_sisters(t: int) -> bool:
+        """Sisters born at t that the tracker did not divide: the track that was their mother
+        at t - 1 (followed into one of them or between, or lost at t) and is nearest their
+        midpoint, within the reach `straddle` allows, ends at t - 1; they start as her
+        children."""
+        if sisters is None:
+            return False
+        found = False
+        parents = {d[0] for d in divisions}
+        pairs = find_sisters(sisters(t), params.sister_threshold, params.min_separation)
+        for xa, ya, xb, yb, score in pairs.tolist():
+            mx, my = (xa + xb) / 2, (ya + yb) / 2
+            if any(
+                tr.start == t and tr.parent_id and _near(tr, 0, x, y, duplicate_squared)
+                for tr in tracks
+                for x, y in ((xa, ya), (xb, yb))
+            ):
+                continue  # the tracker divided her already
+            reach = math.sqrt(_squared(xa - xb, ya - yb)) / 2 + duplicate
+            mother, nearest = None, math.inf
+            for tr in tracks:
+                if tr.start >= t or tr.track_id in parents:
+                    continue
+                if tr.alive and tr.end == t:
+                    if not _near(tr, t - tr.start, mx, my, reach * reach):
+                        continue  # followed neither sister
+                elif tr.alive or tr.end != t - 1:
+                    continue
+                k = t - 1 - tr.start
+                d = math.sqrt(_squared(tr.xs[k] - mx, tr.ys[k] - my))
+                step = 0.0
+                if k > 0:
+                    step = math.sqrt(_squared(tr.xs[k] - tr.xs[k - 1], tr.ys[k] - tr.ys[k - 1]))
+                if d < offset + step and d < nearest:
+                    mother, nearest = tr, d
+            if mother is None:
+                continue
+            if mother.alive:
+                mother.xs.pop()
+                mother.ys.pop()
+                mother.vis.pop()
+                mother.alive = False
+            parents.add(mother.track_id)
+            a = start_track(t, xa, ya, score, mother.track_id)
+            b = start_track(t, xb, yb, score, mother.track_id)
+            divisions.append((mother.track_id, t, a.track_id, b.track_id, score))
+            found = True
+        return found
 
     def add_new_cells(t: int) -> bool:
         peaks = find_peaks(heatmap(t), params.detection_threshold, params.min_separation)
@@ -244,6 +323,7 @@ def raw_inference(
                     event = True
                 else:
                     tr.alive = False
+            event = split_sisters(t) or event
             end_duplicates(t)
             event = add_new_cells(t) or event
             if on_progress:
@@ -253,6 +333,16 @@ def raw_inference(
                 break
         t_cur = next_start
     return _tables(tracks, divisions, windows)
+
+
+def _near(track: _Track, k: int, x: float, y: float, squared: float) -> bool:
+    """Whether the track's k-th point lies nearer (x, y) than the root of `squared`."""
+    return _squared(track.xs[k] - x, track.ys[k] - y) < squared
+
+
+def _squared(dx: float, dy: float) -> float:
+    """dx² + dy² as products, so that both hosts round it alike."""
+    return dx * dx + dy * dy
 
 
 def _xy(point: FloatArray) -> tuple[float, float]:

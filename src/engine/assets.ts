@@ -1,6 +1,6 @@
 /**
- * Where the page finds the engine's parts once built: the worker script, the network's two
- * ONNX files (copied from the Python package into the labextension's static files) and the
+ * Where the page finds the engine's parts once built: the worker script, the network's ONNX
+ * files (copied from the Python package into the labextension's static files) and the
  * model card. Bundler-only (`import.meta.url`), so the Node tests do not import it.
  */
 
@@ -11,8 +11,11 @@ import { ModelLocation } from './protocol';
 
 export const MODEL: ModelLocation = {
   card: card as ModelCard,
-  encoderUrl: new URL('../../../python_stub/cellpoint/models/encoder.onnx', import.meta.url).href,
-  trackerUrl: new URL('../../../python_stub/cellpoint/models/tracker.onnx', import.meta.url).href
+  urls: {
+    encoder: new URL('../../../python_stub/cellpoint/models/encoder.onnx', import.meta.url).href,
+    tracker: new URL('../../../python_stub/cellpoint/models/tracker.onnx', import.meta.url).href,
+    sisters: new URL('../../../python_stub/cellpoint/models/sisters.onnx', import.meta.url).href
+  }
 };
 
 export function createEngineWorker(): Worker {

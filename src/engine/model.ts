@@ -1,10 +1,11 @@
 /**
  * The CAP network in onnxruntime-web: the browser's twin of `cellpoint.infer.OnnxCap`.
  *
- * Two sessions, as DESIGN.md fixes them: `encoder.onnx` (a frame -> stride-4 features and the
+ * The sessions of DESIGN.md's two graphs, `encoder.onnx` (a frame -> stride-4 features and the
  * cell-centre heatmap) and `tracker.onnx` (a window of features and query points -> points and
- * visibilities of each cell and its two daughter slots). The files are checked against the
- * model card's SHA-256 before a session is made of them.
+ * visibilities of each cell and its two daughter slots), and of `sisters.onnx` where the card
+ * lists it (the features of two consecutive frames -> the sister map). The files are checked
+ * against the model card's SHA-256 before a session is made of them.
  *
  * Backends: WebGPU first and WASM when WebGPU is absent, fails when the sessions are created, or
  * fails while running (then the call is run again on WASM and the rest of the job stays there).
@@ -13,7 +14,7 @@
 
 import * as ort from 'onnxruntime-web';
 
-import { Heatmap } from './peaks';
+import { Heatmap, SisterMap } from './peaks';
 import { WindowOutput } from './raw';
 import { sha256 } from './sha256';
 
@@ -29,14 +30,25 @@ export interface ModelCard {
   readonly encoder: { readonly stride: number; readonly feature_dim: number };
 }
 
-export const ENCODER_FILE = 'encoder.onnx';
-export const TRACKER_FILE = 'tracker.onnx';
+export type Graph = 'encoder' | 'tracker' | 'sisters';
+const GRAPHS: readonly Graph[] = ['encoder', 'tracker', 'sisters'];
 
-/** The two graphs' bytes with the card that describes them. */
+/** The file of a graph, as the card names it. */
+export function graphFile(graph: Graph): string {
+  return `${graph}.onnx`;
+}
+
+/** The graphs' bytes with the card that describes them (`sisters` where the card lists it). */
 export interface ModelFiles {
   readonly card: ModelCard;
   readonly encoder: Uint8Array;
   readonly tracker: Uint8Array;
+  readonly sisters?: Uint8Array;
+}
+
+/** The graphs a card asks for: the encoder, the tracker, and the sister head if it lists one. */
+export function cardGraphs(card: ModelCard): Graph[] {
+  return GRAPHS.filter(graph => graph !== 'sisters' || graphFile(graph) in card.files);
 }
 
 /** A model file that is not the one its card names (a broken install or a stale cache). */
@@ -54,15 +66,17 @@ export class ModelIntegrityError extends Error {
   }
 }
 
-/** Throws `ModelIntegrityError` unless both files hash to the card's digests. */
+/** Throws `ModelIntegrityError` unless every file hashes to the card's digest. */
 export async function checkModelFiles(files: ModelFiles): Promise<void> {
-  for (const [file, bytes] of [
-    [ENCODER_FILE, files.encoder],
-    [TRACKER_FILE, files.tracker]
-  ] as const) {
+  for (const graph of cardGraphs(files.card)) {
+    const file = graphFile(graph);
+    const bytes = files[graph];
     const expected = files.card.files[file]?.sha256;
     if (!expected) {
       throw new Error(`the model card ${files.card.name} lists no ${file}`);
+    }
+    if (!bytes) {
+      throw new Error(`the model card ${files.card.name} lists ${file}, but it was not loaded`);
     }
     const actual = await sha256(bytes);
     if (actual !== expected) {
@@ -95,6 +109,15 @@ export interface CapModel {
     width: number,
     queries: Float32Array
   ): Promise<WindowOutput>;
+  /** Whether `sisters` works: the card lists a sister head. */
+  readonly hasSisters: boolean;
+  /** Features `[C * h * w]` of frames t - 1 and t -> the sister map `[3 * h * w]`. */
+  sisters(
+    previous: Float32Array,
+    current: Float32Array,
+    height: number,
+    width: number
+  ): Promise<SisterMap>;
   release(): Promise<void>;
 }
 
@@ -126,10 +149,9 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** The encoder and tracker sessions on one backend, with the fallback to WASM. */
+/** The graphs' sessions on one backend, with the fallback to WASM. */
 export class CapSessions implements CapModel {
-  private encoderSession: Session;
-  private trackerSession: Session;
+  private sessions: Map<Graph, Session>;
   private current: Backend;
   private reason: string | null;
 
@@ -137,11 +159,11 @@ export class CapSessions implements CapModel {
     private readonly files: ModelFiles,
     private readonly choice: BackendChoice,
     private readonly factory: SessionFactory,
-    sessions: [Session, Session],
+    sessions: Map<Graph, Session>,
     backend: Backend,
     reason: string | null
   ) {
-    [this.encoderSession, this.trackerSession] = sessions;
+    this.sessions = sessions;
     this.current = backend;
     this.reason = reason;
   }
@@ -159,15 +181,7 @@ export class CapSessions implements CapModel {
       throw new Error(`backend must be one of ${BACKEND_CHOICES.join(', ')}, got ${choice}`);
     }
     await checkModelFiles(files);
-    const open = async (backend: Backend): Promise<[Session, Session]> => {
-      const encoder = await factory(files.encoder, backend);
-      try {
-        return [encoder, await factory(files.tracker, backend)];
-      } catch (error) {
-        await encoder.release();
-        throw error;
-      }
-    };
+    const open = (backend: Backend) => openSessions(files, backend, factory);
     let reason: string | null = null;
     if (choice !== 'wasm') {
       const unavailable = webgpuUnavailable();
@@ -197,6 +211,10 @@ export class CapSessions implements CapModel {
 
   get fallbackReason(): string | null {
     return this.reason;
+  }
+
+  get hasSisters(): boolean {
+    return this.sessions.has('sisters');
   }
 
   async encode(input: Float32Array, height: number, width: number): Promise<EncodedFrame> {
@@ -238,30 +256,74 @@ export class CapSessions implements CapModel {
     };
   }
 
-  async release(): Promise<void> {
-    await Promise.all([this.encoderSession.release(), this.trackerSession.release()]);
+  async sisters(
+    previous: Float32Array,
+    current: Float32Array,
+    height: number,
+    width: number
+  ): Promise<SisterMap> {
+    const channels = this.card.encoder.feature_dim;
+    const size = channels * height * width;
+    if (previous.length !== size || current.length !== size) {
+      throw new Error(
+        `sister head input of ${previous.length} and ${current.length} values for ` +
+          `${channels} x ${height} x ${width}`
+      );
+    }
+    const dims = [1, channels, height, width];
+    const out = await this.run('sisters', {
+      previous: new ort.Tensor('float32', previous, dims),
+      current: new ort.Tensor('float32', current, dims)
+    });
+    return { data: (out.sisters as ort.Tensor).data as Float32Array, height, width };
   }
 
-  /** Runs a graph; a WebGPU failure under `auto` moves both graphs to WASM and runs it again. */
+  async release(): Promise<void> {
+    await Promise.all([...this.sessions.values()].map(s => s.release()));
+  }
+
+  /** Runs a graph; a WebGPU failure under `auto` moves every graph to WASM and runs it again. */
   private async run(
-    graph: 'encoder' | 'tracker',
+    graph: Graph,
     feeds: Record<string, ort.Tensor>
   ): Promise<Record<string, ort.Tensor>> {
-    const session = (): Session =>
-      graph === 'encoder' ? this.encoderSession : this.trackerSession;
+    const session = (): Session => {
+      const found = this.sessions.get(graph);
+      if (!found) {
+        throw new Error(`the model ${this.card.name} has no ${graphFile(graph)}`);
+      }
+      return found;
+    };
     try {
       return await session().run(feeds);
     } catch (error) {
-      if (this.current !== 'webgpu' || this.choice !== 'auto') {
+      if (this.current !== 'webgpu' || this.choice !== 'auto' || !this.sessions.has(graph)) {
         throw error;
       }
-      const old = [this.encoderSession, this.trackerSession];
-      this.encoderSession = await this.factory(this.files.encoder, 'wasm');
-      this.trackerSession = await this.factory(this.files.tracker, 'wasm');
+      const old = [...this.sessions.values()];
+      this.sessions = await openSessions(this.files, 'wasm', this.factory);
       this.current = 'wasm';
       this.reason = `WebGPU failed while running the ${graph} (${message(error)})`;
       await Promise.allSettled(old.map(s => s.release()));
       return session().run(feeds);
     }
+  }
+}
+
+/** A session of every graph the card lists, on one backend; none is left open on failure. */
+async function openSessions(
+  files: ModelFiles,
+  backend: Backend,
+  factory: SessionFactory
+): Promise<Map<Graph, Session>> {
+  const sessions = new Map<Graph, Session>();
+  try {
+    for (const graph of cardGraphs(files.card)) {
+      sessions.set(graph, await factory(files[graph] as Uint8Array, backend));
+    }
+    return sessions;
+  } catch (error) {
+    await Promise.allSettled([...sessions.values()].map(s => s.release()));
+    throw error;
   }
 }

@@ -94,6 +94,40 @@ export function findPeaks(
   return out;
 }
 
+/** The sister head's map `[3 * height * width]`: midpoint probability, then L cos 2θ, L sin 2θ. */
+export interface SisterMap {
+  readonly data: Float32Array;
+  readonly height: number;
+  readonly width: number;
+}
+
+/**
+ * Sister pairs in a sister map: `[K * 5]` rows (xa, ya, xb, yb, score) in model pixels, the
+ * twin of `cellpoint.raw.find_sisters`. Each midpoint peak reads the doubled-angle half-axis at
+ * its map pixel; square roots alone recover the axis, so both hosts round alike.
+ */
+export function findSisters(map: SisterMap, threshold: number, minSeparation: number): Float32Array {
+  const { data, height: h, width: w } = map;
+  if (data.length !== 3 * h * w) {
+    throw new Error(`sister map of ${data.length} values is not 3 x ${h} x ${w}`);
+  }
+  const peaks = findPeaks({ data: data.subarray(0, h * w), height: h, width: w }, threshold, minSeparation);
+  const out = new Float32Array((peaks.length / 3) * 5);
+  for (let k = 0, r = 0; k < peaks.length; k += 3, r += 5) {
+    const x = peaks[k] as number;
+    const y = peaks[k + 1] as number;
+    const ix = Math.min(w - 1, Math.max(0, Math.floor((x + 0.5) / FEATURE_STRIDE)));
+    const iy = Math.min(h - 1, Math.max(0, Math.floor((y + 0.5) / FEATURE_STRIDE)));
+    const cos2 = data[h * w + iy * w + ix] as number;
+    const sin2 = data[2 * h * w + iy * w + ix] as number;
+    const half = Math.sqrt(cos2 * cos2 + sin2 * sin2);
+    const hx = Math.sqrt(Math.max(0, (half * (half + cos2)) / 2));
+    const hy = Math.sqrt(Math.max(0, (half * (half - cos2)) / 2)) * (sin2 < 0 ? -1 : 1);
+    out.set([x - hx, y - hy, x + hx, y + hy, peaks[k + 2] as number], r);
+  }
+  return out;
+}
+
 /** Sub-pixel offset of a parabola's vertex through three samples, in [-0.5, 0.5] (float32). */
 function parabola(before: number, after: number, centre: number): number {
   const b = Number.isFinite(before) ? before : centre;

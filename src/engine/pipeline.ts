@@ -68,6 +68,7 @@ export interface StageTimings {
   preprocess: number;
   encode: number;
   track: number;
+  sisters: number;
   assemble: number;
   total: number;
 }
@@ -191,7 +192,14 @@ export async function trackSequence(
   }
   const params = rawParams(options.params);
   const geometry = Geometry.forDiameter(height, width, options.diameter);
-  const timings: StageTimings = { preprocess: 0, encode: 0, track: 0, assemble: 0, total: 0 };
+  const timings: StageTimings = {
+    preprocess: 0,
+    encode: 0,
+    track: 0,
+    sisters: 0,
+    assemble: 0,
+    total: 0
+  };
   const start = now();
   const { signal } = options;
   const cache = new FeatureCache(source, geometry, model, params.window, timings, signal);
@@ -199,7 +207,8 @@ export async function trackSequence(
   const frameSize = channels * cache.height * cache.width;
 
   const heatmap = async (t: number) => {
-    // RAW asks for frame t's heatmap once every window it needs starts at or after t.
+    // RAW asks for frame t's heatmap once every window it needs starts at or after t, and
+    // after frame t's sister map.
     cache.forgetBefore(t);
     const { heatmap: data } = await cache.get(t);
     return { data, height: cache.height, width: cache.width };
@@ -213,6 +222,14 @@ export async function trackSequence(
     const t0 = now();
     const out = await model.track(features, length, cache.height, cache.width, queries);
     timings.track += now() - t0;
+    return out;
+  };
+  const sisters = async (t: number) => {
+    const previous = (await cache.get(t - 1)).features;
+    const current = (await cache.get(t)).features;
+    const t0 = now();
+    const out = await model.sisters(previous, current, cache.height, cache.width);
+    timings.sisters += now() - t0;
     return out;
   };
   const finish = (raw: RawResult): EngineResult => {
@@ -236,6 +253,7 @@ export async function trackSequence(
       signal,
       onCheckpoint: options.onCheckpoint,
       resume: options.resume,
+      sisters: model.hasSisters ? sisters : undefined,
       onProgress: (framesDone, cells) =>
         options.onProgress?.({
           framesDone,

@@ -4,7 +4,7 @@
  * than the windows it is working on; results and partial results come back as typed arrays.
  */
 
-import { ModelCard, BackendChoice } from './model';
+import { BackendChoice, Graph, ModelCard } from './model';
 import { RawCheckpoint, RawParams } from './raw';
 import { EngineProgress, EngineResult } from './pipeline';
 
@@ -25,8 +25,8 @@ export type FrameDtype = keyof typeof FRAME_DTYPES;
 /** Where the worker finds the network: the card and the URLs of its two files. */
 export interface ModelLocation {
   readonly card: ModelCard;
-  readonly encoderUrl: string;
-  readonly trackerUrl: string;
+  /** Where each graph the card lists is served. */
+  readonly urls: { readonly [graph in Graph]?: string };
 }
 
 export interface JobOptions {

@@ -14,11 +14,15 @@
  * include the new tracks; a window without events hands over at its last frame. Everything is
  * in model pixels.
  *
+ * With a sister source (the sister head's maps), sisters born at t that the tracker did not
+ * divide split the track that was their mother at t - 1: it ends there, they start as her
+ * children (Python's `split_sisters` says how she is chosen).
+ *
  * Async, for the network runs in onnxruntime-web; cancellable between windows through an
  * AbortSignal, in which case a `RawAbortError` carries the tables of the frames done.
  */
 
-import { findPeaks, Heatmap } from './peaks';
+import { findPeaks, findSisters, Heatmap, SisterMap } from './peaks';
 
 /** Two living tracks nearer each other than this fraction of `min_separation` follow one cell. */
 export const DUPLICATE_FRACTION = 0.5;
@@ -39,6 +43,8 @@ export interface RawParams {
   readonly visibility_threshold: number;
   /** Both daughter slots above this: a division. */
   readonly division_threshold: number;
+  /** Sister-map peak value that splits a mother. */
+  readonly sister_threshold: number;
   /** Model px: a peak nearer a living cell is that cell. */
   readonly min_separation: number;
 }
@@ -48,6 +54,7 @@ export const DEFAULT_RAW_PARAMS: RawParams = Object.freeze({
   detection_threshold: 0.25,
   visibility_threshold: 0.5,
   division_threshold: 0.5,
+  sister_threshold: 0.5,
   min_separation: 12.0
 });
 
@@ -60,7 +67,8 @@ export function rawParams(overrides: Partial<RawParams> = {}): RawParams {
   for (const name of [
     'detection_threshold',
     'visibility_threshold',
-    'division_threshold'
+    'division_threshold',
+    'sister_threshold'
   ] as const) {
     const value = p[name];
     if (!(value > 0 && value < 1)) {
@@ -75,6 +83,12 @@ export function rawParams(overrides: Partial<RawParams> = {}): RawParams {
 
 /** Frame index -> its heatmap (the encoder's, stride 4). Called once per frame, in order. */
 export type HeatmapSource = (t: number) => Heatmap | Promise<Heatmap>;
+
+/**
+ * Frame index t >= 1 -> the sister head's map of frames t - 1 and t. Called at most once per
+ * frame, in order, before frame t's heatmap.
+ */
+export type SisterSource = (t: number) => SisterMap | Promise<SisterMap>;
 
 /** What the tracker returns for a window of T frames and N queries. */
 export interface WindowOutput {
@@ -117,6 +131,8 @@ export interface RawOptions {
   readonly onCheckpoint?: (checkpoint: RawCheckpoint) => void;
   /** Goes on from a checkpoint of an earlier run with the same frames, network and params. */
   readonly resume?: RawCheckpoint;
+  /** The sister head's maps, where the model has one. */
+  readonly sisters?: SisterSource;
 }
 
 /** The tracks table, one row per (track, frame), sorted by (track_id, t); model pixels. */
@@ -203,7 +219,7 @@ export async function rawInference(
     throw new RangeError(`tracking needs at least 2 frames, got ${nFrames}`);
   }
   rawParams(params); // validates
-  const { onProgress, signal, onCheckpoint, resume } = options;
+  const { onProgress, signal, onCheckpoint, resume, sisters } = options;
   // numpy compares float32 values with float32-rounded thresholds.
   const detection = params.detection_threshold;
   const visible = Math.fround(params.visibility_threshold);
@@ -271,6 +287,87 @@ export async function rawInference(
         }
       }
     });
+  };
+
+  /** Whether the track's k-th point lies nearer (x, y) than the root of `squared`. */
+  const near = (tr: Track, k: number, x: number, y: number, squared: number): boolean =>
+    squaredLength((tr.xs[k] as number) - x, (tr.ys[k] as number) - y) < squared;
+
+  /** Sisters born at t that the tracker did not divide split their mother (Python's twin). */
+  const splitSisters = async (t: number): Promise<boolean> => {
+    if (!sisters) {
+      return false;
+    }
+    let map: SisterMap;
+    try {
+      map = await sisters(t);
+    } catch (error) {
+      stopIfAborted(t);
+      throw error;
+    }
+    const pairs = findSisters(map, params.sister_threshold, params.min_separation);
+    const parents = new Set(divisions.map(d => d[0]));
+    let found = false;
+    for (let k = 0; k < pairs.length; k += 5) {
+      const xa = pairs[k] as number;
+      const ya = pairs[k + 1] as number;
+      const xb = pairs[k + 2] as number;
+      const yb = pairs[k + 3] as number;
+      const score = pairs[k + 4] as number;
+      const seen = tracks.some(
+        tr =>
+          tr.start === t &&
+          tr.parentId !== 0 &&
+          (near(tr, 0, xa, ya, duplicateSquared) || near(tr, 0, xb, yb, duplicateSquared))
+      );
+      if (seen) {
+        continue; // the tracker divided her already
+      }
+      const mx = (xa + xb) / 2;
+      const my = (ya + yb) / 2;
+      const reach = Math.sqrt(squaredLength(xa - xb, ya - yb)) / 2 + duplicate;
+      let mother: Track | null = null;
+      let nearest = Infinity;
+      for (const tr of tracks) {
+        if (tr.start >= t || parents.has(tr.trackId)) {
+          continue;
+        }
+        if (tr.alive && end(tr) === t) {
+          if (!near(tr, t - tr.start, mx, my, reach * reach)) {
+            continue; // followed neither sister
+          }
+        } else if (tr.alive || end(tr) !== t - 1) {
+          continue;
+        }
+        const i = t - 1 - tr.start;
+        const x = tr.xs[i] as number;
+        const y = tr.ys[i] as number;
+        const d = Math.sqrt(squaredLength(x - mx, y - my));
+        const step =
+          i > 0
+            ? Math.sqrt(squaredLength(x - (tr.xs[i - 1] as number), y - (tr.ys[i - 1] as number)))
+            : 0;
+        if (d < offset + step && d < nearest) {
+          mother = tr;
+          nearest = d;
+        }
+      }
+      if (mother === null) {
+        continue;
+      }
+      if (mother.alive) {
+        mother.xs.pop();
+        mother.ys.pop();
+        mother.vis.pop();
+        mother.alive = false;
+      }
+      parents.add(mother.trackId);
+      const a = startTrack(t, xa, ya, score, mother.trackId);
+      const b = startTrack(t, xb, yb, score, mother.trackId);
+      divisions.push([mother.trackId, t, a.trackId, b.trackId, score]);
+      found = true;
+    }
+    return found;
   };
 
   const addNewCells = async (t: number): Promise<boolean> => {
@@ -394,6 +491,7 @@ export async function rawInference(
           tr.alive = false;
         }
       }
+      event = (await splitSisters(t)) || event;
       endDuplicates(t);
       event = (await addNewCells(t)) || event;
       onProgress?.(t + 1, tracks.length);
@@ -405,6 +503,11 @@ export async function rawInference(
     tCur = nextStart;
   }
   return tables(tracks, divisions, windows);
+}
+
+/** dx² + dy² as products, so that both hosts round it alike. */
+function squaredLength(dx: number, dy: number): number {
+  return dx * dx + dy * dy;
 }
 
 /** Fills RAW's state from a checkpoint; returns its tCur. */

@@ -3,7 +3,7 @@
  * responsive. The network's sessions are made once per backend choice and kept for later jobs.
  */
 
-import { BackendChoice, CapSessions, ModelFiles } from './model';
+import { BackendChoice, CapSessions, Graph, ModelFiles, cardGraphs } from './model';
 import { FrameSource, TrackingAbortedError, trackSequence } from './pipeline';
 import { FRAME_DTYPES, FromWorker, ModelLocation, ToWorker, resultBuffers } from './protocol';
 import { FrameData } from './preprocess';
@@ -29,12 +29,15 @@ function model(location: ModelLocation, choice: BackendChoice): Promise<CapSessi
   let sessions = models.get(choice);
   if (!sessions) {
     sessions = (async () => {
-      const files: ModelFiles = {
-        card: location.card,
-        encoder: await fetchBytes(location.encoderUrl),
-        tracker: await fetchBytes(location.trackerUrl)
-      };
-      return CapSessions.create(files, choice);
+      const bytes: Partial<Record<Graph, Uint8Array>> = {};
+      for (const graph of cardGraphs(location.card)) {
+        const url = location.urls[graph];
+        if (!url) {
+          throw new Error(`no address for the model's ${graph} graph`);
+        }
+        bytes[graph] = await fetchBytes(url);
+      }
+      return CapSessions.create({ card: location.card, ...bytes } as ModelFiles, choice);
     })();
     models.set(choice, sessions);
     sessions.catch(() => models.delete(choice)); // a later job tries again

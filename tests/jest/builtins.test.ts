@@ -58,7 +58,8 @@ describe('built-in contributions', () => {
       window: DEFAULT_RAW_PARAMS.window,
       detection_threshold: DEFAULT_RAW_PARAMS.detection_threshold,
       visibility_threshold: DEFAULT_RAW_PARAMS.visibility_threshold,
-      division_threshold: DEFAULT_RAW_PARAMS.division_threshold
+      division_threshold: DEFAULT_RAW_PARAMS.division_threshold,
+      sister_threshold: DEFAULT_RAW_PARAMS.sister_threshold
     });
     const custom = jobDefaults({ ...DEFAULT_SETTINGS, backend: 'wasm', windowLength: 8 });
     expect(custom.backend).toBe('wasm');

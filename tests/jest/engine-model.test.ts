@@ -17,6 +17,7 @@ import {
   Geometry,
   ModelCard,
   ModelFiles,
+  cardGraphs,
   ModelIntegrityError,
   Preprocessor,
   SessionFactory,
@@ -40,6 +41,8 @@ interface ModelVector {
   params: { window: number };
   encoder: { features: Encoded; heatmap: Encoded };
   first_window: { frames: number; queries: Encoded; points: Encoded; visibility: Encoded };
+  /** The sister head's map of frames 0 and 1 (null for a model without one). */
+  first_sisters: Encoded | null;
   tables: {
     tracks: Record<'track_id' | 't' | 'y' | 'x' | 'visibility', Encoded>;
     lineage: Record<'track_id' | 'start' | 'end' | 'parent_id', Encoded>;
@@ -52,10 +55,12 @@ const vector = load<ModelVector>('model.json');
 const card = JSON.parse(readFileSync(join(MODELS, 'cap-v1.json'), 'utf8')) as ModelCard;
 
 function modelFiles(): ModelFiles {
+  const read = (file: string) => new Uint8Array(readFileSync(join(MODELS, file)));
   return {
     card,
-    encoder: new Uint8Array(readFileSync(join(MODELS, 'encoder.onnx'))),
-    tracker: new Uint8Array(readFileSync(join(MODELS, 'tracker.onnx')))
+    encoder: read('encoder.onnx'),
+    tracker: read('tracker.onnx'),
+    sisters: read('sisters.onnx')
   };
 }
 
@@ -149,7 +154,7 @@ test('the whole sequence gives the reference tables, pulling frames a window at 
     vector.params.window
   );
   expect(progress[progress.length - 1]).toBe(source.nFrames);
-  for (const stage of ['preprocess', 'encode', 'track', 'assemble'] as const) {
+  for (const stage of ['preprocess', 'encode', 'track', 'sisters', 'assemble'] as const) {
     expect(result.timings[stage]).toBeGreaterThan(0);
   }
   const [height, width] = vector.encoder.heatmap.shape as [number, number];
@@ -182,6 +187,35 @@ test('the tracker gives the reference points for the first window', async () => 
   );
   expect(maxDiff(out.points, dec(call.points))).toBeLessThan(POINT_TOLERANCE);
   expect(maxDiff(out.visibility, dec(call.visibility))).toBeLessThan(VALUE_TOLERANCE);
+});
+
+test('the sister head gives the reference map for frames 0 and 1', async () => {
+  expect(cardGraphs(card)).toEqual(['encoder', 'tracker', 'sisters']);
+  expect(wasm.hasSisters).toBe(true);
+  const [, height, width] = vector.frames.shape as [number, number, number];
+  const frames = dec(vector.frames) as Uint16Array;
+  const geometry = Geometry.forDiameter(height, width, vector.diameter);
+  const prep = new Preprocessor(geometry);
+  const [ph, pw] = geometry.padded;
+  const [previous, current] = [
+    (await wasm.encode(prep.run(frames.subarray(0, height * width)), ph, pw)).features,
+    (await wasm.encode(prep.run(frames.subarray(height * width, 2 * height * width)), ph, pw))
+      .features
+  ] as [Float32Array, Float32Array];
+  const map = await wasm.sisters(previous, current, ph / 4, pw / 4);
+  const expected = vector.first_sisters as Encoded;
+  expect([3, map.height, map.width]).toEqual(expected.shape);
+  expect(maxDiff(map.data, dec(expected))).toBeLessThan(VALUE_TOLERANCE);
+  await expect(wasm.sisters(previous, current.subarray(1), ph / 4, pw / 4)).rejects.toThrow(
+    /^sister head input of/
+  );
+});
+
+test('a card that lists the sister head needs its file', async () => {
+  const files = { ...modelFiles(), sisters: undefined };
+  await expect(CapSessions.create(files, 'wasm')).rejects.toThrow(
+    `the model card ${card.name} lists sisters.onnx, but it was not loaded`
+  );
 });
 
 describe('backends', () => {

@@ -15,6 +15,7 @@ import {
   rawParams,
   RawParams,
   RawResult,
+  SisterSource,
   WindowOutput,
   WindowTracker
 } from '../../src/engine';
@@ -43,6 +44,8 @@ interface RawCase {
   n_frames: number;
   params: RawParams;
   heatmaps: { scale: number; q: Encoded };
+  /** The sister maps RAW read (frames, in order), or null where RAW had no sister source. */
+  sister_maps: { frames: Encoded; maps: Encoded } | null;
   calls: Call[];
   expected: {
     tracks: Columns;
@@ -79,6 +82,26 @@ function heatmaps(c: RawCase, reads: number[]): (t: number) => Heatmap {
       data[i] = (q[base + i] as number) * c.heatmaps.scale;
     }
     return { data, height, width };
+  };
+}
+
+/** The recorded sister maps by frame, noting the frames read; undefined where RAW had none. */
+function sisterMaps(c: RawCase, reads: number[] = []): SisterSource | undefined {
+  if (!c.sister_maps) {
+    return undefined;
+  }
+  const frames = Array.from(dec(c.sister_maps.frames));
+  const { maps } = c.sister_maps;
+  const data = f32(maps);
+  const [, , height, width] = maps.shape as [number, number, number, number];
+  const size = 3 * height * width;
+  return t => {
+    reads.push(t);
+    const k = frames.indexOf(t);
+    if (k < 0) {
+      throw new Error(`Python read no sister map at frame ${t}`);
+    }
+    return { data: data.slice(k * size, (k + 1) * size), height, width };
   };
 }
 
@@ -133,7 +156,8 @@ function expectTables(result: RawResult, expected: RawCase['expected']): void {
 
 describe('RAW inference against the Python reference', () => {
   it('has vectors to check', () => {
-    expect(RAW_CASES.length).toBeGreaterThanOrEqual(17);
+    expect(RAW_CASES.length).toBeGreaterThanOrEqual(22);
+    expect(RAW_CASES.filter(([, c]) => c.sister_maps).length).toBeGreaterThanOrEqual(5);
     const events = RAW_CASES.map(([, c]) => c.description).join(' ');
     for (const word of ['enters', 'divides', 'disappears', 'hand over', 'T = 5 < window']) {
       expect(events).toContain(word);
@@ -142,6 +166,7 @@ describe('RAW inference against the Python reference', () => {
 
   it.each(RAW_CASES)('%s', async (_name, c) => {
     const reads: number[] = [];
+    const sisterReads: number[] = [];
     const progress: number[] = [];
     const { tracker, used } = replay(c);
     const result = await rawInference(
@@ -149,20 +174,26 @@ describe('RAW inference against the Python reference', () => {
       heatmaps(c, reads),
       tracker,
       rawParams(c.params),
-      { onProgress: (done, cells) => progress.push(done, cells) }
+      {
+        onProgress: (done, cells) => progress.push(done, cells),
+        sisters: sisterMaps(c, sisterReads)
+      }
     );
     expect(used()).toBe(c.calls.length);
     expectTables(result, c.expected);
     expect(progress).toEqual(Array.from(dec(c.expected.progress)));
-    // Each frame's heatmap is read once, in order.
+    // Each frame's heatmap is read once, in order; so are the sister maps Python read.
     expect(reads).toEqual(Array.from({ length: c.n_frames }, (_, t) => t));
+    expect(sisterReads).toEqual(c.sister_maps ? Array.from(dec(c.sister_maps.frames)) : []);
   });
 
   it('agrees to the bit on coordinates', async () => {
     // float32 steps are reproduced exactly: not just within 1e-3 px.
     for (const [, c] of RAW_CASES) {
       const { tracker } = replay(c);
-      const result = await rawInference(c.n_frames, heatmaps(c, []), tracker, rawParams(c.params));
+      const result = await rawInference(c.n_frames, heatmaps(c, []), tracker, rawParams(c.params), {
+        sisters: sisterMaps(c)
+      });
       expect(maxDiff(result.tracks.x, dec(c.expected.tracks.x as Encoded))).toBe(0);
       expect(maxDiff(result.tracks.y, dec(c.expected.tracks.y as Encoded))).toBe(0);
     }
@@ -201,7 +232,8 @@ describe('resuming RAW from a checkpoint', () => {
       replay(c).tracker,
       rawParams(c.params),
       {
-        onCheckpoint: checkpoint => checkpoints.push(checkpoint)
+        onCheckpoint: checkpoint => checkpoints.push(checkpoint),
+        sisters: sisterMaps(c)
       }
     );
     expectTables(full, c.expected);
@@ -216,7 +248,7 @@ describe('resuming RAW from a checkpoint', () => {
         heatmaps(c, reads),
         byFirstFrame(c),
         rawParams(c.params),
-        { resume: checkpoint }
+        { resume: checkpoint, sisters: sisterMaps(c) }
       );
       expectTables(resumed, c.expected);
       // Only the frames after the checkpoint are read again.
@@ -394,6 +426,7 @@ describe('RAW contracts', () => {
       detection_threshold: 0.25,
       visibility_threshold: 0.5,
       division_threshold: 0.5,
+      sister_threshold: 0.5,
       min_separation: 12
     });
     expect(rawParams()).toEqual(DEFAULT_RAW_PARAMS);
@@ -408,6 +441,7 @@ describe('RAW contracts', () => {
     [{ detection_threshold: 1 }, 'detection_threshold must be in (0, 1), got 1'],
     [{ visibility_threshold: -0.1 }, 'visibility_threshold must be in (0, 1), got -0.1'],
     [{ division_threshold: 1.5 }, 'division_threshold must be in (0, 1), got 1.5'],
+    [{ sister_threshold: 0 }, 'sister_threshold must be in (0, 1), got 0'],
     [{ min_separation: 0 }, 'min_separation must be positive, got 0'],
     [{ min_separation: -3 }, 'min_separation must be positive, got -3']
   ])('rejects %j', (overrides, message) => {

@@ -133,6 +133,9 @@ class Scene:
     phantom: set[tuple[int, int]] = field(default_factory=set)  # (cid, t): see Oracle.phantom
     stray: set[tuple[int, int]] = field(default_factory=set)  # (cid, t): see Oracle.stray
     jitter: float = 0.0  # amplitude of the tracker's (deterministic) error, model px
+    sisters: bool = False  # whether RAW gets the oracle's sister maps
+    follow: set[int] = field(default_factory=set)  # see Oracle.follow
+    blind: set[int] = field(default_factory=set)  # see Oracle.blind
 
 
 def params_json(p: RawParams) -> Json:
@@ -141,6 +144,7 @@ def params_json(p: RawParams) -> Json:
         "detection_threshold": p.detection_threshold,
         "visibility_threshold": p.visibility_threshold,
         "division_threshold": p.division_threshold,
+        "sister_threshold": p.sister_threshold,
         "min_separation": p.min_separation,
     }
 
@@ -181,6 +185,8 @@ def run_scene(scene: Scene) -> Json:
         lose=scene.lose,
         phantom=scene.phantom,
         stray=scene.stray,
+        follow=scene.follow,
+        blind=scene.blind,
         jitter=scene.jitter,
         vis_jitter=VIS_JITTER,
         quantise=True,
@@ -192,15 +198,23 @@ def run_scene(scene: Scene) -> Json:
         oracle.track_window,
         scene.params,
         lambda done, cells: progress.append((done, cells)),
+        oracle.sister_map if scene.sisters else None,
     )
     assert oracle.reads == list(range(scene.n_frames)), "RAW reads each heatmap once, in order"
     q = np.stack([oracle.levels(t) for t in range(scene.n_frames)])
+    sisters = None
+    if scene.sisters:
+        reads = list(oracle.sister_reads)
+        assert reads == sorted(set(reads)), "RAW reads each sister map once, in order"
+        maps = np.stack([oracle.sister_map(t) for t in reads]).reshape(-1, 3, *scene.map_shape)
+        sisters = {"frames": enc(np.array(reads), "int32"), "maps": enc(maps, "float32")}
     return {
         "name": scene.name,
         "description": scene.description,
         "n_frames": scene.n_frames,
         "params": params_json(scene.params),
         "heatmaps": {"scale": 1 / HEAT_SCALE, "q": enc(q, "uint8")},
+        "sister_maps": sisters,
         "calls": [
             {
                 "first": first,
@@ -396,6 +410,45 @@ def hand_scenes() -> list[Scene]:
         10,
         p(visibility_threshold=0.96),
     )
+    for name, description, follow, blind, threshold in (
+        (
+            "sister_split",
+            "the tracker follows 1 into its daughter 2 at 10; the sister map splits 1 there",
+            {1},
+            set(),
+            0.5,
+        ),
+        (
+            "sister_revive",
+            "the tracker loses 1 at its division at 10; the sister map makes it a division",
+            set(),
+            {1},
+            0.5,
+        ),
+        (
+            "sister_seen",
+            "the tracker divides 1 at 10 itself: the sister map's pair adds no second division",
+            set(),
+            set(),
+            0.5,
+        ),
+        (
+            "sister_below_threshold",
+            "the tracker follows 1 into 2; the sister peak (0.9) is under the threshold 0.95",
+            {1},
+            set(),
+            0.95,
+        ),
+    ):
+        mother = moving(1, 0, 9, grid(6), grid(6), vx=0.6)
+        scene = add(
+            name,
+            description,
+            [mother, *divide(mother, 10, (2, 3), (19, 19)), moving(4, 0, 19, grid(16), grid(11))],
+            20,
+            p(sister_threshold=threshold),
+        )
+        scene.sisters, scene.follow, scene.blind = True, follow, blind
     c1 = moving(1, 0, 9, grid(5), grid(5), vx=1.0, vy=0.8)
     c2, c3 = divide(c1, 10, (2, 3), (39, 59), spread=9.0)
     c5 = moving(5, 30, 59, grid(17), grid(12), vx=-0.3, vy=-0.1)
@@ -446,6 +499,22 @@ def sim_scene(
 
 
 def sim_scenes() -> list[Scene]:
+    hard_sisters = sim_scene(
+        "sim_hard_sisters",
+        "cellpoint.sim 'hard' preset, seed 3, cropped to 128 x 128 px, 24 frames, window 6; the "
+        "tracker follows the first daughter of every other mother and loses the rest: the "
+        "sister maps find the divisions",
+        "hard",
+        3,
+        RawParams(window=6),
+        height=128,
+        width=128,
+        n_frames=24,
+    )
+    mothers = sorted({c.parent for c in hard_sisters.cells if c.parent})
+    hard_sisters.sisters = True
+    hard_sisters.follow = set(mothers[::2])
+    hard_sisters.blind = set(mothers[1::2])
     return [
         sim_scene(
             "sim_small",
@@ -464,6 +533,7 @@ def sim_scenes() -> list[Scene]:
             width=96,
             n_frames=24,
         ),
+        hard_sisters,
     ]
 
 
@@ -662,8 +732,10 @@ class RecordingCap:
 
         self.model = OnnxCap(threads=1)
         self.card = self.model.card
+        self.has_sisters = self.model.has_sisters
         self.encoded: list[tuple[FloatArray, FloatArray]] = []
         self.first_call: Json | None = None
+        self.first_sisters: FloatArray | None = None
 
     def encode(self, frame: FloatArray) -> tuple[FloatArray, FloatArray]:
         feats, heat = self.model.encode(frame)
@@ -681,6 +753,12 @@ class RecordingCap:
                 "visibility": enc(vis, "float32"),
             }
         return points, vis
+
+    def sisters(self, previous: FloatArray, current: FloatArray) -> FloatArray:
+        out = self.model.sisters(previous, current)
+        if self.first_sisters is None:
+            self.first_sisters = out  # frames 0 and 1: RAW's first sister map
+        return out
 
 
 def model_vector() -> Json:
@@ -710,6 +788,7 @@ def model_vector() -> Json:
             "heatmap": enc(heat, "float32"),
         },
         "first_window": model.first_call,
+        "first_sisters": None if model.first_sisters is None else enc(model.first_sisters, "float32"),
         "tables": {
             **columns_json(result.tracks, result.lineage, result.divisions),
             "windows": result.metadata["windows"],
@@ -722,7 +801,7 @@ def model_vector() -> Json:
 
 def build_all() -> dict[str, Json]:
     """File name -> vector; nothing is written."""
-    small, hard = sim_scenes()
+    small, hard, hard_sisters = sim_scenes()
     return {
         "raw-scenes.json": {
             "format": FORMAT,
@@ -737,7 +816,7 @@ def build_all() -> dict[str, Json]:
         "raw-sim-hard.json": {
             "format": FORMAT,
             "description": "RAW inference on a crop of a hard simulated sequence",
-            "cases": [run_scene(hard)],
+            "cases": [run_scene(hard), run_scene(hard_sisters)],
         },
         "peaks.json": {
             "format": FORMAT,

@@ -5,7 +5,8 @@ has a Gaussian peak at every living cell's true centre, and its window tracker a
 query with the true future of the cell nearest to the query at the window's first frame:
 visible while that cell lives, its daughters in the two daughter slots after it divides,
 nothing after it dies or leaves. Points of invisible slots are NaN, so that RAW reading a slot
-it should not shows up in its tables.
+it should not shows up in its tables. Its sister map (the sister head's output) has a Gaussian
+peak at the midpoint of every pair of daughters at their first frame, with their axis.
 
 Positions are model pixels (x, y); heatmap pixels are FEATURE_STRIDE model pixels.
 """
@@ -141,10 +142,15 @@ class Oracle:
     # (cid, t): the tracker loses a cell's own column but lights both daughter slots, one on the
     # cell and one STRAY_GAP model px to its right: daughters that do not lie either side of it.
     stray: set[tuple[int, int]] = field(default_factory=set)
+    # Mothers (cid) whose division the tracker misses: it follows the first daughter on...
+    follow: set[int] = field(default_factory=set)
+    # ... or lights no daughter slot, so that she ends.
+    blind: set[int] = field(default_factory=set)
     jitter: float = 0.0
     vis_jitter: float = 0.0
     quantise: bool = False
     reads: list[int] = field(default_factory=list)
+    sister_reads: list[int] = field(default_factory=list)
     calls: list[tuple[int, int, FloatArray]] = field(default_factory=list)
     answers: list[tuple[FloatArray, FloatArray]] = field(default_factory=list)
 
@@ -176,6 +182,31 @@ class Oracle:
             out: FloatArray = self.levels(t).astype(np.float32) / np.float32(HEAT_SCALE)
             return out
         return self.heat(t).astype(np.float32)
+
+    def sister_map(self, t: int) -> FloatArray:
+        """RAW's sister source: [3, h, w], a peak of `height` (quantised) at the midpoint of
+        the daughters born at t, their doubled-angle half-axis on the 3 x 3 pixels around it
+        (exact float32 values: multiples of 1 / 64)."""
+        self.sister_reads.append(t)
+        h, w = self.map_shape
+        out = np.zeros((3, h, w), np.float32)
+        peaks = []
+        for mother in self.cells:
+            kids = self.children(mother)
+            if len(kids) != 2 or kids[0].start != t or not all(k.alive(t) for k in kids):
+                continue
+            (ax, ay), (bx, by) = kids[0].at(t), kids[1].at(t)
+            mx, my = to_map((ax + bx) / 2), to_map((ay + by) / 2)
+            peaks.append((mx, my, mother.height))
+            hx, hy = (bx - ax) / 2, (by - ay) / 2
+            half = math.hypot(hx, hy)
+            iy, ix = round(my), round(mx)
+            rows, cols = slice(max(0, iy - 1), iy + 2), slice(max(0, ix - 1), ix + 2)
+            out[1, rows, cols] = round((hx * hx - hy * hy) / half * 64) / 64
+            out[2, rows, cols] = round(2 * hx * hy / half * 64) / 64
+        q = np.clip(np.rint(gaussians(self.map_shape, peaks, self.sigma) * HEAT_SCALE), 0, 255)
+        out[0] = q.astype(np.float32) / np.float32(HEAT_SCALE)
+        return out
 
     def wobble(self, cid: int, t: int, k: int) -> float:
         return self.jitter * math.sin(12.9898 * cid + 78.233 * t + 37.719 * k)
@@ -223,6 +254,13 @@ class Oracle:
                         vis[i, q, 1:] = DAUGHTER_VIS
                     continue
                 kids = self.children(cell)
+                if cell.cid in self.follow and kids and kids[0].alive(t):
+                    cell = kids[0]
+                    points[i, q, 0] = self.position(cell, t)
+                    vis[i, q, 0] = OWN_VIS
+                    continue
+                if cell.cid in self.blind:
+                    break
                 if len(kids) == 2 and all(k.alive(t) for k in kids):
                     for slot, kid in enumerate(kids, start=1):
                         points[i, q, slot] = self.position(kid, t)

@@ -15,6 +15,7 @@ from cellpoint.cap.data import Source, make_window, sample_start
 from cellpoint.cap.detection import found_cells
 from cellpoint.cap.encoder import Encoder
 from cellpoint.cap.export import export
+from cellpoint.cap.sisters import SisterHead, sister_pairs, sister_target
 from cellpoint.cap.losses import focal_loss, heatmap_target, tracker_loss
 from cellpoint.cap.tracker import Tracker, TrackerConfig, correlation, pyramid
 from cellpoint.cap.train import windows
@@ -238,8 +239,11 @@ def test_worker_processes_make_different_valid_windows(
 
 def test_onnx_export_matches_pytorch_on_new_shapes(tmp_path: Path) -> None:
     errors = export(
-        Encoder().eval(), Tracker(TrackerConfig(blocks=1, iterations=2)).eval(), tmp_path
+        Encoder().eval(),
+        Tracker(TrackerConfig(blocks=1, iterations=2)).eval(),
+        tmp_path,
+        SisterHead().eval(),
     )
     assert (tmp_path / "encoder.onnx").stat().st_size > 0
-    assert errors["encoder"] < 1e-3
-    assert errors["tracker"] < 1e-3
+    assert set(errors) == {"encoder", "tracker", "sisters"}
+    assert all(error < 1e-3 for error in errors.values())

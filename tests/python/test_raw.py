@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from cellpoint.raw import RawParams, RawResult, find_peaks, raw_inference
+from cellpoint.raw import RawParams, RawResult, find_peaks, find_sisters, raw_inference
 from scripted import (
     DAUGHTER_VIS,
     OWN_VIS,
@@ -39,6 +39,7 @@ def run(
     n_frames: int,
     window: int = 24,
     oracle: Oracle | None = None,
+    sisters: bool = False,
     **params: Any,
 ) -> tuple[RawResult, Oracle, list[tuple[int, int]]]:
     oracle = oracle or Oracle(cells, MAP_SHAPE)
@@ -49,6 +50,7 @@ def run(
         oracle.track_window,
         RawParams(window=window, **params),
         lambda done, found: progress.append((done, found)),
+        oracle.sister_map if sisters else None,
     )
     check_consistent(result, oracle, progress, n_frames)
     return result, oracle, progress
@@ -426,6 +428,7 @@ def test_raw_needs_two_frames() -> None:
         ({"detection_threshold": 1.0}, "detection_threshold must be in (0, 1), got 1.0"),
         ({"visibility_threshold": -0.1}, "visibility_threshold must be in (0, 1), got -0.1"),
         ({"division_threshold": 1.5}, "division_threshold must be in (0, 1), got 1.5"),
+        ({"sister_threshold": 1.0}, "sister_threshold must be in (0, 1), got 1.0"),
         ({"min_separation": 0.0}, "min_separation must be positive, got 0.0"),
         ({"min_separation": -3.0}, "min_separation must be positive, got -3.0"),
     ],
@@ -442,8 +445,98 @@ def test_raw_params_defaults() -> None:
         p.detection_threshold,
         p.visibility_threshold,
         p.division_threshold,
+        p.sister_threshold,
         p.min_separation,
-    ) == (24, 0.25, 0.5, 0.5, 12.0)
+    ) == (24, 0.25, 0.5, 0.5, 0.5, 12.0)
+
+
+# --- RAW: sisters the tracker missed ----------------------------------------------------------
+
+
+def division_scene() -> list[Cell]:
+    mother = moving(1, 0, 9, grid(20), grid(20), vx=1.5, vy=0.5)
+    return [mother, *divide(mother, 10, (2, 3), (29, 29)), moving(4, 0, 29, grid(50), grid(38))]
+
+
+def check_split(result: RawResult, cells: list[Cell]) -> None:
+    """Cell 1's track ends at 9 and has two children from 10, on cells 2 and 3; 4 is a root."""
+    lineage, tracks = result.lineage, result.tracks
+    assert len(lineage["track_id"]) == 4
+    assert result.divisions["t"].tolist() == [10]
+    (mother,) = result.divisions["parent_id"].tolist()
+    kids = [result.divisions[k][0] for k in ("daughter_a", "daughter_b")]
+    assert lineage["end"][mother - 1] == 9
+    assert lineage["start"][mother - 1] == 0
+    truth = {c.cid: c for c in cells}
+    for kid in kids:
+        assert lineage["parent_id"][kid - 1] == mother
+        assert (lineage["start"][kid - 1], lineage["end"][kid - 1]) == (10, 29)
+        first = (tracks["track_id"] == kid) & (tracks["t"] == 10)
+        x, y = float(tracks["x"][first][0]), float(tracks["y"][first][0])
+        nearest = min((2, 3), key=lambda c: np.hypot(truth[c].at(10)[0] - x, truth[c].at(10)[1] - y))
+        assert np.hypot(truth[nearest].at(10)[0] - x, truth[nearest].at(10)[1] - y) < 0.5
+    assert sorted(lineage["parent_id"].tolist()) == [0, 0, mother, mother]
+
+
+def test_sisters_split_a_mother_the_tracker_followed_into_a_daughter() -> None:
+    cells = division_scene()
+    missed, _, _ = run(cells, 30, oracle=Oracle(cells, MAP_SHAPE, follow={1}))
+    # Without the sister map: 1's track goes on as daughter 2, daughter 3 is an orphan.
+    assert len(missed.divisions["t"]) == 0
+    assert missed.lineage["parent_id"].tolist() == [0, 0, 0]
+    result, oracle, _ = run(cells, 30, oracle=Oracle(cells, MAP_SHAPE, follow={1}), sisters=True)
+    check_split(result, cells)
+    # The split is an event: the next window starts at 10 with both daughters as queries.
+    assert result.windows[1] == (10, 20, 3)
+    # Sister maps are read once per frame, in order, from frame 1 on.
+    assert oracle.sister_reads == list(range(1, 30))
+
+
+def test_sisters_revive_a_mother_the_tracker_lost() -> None:
+    cells = division_scene()
+    result, _, _ = run(cells, 30, oracle=Oracle(cells, MAP_SHAPE, blind={1}), sisters=True)
+    check_split(result, cells)
+
+
+def test_a_division_the_tracker_saw_is_not_made_twice() -> None:
+    cells = division_scene()
+    result, _, _ = run(cells, 30, sisters=True)
+    check_against_truth(result, cells)
+    assert len(result.divisions["t"]) == 1
+
+
+def test_sisters_under_the_threshold_split_nothing() -> None:
+    cells = division_scene()
+    oracle = Oracle(cells, MAP_SHAPE, follow={1})
+    result, _, _ = run(cells, 30, oracle=oracle, sisters=True, sister_threshold=0.95)
+    assert len(result.divisions["t"]) == 0
+
+
+def test_sisters_far_from_every_track_split_nothing() -> None:
+    # The daughters appear 40 px from where their mother was: no track could have been her.
+    mother = moving(1, 0, 9, grid(20), grid(20))
+    x, y = mother.at(9)
+    a = moving(2, 10, 29, x + 32, y, parent=1)
+    b = moving(3, 10, 29, x + 48, y, parent=1)
+    cells = [mother, a, b]
+    result, _, _ = run(cells, 30, oracle=Oracle(cells, MAP_SHAPE, blind={1}), sisters=True)
+    assert len(result.divisions["t"]) == 0
+    assert result.lineage["parent_id"].tolist() == [0, 0, 0]  # the heatmap starts them as roots
+
+
+def test_find_sisters_reads_the_axis_at_each_midpoint() -> None:
+    h, w = 12, 16
+    sister_map = np.zeros((3, h, w), np.float32)
+    sister_map[0, 4, 5] = 0.8  # midpoint at model (x, y) = (grid(5), grid(4))
+    half = (3.0, -4.0)  # sisters at the midpoint -+ (3, -4): L = 5, cos 2θ = -7/25, sin 2θ = -24/25
+    sister_map[1, 4, 5] = (half[0] ** 2 - half[1] ** 2) / 5
+    sister_map[2, 4, 5] = 2 * half[0] * half[1] / 5
+    sister_map[0, 9, 12] = 0.3  # under the threshold
+    pairs = find_sisters(sister_map, 0.5, 12.0)
+    np.testing.assert_allclose(
+        pairs, [[grid(5) - 3, grid(4) + 4, grid(5) + 3, grid(4) - 4, 0.8]], atol=1e-5
+    )
+    assert find_sisters(np.zeros((3, h, w), np.float32), 0.5, 12.0).shape == (0, 5)
 
 
 # --- find_peaks -------------------------------------------------------------------------------

@@ -1,6 +1,10 @@
-"""Export trained checkpoints to the two ONNX graphs of DESIGN.md and write the model card.
+"""Export trained checkpoints to the ONNX graphs and write the model card.
 
-    python -m cellpoint.cap.export --encoder runs/encoder/last.pt --tracker runs/tracker/last.pt
+    python -m cellpoint.cap.export --encoder runs/encoder/last.pt --tracker runs/tracker/last.pt \
+        --sisters runs/sisters/last.pt
+
+The encoder and tracker graphs are DESIGN.md's two; the sister head (sisters.py) is a third,
+small graph over the features of two consecutive frames.
 
 Each exported graph is run with onnxruntime on random inputs and held to PyTorch's answers
 before anything is written into the package's models/ folder.
@@ -25,6 +29,7 @@ from ..preprocess import (
     PAD_MULTIPLE,
 )
 from .encoder import FEATURE_DIM, Encoder
+from .sisters import SisterHead
 from .tracker import Tracker, TrackerConfig
 
 OPSET = 17
@@ -45,20 +50,33 @@ def load_tracker(path: Path) -> Tracker:
     return model.eval()
 
 
+def load_sisters(path: Path) -> SisterHead:
+    model = SisterHead()
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=False)["model"])
+    return model.eval()
+
+
 def _check(session_path: Path, model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> float:
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(session_path), providers=["CPUExecutionProvider"])
     with torch.no_grad():
         expected = model(*inputs.values())
+    if isinstance(expected, torch.Tensor):
+        expected = (expected,)
     got = session.run(None, {k: v.numpy() for k, v in inputs.items()})
     return max(float(np.abs(g - e.numpy()).max()) for g, e in zip(got, expected, strict=True))
 
 
 def export(
-    encoder: Encoder, tracker: Tracker, out: Path, tolerance: float = 1e-3
+    encoder: Encoder,
+    tracker: Tracker,
+    out: Path,
+    sister_head: SisterHead | None = None,
+    tolerance: float = 1e-3,
 ) -> dict[str, Any]:
-    """Writes encoder.onnx and tracker.onnx into `out`; returns the measured export errors."""
+    """Writes encoder.onnx, tracker.onnx and (given a head) sisters.onnx into `out`; returns
+    the measured export errors."""
     out.mkdir(parents=True, exist_ok=True)
     frames = torch.randn(2, 1, 128, 160)
     torch.onnx.export(
@@ -92,6 +110,20 @@ def export(
         opset_version=OPSET,
         dynamo=False,
     )
+    if sister_head is not None:
+        torch.onnx.export(
+            sister_head,
+            (features[0, :2], features[0, 2:4]),
+            str(out / "sisters.onnx"),
+            input_names=["previous", "current"],
+            output_names=["sisters"],
+            dynamic_axes={
+                name: {0: "batch", 2: "fheight", 3: "fwidth"}
+                for name in ("previous", "current", "sisters")
+            },
+            opset_version=OPSET,
+            dynamo=False,
+        )
     # Held to PyTorch on shapes other than those traced, so the dynamic axes are exercised,
     # and on features the encoder made (random features exaggerate rounding a hundredfold).
     with torch.no_grad():
@@ -107,6 +139,9 @@ def export(
             },
         ),
     }
+    if sister_head is not None:
+        pair = {"previous": check_features[0, :-1], "current": check_features[0, 1:]}
+        errors["sisters"] = _check(out / "sisters.onnx", sister_head, pair)
     bad = {k: v for k, v in errors.items() if v > tolerance}
     if bad:
         raise RuntimeError(f"ONNX outputs differ from PyTorch beyond {tolerance}: {bad}")
@@ -117,14 +152,17 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def model_card(out: Path, tracker: Tracker, extra: dict[str, Any]) -> dict[str, Any]:
-    """The model card: what the browser and the kernel need to run the graphs, and provenance."""
+def model_card(
+    out: Path, tracker: Tracker, graphs: list[str], extra: dict[str, Any]
+) -> dict[str, Any]:
+    """The model card of the `graphs` ("encoder", ...) in `out`: what the browser and the kernel
+    need to run them, and provenance."""
     cfg = tracker.config
     card = {
         "name": MODEL_NAME,
         "files": {
             name: {"sha256": sha256(out / name), "bytes": (out / name).stat().st_size}
-            for name in ("encoder.onnx", "tracker.onnx")
+            for name in (f"{graph}.onnx" for graph in graphs)
         },
         "input": {
             "canonical_diameter": CANONICAL_DIAMETER,
@@ -150,14 +188,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--encoder", type=Path, required=True)
     parser.add_argument("--tracker", type=Path, required=True)
+    parser.add_argument("--sisters", type=Path, help="sister head checkpoint")
     parser.add_argument("--out", type=Path, default=MODELS_DIR)
     parser.add_argument("--card-extra", type=Path, help="JSON merged into the model card")
     args = parser.parse_args(argv)
     encoder, tracker = load_encoder(args.encoder), load_tracker(args.tracker)
-    errors = export(encoder, tracker, args.out)
+    sister_head = load_sisters(args.sisters) if args.sisters else None
+    errors = export(encoder, tracker, args.out, sister_head)
     extra = json.loads(args.card_extra.read_text()) if args.card_extra else {}
     extra.setdefault("export_max_abs_error", errors)
-    card = model_card(args.out, tracker, extra)
+    card = model_card(args.out, tracker, list(errors), extra)
     print(json.dumps(card, indent=2))
 
 

@@ -2,10 +2,12 @@
 
     python -m cellpoint.cap.train encoder --out runs/encoder --steps 3000
     python -m cellpoint.cap.train tracker --out runs/tracker --encoder runs/encoder/last.pt
+    python -m cellpoint.cap.train sisters --out runs/sisters --encoder runs/encoder/last.pt
 
 Stage 1 trains the encoder on single frames (cell-centre heatmap, plus a matching loss that
 makes a cell's features find it again in the next frames). Stage 2 freezes it and trains the
-tracker on T_s-frame windows with AEG sampling. Each run writes `last.pt` every
+tracker on T_s-frame windows with AEG sampling. The sister head (sisters.py) trains beside
+the tracker on the same frozen features. Each run writes `last.pt` every
 `--checkpoint-every` steps and resumes from it when started again with the same `--out`;
 `log.csv` holds the losses. A CUDA GPU is used when present.
 """
@@ -25,9 +27,11 @@ import torch
 from .data import Source, Window, make_window
 from .encoder import Encoder
 from .losses import focal_loss, heatmap_target, matching_loss, tracker_loss
+from .sisters import AXIS_WEIGHT, SisterHead, sister_loss, sister_pairs
 from .sources import SIM_BASES, real_training_sources, sim_source
 from .tracker import Tracker
 
+SISTER_WINDOW = 6  # frames per sister-head training window
 POOL_SIZE = 6  # simulated sequences kept at once; one is replaced every REFRESH steps
 REFRESH = 4
 
@@ -201,11 +205,7 @@ def train_encoder(args: argparse.Namespace, device: torch.device) -> None:
 
 def train_tracker(args: argparse.Namespace, device: torch.device) -> None:
     rng = np.random.default_rng(args.seed)
-    encoder = Encoder()
-    encoder.load_state_dict(
-        torch.load(args.encoder, map_location="cpu", weights_only=False)["model"]
-    )
-    encoder.to(device).eval().requires_grad_(False)
+    encoder = frozen_encoder(args.encoder, device)
     model = Tracker().to(device)
     run = Run(args.out, model, args.lr or 5e-4, args.steps, args.init)
     stream = windows(
@@ -251,15 +251,64 @@ def train_tracker(args: argparse.Namespace, device: torch.device) -> None:
             print(table.to_string(index=False), flush=True)
 
 
+def train_sisters(args: argparse.Namespace, device: torch.device) -> None:
+    rng = np.random.default_rng(args.seed)
+    encoder = frozen_encoder(args.encoder, device)
+    model = SisterHead().to(device)
+    run = Run(args.out, model, args.lr or 2e-3, args.steps, args.init)
+    # Short windows: every cell alive at the first frame is a query, so the daughter slots
+    # name every division; AEG sampling puts most windows around one.
+    stream = windows(
+        args,
+        rng,
+        length=SISTER_WINDOW,
+        crop=args.crop,
+        real_share=args.real_share,
+        sim_presets=tuple(args.sim_presets.split(",")),
+    )
+    t0 = time.time()
+    while run.step < run.steps:
+        model.train()
+        losses, n_pairs = [], 0
+        for _ in range(args.batch):  # windows differ in size (scale augmentation)
+            w = next(stream)
+            with torch.no_grad():
+                feats, _ = encoder(w.frames.to(device))
+            pairs = sister_pairs(w)
+            n_pairs += sum(len(p) for p in pairs)
+            losses.append(sister_loss(model(feats[:-1], feats[1:]), pairs))
+        l_heat = torch.stack([a for a, _ in losses]).mean()
+        l_axis = torch.stack([b for _, b in losses]).mean()
+        lr = run.lr
+        run.update(l_heat + AXIS_WEIGHT * l_axis)
+        if run.step % args.log_every == 0:
+            row = {"step": run.step, "heatmap": l_heat.item(), "axis": l_axis.item(), "lr": lr,
+                   "pairs": n_pairs,
+                   "seconds": round(time.time() - t0, 1)}  # fmt: skip
+            run.log(row)
+            print(row, flush=True)
+        if run.step % args.checkpoint_every == 0 or run.step == run.steps:
+            run.save({"kind": "sisters"})
+
+
+def frozen_encoder(path: Path, device: torch.device) -> Encoder:
+    encoder = Encoder()
+    encoder.load_state_dict(torch.load(path, map_location="cpu", weights_only=False)["model"])
+    encoder.to(device).eval().requires_grad_(False)
+    return encoder
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("stage", choices=["encoder", "tracker"])
+    parser.add_argument("stage", choices=["encoder", "tracker", "sisters"])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--lr", type=float, default=None)
-    parser.add_argument("--batch", type=int, default=2, help="windows per encoder step")
+    parser.add_argument(
+        "--batch", type=int, default=2, help="windows per step, encoder and sisters"
+    )
     parser.add_argument("--crop", type=int, default=256, help="model pixels")
     parser.add_argument("--window", type=int, default=24, help="T_s, tracker stage")
     parser.add_argument("--real-share", type=float, default=0.5)
@@ -273,7 +322,7 @@ def main(argv: list[str] | None = None) -> None:
         "--daughter-weight", type=float, default=1.0,
         help="weight of visible daughter slots in the visibility loss, tracker",
     )  # fmt: skip
-    parser.add_argument("--encoder", type=Path, help="encoder checkpoint, tracker stage")
+    parser.add_argument("--encoder", type=Path, help="encoder checkpoint, tracker and sisters")
     parser.add_argument("--max-tracks", type=int, default=32, help="queries per window, tracker")
     parser.add_argument(
         "--validate-every", type=int, default=500, help="steps between validation runs (0: none)"
@@ -296,10 +345,10 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(args.seed)
     if args.stage == "encoder":
         train_encoder(args, device)
-    else:
-        if args.encoder is None:
-            parser.error("the tracker stage needs --encoder")
-        train_tracker(args, device)
+        return
+    if args.encoder is None:
+        parser.error(f"the {args.stage} stage needs --encoder")
+    (train_tracker if args.stage == "tracker" else train_sisters)(args, device)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from ..raw import RawParams
 from ..sim import simulate
 from .encoder import Encoder
 from .export import load_encoder, load_tracker
+from .sisters import SisterHead
 from .tracker import Tracker
 
 VALIDATION_PRESETS = ("small", "hard")  # quick enough to score at every validation
@@ -33,8 +34,12 @@ FloatArray = npt.NDArray[np.float32]
 class TorchCap:
     """PyTorch modules behind the same interface as the ONNX sessions (`infer.OnnxCap`)."""
 
-    def __init__(self, encoder: Encoder, tracker: Tracker) -> None:
+    def __init__(
+        self, encoder: Encoder, tracker: Tracker, sister_head: SisterHead | None = None
+    ) -> None:
         self.encoder, self.tracker = encoder.eval(), tracker.eval()
+        self.sister_head = sister_head.eval() if sister_head is not None else None
+        self.has_sisters = sister_head is not None
         self.device = next(tracker.parameters()).device  # training validates on its device
         self.card: dict[str, Any] = {"name": "cap (PyTorch checkpoint)", "files": {}}
 
@@ -50,6 +55,15 @@ class TorchCap:
             torch.from_numpy(queries)[None].to(self.device),
         )
         return points[0].cpu().numpy(), vis[0].cpu().numpy()
+
+    @torch.no_grad()
+    def sisters(self, previous: FloatArray, current: FloatArray) -> FloatArray:
+        assert self.sister_head is not None, "no sister head"
+        out = self.sister_head(
+            torch.from_numpy(previous)[None].to(self.device),
+            torch.from_numpy(current)[None].to(self.device),
+        )
+        return out[0].cpu().numpy()
 
 
 def validation_sets(sim_seeds: int = 1) -> Iterator[tuple[str, npt.NDArray[Any], Any, float]]:
