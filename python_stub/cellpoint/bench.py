@@ -8,7 +8,7 @@ ONNX model) and of the baseline (`cellpoint.baseline`), on held-out simulated se
 validation seeds) and on the held-out last 20% of frames of each shared real CTC
 sequence where that data is present.
 
-Speed: seconds per frame of the kernel backend by stage (preprocess, encode, track) on a
+Speed: seconds per frame of the kernel backend by stage (preprocess, encode, track, sisters) on a
 GOWT1-size simulated sequence (T x 1024 x 1024), as T grows and as the number of cells grows,
 beside the baseline's; and the kernel backend's peak memory: the peak resident set size of a
 fresh process that tracks frames it reads one at a time from disk, and its growth from after
@@ -210,6 +210,7 @@ def speed_rows(
                 "preprocess": seconds["preprocess"] / t,
                 "encode": seconds["encode"] / t,
                 "track": seconds["track"] / t,
+                "sisters": seconds["sisters"] / t,
                 "CAP tracks": cap["tracks"],
                 "peak RSS growth MiB": cap["rss_growth_mib"],
                 "peak RSS MiB": cap["rss_peak_mib"],
@@ -445,7 +446,7 @@ def format_bench(bench: Bench) -> str:
     if len(bench.speed):
         parts += [
             "",
-            "== Speed (seconds per frame; CAP stages: preprocess, encode, track; "
+            "== Speed (seconds per frame; CAP stages: preprocess, encode, track, sisters; "
             "baseline stages: detect, link) ==",
             table(bench.speed),
         ]

@@ -101,7 +101,8 @@ class OnnxCap:
         if self._sisters is None:
             raise ModelError("this model has no sister head (sisters.onnx)")
         (out,) = self._sisters.run(None, {"previous": previous[None], "current": current[None]})
-        return out[0]
+        sister_map: FloatArray = out[0]
+        return sister_map
 
 
 @dataclass

@@ -16,6 +16,13 @@ cell still visible beside lit daughter slots goes on: of 18 such divisions on 20
 same seeds whose slots' midpoint lay farther from her than 0.2 nucleus diameters plus her last
 step, 1 in 12 was true (on a "hard" seed, 0 in 25).
 
+Sisters the tracker missed. Where the model has a sister head (cap/sisters.py), its map of
+frames t - 1 and t names the pairs of sisters born at t. A pair the tracker did not divide
+splits the track that was their mother at t - 1: the track nearest the pair's midpoint there,
+within the reach `straddle` allows, that either went on to one of the sisters (or between
+them) or ended at t - 1. She ends at t - 1 and the sisters start as her children. On dense
+fields the tracker follows the mother into one daughter in most divisions (training/README.md).
+
 Heatmap peaks far from every living cell are new cells. Two tracks that have come onto one cell
 (nearer than half of `min_separation`, and not sisters) are one too many: the younger ends. The
 first frame with a division or a new cell becomes the next t_cur, so the next window's queries

@@ -106,12 +106,20 @@ export interface SisterMap {
  * twin of `cellpoint.raw.find_sisters`. Each midpoint peak reads the doubled-angle half-axis at
  * its map pixel; square roots alone recover the axis, so both hosts round alike.
  */
-export function findSisters(map: SisterMap, threshold: number, minSeparation: number): Float32Array {
+export function findSisters(
+  map: SisterMap,
+  threshold: number,
+  minSeparation: number
+): Float32Array {
   const { data, height: h, width: w } = map;
   if (data.length !== 3 * h * w) {
     throw new Error(`sister map of ${data.length} values is not 3 x ${h} x ${w}`);
   }
-  const peaks = findPeaks({ data: data.subarray(0, h * w), height: h, width: w }, threshold, minSeparation);
+  const peaks = findPeaks(
+    { data: data.subarray(0, h * w), height: h, width: w },
+    threshold,
+    minSeparation
+  );
   const out = new Float32Array((peaks.length / 3) * 5);
   for (let k = 0, r = 0; k < peaks.length; k += 3, r += 5) {
     const x = peaks[k] as number;

@@ -788,7 +788,9 @@ def model_vector() -> Json:
             "heatmap": enc(heat, "float32"),
         },
         "first_window": model.first_call,
-        "first_sisters": None if model.first_sisters is None else enc(model.first_sisters, "float32"),
+        "first_sisters": None
+        if model.first_sisters is None
+        else enc(model.first_sisters, "float32"),
         "tables": {
             **columns_json(result.tracks, result.lineage, result.divisions),
             "windows": result.metadata["windows"],

@@ -15,19 +15,20 @@ from cellpoint.cap.data import Source, make_window, sample_start
 from cellpoint.cap.detection import found_cells
 from cellpoint.cap.encoder import Encoder
 from cellpoint.cap.export import export
-from cellpoint.cap.sisters import SisterHead, sister_pairs, sister_target
 from cellpoint.cap.losses import focal_loss, heatmap_target, tracker_loss
+from cellpoint.cap.sisters import SisterHead, sister_pairs, sister_target
 from cellpoint.cap.tracker import Tracker, TrackerConfig, correlation, pyramid
 from cellpoint.cap.train import windows
 from cellpoint.cap.validate import validation_sets
 from cellpoint.heldout import HELD_OUT_SEEDS, held_out_seeds
+from cellpoint.raw import find_sisters
 from cellpoint.sim import simulate
 from torch.nn import functional as fn
 
 torch.manual_seed(0)
 
 
-def _conv_macs(model: torch.nn.Module, x: torch.Tensor) -> int:
+def _conv_macs(model: torch.nn.Module, *inputs: torch.Tensor) -> int:
     macs = 0
 
     def hook(mod: torch.nn.Module, _inp: object, out: torch.Tensor) -> None:
@@ -40,7 +41,7 @@ def _conv_macs(model: torch.nn.Module, x: torch.Tensor) -> int:
         m.register_forward_hook(hook) for m in model.modules() if isinstance(m, torch.nn.Conv2d)
     ]
     with torch.no_grad():
-        model(x)
+        model(*inputs)
     for h in handles:
         h.remove()
     return macs
@@ -58,8 +59,21 @@ def test_encoder_fits_the_browser_budget() -> None:
 
 
 def test_whole_model_is_under_20_mb_of_float32() -> None:
-    params = sum(p.numel() for m in (Encoder(), Tracker()) for p in m.parameters())
+    params = sum(p.numel() for m in (Encoder(), Tracker(), SisterHead()) for p in m.parameters())
     assert params * 4 < 20e6
+
+
+def test_sister_head_costs_half_the_encoder() -> None:
+    head = SisterHead().eval()
+    h, w = 384 // 4, 512 // 4
+    feats = torch.zeros(1, 64, h, w)
+    macs = _conv_macs(head, feats, feats)
+    # Per 384 x 512 frame: 0.22 GMAC, beside the encoder's 0.41 (its budget: 0.6).
+    assert macs < 0.6 * _conv_macs(Encoder().eval(), torch.zeros(1, 1, 384, 512))
+    out = head(feats, feats)
+    assert out.shape == (1, 3, h, w)
+    assert float(out[:, 0].min()) >= 0
+    assert float(out[:, 0].max()) <= 1
 
 
 def test_correlation_equals_bilinear_sampling_then_dot_products() -> None:
@@ -145,6 +159,52 @@ def test_window_targets_follow_cells_and_daughters() -> None:
             # Exact differences: cdist's matrix-product shortcut loses ~0.1 px here.
             d = (pts[:, None, :] - centres[None, :, :]).norm(dim=-1).min(1).values
             assert float(d.max()) < 1e-3
+
+
+def test_sister_pairs_are_the_daughters_at_their_first_frame() -> None:
+    source = _division_source()
+    rng = np.random.default_rng(2)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("cellpoint.cap.data.AEG_PROBABILITY", 1.0)
+        window = None
+        while window is None or not bool((window.visible[1:, :, 1] > 0).any()):
+            window = make_window(source, 8, 256, rng, augment=False)
+    pairs = sister_pairs(window)
+    assert len(pairs) == window.frames.shape[0] - 1  # one entry per frame t >= 1
+    both = (window.visible[:, :, 1] > 0) & (window.visible[:, :, 2] > 0)
+    for t in range(1, both.shape[0]):
+        born = both[t] & ~both[t - 1]
+        assert len(pairs[t - 1]) == int(born.sum())
+        for (xa, ya, xb, yb), k in zip(
+            pairs[t - 1].tolist(), torch.nonzero(born)[:, 0], strict=True
+        ):
+            assert (xa, ya) == tuple(window.points[t, k, 1].tolist())
+            assert (xb, yb) == tuple(window.points[t, k, 2].tolist())
+    assert sum(len(p) for p in pairs) > 0
+
+
+def test_sister_target_decodes_back_to_the_pair() -> None:
+    # The training target (midpoint heatmap, doubled-angle axis) read as RAW reads the head's
+    # map gives the pair back, whichever sister is named first and whatever the axis' angle.
+    h, w = 24, 32
+    pairs = torch.tensor(
+        [[20.0, 30.0, 34.0, 26.0], [90.0, 50.0, 80.0, 64.0], [60.0, 80.0, 60.0, 66.0]]
+    )
+    heat, axis, weight = sister_target(pairs, h, w)
+    assert float(weight.sum()) == len(pairs)
+    sister_map = torch.cat([heat[None], axis]).numpy()
+    found = find_sisters(sister_map, 0.5, 12.0)
+    assert len(found) == len(pairs)
+    for pair in pairs.numpy():
+        mid = (pair[:2] + pair[2:]) / 2
+        row = found[np.argmin(np.hypot(*(((found[:, :2] + found[:, 2:4]) / 2) - mid).T))]
+        # The midpoint is the heatmap peak's (sub-pixel, within a map pixel's quarter); the
+        # axis is exact.
+        assert np.hypot(*(((row[:2] + row[2:4]) / 2) - mid)) < 1.0
+        ends = {tuple(np.round(row[:2] - (row[:2] + row[2:4]) / 2, 3)),
+                tuple(np.round(row[2:4] - (row[:2] + row[2:4]) / 2, 3))}  # fmt: skip
+        half = (pair[2:] - pair[:2]) / 2
+        assert ends == {tuple(np.round(half, 3)), tuple(np.round(-half, 3))}
 
 
 def test_every_cell_has_one_positive_heatmap_pixel_wherever_its_centre_falls() -> None:

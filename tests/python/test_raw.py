@@ -473,7 +473,9 @@ def check_split(result: RawResult, cells: list[Cell]) -> None:
         assert (lineage["start"][kid - 1], lineage["end"][kid - 1]) == (10, 29)
         first = (tracks["track_id"] == kid) & (tracks["t"] == 10)
         x, y = float(tracks["x"][first][0]), float(tracks["y"][first][0])
-        nearest = min((2, 3), key=lambda c: np.hypot(truth[c].at(10)[0] - x, truth[c].at(10)[1] - y))
+        nearest = min(
+            (2, 3), key=lambda c: np.hypot(truth[c].at(10)[0] - x, truth[c].at(10)[1] - y)
+        )
         assert np.hypot(truth[nearest].at(10)[0] - x, truth[nearest].at(10)[1] - y) < 0.5
     assert sorted(lineage["parent_id"].tolist()) == [0, 0, mother, mother]
 

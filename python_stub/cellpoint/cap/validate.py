@@ -23,7 +23,7 @@ from ..metrics import evaluate
 from ..raw import RawParams
 from ..sim import simulate
 from .encoder import Encoder
-from .export import load_encoder, load_tracker
+from .export import load_encoder, load_sisters, load_tracker
 from .sisters import SisterHead
 from .tracker import Tracker
 
@@ -63,7 +63,8 @@ class TorchCap:
             torch.from_numpy(previous)[None].to(self.device),
             torch.from_numpy(current)[None].to(self.device),
         )
-        return out[0].cpu().numpy()
+        sister_map: FloatArray = out[0].cpu().numpy()
+        return sister_map
 
 
 def validation_sets(sim_seeds: int = 1) -> Iterator[tuple[str, npt.NDArray[Any], Any, float]]:
@@ -79,10 +80,14 @@ def validation_sets(sim_seeds: int = 1) -> Iterator[tuple[str, npt.NDArray[Any],
 
 
 def validate(
-    encoder: Encoder, tracker: Tracker, params: RawParams | None = None, sim_seeds: int = 1
+    encoder: Encoder,
+    tracker: Tracker,
+    params: RawParams | None = None,
+    sim_seeds: int = 1,
+    sister_head: SisterHead | None = None,
 ) -> pd.DataFrame:
     """One row per validation sequence: TRA, DET, division F1, tracks, seconds."""
-    model = TorchCap(encoder, tracker)
+    model = TorchCap(encoder, tracker, sister_head)
     rows = []
     for name, frames, truth, diameter in validation_sets(sim_seeds):
         result = track_kernel(FrameStack(frames), diameter, params or RawParams(), model=model)
@@ -107,6 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--encoder", type=Path, required=True)
     parser.add_argument("--tracker", type=Path, required=True)
+    parser.add_argument("--sisters", type=Path, help="sister head checkpoint (none: without)")
     parser.add_argument(
         "--sim-seeds", type=int, default=1,
         help="held-out seeds per simulator preset: one seed's figures move by up to 0.02 "
@@ -116,10 +122,17 @@ def main(argv: list[str] | None = None) -> None:
         "--detection-threshold", type=float, default=RawParams.detection_threshold,
         help="heatmap peak value that starts a cell (RAW's default: the shipped model's)",
     )  # fmt: skip
+    parser.add_argument(
+        "--sister-threshold", type=float, default=RawParams.sister_threshold,
+        help="sister-map peak value that splits a mother",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    params = RawParams(detection_threshold=args.detection_threshold)
+    params = RawParams(
+        detection_threshold=args.detection_threshold, sister_threshold=args.sister_threshold
+    )
     encoder, tracker = load_encoder(args.encoder), load_tracker(args.tracker)
-    table = validate(encoder, tracker, params, sim_seeds=args.sim_seeds)
+    sister_head = load_sisters(args.sisters) if args.sisters else None
+    table = validate(encoder, tracker, params, args.sim_seeds, sister_head)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if args.sim_seeds > 1:
         preset = table["sequence"].str.extract(r"^(sim:\w+) seed", expand=False)
