@@ -64,7 +64,12 @@ interface PeakCase {
   expected: Encoded;
 }
 
-const RAW_FILES = ['raw-scenes.json', 'raw-sim-small.json', 'raw-sim-hard.json'];
+const RAW_FILES = [
+  'raw-scenes.json',
+  'raw-sisters.json',
+  'raw-sim-small.json',
+  'raw-sim-hard.json'
+];
 const RAW_CASES: [string, RawCase][] = RAW_FILES.flatMap(file =>
   load<{ cases: RawCase[] }>(file).cases.map((c): [string, RawCase] => [`${file}: ${c.name}`, c])
 );

@@ -14,7 +14,7 @@ from cellpoint.infer import MODELS_DIR, ModelError, OnnxCap, model_card
 def test_model_card_describes_the_shipped_files() -> None:
     card = model_card()
     assert card["name"] == "cap-v1"
-    assert set(card["files"]) == {"encoder.onnx", "tracker.onnx"}
+    assert set(card["files"]) == {"encoder.onnx", "tracker.onnx", "sisters.onnx"}
     for name, info in card["files"].items():
         assert (MODELS_DIR / name).stat().st_size == info["bytes"]
     assert card["input"]["canonical_diameter"] > 0
@@ -32,6 +32,10 @@ def test_graphs_run_with_dynamic_sizes() -> None:
     assert vis.shape == (5, 2, 3)
     assert float(vis.min()) >= 0
     assert float(vis.max()) <= 1
+    assert model.has_sisters
+    sister_map = model.sisters(feats, feats)
+    assert sister_map.shape == (3, 24, 32)
+    assert 0 <= float(sister_map[0].min()) <= float(sister_map[0].max()) <= 1
 
 
 def test_a_changed_file_is_refused(tmp_path: Path) -> None:

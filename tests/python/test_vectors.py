@@ -27,7 +27,8 @@ from make_vectors import MODEL_VECTOR, VECTORS, build_all, dec, model_vector, sk
 
 Array = npt.NDArray[Any]
 Json = dict[str, Any]
-FILES = ["raw-scenes.json", "raw-sim-small.json", "raw-sim-hard.json", "peaks.json"]
+FILES = ["raw-scenes.json", "raw-sisters.json", "raw-sim-small.json", "raw-sim-hard.json"]
+FILES += ["peaks.json"]
 FILES += ["preprocess.json"]
 
 
@@ -69,6 +70,16 @@ def test_raw_inference_replays_to_the_recorded_tables(case: Json) -> None:
         np.testing.assert_allclose(queries, dec(call["queries"]), rtol=0, atol=1e-4)
         return dec(call["points"]), dec(call["visibility"])
 
+    sister_reads: list[int] = []
+    recorded = case["sister_maps"]
+
+    def sister_map(t: int) -> npt.NDArray[np.float32]:
+        sister_reads.append(t)
+        frames = dec(recorded["frames"]).tolist()
+        assert t in frames, f"no sister map was read at frame {t}"
+        out: npt.NDArray[np.float32] = dec(recorded["maps"])[frames.index(t)]
+        return out
+
     progress: list[tuple[int, int]] = []
     result = raw_inference(
         case["n_frames"],
@@ -76,9 +87,11 @@ def test_raw_inference_replays_to_the_recorded_tables(case: Json) -> None:
         track_window,
         RawParams(**case["params"]),
         lambda done, cells: progress.append((done, cells)),
+        sister_map if recorded else None,
     )
     assert next(calls, None) is None, "fewer tracker calls than recorded"
     assert reads == list(range(case["n_frames"]))
+    assert sister_reads == (dec(recorded["frames"]).tolist() if recorded else [])
     expected = case["expected"]
     for table in ("tracks", "lineage", "divisions"):
         got = getattr(result, table)
