@@ -22,6 +22,8 @@ splits the track that was their mother at t - 1: the track nearest the pair's mi
 within the reach `straddle` allows, that either went on to one of the sisters (or between
 them) or ended at t - 1. She ends at t - 1 and the sisters start as her children. On dense
 fields the tracker follows the mother into one daughter in most divisions (training/README.md).
+The head also checks the tracker: a division of its daughter slots needs a sister pair there
+(CONFIRM_FRACTION), for the slots light up on cells that do not divide.
 
 Heatmap peaks far from every living cell are new cells. Two tracks that have come onto one cell
 (nearer than half of `min_separation`, and not sisters) are one too many: the younger ends. The
@@ -54,6 +56,10 @@ DUPLICATE_FRACTION = 0.5
 # A division's daughters lie either side of their mother: their midpoint is nearer her last
 # point than this fraction of `min_separation` plus her last step (she may have moved on).
 DIVISION_OFFSET_FRACTION = 0.4
+# With a sister head, the tracker's division needs a sister peak of at least this fraction of
+# `sister_threshold` whose midpoint lies within DUPLICATE_FRACTION of `min_separation` of its
+# daughter slots' midpoint (held-out small seeds: division precision 0.55 -> 0.75).
+CONFIRM_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,7 @@ class RawParams:
     detection_threshold: float = 0.25  # heatmap peak value that starts a cell
     visibility_threshold: float = 0.5  # a cell column below this is gone
     division_threshold: float = 0.5  # both daughter slots above this: a division
-    sister_threshold: float = 0.5  # sister-map peak value that splits a mother (sisters.py)
+    sister_threshold: float = 0.4  # sister-map peak value that splits a mother (sisters.py)
     min_separation: float = 12.0  # model px: a peak nearer a living cell is that cell
 
     def __post_init__(self) -> None:
@@ -192,6 +198,7 @@ def raw_inference(
     # the same (src/engine/raw.ts).
     separation = np.float32(params.min_separation)
     division_threshold = np.float32(params.division_threshold)
+    sister_threshold = np.float32(params.sister_threshold)
     visibility_threshold = np.float32(params.visibility_threshold)
     duplicate = params.min_separation * DUPLICATE_FRACTION
     duplicate_squared = duplicate * duplicate
@@ -230,17 +237,33 @@ def raw_inference(
                     young.alive = False
                     break
 
-    def split_sisters(t: int) -> bool:
+    def sister_pairs(t: int) -> FloatArray | None:
+        """Frame t's sister pairs down to the confirming threshold; None without a head."""
+        if sisters is None:
+            return None
+        threshold = params.sister_threshold * CONFIRM_FRACTION
+        return find_sisters(sisters(t), threshold, params.min_separation)
+
+    def confirmed(pairs: FloatArray | None, a: FloatArray, b: FloatArray) -> bool:
+        """Whether a sister pair lies where the tracker's daughter slots a and b are."""
+        if pairs is None:
+            return True
+        mx, my = (float(a[0]) + float(b[0])) / 2, (float(a[1]) + float(b[1])) / 2
+        return any(
+            _squared((xa + xb) / 2 - mx, (ya + yb) / 2 - my) < duplicate_squared
+            for xa, ya, xb, yb, _ in pairs.tolist()
+        )
+
+    def split_sisters(t: int, pairs: FloatArray | None) -> bool:
         """Sisters born at t that the tracker did not divide: the track that was their mother
         at t - 1 (followed into one of them or between, or lost at t) and is nearest their
         midpoint, within the reach `straddle` allows, ends at t - 1; they start as her
         children."""
-        if sisters is None:
+        if pairs is None:
             return False
         found = False
         parents = {d[0] for d in divisions}
-        pairs = find_sisters(sisters(t), params.sister_threshold, params.min_separation)
-        for xa, ya, xb, yb, score in pairs.tolist():
+        for xa, ya, xb, yb, score in pairs[pairs[:, 4] > sister_threshold].tolist():
             mx, my = (xa + xb) / 2, (ya + yb) / 2
             if any(
                 tr.start == t and tr.parent_id and _near(tr, 0, x, y, duplicate_squared)
@@ -310,6 +333,7 @@ def raw_inference(
         for i in range(1, length):
             t = t_cur + i
             event = False
+            pairs = sister_pairs(t)
             for n, tr in enumerate(active):
                 if not tr.alive:
                     continue
@@ -320,6 +344,7 @@ def raw_inference(
                     v[1] > division_threshold
                     and v[2] > division_threshold
                     and straddle(tr, points[i, n, 1], points[i, n, 2])
+                    and confirmed(pairs, points[i, n, 1], points[i, n, 2])
                 ):
                     tr.alive = False
                     a = start_track(t, *_xy(points[i, n, 1]), float(v[1]), tr.track_id)
@@ -330,7 +355,7 @@ def raw_inference(
                     event = True
                 else:
                     tr.alive = False
-            event = split_sisters(t) or event
+            event = split_sisters(t, pairs) or event
             end_duplicates(t)
             event = add_new_cells(t) or event
             if on_progress:

@@ -16,7 +16,8 @@
  *
  * With a sister source (the sister head's maps), sisters born at t that the tracker did not
  * divide split the track that was their mother at t - 1: it ends there, they start as her
- * children (Python's `split_sisters` says how she is chosen).
+ * children (Python's `split_sisters` says how she is chosen). The tracker's own divisions then
+ * need a sister pair where its daughter slots are (`CONFIRM_FRACTION`).
  *
  * Async, for the network runs in onnxruntime-web; cancellable between windows through an
  * AbortSignal, in which case a `RawAbortError` carries the tables of the frames done.
@@ -32,6 +33,13 @@ export const DUPLICATE_FRACTION = 0.5;
  * point than this fraction of `min_separation` plus her last step (she may have moved on).
  */
 export const DIVISION_OFFSET_FRACTION = 0.4;
+
+/**
+ * With a sister head, the tracker's division needs a sister peak of at least this fraction of
+ * `sister_threshold` whose midpoint lies within DUPLICATE_FRACTION of `min_separation` of its
+ * daughter slots' midpoint.
+ */
+export const CONFIRM_FRACTION = 0.5;
 
 /** RAW's knobs; the same names and defaults as Python's `RawParams`. */
 export interface RawParams {
@@ -54,7 +62,7 @@ export const DEFAULT_RAW_PARAMS: RawParams = Object.freeze({
   detection_threshold: 0.25,
   visibility_threshold: 0.5,
   division_threshold: 0.5,
-  sister_threshold: 0.5,
+  sister_threshold: 0.4,
   min_separation: 12.0
 });
 
@@ -224,6 +232,7 @@ export async function rawInference(
   const detection = params.detection_threshold;
   const visible = Math.fround(params.visibility_threshold);
   const divides = Math.fround(params.division_threshold);
+  const splits = Math.fround(params.sister_threshold);
   const separation = Math.fround(params.min_separation);
   const tracks: Track[] = [];
   const divisions: [number, number, number, number, number][] = [];
@@ -293,10 +302,10 @@ export async function rawInference(
   const near = (tr: Track, k: number, x: number, y: number, squared: number): boolean =>
     squaredLength((tr.xs[k] as number) - x, (tr.ys[k] as number) - y) < squared;
 
-  /** Sisters born at t that the tracker did not divide split their mother (Python's twin). */
-  const splitSisters = async (t: number): Promise<boolean> => {
+  /** Frame t's sister pairs down to the confirming threshold; null without a head. */
+  const sisterPairs = async (t: number): Promise<Float32Array | null> => {
     if (!sisters) {
-      return false;
+      return null;
     }
     let map: SisterMap;
     try {
@@ -305,10 +314,44 @@ export async function rawInference(
       stopIfAborted(t);
       throw error;
     }
-    const pairs = findSisters(map, params.sister_threshold, params.min_separation);
+    const threshold = params.sister_threshold * CONFIRM_FRACTION;
+    return findSisters(map, threshold, params.min_separation);
+  };
+
+  /** Whether a sister pair lies where the daughter slots (ax, ay) and (bx, by) are. */
+  const confirmed = (
+    pairs: Float32Array | null,
+    ax: number,
+    ay: number,
+    bx: number,
+    by: number
+  ): boolean => {
+    if (pairs === null) {
+      return true;
+    }
+    const mx = (ax + bx) / 2;
+    const my = (ay + by) / 2;
+    for (let k = 0; k < pairs.length; k += 5) {
+      const px = ((pairs[k] as number) + (pairs[k + 2] as number)) / 2;
+      const py = ((pairs[k + 1] as number) + (pairs[k + 3] as number)) / 2;
+      if (squaredLength(px - mx, py - my) < duplicateSquared) {
+        return true;
+      }
+    }
+    return false;
+  };
+
+  /** Sisters born at t that the tracker did not divide split their mother (Python's twin). */
+  const splitSisters = (t: number, pairs: Float32Array | null): boolean => {
+    if (pairs === null) {
+      return false;
+    }
     const parents = new Set(divisions.map(d => d[0]));
     let found = false;
     for (let k = 0; k < pairs.length; k += 5) {
+      if (!((pairs[k + 4] as number) > splits)) {
+        continue;
+      }
       const xa = pairs[k] as number;
       const ya = pairs[k + 1] as number;
       const xb = pairs[k + 2] as number;
@@ -457,6 +500,7 @@ export async function rawInference(
     for (let i = 1; i < length; i++) {
       const t = tCur + i;
       let event = false;
+      const pairs = await sisterPairs(t);
       for (let q = 0; q < n; q++) {
         const tr = active[q] as Track;
         if (!tr.alive) {
@@ -480,6 +524,13 @@ export async function rawInference(
             points[p + 3] as number,
             points[p + 4] as number,
             points[p + 5] as number
+          ) &&
+          confirmed(
+            pairs,
+            points[p + 2] as number,
+            points[p + 3] as number,
+            points[p + 4] as number,
+            points[p + 5] as number
           )
         ) {
           tr.alive = false;
@@ -491,7 +542,7 @@ export async function rawInference(
           tr.alive = false;
         }
       }
-      event = (await splitSisters(t)) || event;
+      event = splitSisters(t, pairs) || event;
       endDuplicates(t);
       event = (await addNewCells(t)) || event;
       onProgress?.(t + 1, tracks.length);

@@ -431,7 +431,7 @@ describe('RAW contracts', () => {
       detection_threshold: 0.25,
       visibility_threshold: 0.5,
       division_threshold: 0.5,
-      sister_threshold: 0.5,
+      sister_threshold: 0.4,
       min_separation: 12
     });
     expect(rawParams()).toEqual(DEFAULT_RAW_PARAMS);

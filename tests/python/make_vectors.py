@@ -136,6 +136,7 @@ class Scene:
     sisters: bool = False  # whether RAW gets the oracle's sister maps
     follow: set[int] = field(default_factory=set)  # see Oracle.follow
     blind: set[int] = field(default_factory=set)  # see Oracle.blind
+    unseen: set[int] = field(default_factory=set)  # see Oracle.unseen
 
 
 def params_json(p: RawParams) -> Json:
@@ -187,6 +188,7 @@ def run_scene(scene: Scene) -> Json:
         stray=scene.stray,
         follow=scene.follow,
         blind=scene.blind,
+        unseen=scene.unseen,
         jitter=scene.jitter,
         vis_jitter=VIS_JITTER,
         quantise=True,
@@ -410,11 +412,12 @@ def hand_scenes() -> list[Scene]:
         10,
         p(visibility_threshold=0.96),
     )
-    for name, description, follow, blind, threshold in (
+    for name, description, follow, blind, unseen, threshold in (
         (
             "sister_split",
             "the tracker follows 1 into its daughter 2 at 10; the sister map splits 1 there",
             {1},
+            set(),
             set(),
             0.5,
         ),
@@ -423,6 +426,7 @@ def hand_scenes() -> list[Scene]:
             "the tracker loses 1 at its division at 10; the sister map makes it a division",
             set(),
             {1},
+            set(),
             0.5,
         ),
         (
@@ -430,12 +434,22 @@ def hand_scenes() -> list[Scene]:
             "the tracker divides 1 at 10 itself: the sister map's pair adds no second division",
             set(),
             set(),
+            set(),
+            0.5,
+        ),
+        (
+            "sister_unconfirmed",
+            "the tracker divides 1 at 10, but the sister map shows no pair there: no division",
+            set(),
+            set(),
+            {1},
             0.5,
         ),
         (
             "sister_below_threshold",
             "the tracker follows 1 into 2; the sister peak (0.9) is under the threshold 0.95",
             {1},
+            set(),
             set(),
             0.95,
         ),
@@ -448,7 +462,7 @@ def hand_scenes() -> list[Scene]:
             20,
             p(sister_threshold=threshold),
         )
-        scene.sisters, scene.follow, scene.blind = True, follow, blind
+        scene.sisters, scene.follow, scene.blind, scene.unseen = True, follow, blind, unseen
     c1 = moving(1, 0, 9, grid(5), grid(5), vx=1.0, vy=0.8)
     c2, c3 = divide(c1, 10, (2, 3), (39, 59), spread=9.0)
     c5 = moving(5, 30, 59, grid(17), grid(12), vx=-0.3, vy=-0.1)

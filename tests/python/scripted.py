@@ -146,6 +146,8 @@ class Oracle:
     follow: set[int] = field(default_factory=set)
     # ... or lights no daughter slot, so that she ends.
     blind: set[int] = field(default_factory=set)
+    # Mothers (cid) whose division the sister map does not show.
+    unseen: set[int] = field(default_factory=set)
     jitter: float = 0.0
     vis_jitter: float = 0.0
     quantise: bool = False
@@ -194,6 +196,8 @@ class Oracle:
         for mother in self.cells:
             kids = self.children(mother)
             if len(kids) != 2 or kids[0].start != t or not all(k.alive(t) for k in kids):
+                continue
+            if mother.cid in self.unseen:
                 continue
             (ax, ay), (bx, by) = kids[0].at(t), kids[1].at(t)
             mx, my = to_map((ax + bx) / 2), to_map((ay + by) / 2)

@@ -447,7 +447,7 @@ def test_raw_params_defaults() -> None:
         p.division_threshold,
         p.sister_threshold,
         p.min_separation,
-    ) == (24, 0.25, 0.5, 0.5, 0.5, 12.0)
+    ) == (24, 0.25, 0.5, 0.5, 0.4, 12.0)
 
 
 # --- RAW: sisters the tracker missed ----------------------------------------------------------
@@ -505,6 +505,19 @@ def test_a_division_the_tracker_saw_is_not_made_twice() -> None:
     result, _, _ = run(cells, 30, sisters=True)
     check_against_truth(result, cells)
     assert len(result.divisions["t"]) == 1
+
+
+def test_a_division_the_sister_map_does_not_show_is_no_division() -> None:
+    cells = division_scene()
+    result, _, _ = run(cells, 30, sisters=True)
+    assert len(result.divisions["t"]) == 1  # the map shows it: the tracker's division stands
+    oracle = Oracle(cells, MAP_SHAPE, unseen={1})
+    result, _, _ = run(cells, 30, oracle=oracle, sisters=True)
+    assert len(result.divisions["t"]) == 0
+    # 1 ends at 9; the heatmap starts its daughters as new cells at 10.
+    assert result.lineage["end"][0] == 9
+    assert sorted(result.lineage["start"].tolist()) == [0, 0, 10, 10]
+    assert result.lineage["parent_id"].tolist() == [0, 0, 0, 0]
 
 
 def test_sisters_under_the_threshold_split_nothing() -> None:
