@@ -518,20 +518,8 @@ export async function rawInference(
         } else if (
           v1 > divides &&
           v2 > divides &&
-          straddle(
-            tr,
-            points[p + 2] as number,
-            points[p + 3] as number,
-            points[p + 4] as number,
-            points[p + 5] as number
-          ) &&
-          confirmed(
-            pairs,
-            points[p + 2] as number,
-            points[p + 3] as number,
-            points[p + 4] as number,
-            points[p + 5] as number
-          )
+          straddle(tr, ...slots(points, p)) &&
+          confirmed(pairs, ...slots(points, p))
         ) {
           tr.alive = false;
           const a = startTrack(t, points[p + 2] as number, points[p + 3] as number, v1, tr.trackId);
@@ -554,6 +542,16 @@ export async function rawInference(
     tCur = nextStart;
   }
   return tables(tracks, divisions, windows);
+}
+
+/** The daughter slots' points (ax, ay, bx, by) of the query whose points start at `p`. */
+function slots(points: Float32Array, p: number): [number, number, number, number] {
+  return [
+    points[p + 2] as number,
+    points[p + 3] as number,
+    points[p + 4] as number,
+    points[p + 5] as number
+  ];
 }
 
 /** dx² + dy² as products, so that both hosts round it alike. */

@@ -106,6 +106,7 @@ class Run:
         )
         self.step = 0
         self.steps = steps
+        self.started = time.time()
         ckpt = out / "last.pt"
         if init is not None and not ckpt.exists():
             # A new schedule from earlier weights (a finished run cannot be resumed).
@@ -149,6 +150,25 @@ class Run:
                 writer.writeheader()
             writer.writerow(row)
 
+    def end_step(
+        self,
+        args: argparse.Namespace,
+        losses: dict[str, torch.Tensor],
+        lr: float,
+        extra: dict[str, Any],
+        **info: Any,
+    ) -> None:
+        """After an update: logs the losses, learning rate and `info` every --log-every steps
+        (reading the losses only then: on a GPU that waits for the step), saves the run with
+        `extra` every --checkpoint-every and at the last step."""
+        if self.step % args.log_every == 0:
+            row = {"step": self.step, **{k: v.item() for k, v in losses.items()}, "lr": lr,
+                   **info, "seconds": round(time.time() - self.started, 1)}  # fmt: skip
+            self.log(row)
+            print(row, flush=True)
+        if self.step % args.checkpoint_every == 0 or self.step == self.steps:
+            self.save(extra)
+
     def save(self, extra: dict[str, Any]) -> None:
         state = {
             "model": self.model.state_dict(),
@@ -174,7 +194,6 @@ def train_encoder(args: argparse.Namespace, device: torch.device) -> None:
         real_share=args.real_share,
         sim_presets=tuple(args.sim_presets.split(",")),
     )
-    t0 = time.time()
     while run.step < run.steps:
         model.train()
         losses = []
@@ -194,13 +213,7 @@ def train_encoder(args: argparse.Namespace, device: torch.device) -> None:
         l_match = torch.stack([b for _, b in losses]).mean()
         lr = run.lr
         run.update(l_heat + args.match_weight * l_match)
-        if run.step % args.log_every == 0:
-            row = {"step": run.step, "heatmap": l_heat.item(), "match": l_match.item(), "lr": lr,
-                   "seconds": round(time.time() - t0, 1)}  # fmt: skip
-            run.log(row)
-            print(row, flush=True)
-        if run.step % args.checkpoint_every == 0 or run.step == run.steps:
-            run.save({"kind": "encoder"})
+        run.end_step(args, {"heatmap": l_heat, "match": l_match}, lr, {"kind": "encoder"})
 
 
 def train_tracker(args: argparse.Namespace, device: torch.device) -> None:
@@ -217,7 +230,6 @@ def train_tracker(args: argparse.Namespace, device: torch.device) -> None:
         max_tracks=args.max_tracks,
         sim_presets=tuple(args.sim_presets.split(",")),
     )
-    t0 = time.time()
     while run.step < run.steps:
         model.train()
         w = next(stream)
@@ -234,14 +246,9 @@ def train_tracker(args: argparse.Namespace, device: torch.device) -> None:
         )
         lr = run.lr
         run.update(l_loc + args.vis_weight * l_vis)
-        if run.step % args.log_every == 0:
-            row = {"step": run.step, "location": l_loc.item(), "visibility": l_vis.item(), "lr": lr,
-                   "tracks": w.queries.shape[0],
-                   "seconds": round(time.time() - t0, 1)}  # fmt: skip
-            run.log(row)
-            print(row, flush=True)
-        if run.step % args.checkpoint_every == 0 or run.step == run.steps:
-            run.save({"kind": "tracker", "config": model.config.__dict__})
+        extra = {"kind": "tracker", "config": model.config.__dict__}
+        losses = {"location": l_loc, "visibility": l_vis}
+        run.end_step(args, losses, lr, extra, tracks=w.queries.shape[0])
         if args.validate_every and (run.step % args.validate_every == 0 or run.step == run.steps):
             from .validate import validate
 
@@ -266,7 +273,6 @@ def train_sisters(args: argparse.Namespace, device: torch.device) -> None:
         real_share=args.real_share,
         sim_presets=tuple(args.sim_presets.split(",")),
     )
-    t0 = time.time()
     while run.step < run.steps:
         model.train()
         losses, n_pairs = [], 0
@@ -281,14 +287,8 @@ def train_sisters(args: argparse.Namespace, device: torch.device) -> None:
         l_axis = torch.stack([b for _, b in losses]).mean()
         lr = run.lr
         run.update(l_heat + AXIS_WEIGHT * l_axis)
-        if run.step % args.log_every == 0:
-            row = {"step": run.step, "heatmap": l_heat.item(), "axis": l_axis.item(), "lr": lr,
-                   "pairs": n_pairs,
-                   "seconds": round(time.time() - t0, 1)}  # fmt: skip
-            run.log(row)
-            print(row, flush=True)
-        if run.step % args.checkpoint_every == 0 or run.step == run.steps:
-            run.save({"kind": "sisters"})
+        logged = {"heatmap": l_heat, "axis": l_axis}
+        run.end_step(args, logged, lr, {"kind": "sisters"}, pairs=n_pairs)
 
 
 def frozen_encoder(path: Path, device: torch.device) -> Encoder:
