@@ -12,8 +12,8 @@ Then the whole user call, `cellpoint.track(stack, backend="browser")` from a not
 GOWT1-size sequence: transfer (the browser asking the kernel for frames until they arrive, and
 its throughput in MB/s), the engine's stages, the return of the tables, and the call's seconds.
 
-Printed per run: seconds per frame in each stage (preprocess, encode, track, assemble, as the
-worker measures them), the whole call's seconds, the most bytes of features the engine held,
+Printed per run: seconds per frame in each stage (preprocess, encode, track, sisters, assemble,
+as the worker measures them), the whole call's seconds, the most bytes of features the engine held,
 and the peak resident memory of Chromium's processes (all of them, sampled every 50 ms) above
 what they held before the run. WebGPU here is SwiftShader's (Vulkan emulated on the CPU): it
 proves the path, and its speed says nothing of a real GPU, so it runs on the first
@@ -44,7 +44,7 @@ from .engine_page import open_lab, run_engine
 from .lab import NO_GPU_ARGS, WEBGPU_ARGS, LabServer, lab_server, launch
 
 SEED = 20_001  # the kernel benchmark's speed seed
-STAGES = ("preprocess", "encode", "track", "assemble")
+STAGES = ("preprocess", "encode", "track", "sisters", "assemble")
 
 
 @dataclasses.dataclass
