@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from cellpoint.cap.data import Source, make_window, sample_start
+from cellpoint.cap.data import Source, Window, make_window, sample_start
 from cellpoint.cap.detection import found_cells
 from cellpoint.cap.encoder import Encoder
 from cellpoint.cap.export import export
@@ -128,14 +128,20 @@ def test_aeg_places_windows_around_divisions() -> None:
         assert inside.any(), f"window at {start} holds no whole division ({source.anchors})"
 
 
-def test_window_targets_follow_cells_and_daughters() -> None:
+def _window_with_daughters(length: int, seed: int, after: int = 0) -> Window:
+    """An AEG window of the division source with daughter slots lit after frame `after`."""
     source = _division_source()
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("cellpoint.cap.data.AEG_PROBABILITY", 1.0)
-        window = None
-        while window is None or not bool((window.visible[:, :, 1] > 0).any()):
-            window = make_window(source, 12, 256, rng, augment=False)
+        while True:
+            window = make_window(source, length, 256, rng, augment=False)
+            if window is not None and bool((window.visible[after:, :, 1] > 0).any()):
+                return window
+
+
+def test_window_targets_follow_cells_and_daughters() -> None:
+    window = _window_with_daughters(12, seed=1)
     t, n, _ = window.visible.shape
     # Queries sit on their cell in the first frame, which is visible there.
     assert torch.equal(window.queries[:, 1:], window.points[0, :, 0])
@@ -162,13 +168,7 @@ def test_window_targets_follow_cells_and_daughters() -> None:
 
 
 def test_sister_pairs_are_the_daughters_at_their_first_frame() -> None:
-    source = _division_source()
-    rng = np.random.default_rng(2)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("cellpoint.cap.data.AEG_PROBABILITY", 1.0)
-        window = None
-        while window is None or not bool((window.visible[1:, :, 1] > 0).any()):
-            window = make_window(source, 8, 256, rng, augment=False)
+    window = _window_with_daughters(8, seed=2, after=1)
     pairs = sister_pairs(window)
     assert len(pairs) == window.frames.shape[0] - 1  # one entry per frame t >= 1
     both = (window.visible[:, :, 1] > 0) & (window.visible[:, :, 2] > 0)
