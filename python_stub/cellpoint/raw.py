@@ -122,7 +122,7 @@ def find_sisters(sister_map: FloatArray, threshold: float, min_separation: float
     """Sister pairs from the sister head's map [3, h, w] (cap/sisters.py): [K, 5] rows (xa, ya,
     xb, yb, score) in model pixels. Each midpoint peak (`find_peaks`) reads the half-axis
     (L cos 2θ, L sin 2θ) at its map pixel; the sisters lie at the midpoint ± L (cos θ, sin θ),
-    recovered with square roots only (correctly rounded in both hosts), a first."""
+    recovered with square roots only (correctly rounded in both hosts)."""
     peaks = find_peaks(sister_map[0], threshold, min_separation)
     h, w = sister_map.shape[1:]
     rows = []
@@ -168,6 +168,13 @@ class _Track:
         self.ys.append(y)
         self.vis.append(v)
 
+    def end_before_last(self) -> None:
+        """Ends the track a frame earlier: its last point belongs to another cell."""
+        self.xs.pop()
+        self.ys.pop()
+        self.vis.pop()
+        self.alive = False
+
 
 @dataclass
 class RawResult:
@@ -204,16 +211,22 @@ def raw_inference(
     duplicate_squared = duplicate * duplicate
     offset = params.min_separation * DIVISION_OFFSET_FRACTION
 
-    def straddle(mother: _Track, a: FloatArray, b: FloatArray) -> bool:
-        """Whether daughters at points a and b lie either side of the mother. Square roots, not
-        hypot, so that both hosts compute the same correctly rounded numbers."""
-        dx = (float(a[0]) + float(b[0])) / 2 - mother.xs[-1]
-        dy = (float(a[1]) + float(b[1])) / 2 - mother.ys[-1]
+    def midpoint_gap(mother: _Track, k: int, mx: float, my: float) -> float | None:
+        """How far daughters with midpoint (mx, my) lie from the mother's k-th point, if they
+        lie either side of her there: nearer than DIVISION_OFFSET_FRACTION of min_separation
+        plus her step into that point. Square roots, not hypot, so that both hosts compute
+        the same correctly rounded numbers."""
+        gap = math.sqrt(_squared(mx - mother.xs[k], my - mother.ys[k]))
         step = 0.0
-        if len(mother.xs) > 1:
-            sx, sy = mother.xs[-1] - mother.xs[-2], mother.ys[-1] - mother.ys[-2]
-            step = math.sqrt(sx * sx + sy * sy)
-        return math.sqrt(dx * dx + dy * dy) < offset + step
+        if k > 0:
+            sx, sy = mother.xs[k] - mother.xs[k - 1], mother.ys[k] - mother.ys[k - 1]
+            step = math.sqrt(_squared(sx, sy))
+        return gap if gap < offset + step else None
+
+    def straddle(mother: _Track, a: FloatArray, b: FloatArray) -> bool:
+        """Whether daughters at points a and b lie either side of the mother's last point."""
+        mx, my = (float(a[0]) + float(b[0])) / 2, (float(a[1]) + float(b[1])) / 2
+        return midpoint_gap(mother, len(mother.xs) - 1, mx, my) is not None
 
     def start_track(t: int, x: float, y: float, v: float, parent: int = 0) -> _Track:
         track = _Track(track_id=len(tracks) + 1, parent_id=parent, start=t)
@@ -231,10 +244,7 @@ def raw_inference(
                     continue
                 dx, dy = old.xs[-1] - young.xs[-1], old.ys[-1] - young.ys[-1]
                 if dx * dx + dy * dy < duplicate_squared:  # exact in both hosts
-                    young.xs.pop()
-                    young.ys.pop()
-                    young.vis.pop()
-                    young.alive = False
+                    young.end_before_last()
                     break
 
     def sister_pairs(t: int) -> FloatArray | None:
@@ -281,20 +291,13 @@ def raw_inference(
                         continue  # followed neither sister
                 elif tr.alive or tr.end != t - 1:
                     continue
-                k = t - 1 - tr.start
-                d = math.sqrt(_squared(tr.xs[k] - mx, tr.ys[k] - my))
-                step = 0.0
-                if k > 0:
-                    step = math.sqrt(_squared(tr.xs[k] - tr.xs[k - 1], tr.ys[k] - tr.ys[k - 1]))
-                if d < offset + step and d < nearest:
-                    mother, nearest = tr, d
+                gap = midpoint_gap(tr, t - 1 - tr.start, mx, my)
+                if gap is not None and gap < nearest:
+                    mother, nearest = tr, gap
             if mother is None:
                 continue
             if mother.alive:
-                mother.xs.pop()
-                mother.ys.pop()
-                mother.vis.pop()
-                mother.alive = False
+                mother.end_before_last()
             parents.add(mother.track_id)
             a = start_track(t, xa, ya, score, mother.track_id)
             b = start_track(t, xb, yb, score, mother.track_id)

@@ -215,6 +215,14 @@ function end(track: Track): number {
   return track.start + track.xs.length - 1;
 }
 
+/** Ends the track a frame earlier: its last point belongs to another cell. */
+function endBeforeLast(track: Track): void {
+  track.xs.pop();
+  track.ys.pop();
+  track.vis.pop();
+  track.alive = false;
+}
+
 /** Tracks every cell through `nFrames` frames. */
 export async function rawInference(
   nFrames: number,
@@ -259,21 +267,26 @@ export async function rawInference(
   const offset = params.min_separation * DIVISION_OFFSET_FRACTION;
 
   /**
-   * Whether daughters at (ax, ay) and (bx, by) lie either side of the mother. Square roots, not
-   * hypot, so that both hosts compute the same correctly rounded numbers.
+   * How far daughters with midpoint (mx, my) lie from the mother's k-th point, if they lie either
+   * side of her there (Python's `midpoint_gap`); null if not. Square roots, not hypot, so that
+   * both hosts compute the same correctly rounded numbers.
    */
-  const straddle = (mother: Track, ax: number, ay: number, bx: number, by: number): boolean => {
-    const k = mother.xs.length - 1;
-    const dx = (ax + bx) / 2 - (mother.xs[k] as number);
-    const dy = (ay + by) / 2 - (mother.ys[k] as number);
-    let step = 0;
-    if (k > 0) {
-      const sx = (mother.xs[k] as number) - (mother.xs[k - 1] as number);
-      const sy = (mother.ys[k] as number) - (mother.ys[k - 1] as number);
-      step = Math.sqrt(sx * sx + sy * sy);
-    }
-    return Math.sqrt(dx * dx + dy * dy) < offset + step;
+  const midpointGap = (mother: Track, k: number, mx: number, my: number): number | null => {
+    const x = mother.xs[k] as number;
+    const y = mother.ys[k] as number;
+    const gap = Math.sqrt(squaredLength(mx - x, my - y));
+    const step =
+      k > 0
+        ? Math.sqrt(
+            squaredLength(x - (mother.xs[k - 1] as number), y - (mother.ys[k - 1] as number))
+          )
+        : 0;
+    return gap < offset + step ? gap : null;
   };
+
+  /** Whether daughters at (ax, ay) and (bx, by) lie either side of the mother's last point. */
+  const straddle = (mother: Track, ax: number, ay: number, bx: number, by: number): boolean =>
+    midpointGap(mother, mother.xs.length - 1, (ax + bx) / 2, (ay + by) / 2) !== null;
 
   /** Two tracks on one cell (not sisters): the younger ends at t - 1. */
   const endDuplicates = (t: number): void => {
@@ -288,10 +301,7 @@ export async function rawInference(
         const dy =
           (old.ys[old.ys.length - 1] as number) - (young.ys[young.ys.length - 1] as number);
         if (dx * dx + dy * dy < duplicateSquared) {
-          young.xs.pop();
-          young.ys.pop();
-          young.vis.pop();
-          young.alive = false;
+          endBeforeLast(young);
           break;
         }
       }
@@ -382,27 +392,17 @@ export async function rawInference(
         } else if (tr.alive || end(tr) !== t - 1) {
           continue;
         }
-        const i = t - 1 - tr.start;
-        const x = tr.xs[i] as number;
-        const y = tr.ys[i] as number;
-        const d = Math.sqrt(squaredLength(x - mx, y - my));
-        const step =
-          i > 0
-            ? Math.sqrt(squaredLength(x - (tr.xs[i - 1] as number), y - (tr.ys[i - 1] as number)))
-            : 0;
-        if (d < offset + step && d < nearest) {
+        const gap = midpointGap(tr, t - 1 - tr.start, mx, my);
+        if (gap !== null && gap < nearest) {
           mother = tr;
-          nearest = d;
+          nearest = gap;
         }
       }
       if (mother === null) {
         continue;
       }
       if (mother.alive) {
-        mother.xs.pop();
-        mother.ys.pop();
-        mother.vis.pop();
-        mother.alive = false;
+        endBeforeLast(mother);
       }
       parents.add(mother.trackId);
       const a = startTrack(t, xa, ya, score, mother.trackId);
