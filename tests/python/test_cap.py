@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cellpoint.cap import train
 from cellpoint.cap.data import Source, Window, make_window, sample_start
 from cellpoint.cap.detection import found_cells
 from cellpoint.cap.encoder import Encoder
-from cellpoint.cap.export import export
+from cellpoint.cap.export import export, load_sisters
 from cellpoint.cap.losses import focal_loss, heatmap_target, tracker_loss
 from cellpoint.cap.sisters import SisterHead, sister_pairs, sister_target
 from cellpoint.cap.tracker import Tracker, TrackerConfig, correlation, pyramid
-from cellpoint.cap.train import windows
 from cellpoint.cap.validate import validation_sets
 from cellpoint.heldout import HELD_OUT_SEEDS, held_out_seeds
 from cellpoint.raw import find_sisters
@@ -285,8 +285,8 @@ def test_worker_processes_make_different_valid_windows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CELLPOINT_DATA", str(tmp_path))  # simulated windows only
-    args = argparse.Namespace(workers=2, seed=3)
-    stream = windows(args, np.random.default_rng(0), length=4, crop=64, real_share=0.0)
+    args = argparse.Namespace(workers=2, seed=3, refresh=4)
+    stream = train.windows(args, np.random.default_rng(0), length=4, crop=64, real_share=0.0)
     got = [next(stream) for _ in range(4)]
     for w in got:
         assert w.frames.shape[:2] == (4, 1)
@@ -295,6 +295,25 @@ def test_worker_processes_make_different_valid_windows(
     # Each worker draws from its own seed: no two windows are the same.
     firsts = {w.frames[0].numpy().tobytes() for w in got}
     assert len(firsts) == len(got)
+
+
+def test_sister_stage_trains_and_saves_a_head_that_loads_by_its_own_shape(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CELLPOINT_DATA", str(tmp_path / "none"))  # simulated windows only
+    encoder = tmp_path / "encoder.pt"
+    torch.save({"model": Encoder().state_dict()}, encoder)
+    out = tmp_path / "run"
+    argv = ["sisters", "--out", str(out), "--encoder", str(encoder), "--crop", "64",
+            "--batch", "1", "--head-width", "16", "--head-blocks", "2", "--log-every", "1",
+            "--real-share", "0", "--refresh", "1"]  # fmt: skip
+    train.main([*argv, "--steps", "3"])
+    head = load_sisters(out / "last.pt")
+    assert head.config == {"width": 16, "blocks": 2}
+    assert len(head.context) == 2
+    assert (out / "log.csv").read_text().count("\n") == 4  # header and one row per step
+    with pytest.raises(SystemExit, match="--steps 3"):  # a run resumes only on its schedule
+        train.main([*argv, "--steps", "4"])
 
 
 def test_onnx_export_matches_pytorch_on_new_shapes(tmp_path: Path) -> None:

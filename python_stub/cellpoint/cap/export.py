@@ -51,8 +51,9 @@ def load_tracker(path: Path) -> Tracker:
 
 
 def load_sisters(path: Path) -> SisterHead:
-    model = SisterHead()
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=False)["model"])
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    model = SisterHead(**state.get("config", {}))
+    model.load_state_dict(state["model"])
     return model.eval()
 
 

@@ -23,6 +23,7 @@ from .losses import focal_loss, heatmap_target
 from .tracker import to_map_coords
 
 WIDTH = 48
+BLOCKS = 3
 AXIS_WEIGHT = 0.1  # the axis loss (model px) beside the focal loss
 
 
@@ -31,12 +32,15 @@ class SisterHead(nn.Module):
     pair of sisters born at t has its midpoint at each map pixel, and the pair's half-axis
     (L cos 2θ, L sin 2θ) in model pixels, θ the axis' angle from x towards y."""
 
-    def __init__(self, feature_dim: int = FEATURE_DIM, width: int = WIDTH) -> None:
+    def __init__(
+        self, feature_dim: int = FEATURE_DIM, width: int = WIDTH, blocks: int = BLOCKS
+    ) -> None:
         super().__init__()
+        self.config = {"width": width, "blocks": blocks}  # what a checkpoint needs to rebuild it
         self.mix = nn.Sequential(nn.Conv2d(3 * feature_dim, width, 1), nn.ReLU())
-        # Three separable blocks: a receptive field of 7 map pixels (28 model pixels) each
-        # way, enough to see both daughters of a canonical nucleus (24 model pixels).
-        self.context = nn.Sequential(*[SeparableBlock(width, width) for _ in range(3)])
+        # Three separable blocks or more: a receptive field of 7 map pixels (28 model pixels)
+        # each way, enough to see both daughters of a canonical nucleus (24 model pixels).
+        self.context = nn.Sequential(*[SeparableBlock(width, width) for _ in range(blocks)])
         logits = nn.Conv2d(width, 1, 1)
         nn.init.constant_(logits.bias, -4.6)  # type: ignore[arg-type]  # CenterNet's prior
         self.logits = logits

@@ -27,12 +27,12 @@ import torch
 from .data import Source, Window, make_window
 from .encoder import Encoder
 from .losses import focal_loss, heatmap_target, matching_loss, tracker_loss
-from .sisters import AXIS_WEIGHT, SisterHead, sister_loss, sister_pairs
+from .sisters import AXIS_WEIGHT, BLOCKS, WIDTH, SisterHead, sister_loss, sister_pairs
 from .sources import SIM_BASES, real_training_sources, sim_source
 from .tracker import Tracker
 
 SISTER_WINDOW = 6  # frames per sister-head training window
-POOL_SIZE = 6  # simulated sequences kept at once; one is replaced every REFRESH steps
+POOL_SIZE = 6  # simulated sequences kept at once; one is replaced every REFRESH windows
 REFRESH = 4
 
 
@@ -43,6 +43,7 @@ def window_stream(
     real_share: float,
     max_tracks: int | None = None,
     sim_presets: tuple[str, ...] = SIM_BASES,
+    refresh: int = REFRESH,
 ) -> Iterator[Window]:
     """Endless training windows: a share from the real sequences, the rest simulated."""
     real = real_training_sources()
@@ -52,7 +53,7 @@ def window_stream(
     step = 0
     while True:
         step += 1
-        if step % REFRESH == 0:
+        if step % refresh == 0:
             pool[int(rng.integers(len(pool)))] = sim_source(rng, crop, length + 8, sim_presets)
         use_real = real and rng.random() < real_share
         source = (
@@ -78,6 +79,7 @@ class _Windows(torch.utils.data.IterableDataset[Window]):
 
 def windows(args: argparse.Namespace, rng: np.random.Generator, **stream: Any) -> Iterator[Window]:
     """Training windows, made here or, with --workers, in that many worker processes."""
+    stream["refresh"] = args.refresh
     if not args.workers:
         return window_stream(rng, **stream)
     loader = torch.utils.data.DataLoader(
@@ -261,7 +263,7 @@ def train_tracker(args: argparse.Namespace, device: torch.device) -> None:
 def train_sisters(args: argparse.Namespace, device: torch.device) -> None:
     rng = np.random.default_rng(args.seed)
     encoder = frozen_encoder(args.encoder, device)
-    model = SisterHead().to(device)
+    model = SisterHead(width=args.head_width, blocks=args.head_blocks).to(device)
     run = Run(args.out, model, args.lr or 2e-3, args.steps, args.init)
     # Short windows: every cell alive at the first frame is a query, so the daughter slots
     # name every division; AEG sampling puts most windows around one.
@@ -288,7 +290,7 @@ def train_sisters(args: argparse.Namespace, device: torch.device) -> None:
         lr = run.lr
         run.update(l_heat + AXIS_WEIGHT * l_axis)
         logged = {"heatmap": l_heat, "axis": l_axis}
-        run.end_step(args, logged, lr, {"kind": "sisters"}, pairs=n_pairs)
+        run.end_step(args, logged, lr, {"kind": "sisters", "config": model.config}, pairs=n_pairs)
 
 
 def frozen_encoder(path: Path, device: torch.device) -> Encoder:
@@ -323,6 +325,8 @@ def main(argv: list[str] | None = None) -> None:
         help="weight of visible daughter slots in the visibility loss, tracker",
     )  # fmt: skip
     parser.add_argument("--encoder", type=Path, help="encoder checkpoint, tracker and sisters")
+    parser.add_argument("--head-width", type=int, default=WIDTH, help="channels, sisters")
+    parser.add_argument("--head-blocks", type=int, default=BLOCKS, help="separable blocks, sisters")
     parser.add_argument("--max-tracks", type=int, default=32, help="queries per window, tracker")
     parser.add_argument(
         "--validate-every", type=int, default=500, help="steps between validation runs (0: none)"
@@ -333,9 +337,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint-every", type=int, default=100)
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
     parser.add_argument(
+        "--refresh", type=int, default=REFRESH,
+        help=f"windows cut between replacing one of the {POOL_SIZE} pooled simulated sequences "
+        "(simulating costs most of a window: more reuse feeds a data-bound GPU faster)",
+    )  # fmt: skip
+    parser.add_argument(
         "--workers", type=int, default=0, help="processes making windows (0: the training one)"
     )
     args = parser.parse_args(argv)
+    if args.steps < 3:
+        parser.error("--steps: the one-cycle schedule needs at least 3 steps")
     unknown = set(args.sim_presets.split(",")) - set(SIM_BASES)
     if unknown:
         parser.error(f"--sim-presets: unknown {sorted(unknown)}; choose from {list(SIM_BASES)}")
