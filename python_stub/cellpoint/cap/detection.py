@@ -34,15 +34,25 @@ from .validate import validation_sets
 SNR_BINS: list[float] = [-np.inf, 1.0, 1.5, 2.0, 3.0, 5.0, np.inf]
 
 
+def match_points(
+    centres: npt.NDArray[np.float64], peaks: npt.NDArray[np.float64], radius: float
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """(indices into `centres`, indices into `peaks`) of the pairs of the optimal one-to-one
+    assignment of (y, x) points that lie within `radius` of each other."""
+    if not len(centres) or not len(peaks):
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    distance = cdist(centres, peaks)
+    rows, cols = linear_sum_assignment(distance)
+    near = distance[rows, cols] < radius
+    return rows[near], cols[near]
+
+
 def found_cells(
     centres: npt.NDArray[np.float64], peaks: npt.NDArray[np.float64], radius: float
 ) -> npt.NDArray[np.bool_]:
     """Which of the (y, x) `centres` a distinct peak lies within `radius` of."""
     found = np.zeros(len(centres), bool)
-    if len(centres) and len(peaks):
-        distance = cdist(centres, peaks)
-        rows, cols = linear_sum_assignment(distance)
-        found[rows[distance[rows, cols] < radius]] = True
+    found[match_points(centres, peaks, radius)[0]] = True
     return found
 
 

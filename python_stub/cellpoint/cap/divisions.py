@@ -26,8 +26,6 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
-from scipy.spatial.distance import cdist
 
 from ..frames import FrameStack
 from ..infer import CapModel, OnnxCap, track_kernel
@@ -35,6 +33,7 @@ from ..metrics import evaluate
 from ..raw import RawParams
 from ..result import TrackingResult
 from ..sim import PRESETS, simulate
+from .detection import match_points
 
 OUTCOMES = (
     "right",
@@ -62,13 +61,11 @@ def follow(truth: pd.DataFrame, result: pd.DataFrame, radius: float) -> dict[tup
     result_t = result["t"].to_numpy()
     for t in np.unique(truth["t"].to_numpy()):
         cells, points = truth[truth["t"] == t], result[result_t == t]
-        if not len(points):
-            continue
-        distance = cdist(cells[["y", "x"]].to_numpy(), points[["y", "x"]].to_numpy())
-        rows, cols = linear_sum_assignment(distance)
-        near = distance[rows, cols] < radius
-        cell_ids = cells["track_id"].to_numpy()[rows[near]]
-        point_ids = points["track_id"].to_numpy()[cols[near]]
+        rows, cols = match_points(
+            cells[["y", "x"]].to_numpy(), points[["y", "x"]].to_numpy(), radius
+        )
+        cell_ids = cells["track_id"].to_numpy()[rows]
+        point_ids = points["track_id"].to_numpy()[cols]
         for cell, point in zip(cell_ids.tolist(), point_ids.tolist(), strict=True):
             matched[(cell, int(t))] = point
     return matched
