@@ -9,7 +9,6 @@ import itertools
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from cellpoint.cap import train
@@ -24,10 +23,9 @@ from cellpoint.cap.tracker import Tracker, TrackerConfig, correlation, pyramid
 from cellpoint.cap.validate import validation_sets
 from cellpoint.heldout import HELD_OUT_SEEDS, held_out_seeds
 from cellpoint.raw import find_sisters
-from cellpoint.result import TrackingResult
 from cellpoint.sim import simulate
-from cellpoint.tables import divisions_from_lineage, lineage_from_tracks
 from torch.nn import functional as fn
+from tracked import tracked
 
 torch.manual_seed(0)
 
@@ -332,29 +330,19 @@ def test_onnx_export_matches_pytorch_on_new_shapes(tmp_path: Path) -> None:
     assert all(error < 1e-3 for error in errors.values())
 
 
-def _tracked(
-    points: dict[int, dict[int, tuple[float, float]]], parents: dict[int, int]
-) -> TrackingResult:
-    """A result (or a truth) with track k at (y, x) = points[k][t]."""
-    rows = [(k, t, y, x, 1.0) for k, track in points.items() for t, (y, x) in track.items()]
-    tracks = pd.DataFrame(rows, columns=["track_id", "t", "y", "x", "visibility"])
-    lineage = lineage_from_tracks(tracks.sort_values(["track_id", "t"]), parents)
-    return TrackingResult(tracks, lineage, divisions_from_lineage(lineage))
-
-
 def test_division_outcomes_say_what_the_result_holds_at_each_true_division() -> None:
     # Mother 1 at (10, 10) in frames 0-1, daughters 2 and 3 either side of her from frame 2.
     mother = {0: (10.0, 10.0), 1: (10.0, 10.0)}
     a, b = {2: (10.0, 4.0), 3: (10.0, 3.0)}, {2: (10.0, 16.0), 3: (10.0, 17.0)}
-    truth = _tracked({1: mother, 2: a, 3: b}, {2: 1, 3: 1})
+    truth = tracked({1: mother, 2: a, 3: b}, {2: 1, 3: 1})
     elsewhere = {0: (40.0, 40.0), 1: (40.0, 40.0)}
     results = {
-        "right": _tracked({7: mother, 8: a, 9: b}, {8: 7, 9: 7}),
-        "not split": _tracked({7: {**mother, **a}, 9: b}, {}),
-        "other mother": _tracked({5: elsewhere, 7: mother, 8: a, 9: b}, {8: 5, 9: 5}),
-        "unrelated daughters": _tracked({7: mother, 8: a, 9: b}, {}),
-        "mother untracked": _tracked({7: {0: mother[0]}, 8: a, 9: b}, {}),
-        "daughter untracked": _tracked({7: mother, 8: a, 9: {3: b[3]}}, {}),
+        "right": tracked({7: mother, 8: a, 9: b}, {8: 7, 9: 7}),
+        "not split": tracked({7: {**mother, **a}, 9: b}, {}),
+        "other mother": tracked({5: elsewhere, 7: mother, 8: a, 9: b}, {8: 5, 9: 5}),
+        "unrelated daughters": tracked({7: mother, 8: a, 9: b}, {}),
+        "mother untracked": tracked({7: {0: mother[0]}, 8: a, 9: b}, {}),
+        "daughter untracked": tracked({7: mother, 8: a, 9: {3: b[3]}}, {}),
     }
     for expected, result in results.items():
         table = division_outcomes(result, truth, radius=3.0)
@@ -363,7 +351,7 @@ def test_division_outcomes_say_what_the_result_holds_at_each_true_division() -> 
             [2, 1, 2, 3]
         ]
     # A point beyond the radius follows no cell: the mother 4 px away is untracked at 3.
-    moved = _tracked({7: {0: (10.0, 14.0), 1: (10.0, 14.0)}, 8: a, 9: b}, {8: 7, 9: 7})
+    moved = tracked({7: {0: (10.0, 14.0), 1: (10.0, 14.0)}, 8: a, 9: b}, {8: 7, 9: 7})
     assert division_outcomes(moved, truth, radius=3.0)["outcome"].tolist() == ["mother untracked"]
     assert division_outcomes(moved, truth, radius=5.0)["outcome"].tolist() == ["right"]
     assert set(OUTCOMES) == set(results)

@@ -27,10 +27,9 @@ from cellpoint.metrics import (
 )
 from cellpoint.result import TrackingResult
 from cellpoint.score import main
-from cellpoint.tables import divisions_from_lineage, lineage_from_tracks
+from tracked import Centres, tracked
 
 SHAPE = (6, 40, 40)
-Centres = dict[int, dict[int, tuple[float, float]]]
 CENTRES: Centres = {
     1: {t: (10, 10 + t) for t in range(3)},
     2: {t: (7, 10 + t) for t in range(3, 6)},
@@ -54,11 +53,7 @@ def draw(centres: Centres, shape: tuple[int, int, int] = SHAPE) -> np.ndarray:
 
 def points(centres: Centres, parents: dict[int, int]) -> TrackingResult:
     """A result with a point at every centre."""
-    rows = [(k, t, y, x, 1.0) for k, track in centres.items() for t, (y, x) in track.items()]
-    tracks = pd.DataFrame(rows, columns=["track_id", "t", "y", "x", "visibility"])
-    tracks = tracks.sort_values(["track_id", "t"], ignore_index=True)
-    lineage = lineage_from_tracks(tracks, parents)
-    return TrackingResult(tracks, lineage, divisions_from_lineage(lineage), shape=SHAPE)
+    return tracked(centres, parents, shape=SHAPE)
 
 
 LINEAGE = points(CENTRES, PARENTS).lineage
