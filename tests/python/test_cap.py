@@ -14,7 +14,14 @@ import torch
 from cellpoint.cap import train
 from cellpoint.cap.data import Source, Window, make_window, sample_start
 from cellpoint.cap.detection import found_cells
-from cellpoint.cap.divisions import OUTCOMES, division_outcomes
+from cellpoint.cap.divisions import (
+    OUTCOMES,
+    division_outcomes,
+    score_sister_maps,
+    sister_maps,
+    true_midpoints,
+)
+from cellpoint.cap.divisions import main as divisions_main
 from cellpoint.cap.encoder import Encoder
 from cellpoint.cap.export import export, load_sisters
 from cellpoint.cap.losses import focal_loss, heatmap_target, tracker_loss
@@ -22,6 +29,8 @@ from cellpoint.cap.sisters import SisterHead, sister_pairs, sister_target
 from cellpoint.cap.tracker import Tracker, TrackerConfig, correlation, pyramid
 from cellpoint.cap.validate import validation_sets
 from cellpoint.heldout import HELD_OUT_SEEDS, held_out_seeds
+from cellpoint.infer import OnnxCap
+from cellpoint.preprocess import Geometry
 from cellpoint.raw import find_sisters
 from cellpoint.sim import simulate
 from torch.nn import functional as fn
@@ -355,3 +364,44 @@ def test_division_outcomes_say_what_the_result_holds_at_each_true_division() -> 
     assert division_outcomes(moved, truth, radius=3.0)["outcome"].tolist() == ["mother untracked"]
     assert division_outcomes(moved, truth, radius=5.0)["outcome"].tolist() == ["right"]
     assert set(OUTCOMES) == set(results)
+
+
+def test_sister_maps_are_scored_at_the_true_midpoints_in_the_sisters_first_frame() -> None:
+    # Daughters 2 and 3 of mother 1 are first seen at frame 2, either side of (y, x) = (20, 30)
+    # input px; at 2 model px per input px their midpoint is model (x, y) = (60.5, 40.5).
+    truth = tracked(
+        {1: {0: (20.0, 30.0), 1: (20.0, 30.0)}, 2: {2: (20.0, 24.0)}, 3: {2: (20.0, 36.0)}},
+        {2: 1, 3: 1},
+    )
+    midpoints = true_midpoints(truth, Geometry(50, 50, 2.0))
+    assert list(midpoints) == [2]
+    np.testing.assert_allclose(midpoints[2], [[60.5, 40.5]])
+    maps = np.zeros((2, 3, 25, 25), np.float32)  # frames 0-1 and 1-2
+    maps[1, 0, 10, 15] = 0.8  # map pixel centre (61.5, 41.5): the pair, 1.4 px off
+    maps[1, 0, 20, 3] = 0.45  # frame 2, far from it
+    maps[0, 0, 5, 5] = 0.35  # frame 1, no sisters there
+    table, median = score_sister_maps(maps, midpoints, thresholds=(0.3, 0.4, 0.5, 0.9))
+    assert table[["pairs", "found"]].values.tolist() == [[3, 1], [2, 1], [1, 1], [0, 0]]
+    np.testing.assert_allclose(table["precision"][:3], [1 / 3, 1 / 2, 1])
+    assert np.isnan(table["precision"][3])
+    assert table["recall"].tolist() == [1, 1, 1, 0]
+    assert median == pytest.approx(0.8)
+    # The same peak a frame early finds nothing.
+    early = np.zeros_like(maps)
+    early[0, 0, 10, 15] = 0.8
+    table, median = score_sister_maps(early, midpoints, thresholds=(0.3,))
+    assert table[["pairs", "found"]].values.tolist() == [[1, 0]]
+    assert median == 0
+
+
+def test_sister_head_alone_runs_on_a_held_out_sequence(capsys: pytest.CaptureFixture[str]) -> None:
+    seq = simulate("small", seed=held_out_seeds("small", 1)[0], n_frames=6)
+    maps = sister_maps(OnnxCap(), seq.frames, seq.config.diameter)
+    height, width = seq.frames.shape[1:]
+    geometry = Geometry.for_diameter(height, width, seq.config.diameter)
+    assert maps.shape == (5, 3, geometry.padded[0] // 4, geometry.padded[1] // 4)
+    assert ((maps[:, 0] >= 0) & (maps[:, 0] <= 1)).all()
+    divisions_main(["--preset", "small", "--seed", "10001", "--sister-head"])
+    out = capsys.readouterr().out
+    assert "median sister-map peak at the true midpoints" in out
+    assert "threshold  pairs  found  precision  recall" in out

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -35,7 +36,7 @@ SNR_BINS: list[float] = [-np.inf, 1.0, 1.5, 2.0, 3.0, 5.0, np.inf]
 
 
 def match_points(
-    centres: npt.NDArray[np.float64], peaks: npt.NDArray[np.float64], radius: float
+    centres: npt.NDArray[np.floating[Any]], peaks: npt.NDArray[np.floating[Any]], radius: float
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """(indices into `centres`, indices into `peaks`) of the pairs of the optimal one-to-one
     assignment of (y, x) points that lie within `radius` of each other."""
@@ -48,7 +49,7 @@ def match_points(
 
 
 def found_cells(
-    centres: npt.NDArray[np.float64], peaks: npt.NDArray[np.float64], radius: float
+    centres: npt.NDArray[np.floating[Any]], peaks: npt.NDArray[np.floating[Any]], radius: float
 ) -> npt.NDArray[np.bool_]:
     """Which of the (y, x) `centres` a distinct peak lies within `radius` of."""
     found = np.zeros(len(centres), bool)
