@@ -396,9 +396,9 @@ def test_sister_maps_are_scored_at_the_true_midpoints_in_the_sisters_first_frame
 
 def test_sister_head_alone_runs_on_a_held_out_sequence(capsys: pytest.CaptureFixture[str]) -> None:
     seq = simulate("small", seed=held_out_seeds("small", 1)[0], n_frames=6)
-    maps = sister_maps(OnnxCap(), seq.frames, seq.config.diameter)
     height, width = seq.frames.shape[1:]
     geometry = Geometry.for_diameter(height, width, seq.config.diameter)
+    maps = sister_maps(OnnxCap(), seq.frames, geometry)
     assert maps.shape == (5, 3, geometry.padded[0] // 4, geometry.padded[1] // 4)
     assert ((maps[:, 0] >= 0) & (maps[:, 0] <= 1)).all()
     divisions_main(["--preset", "small", "--seed", "10001", "--sister-head"])

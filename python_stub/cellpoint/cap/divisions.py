@@ -126,10 +126,9 @@ def true_midpoints(truth: Truth, geometry: Geometry) -> dict[int, FloatArray]:
     return {t: np.array(m, np.float32) for t, m in midpoints.items()}
 
 
-def sister_maps(model: CapModel, frames: npt.NDArray[np.generic], diameter: float) -> FloatArray:
+def sister_maps(model: CapModel, frames: npt.NDArray[np.generic], geometry: Geometry) -> FloatArray:
     """The sister head's maps [T - 1, 3, h, w] of a sequence, map t - 1 for frames t - 1, t."""
-    height, width = frames.shape[1:]
-    preprocess = Preprocessor(Geometry.for_diameter(height, width, diameter))
+    preprocess = Preprocessor(geometry)
     previous, _ = model.encode(preprocess(frames[0]))
     maps = []
     for frame in frames[1:]:
@@ -190,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.sister_head:
         height, width = sequence.frames.shape[1:]
         geometry = Geometry.for_diameter(height, width, sequence.config.diameter)
-        maps = sister_maps(model, sequence.frames, sequence.config.diameter)
+        maps = sister_maps(model, sequence.frames, geometry)
         table, median = score_sister_maps(maps, true_midpoints(sequence, geometry))
         print(f"{args.preset} seed {args.seed}: {len(sequence.divisions)} divisions")
         print(f"median sister-map peak at the true midpoints: {median:.3f}")
