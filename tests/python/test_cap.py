@@ -28,6 +28,7 @@ from cellpoint.cap.losses import focal_loss, heatmap_target, tracker_loss
 from cellpoint.cap.sisters import SisterHead, sister_pairs, sister_target
 from cellpoint.cap.tracker import Tracker, TrackerConfig, correlation, pyramid
 from cellpoint.cap.validate import validation_sets
+from cellpoint.frames import FrameStack
 from cellpoint.heldout import HELD_OUT_SEEDS, held_out_seeds
 from cellpoint.infer import OnnxCap
 from cellpoint.preprocess import Geometry
@@ -398,7 +399,7 @@ def test_sister_head_alone_runs_on_a_held_out_sequence(capsys: pytest.CaptureFix
     seq = simulate("small", seed=held_out_seeds("small", 1)[0], n_frames=6)
     height, width = seq.frames.shape[1:]
     geometry = Geometry.for_diameter(height, width, seq.config.diameter)
-    maps = sister_maps(OnnxCap(), seq.frames, geometry)
+    maps = sister_maps(OnnxCap(), FrameStack(seq.frames), geometry)
     assert maps.shape == (5, 3, geometry.padded[0] // 4, geometry.padded[1] // 4)
     assert ((maps[:, 0] >= 0) & (maps[:, 0] <= 1)).all()
     divisions_main(["--preset", "small", "--seed", "10001", "--sister-head"])

@@ -38,7 +38,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..frames import FrameStack
-from ..infer import CapModel, OnnxCap, track_kernel
+from ..infer import CapModel, FeatureCache, OnnxCap, Timings, track_kernel
 from ..metrics import evaluate
 from ..preprocess import CANONICAL_DIAMETER, Geometry, Preprocessor
 from ..preprocess import FEATURE_STRIDE as STRIDE
@@ -126,15 +126,14 @@ def true_midpoints(truth: Truth, geometry: Geometry) -> dict[int, FloatArray]:
     return {t: np.array(m, np.float32) for t, m in midpoints.items()}
 
 
-def sister_maps(model: CapModel, frames: npt.NDArray[np.generic], geometry: Geometry) -> FloatArray:
-    """The sister head's maps [T - 1, 3, h, w] of a sequence, map t - 1 for frames t - 1, t."""
-    preprocess = Preprocessor(geometry)
-    previous, _ = model.encode(preprocess(frames[0]))
+def sister_maps(model: CapModel, stack: FrameStack, geometry: Geometry) -> FloatArray:
+    """The sister head's maps [T - 1, 3, h, w] of a sequence, map t - 1 for frames t - 1, t,
+    each frame encoded once as in `track_kernel`."""
+    cache = FeatureCache(stack, Preprocessor(geometry), model, Timings())
     maps = []
-    for frame in frames[1:]:
-        current, _ = model.encode(preprocess(frame))
-        maps.append(model.sisters(previous, current))
-        previous = current
+    for t in range(1, stack.shape[0]):
+        cache.forget_before(t - 1)
+        maps.append(model.sisters(cache.get(t - 1)[0], cache.get(t)[0]))
     return np.stack(maps)
 
 
@@ -149,7 +148,7 @@ def score_sister_maps(
     SISTER_MATCH_RADIUS of each true midpoint."""
     n_true = sum(len(m) for m in midpoints.values())
     h, w = maps.shape[2:]
-    ys, xs = np.mgrid[:h, :w] * STRIDE + (STRIDE - 1) / 2  # map pixel centres, model px
+    ys, xs = (np.mgrid[:h, :w] + 0.5) * STRIDE - 0.5  # map pixel centres, model px (raw.py)
     peaks = [
         float(maps[t - 1, 0][np.hypot(xs - x, ys - y) <= SISTER_MATCH_RADIUS].max(initial=0))
         for t, points in midpoints.items()
@@ -189,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.sister_head:
         height, width = sequence.frames.shape[1:]
         geometry = Geometry.for_diameter(height, width, sequence.config.diameter)
-        maps = sister_maps(model, sequence.frames, geometry)
+        maps = sister_maps(model, FrameStack(sequence.frames), geometry)
         table, median = score_sister_maps(maps, true_midpoints(sequence, geometry))
         print(f"{args.preset} seed {args.seed}: {len(sequence.divisions)} divisions")
         print(f"median sister-map peak at the true midpoints: {median:.3f}")
