@@ -18,8 +18,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from .frames import FrameStack
+from .judge import HISTORY, TreeJudge
 from .preprocess import Geometry, Preprocessor
-from .raw import RawParams, RawResult, raw_inference
+from .raw import PairJudge, RawParams, RawResult, raw_inference
 from .result import TrackingResult
 from .tables import divisions_from_lineage
 
@@ -47,12 +48,28 @@ class CapModel(Protocol):
 
     card: dict[str, Any]
     has_sisters: bool  # whether `sisters` works (models before it have no sister head)
+    judge: TreeJudge | None  # the division judge (judge.py), where the model ships one
 
     def encode(self, frame: FloatArray) -> tuple[FloatArray, FloatArray]: ...
 
     def track(self, features: FloatArray, queries: FloatArray) -> tuple[FloatArray, FloatArray]: ...
 
     def sisters(self, previous: FloatArray, current: FloatArray) -> FloatArray: ...
+
+
+def load_judge(models_dir: Path, card: dict[str, Any]) -> TreeJudge | None:
+    """The division judge the model card names, checked against its hash; None if none."""
+    info = card.get("judge")
+    if info is None:
+        return None
+    path = models_dir / info["file"]
+    if not path.exists():
+        raise ModelError(f"{path} is missing")
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != info["sha256"]:
+        raise ModelError(f"{path} does not match the model card (sha256 {digest[:12]}...)")
+    return TreeJudge.from_json(json.loads(data))
 
 
 class OnnxCap:
@@ -83,6 +100,7 @@ class OnnxCap:
         self._tracker = sessions["tracker.onnx"]
         self._sisters = sessions.get("sisters.onnx")
         self.has_sisters = self._sisters is not None
+        self.judge = load_judge(models_dir, self.card)
 
     def encode(self, frame: FloatArray) -> tuple[FloatArray, FloatArray]:
         """One preprocessed frame [H', W'] -> features [C, h, w], heatmap [h, w]."""
@@ -120,20 +138,29 @@ class FeatureCache:
     def __init__(self, stack: FrameStack, prep: Preprocessor, model: CapModel, timings: Timings):
         self._stack, self._prep, self._model, self._timings = stack, prep, model, timings
         self._cache: dict[int, tuple[FloatArray, FloatArray]] = {}
+        self._frames: dict[int, FloatArray] = {}  # preprocessed, kept HISTORY frames longer
 
     def get(self, t: int) -> tuple[FloatArray, FloatArray]:
         if t not in self._cache:
-            t0 = time.perf_counter()
-            frame = self._prep(self._stack[t])
+            frame = self.model_frame(t)
             t1 = time.perf_counter()
             self._cache[t] = self._model.encode(frame)
-            self._timings.preprocess += t1 - t0
             self._timings.encode += time.perf_counter() - t1
         return self._cache[t]
+
+    def model_frame(self, t: int) -> FloatArray:
+        """Frame t preprocessed (the division judge reads brightness HISTORY frames back)."""
+        if t not in self._frames:
+            t0 = time.perf_counter()
+            self._frames[t] = self._prep(self._stack[t])
+            self._timings.preprocess += time.perf_counter() - t0
+        return self._frames[t]
 
     def forget_before(self, t: int) -> None:
         for old in [k for k in self._cache if k < t]:
             del self._cache[old]
+        for old in [k for k in self._frames if k < t - HISTORY]:
+            del self._frames[old]
 
 
 def track_kernel(
@@ -142,8 +169,10 @@ def track_kernel(
     params: RawParams,
     model: CapModel | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    judge: PairJudge | None = None,
 ) -> TrackingResult:
-    """Tracks a checked stack in this process; coordinates come back in input pixels."""
+    """Tracks a checked stack in this process; coordinates come back in input pixels. `judge`
+    stands in for the model's division judge (training records its candidates so)."""
     model = model if model is not None else OnnxCap()
     t, h, w = stack.shape
     geometry = Geometry.for_diameter(h, w, diameter)
@@ -173,7 +202,14 @@ def track_kernel(
 
     start = time.perf_counter()
     raw = raw_inference(
-        t, heatmap, track_window, params, on_progress, sister_map if model.has_sisters else None
+        t,
+        heatmap,
+        track_window,
+        params,
+        on_progress,
+        sister_map if model.has_sisters else None,
+        cache.model_frame,
+        judge if judge is not None else model.judge,
     )
     metadata = {
         "backend": "kernel",

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from .judge import CANDIDATE_SCORE, HISTORY, PairCandidate, box_mean, pair_features
 from .preprocess import FEATURE_STRIDE as STRIDE
 
 FloatArray = npt.NDArray[np.float32]
@@ -49,6 +50,10 @@ WindowTracker = Callable[[int, int, FloatArray], tuple[FloatArray, FloatArray]]
 HeatmapSource = Callable[[int], FloatArray]
 # frame index t >= 1 -> sister map [3, h, w] of the features of frames t - 1 and t (sisters.py)
 SisterSource = Callable[[int], FloatArray]
+# frame index -> the preprocessed model frame [H', W'], asked for frames t - HISTORY to t
+ModelFrameSource = Callable[[int], FloatArray]
+# a sister pair and the track it would split -> whether it is a division (judge.py)
+PairJudge = Callable[[PairCandidate], bool]
 
 
 # Two living tracks nearer each other than this fraction of `min_separation` follow one cell.
@@ -193,8 +198,14 @@ def raw_inference(
     params: RawParams,
     on_progress: Callable[[int, int], None] | None = None,
     sisters: SisterSource | None = None,
+    frames: ModelFrameSource | None = None,
+    judge: PairJudge | None = None,
 ) -> RawResult:
-    """Tracks every cell through `n_frames` frames; `on_progress(frames_done, cells)`."""
+    """Tracks every cell through `n_frames` frames; `on_progress(frames_done, cells)`.
+
+    With `frames` and `judge` as well as `sisters`, the judge decides which sister pairs
+    split their mother (from CANDIDATE_SCORE up); without them, those above
+    `sister_threshold` do."""
     if n_frames < 2:
         raise ValueError(f"tracking needs at least 2 frames, got {n_frames}")
     tracks: list[_Track] = []
@@ -205,11 +216,13 @@ def raw_inference(
     # the same (src/engine/raw.ts).
     separation = np.float32(params.min_separation)
     division_threshold = np.float32(params.division_threshold)
-    sister_threshold = np.float32(params.sister_threshold)
     visibility_threshold = np.float32(params.visibility_threshold)
     duplicate = params.min_separation * DUPLICATE_FRACTION
     duplicate_squared = duplicate * duplicate
     offset = params.min_separation * DIVISION_OFFSET_FRACTION
+    judging = sisters is not None and frames is not None and judge is not None
+    confirm_threshold = np.float32(params.sister_threshold * CONFIRM_FRACTION)
+    candidate_floor = np.float32(CANDIDATE_SCORE if judging else params.sister_threshold)
 
     def midpoint_gap(mother: _Track, k: int, mx: float, my: float) -> float | None:
         """How far daughters with midpoint (mx, my) lie from the mother's k-th point, if they
@@ -251,7 +264,7 @@ def raw_inference(
         """Frame t's sister pairs down to the confirming threshold; None without a head."""
         if sisters is None:
             return None
-        threshold = params.sister_threshold * CONFIRM_FRACTION
+        threshold = float(min(confirm_threshold, candidate_floor))
         return find_sisters(sisters(t), threshold, params.min_separation)
 
     def confirmed(pairs: FloatArray | None, a: FloatArray, b: FloatArray) -> bool:
@@ -261,8 +274,34 @@ def raw_inference(
         mx, my = (float(a[0]) + float(b[0])) / 2, (float(a[1]) + float(b[1])) / 2
         return any(
             _squared((xa + xb) / 2 - mx, (ya + yb) / 2 - my) < duplicate_squared
-            for xa, ya, xb, yb, _ in pairs.tolist()
+            for xa, ya, xb, yb, score in pairs.tolist()
+            if score > confirm_threshold
         )
+
+    def is_division(t: int, pair: list[float], mother: _Track, gap: float) -> bool:
+        """The judge's word on sisters `pair` (xa, ya, xb, yb, score) born at t to `mother`
+        (without a judge, every pair above `sister_threshold` is one)."""
+        if not judging:
+            return True
+        xa, ya, xb, yb, score = pair
+        assert frames is not None
+        assert judge is not None
+        k = t - 1 - mother.start  # her point at t - 1
+        history = [
+            box_mean(frames(t - 1 - j), mother.xs[k - j], mother.ys[k - j])
+            for j in range(min(HISTORY, k + 1))
+        ]
+        now = frames(t)
+        features = pair_features(
+            score,
+            math.sqrt(_squared(xa - xb, ya - yb)) / 2,
+            gap,
+            mother.alive and mother.end == t,
+            history,
+            (box_mean(now, xa, ya), box_mean(now, xb, yb)),
+        )
+        return judge(PairCandidate(t, (xa, ya, xb, yb, score), (mother.xs[k], mother.ys[k]),
+                                   features))  # fmt: skip
 
     def split_sisters(t: int, pairs: FloatArray | None) -> bool:
         """Sisters born at t that the tracker did not divide: the track that was their mother
@@ -273,7 +312,8 @@ def raw_inference(
             return False
         found = False
         parents = {d[0] for d in divisions}
-        for xa, ya, xb, yb, score in pairs[pairs[:, 4] > sister_threshold].tolist():
+        for pair in pairs[pairs[:, 4] > candidate_floor].tolist():
+            xa, ya, xb, yb, score = pair
             mx, my = (xa + xb) / 2, (ya + yb) / 2
             if any(
                 tr.start == t and tr.parent_id and _near(tr, 0, x, y, duplicate_squared)
@@ -294,7 +334,7 @@ def raw_inference(
                 gap = midpoint_gap(tr, t - 1 - tr.start, mx, my)
                 if gap is not None and gap < nearest:
                     mother, nearest = tr, gap
-            if mother is None:
+            if mother is None or not is_division(t, pair, mother, nearest):
                 continue
             if mother.alive:
                 mother.end_before_last()

@@ -8,6 +8,7 @@
 export * from './preprocess';
 export * from './peaks';
 export * from './raw';
+export * from './judge';
 export * from './sha256';
 export * from './model';
 export * from './pipeline';

@@ -14,6 +14,7 @@
 
 import * as ort from 'onnxruntime-web';
 
+import { JudgeData, PairJudge, treeJudge } from './judge';
 import { Heatmap, SisterMap } from './peaks';
 import { WindowOutput } from './raw';
 import { sha256 } from './sha256';
@@ -44,6 +45,8 @@ export interface ModelFiles {
   readonly encoder: Uint8Array;
   readonly tracker: Uint8Array;
   readonly sisters?: Uint8Array;
+  /** The division judge (`judge.json`), where the card lists one. */
+  readonly judge?: JudgeData;
 }
 
 /** The graphs a card asks for: the encoder, the tracker, and the sister head if it lists one. */
@@ -111,6 +114,8 @@ export interface CapModel {
   ): Promise<WindowOutput>;
   /** Whether `sisters` works: the card lists a sister head. */
   readonly hasSisters: boolean;
+  /** The division judge, where the model ships one (judge.ts). */
+  readonly judge: PairJudge | null;
   /** Features `[C * h * w]` of frames t - 1 and t -> the sister map `[3 * h * w]`. */
   sisters(
     previous: Float32Array,
@@ -154,6 +159,7 @@ export class CapSessions implements CapModel {
   private sessions: Map<Graph, Session>;
   private current: Backend;
   private reason: string | null;
+  readonly judge: PairJudge | null;
 
   private constructor(
     private readonly files: ModelFiles,
@@ -166,6 +172,7 @@ export class CapSessions implements CapModel {
     this.sessions = sessions;
     this.current = backend;
     this.reason = reason;
+    this.judge = files.judge ? treeJudge(files.judge) : null;
   }
 
   /**

@@ -9,6 +9,7 @@
  */
 
 import { CapModel } from './model';
+import { HISTORY, ModelFrame } from './judge';
 import { Geometry, Preprocessor, FrameData } from './preprocess';
 import {
   RawAbortError,
@@ -122,6 +123,8 @@ const now = (): number => performance.now() / 1000;
 /** Encoded frames of one sequence, pulled and encoded a window at a time. */
 class FeatureCache {
   private readonly entries = new Map<number, { features: Float32Array; heatmap: Float32Array }>();
+  /** Preprocessed frames, kept HISTORY frames longer than features for the division judge. */
+  private readonly modelFrames = new Map<number, Float32Array>();
   private readonly prep: Preprocessor;
   readonly height: number;
   readonly width: number;
@@ -133,6 +136,7 @@ class FeatureCache {
     private readonly model: CapModel,
     private readonly pull: number,
     private readonly timings: StageTimings,
+    private readonly keepFrames: boolean,
     private readonly signal?: AbortSignal
   ) {
     this.prep = new Preprocessor(geometry);
@@ -156,6 +160,26 @@ class FeatureCache {
         this.entries.delete(key);
       }
     }
+    for (const key of [...this.modelFrames.keys()]) {
+      if (key < t - HISTORY) {
+        this.modelFrames.delete(key);
+      }
+    }
+  }
+
+  /** Frame t preprocessed (pulled again if it is no longer held, as after a resume). */
+  async modelFrame(t: number): Promise<ModelFrame> {
+    const [height, width] = this.prep.geometry.padded;
+    let data = this.modelFrames.get(t);
+    if (!data) {
+      const [frame] = await this.source.frames(t, 1, this.signal);
+      data = new Float32Array(height * width);
+      const t0 = now();
+      this.prep.run(frame as FrameData, data);
+      this.timings.preprocess += now() - t0;
+      this.modelFrames.set(t, data);
+    }
+    return { data, height, width };
   }
 
   private async encode(first: number, count: number): Promise<void> {
@@ -164,8 +188,12 @@ class FeatureCache {
       throw new Error(`asked for ${count} frames from ${first}, got ${frames.length}`);
     }
     const [ph, pw] = this.prep.geometry.padded;
-    const input = new Float32Array(ph * pw);
+    let input = new Float32Array(ph * pw);
     for (let i = 0; i < count; i++) {
+      if (this.keepFrames) {
+        input = new Float32Array(ph * pw);
+        this.modelFrames.set(first + i, input);
+      }
       const t0 = now();
       this.prep.run(frames[i] as FrameData, input);
       const t1 = now();
@@ -202,7 +230,8 @@ export async function trackSequence(
   };
   const start = now();
   const { signal } = options;
-  const cache = new FeatureCache(source, geometry, model, params.window, timings, signal);
+  const judging = model.hasSisters && model.judge !== null;
+  const cache = new FeatureCache(source, geometry, model, params.window, timings, judging, signal);
   const channels = model.card.encoder.feature_dim;
   const frameSize = channels * cache.height * cache.width;
 
@@ -254,6 +283,8 @@ export async function trackSequence(
       onCheckpoint: options.onCheckpoint,
       resume: options.resume,
       sisters: model.hasSisters ? sisters : undefined,
+      frames: judging ? (t: number) => cache.modelFrame(t) : undefined,
+      judge: judging ? (model.judge ?? undefined) : undefined,
       onProgress: (framesDone, cells) =>
         options.onProgress?.({
           framesDone,

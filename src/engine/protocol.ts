@@ -5,6 +5,7 @@
  */
 
 import { BackendChoice, Graph, ModelCard } from './model';
+import { JudgeData } from './judge';
 import { RawCheckpoint, RawParams } from './raw';
 import { EngineProgress, EngineResult } from './pipeline';
 
@@ -27,6 +28,8 @@ export interface ModelLocation {
   readonly card: ModelCard;
   /** Where each graph the card lists is served. */
   readonly urls: { readonly [graph in Graph]?: string };
+  /** The division judge the card lists (small: it travels with the card). */
+  readonly judge?: JudgeData;
 }
 
 export interface JobOptions {

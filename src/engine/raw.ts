@@ -17,12 +17,15 @@
  * With a sister source (the sister head's maps), sisters born at t that the tracker did not
  * divide split the track that was their mother at t - 1: it ends there, they start as her
  * children (Python's `split_sisters` says how she is chosen). The tracker's own divisions then
- * need a sister pair where its daughter slots are (`CONFIRM_FRACTION`).
+ * need a sister pair where its daughter slots are (`CONFIRM_FRACTION`). With a division judge
+ * and the preprocessed frames as well, the judge decides which pairs split their mother (from
+ * CANDIDATE_SCORE up; judge.ts); without them, those above `sister_threshold` do.
  *
  * Async, for the network runs in onnxruntime-web; cancellable between windows through an
  * AbortSignal, in which case a `RawAbortError` carries the tables of the frames done.
  */
 
+import { boxMean, CANDIDATE_SCORE, HISTORY, ModelFrame, pairFeatures, PairJudge } from './judge';
 import { findPeaks, findSisters, Heatmap, SisterMap } from './peaks';
 
 /** Two living tracks nearer each other than this fraction of `min_separation` follow one cell. */
@@ -98,6 +101,9 @@ export type HeatmapSource = (t: number) => Heatmap | Promise<Heatmap>;
  */
 export type SisterSource = (t: number) => SisterMap | Promise<SisterMap>;
 
+/** Frame index -> the preprocessed model frame, asked for frames t - HISTORY to t. */
+export type ModelFrameSource = (t: number) => ModelFrame | Promise<ModelFrame>;
+
 /** What the tracker returns for a window of T frames and N queries. */
 export interface WindowOutput {
   /** `[T, N, 3, 2]`: (x, y) of each query's cell and its two daughter slots, per frame. */
@@ -141,6 +147,10 @@ export interface RawOptions {
   readonly resume?: RawCheckpoint;
   /** The sister head's maps, where the model has one. */
   readonly sisters?: SisterSource;
+  /** The preprocessed frames the division judge reads brightness from. */
+  readonly frames?: ModelFrameSource;
+  /** The division judge, where the model has one (used with `sisters` and `frames`). */
+  readonly judge?: PairJudge;
 }
 
 /** The tracks table, one row per (track, frame), sorted by (track_id, t); model pixels. */
@@ -235,12 +245,14 @@ export async function rawInference(
     throw new RangeError(`tracking needs at least 2 frames, got ${nFrames}`);
   }
   rawParams(params); // validates
-  const { onProgress, signal, onCheckpoint, resume, sisters } = options;
+  const { onProgress, signal, onCheckpoint, resume, sisters, frames, judge } = options;
   // numpy compares float32 values with float32-rounded thresholds.
   const detection = params.detection_threshold;
   const visible = Math.fround(params.visibility_threshold);
   const divides = Math.fround(params.division_threshold);
-  const splits = Math.fround(params.sister_threshold);
+  const judging = sisters !== undefined && frames !== undefined && judge !== undefined;
+  const confirming = Math.fround(params.sister_threshold * CONFIRM_FRACTION);
+  const candidateFloor = Math.fround(judging ? CANDIDATE_SCORE : params.sister_threshold);
   const separation = Math.fround(params.min_separation);
   const tracks: Track[] = [];
   const divisions: [number, number, number, number, number][] = [];
@@ -324,8 +336,7 @@ export async function rawInference(
       stopIfAborted(t);
       throw error;
     }
-    const threshold = params.sister_threshold * CONFIRM_FRACTION;
-    return findSisters(map, threshold, params.min_separation);
+    return findSisters(map, Math.min(confirming, candidateFloor), params.min_separation);
   };
 
   /** Whether a sister pair lies where the daughter slots (ax, ay) and (bx, by) are. */
@@ -342,6 +353,9 @@ export async function rawInference(
     const mx = (ax + bx) / 2;
     const my = (ay + by) / 2;
     for (let k = 0; k < pairs.length; k += 5) {
+      if (!((pairs[k + 4] as number) > confirming)) {
+        continue;
+      }
       const px = ((pairs[k] as number) + (pairs[k + 2] as number)) / 2;
       const py = ((pairs[k + 1] as number) + (pairs[k + 3] as number)) / 2;
       if (squaredLength(px - mx, py - my) < duplicateSquared) {
@@ -351,15 +365,62 @@ export async function rawInference(
     return false;
   };
 
+  /** A frame for the judge, stopping (not failing) where the signal stopped its source. */
+  const modelFrame = async (t: number): Promise<ModelFrame> => {
+    try {
+      return await (frames as ModelFrameSource)(t);
+    } catch (error) {
+      stopIfAborted(t);
+      throw error;
+    }
+  };
+
+  /**
+   * The judge's word on sisters (xa, ya, xb, yb, score) born at t to `mother`, `gap` from her
+   * point at t - 1 (without a judge, every pair above `sister_threshold` is one).
+   */
+  const isDivision = async (
+    t: number,
+    pair: [number, number, number, number, number],
+    mother: Track,
+    gap: number
+  ): Promise<boolean> => {
+    if (!judging) {
+      return true;
+    }
+    const [xa, ya, xb, yb, score] = pair;
+    const k = t - 1 - mother.start; // her point at t - 1
+    const history: number[] = [];
+    for (let j = 0; j < Math.min(HISTORY, k + 1); j++) {
+      const frame = await modelFrame(t - 1 - j);
+      history.push(boxMean(frame, mother.xs[k - j] as number, mother.ys[k - j] as number));
+    }
+    const now = await modelFrame(t);
+    const features = pairFeatures(
+      score,
+      Math.sqrt(squaredLength(xa - xb, ya - yb)) / 2,
+      gap,
+      mother.alive && end(mother) === t,
+      history,
+      [boxMean(now, xa, ya), boxMean(now, xb, yb)]
+    );
+    return (judge as PairJudge)({
+      t,
+      pair,
+      mother: [mother.xs[k] as number, mother.ys[k] as number],
+      features
+    });
+  };
+
   /** Sisters born at t that the tracker did not divide split their mother (Python's twin). */
-  const splitSisters = (t: number, pairs: Float32Array | null): boolean => {
+  const splitSisters = async (t: number, pairs: Float32Array | null): Promise<boolean> => {
     if (pairs === null) {
       return false;
     }
     const parents = new Set(divisions.map(d => d[0]));
     let found = false;
     for (let k = 0; k < pairs.length; k += 5) {
-      if (!((pairs[k + 4] as number) > splits)) {
+      if (!((pairs[k + 4] as number) > candidateFloor)) {
         continue;
       }
       const xa = pairs[k] as number;
@@ -398,7 +459,7 @@ export async function rawInference(
           nearest = gap;
         }
       }
-      if (mother === null) {
+      if (mother === null || !(await isDivision(t, [xa, ya, xb, yb, score], mother, nearest))) {
         continue;
       }
       if (mother.alive) {
@@ -530,7 +591,7 @@ export async function rawInference(
           tr.alive = false;
         }
       }
-      event = splitSisters(t, pairs) || event;
+      event = (await splitSisters(t, pairs)) || event;
       endDuplicates(t);
       event = (await addNewCells(t)) || event;
       onProgress?.(t + 1, tracks.length);

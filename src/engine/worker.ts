@@ -37,7 +37,8 @@ function model(location: ModelLocation, choice: BackendChoice): Promise<CapSessi
         }
         bytes[graph] = await fetchBytes(url);
       }
-      return CapSessions.create({ card: location.card, ...bytes } as ModelFiles, choice);
+      const files = { card: location.card, ...bytes, judge: location.judge } as ModelFiles;
+      return CapSessions.create(files, choice);
     })();
     models.set(choice, sessions);
     sessions.catch(() => models.delete(choice)); // a later job tries again

@@ -9,13 +9,16 @@ import {
   DEFAULT_RAW_PARAMS,
   findPeaks,
   Heatmap,
+  JudgeData,
   RawAbortError,
   RawCheckpoint,
   rawInference,
   rawParams,
   RawParams,
   RawResult,
+  RawOptions,
   SisterSource,
+  treeJudge,
   WindowOutput,
   WindowTracker
 } from '../../src/engine';
@@ -46,6 +49,8 @@ interface RawCase {
   heatmaps: { scale: number; q: Encoded };
   /** The sister maps RAW read (frames, in order), or null where RAW had no sister source. */
   sister_maps: { frames: Encoded; maps: Encoded } | null;
+  /** The division judge (judge.json's text) and the model frames it read; null without. */
+  judge: { judge: string; frames: Encoded; shape: number[]; scale: number; q: Encoded } | null;
   calls: Call[];
   expected: {
     tracks: Columns;
@@ -67,6 +72,7 @@ interface PeakCase {
 const RAW_FILES = [
   'raw-scenes.json',
   'raw-sisters.json',
+  'raw-judge.json',
   'raw-sim-small.json',
   'raw-sim-hard.json'
 ];
@@ -107,6 +113,32 @@ function sisterMaps(c: RawCase, reads: number[] = []): SisterSource | undefined 
       throw new Error(`Python read no sister map at frame ${t}`);
     }
     return { data: data.slice(k * size, (k + 1) * size), height, width };
+  };
+}
+
+/** The recorded judge and model frames (noting the frames read), where Python had them. */
+function judged(c: RawCase, reads: number[] = []): Pick<RawOptions, 'frames' | 'judge'> {
+  if (!c.judge) {
+    return {};
+  }
+  const frames = Array.from(dec(c.judge.frames));
+  const q = dec(c.judge.q) as Uint8Array;
+  const [height, width] = c.judge.shape as [number, number];
+  const { scale } = c.judge;
+  return {
+    judge: treeJudge(JSON.parse(c.judge.judge) as JudgeData),
+    frames: t => {
+      reads.push(t);
+      const k = frames.indexOf(t);
+      if (k < 0) {
+        throw new Error(`Python read no model frame at frame ${t}`);
+      }
+      const data = new Float32Array(height * width);
+      for (let i = 0; i < data.length; i++) {
+        data[i] = (q[k * height * width + i] as number) * scale;
+      }
+      return { data, height, width };
+    }
   };
 }
 
@@ -172,6 +204,7 @@ describe('RAW inference against the Python reference', () => {
   it.each(RAW_CASES)('%s', async (_name, c) => {
     const reads: number[] = [];
     const sisterReads: number[] = [];
+    const frameReads: number[] = [];
     const progress: number[] = [];
     const { tracker, used } = replay(c);
     const result = await rawInference(
@@ -181,7 +214,8 @@ describe('RAW inference against the Python reference', () => {
       rawParams(c.params),
       {
         onProgress: (done, cells) => progress.push(done, cells),
-        sisters: sisterMaps(c, sisterReads)
+        sisters: sisterMaps(c, sisterReads),
+        ...judged(c, frameReads)
       }
     );
     expect(used()).toBe(c.calls.length);
@@ -190,6 +224,8 @@ describe('RAW inference against the Python reference', () => {
     // Each frame's heatmap is read once, in order; so are the sister maps Python read.
     expect(reads).toEqual(Array.from({ length: c.n_frames }, (_, t) => t));
     expect(sisterReads).toEqual(c.sister_maps ? Array.from(dec(c.sister_maps.frames)) : []);
+    const framesRead = [...new Set(frameReads)].sort((a, b) => a - b);
+    expect(framesRead).toEqual(c.judge ? Array.from(dec(c.judge.frames)) : []);
   });
 
   it('agrees to the bit on coordinates', async () => {
@@ -197,7 +233,8 @@ describe('RAW inference against the Python reference', () => {
     for (const [, c] of RAW_CASES) {
       const { tracker } = replay(c);
       const result = await rawInference(c.n_frames, heatmaps(c, []), tracker, rawParams(c.params), {
-        sisters: sisterMaps(c)
+        sisters: sisterMaps(c),
+        ...judged(c)
       });
       expect(maxDiff(result.tracks.x, dec(c.expected.tracks.x as Encoded))).toBe(0);
       expect(maxDiff(result.tracks.y, dec(c.expected.tracks.y as Encoded))).toBe(0);
@@ -238,7 +275,8 @@ describe('resuming RAW from a checkpoint', () => {
       rawParams(c.params),
       {
         onCheckpoint: checkpoint => checkpoints.push(checkpoint),
-        sisters: sisterMaps(c)
+        sisters: sisterMaps(c),
+        ...judged(c)
       }
     );
     expectTables(full, c.expected);
@@ -253,7 +291,7 @@ describe('resuming RAW from a checkpoint', () => {
         heatmaps(c, reads),
         byFirstFrame(c),
         rawParams(c.params),
-        { resume: checkpoint, sisters: sisterMaps(c) }
+        { resume: checkpoint, sisters: sisterMaps(c), ...judged(c) }
       );
       expectTables(resumed, c.expected);
       // Only the frames after the checkpoint are read again.

@@ -46,9 +46,18 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from cellpoint.judge import (
+    BOX_RADIUS,
+    CANDIDATE_SCORE,
+    FEATURES,
+    HISTORY,
+    TreeJudge,
+    box_mean,
+    pair_features,
+)
 from cellpoint.preprocess import Geometry, Preprocessor, normalise, resize_weights
 from cellpoint.raw import RawParams, RawResult, find_peaks, raw_inference
-from scripted import HEAT_SCALE, Cell, Oracle, divide, gaussian_map, grid, moving
+from scripted import HEAT_SCALE, SCENE_JUDGE, Cell, Oracle, divide, gaussian_map, grid, moving
 
 Array = npt.NDArray[Any]
 FloatArray = npt.NDArray[np.float32]
@@ -137,6 +146,8 @@ class Scene:
     follow: set[int] = field(default_factory=set)  # see Oracle.follow
     blind: set[int] = field(default_factory=set)  # see Oracle.blind
     unseen: set[int] = field(default_factory=set)  # see Oracle.unseen
+    judge: TreeJudge | None = None  # with the oracle's model frames (sisters too)
+    dull: set[int] = field(default_factory=set)  # see Oracle.dull
 
 
 def params_json(p: RawParams) -> Json:
@@ -189,6 +200,7 @@ def run_scene(scene: Scene) -> Json:
         follow=scene.follow,
         blind=scene.blind,
         unseen=scene.unseen,
+        dull=scene.dull,
         jitter=scene.jitter,
         vis_jitter=VIS_JITTER,
         quantise=True,
@@ -201,6 +213,8 @@ def run_scene(scene: Scene) -> Json:
         scene.params,
         lambda done, cells: progress.append((done, cells)),
         oracle.sister_map if scene.sisters else None,
+        oracle.model_frame if scene.judge else None,
+        scene.judge,
     )
     assert oracle.reads == list(range(scene.n_frames)), "RAW reads each heatmap once, in order"
     q = np.stack([oracle.levels(t) for t in range(scene.n_frames)])
@@ -210,6 +224,17 @@ def run_scene(scene: Scene) -> Json:
         assert reads == sorted(set(reads)), "RAW reads each sister map once, in order"
         maps = np.stack([oracle.sister_map(t) for t in reads]).reshape(-1, 3, *scene.map_shape)
         sisters = {"frames": enc(np.array(reads), "int32"), "maps": enc(maps, "float32")}
+    judge = None
+    if scene.judge:
+        read = sorted(set(oracle.frame_reads))
+        levels = np.stack([oracle.frame_levels(t) for t in read]) if read else np.zeros((0, 1, 1))
+        judge = {
+            "judge": json.dumps(scene.judge.to_json()),  # judge.json's text
+            "frames": enc(np.array(read, np.int64), "int32"),
+            "shape": [dim * 4 for dim in scene.map_shape],
+            "scale": 1 / HEAT_SCALE,
+            "q": enc(levels, "uint8"),
+        }
     return {
         "name": scene.name,
         "description": scene.description,
@@ -217,6 +242,7 @@ def run_scene(scene: Scene) -> Json:
         "params": params_json(scene.params),
         "heatmaps": {"scale": 1 / HEAT_SCALE, "q": enc(q, "uint8")},
         "sister_maps": sisters,
+        "judge": judge,
         "calls": [
             {
                 "first": first,
@@ -463,6 +489,31 @@ def hand_scenes() -> list[Scene]:
             p(sister_threshold=threshold),
         )
         scene.sisters, scene.follow, scene.blind, scene.unseen = True, follow, blind, unseen
+    for name, description, dull, threshold in (
+        (
+            "judge_split",
+            "the tracker follows 1 into 2; the sister peak (0.9) is under the threshold 0.95, "
+            "but 1 brightened before dividing: the judge splits her",
+            set(),
+            0.95,
+        ),
+        (
+            "judge_dull",
+            "the tracker follows 1 into 2; the sister peak (0.9) passes the threshold 0.4, "
+            "but 1 did not brighten: the judge keeps her whole",
+            {1},
+            0.4,
+        ),
+    ):
+        mother = moving(1, 0, 9, grid(6), grid(6), vx=0.6)
+        scene = add(
+            name,
+            description,
+            [mother, *divide(mother, 10, (2, 3), (19, 19)), moving(4, 0, 19, grid(16), grid(11))],
+            20,
+            p(sister_threshold=threshold),
+        )
+        scene.sisters, scene.follow, scene.judge, scene.dull = True, {1}, SCENE_JUDGE, dull
     c1 = moving(1, 0, 9, grid(5), grid(5), vx=1.0, vy=0.8)
     c2, c3 = divide(c1, 10, (2, 3), (39, 59), spread=9.0)
     c5 = moving(5, 30, 59, grid(17), grid(12), vx=-0.3, vy=-0.1)
@@ -529,6 +580,20 @@ def sim_scenes() -> list[Scene]:
     hard_sisters.sisters = True
     hard_sisters.follow = set(mothers[::2])
     hard_sisters.blind = set(mothers[1::2])
+    hard_judge = sim_scene(
+        "sim_hard_judge",
+        "as sim_hard_sisters, with model frames and a judge: every third mother does not "
+        "brighten before she divides, and the judge keeps her whole",
+        "hard",
+        3,
+        RawParams(window=6),
+        height=128,
+        width=128,
+        n_frames=24,
+    )
+    hard_judge.sisters, hard_judge.judge = True, SCENE_JUDGE
+    hard_judge.follow, hard_judge.blind = hard_sisters.follow, hard_sisters.blind
+    hard_judge.dull = set(mothers[::3])
     return [
         sim_scene(
             "sim_small",
@@ -548,7 +613,55 @@ def sim_scenes() -> list[Scene]:
             n_frames=24,
         ),
         hard_sisters,
+        hard_judge,
     ]
+
+
+# --- the division judge's parts --------------------------------------------------------------
+
+
+def judge_vector() -> Json:
+    """box_mean, pair_features and a tree judge's log-odds on recorded inputs."""
+    rng = np.random.default_rng(7)
+    frame = rng.uniform(-0.2, 1.3, (9, 11)).astype(np.float32)  # any float32, not quantised
+    points = [(5.0, 4.0), (4.5, 3.5), (4.49, 3.51), (0.2, 0.0), (-3.0, 12.0), (10.6, 8.4)]
+    histories = [[0.5], [0.52, 0.5], [0.6, 0.55, 0.5], [0.7, 0.6, 0.5, 0.41],
+                 [0.7, 0.6, 0.5, 0.41, 0.45], [0.7, 0.6, 0.5, 0.41, 0.45, 0.39]]  # fmt: skip
+    features = [
+        pair_features(0.3 + 0.1 * k, 6.0 + k, 2.5, k % 2 == 0, h, (0.62, 0.55 + 0.02 * k))
+        for k, h in enumerate(histories)
+    ]
+    # Features on both sides of the judge's thresholds, and at them in float32.
+    samples = rng.uniform(-0.2, 1.0, (24, len(FEATURES)))
+    samples[:4, FEATURES.index("d1")] = np.array([0.05, np.float32(0.05), 0.0500001, 0.0499999])
+    samples[4:8, FEATURES.index("score")] = np.array([0.15, np.float32(0.15), 0.15000001, 0.1499])
+    return {
+        "format": FORMAT,
+        "description": "box_mean, pair_features and TreeJudge.log_odds (cellpoint.judge)",
+        "constants": {
+            "BOX_RADIUS": BOX_RADIUS,
+            "HISTORY": HISTORY,
+            "CANDIDATE_SCORE": CANDIDATE_SCORE,
+            "FEATURES": " ".join(FEATURES),
+        },
+        "frame": enc(frame, "float32"),
+        "boxes": [{"x": x, "y": y, "mean": box_mean(frame, x, y)} for x, y in points],
+        "pairs": [
+            {
+                "score": 0.3 + 0.1 * k,
+                "half": 6.0 + k,
+                "gap": 2.5,
+                "alive": k % 2 == 0,
+                "history": enc(np.array(h), "float64"),
+                "sisters": enc(np.array([0.62, 0.55 + 0.02 * k]), "float64"),
+                "features": enc(np.array(f), "float64"),
+            }
+            for k, (h, f) in enumerate(zip(histories, features, strict=True))
+        ],
+        "judge": json.dumps(SCENE_JUDGE.to_json()),
+        "samples": enc(samples, "float64"),
+        "log_odds": enc(np.array([SCENE_JUDGE.log_odds(s) for s in samples.tolist()]), "float64"),
+    }
 
 
 # --- find_peaks -------------------------------------------------------------------------------
@@ -747,6 +860,7 @@ class RecordingCap:
         self.model = OnnxCap(threads=1)
         self.card = self.model.card
         self.has_sisters = self.model.has_sisters
+        self.judge = self.model.judge
         self.encoded: list[tuple[FloatArray, FloatArray]] = []
         self.first_call: Json | None = None
         self.first_sisters: FloatArray | None = None
@@ -817,7 +931,7 @@ def model_vector() -> Json:
 
 def build_all() -> dict[str, Json]:
     """File name -> vector; nothing is written."""
-    small, hard, hard_sisters = sim_scenes()
+    small, hard, hard_sisters, hard_judge = sim_scenes()
     hand = hand_scenes()
     return {
         "raw-scenes.json": {
@@ -828,7 +942,15 @@ def build_all() -> dict[str, Json]:
         "raw-sisters.json": {
             "format": FORMAT,
             "description": "RAW inference with the sister head's maps: divisions it finds",
-            "cases": [run_scene(s) for s in (*(s for s in hand if s.sisters), hard_sisters)],
+            "cases": [
+                run_scene(s)
+                for s in (*(s for s in hand if s.sisters and not s.judge), hard_sisters)
+            ],
+        },
+        "raw-judge.json": {
+            "format": FORMAT,
+            "description": "RAW inference with a division judge: the sister pairs it splits",
+            "cases": [run_scene(s) for s in (*(s for s in hand if s.judge), hard_judge)],
         },
         "raw-sim-small.json": {
             "format": FORMAT,
@@ -846,6 +968,7 @@ def build_all() -> dict[str, Json]:
             "cases": peak_cases(),
         },
         "preprocess.json": preprocess_vector(),
+        "judge.json": judge_vector(),
     }
 
 

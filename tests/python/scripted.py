@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from cellpoint.judge import FEATURES, TreeJudge
 from cellpoint.preprocess import FEATURE_STRIDE
 
 FloatArray = npt.NDArray[np.float32]
@@ -32,6 +33,26 @@ PHANTOM_GAP = 7.0  # model px: phantom daughter slots either side of a cell (Ora
 STRAY_GAP = 16.0  # model px: how far the second slot lies from a cell (Oracle.stray)
 MATCH_RADIUS = 3.0  # model px: the tracker follows the nearest cell within this of a query
 HEAT_SCALE = 256  # quantised heatmaps are q / 256, q in 0..255: exact in float32
+# Model frames (the division judge's brightness): a disc of NUCLEUS_RADIUS model px per living
+# cell on BACKGROUND, at CELL_LEVEL; a mother brightens by MITOSIS_STEP a frame over her last
+# MITOSIS_FRAMES frames (the simulator's cue), newborn daughters start at NEWBORN_LEVEL.
+NUCLEUS_RADIUS = 5.0
+BACKGROUND, CELL_LEVEL, NEWBORN_LEVEL, MITOSIS_STEP, MITOSIS_FRAMES = 0.05, 0.4, 0.6, 0.1, 3
+
+
+def _stump(feature: str, threshold: float, below: float, above: float) -> tuple[Any, ...]:
+    return ((FEATURES.index(feature), threshold, 1, 2, 0.0), (-1, 0.0, -1, -1, below),
+            (-1, 0.0, -1, -1, above))  # fmt: skip
+
+
+# A hand-made judge for the scenes: a mother that brightened at t - 1 (d1 > 0.05) divides, and
+# a low sister score (0.15 or less) counts against her, not enough to outweigh brightening.
+SCENE_JUDGE = TreeJudge(
+    baseline=-0.25,
+    learning_rate=1.0,
+    trees=(_stump("d1", 0.05, -3.0, 3.0), _stump("score", 0.15, -1.0, 0.5)),
+    threshold=0.5,
+)
 
 
 def grid(m: float) -> float:
@@ -148,11 +169,14 @@ class Oracle:
     blind: set[int] = field(default_factory=set)
     # Mothers (cid) whose division the sister map does not show.
     unseen: set[int] = field(default_factory=set)
+    # Mothers (cid) that do not brighten before they divide, in the model frames.
+    dull: set[int] = field(default_factory=set)
     jitter: float = 0.0
     vis_jitter: float = 0.0
     quantise: bool = False
     reads: list[int] = field(default_factory=list)
     sister_reads: list[int] = field(default_factory=list)
+    frame_reads: list[int] = field(default_factory=list)
     calls: list[tuple[int, int, FloatArray]] = field(default_factory=list)
     answers: list[tuple[FloatArray, FloatArray]] = field(default_factory=list)
 
@@ -210,6 +234,33 @@ class Oracle:
             out[2, rows, cols] = round(2 * hx * hy / half * 64) / 64
         q = np.clip(np.rint(gaussians(self.map_shape, peaks, self.sigma) * HEAT_SCALE), 0, 255)
         out[0] = q.astype(np.float32) / np.float32(HEAT_SCALE)
+        return out
+
+    def brightness(self, cell: Cell, t: int) -> float:
+        """A cell's level in frame t's model frame (see MITOSIS_STEP)."""
+        if cell.parent and t - cell.start < MITOSIS_FRAMES:
+            return NEWBORN_LEVEL
+        to_go = cell.end - t  # frames until her last
+        if len(self.children(cell)) == 2 and cell.cid not in self.dull and to_go < MITOSIS_FRAMES:
+            return CELL_LEVEL + MITOSIS_STEP * (MITOSIS_FRAMES - to_go)
+        return CELL_LEVEL
+
+    def frame_levels(self, t: int) -> npt.NDArray[np.uint8]:
+        """Frame t's model frame in units of 1 / HEAT_SCALE (not recorded as a read)."""
+        h, w = self.map_shape
+        ys, xs = np.mgrid[: h * FEATURE_STRIDE, : w * FEATURE_STRIDE]
+        frame = np.full(ys.shape, BACKGROUND)
+        for c in self.living(t):
+            x, y = c.at(t)
+            inside = (xs - x) ** 2 + (ys - y) ** 2 <= NUCLEUS_RADIUS**2
+            frame[inside] = np.maximum(frame[inside], self.brightness(c, t))
+        q: npt.NDArray[np.uint8] = np.clip(np.rint(frame * HEAT_SCALE), 0, 255).astype(np.uint8)
+        return q
+
+    def model_frame(self, t: int) -> FloatArray:
+        """RAW's model-frame source (for the division judge): exact float32 levels."""
+        self.frame_reads.append(t)
+        out: FloatArray = self.frame_levels(t).astype(np.float32) / np.float32(HEAT_SCALE)
         return out
 
     def wobble(self, cid: int, t: int, k: int) -> float:

@@ -12,6 +12,7 @@ import numpy.typing as npt
 import pytest
 from cellpoint import bench
 from cellpoint.infer import ModelError, OnnxCap
+from cellpoint.judge import TreeJudge
 
 TINY = ["--quick", "--presets", "small", "--frames", "8", "--size", "128"]
 ACCURACY_COLUMNS = ["dataset", "method", "frames", "TRA", "DET", "div F1", "GT div", "div TP"]
@@ -78,6 +79,7 @@ class StandIn:
     def __init__(self) -> None:
         self.card: dict[str, Any] = {"name": "stand-in", "files": {}}
         self.has_sisters = True
+        self.judge: TreeJudge | None = None
 
     def sisters(self, previous: Any, current: Any) -> Any:
         return np.zeros((3, *previous.shape[1:]), np.float32)

@@ -17,11 +17,18 @@ from typing import Any
 
 import numpy as np
 import pytest
-from cellpoint.raw import RawParams, RawResult, find_peaks, find_sisters, raw_inference
+from cellpoint.judge import FEATURES, HISTORY, PairCandidate
+from cellpoint.raw import PairJudge, RawParams, RawResult, find_peaks, find_sisters, raw_inference
 from scripted import (
+    CELL_LEVEL,
     DAUGHTER_VIS,
+    HEAT_SCALE,
+    MITOSIS_FRAMES,
+    MITOSIS_STEP,
+    NEWBORN_LEVEL,
     OWN_VIS,
     PEAK,
+    SCENE_JUDGE,
     Cell,
     Oracle,
     divide,
@@ -40,6 +47,7 @@ def run(
     window: int = 24,
     oracle: Oracle | None = None,
     sisters: bool = False,
+    judge: PairJudge | None = None,
     **params: Any,
 ) -> tuple[RawResult, Oracle, list[tuple[int, int]]]:
     oracle = oracle or Oracle(cells, MAP_SHAPE)
@@ -51,6 +59,8 @@ def run(
         RawParams(window=window, **params),
         lambda done, found: progress.append((done, found)),
         oracle.sister_map if sisters else None,
+        oracle.model_frame if judge else None,
+        judge,
     )
     check_consistent(result, oracle, progress, n_frames)
     return result, oracle, progress
@@ -537,6 +547,67 @@ def test_sisters_far_from_every_track_split_nothing() -> None:
     result, _, _ = run(cells, 30, oracle=Oracle(cells, MAP_SHAPE, blind={1}), sisters=True)
     assert len(result.divisions["t"]) == 0
     assert result.lineage["parent_id"].tolist() == [0, 0, 0]  # the heatmap starts them as roots
+
+
+# --- RAW: the division judge -----------------------------------------------------------------
+
+
+def test_the_judge_splits_a_mother_that_brightened_under_the_sister_threshold() -> None:
+    cells = division_scene()
+    oracle = Oracle(cells, MAP_SHAPE, follow={1})
+    result, _, _ = run(cells, 30, oracle=oracle, sisters=True, sister_threshold=0.95)
+    assert len(result.divisions["t"]) == 0  # without the judge, the peak (0.9) is too low
+    oracle = Oracle(cells, MAP_SHAPE, follow={1})
+    result, _, _ = run(
+        cells, 30, oracle=oracle, sisters=True, judge=SCENE_JUDGE, sister_threshold=0.95
+    )
+    check_split(result, cells)
+    # It read brightness from frame 10 back to HISTORY frames before the division.
+    assert sorted(set(oracle.frame_reads)) == list(range(10 - HISTORY, 11))
+
+
+def test_the_judge_keeps_a_mother_that_did_not_brighten_whole() -> None:
+    cells = division_scene()
+    result, _, _ = run(cells, 30, oracle=Oracle(cells, MAP_SHAPE, follow={1}), sisters=True)
+    check_split(result, cells)  # without the judge, the peak (0.9) passes 0.4
+    oracle = Oracle(cells, MAP_SHAPE, follow={1}, dull={1})
+    result, _, _ = run(cells, 30, oracle=oracle, sisters=True, judge=SCENE_JUDGE)
+    assert len(result.divisions["t"]) == 0
+    assert result.lineage["parent_id"].tolist() == [0, 0, 0]
+
+
+def level(value: float) -> float:
+    """A model-frame level as the oracle quantises it."""
+    return round(value * HEAT_SCALE) / HEAT_SCALE
+
+
+def test_the_judge_is_asked_with_the_mothers_history() -> None:
+    cells = division_scene()
+    asked: list[PairCandidate] = []
+
+    def judge(candidate: PairCandidate) -> bool:
+        asked.append(candidate)
+        return SCENE_JUDGE(candidate)
+
+    run(cells, 30, oracle=Oracle(cells, MAP_SHAPE, follow={1}), sisters=True, judge=judge)
+    (candidate,) = asked
+    features = dict(zip(FEATURES, candidate.features, strict=True))
+    assert candidate.t == 10
+    assert np.hypot(*np.subtract(candidate.mother, cells[0].at(9))) < 0.5
+    xa, ya, xb, yb, score = candidate.pair
+    assert features["score"] == score > 0.8
+    assert features["half"] == pytest.approx(np.hypot(xa - xb, ya - yb) / 2)
+    assert features["half"] == pytest.approx(8.0, abs=1.0)  # `divide` puts them 16 px apart
+    assert features["alive"] == 1.0  # the tracker followed her into a daughter
+    assert features["span"] == HISTORY
+    # Levels are multiples of 1/256: 0.4 before mitosis, + 0.1 a frame over her last three.
+    assert features["ref"] == pytest.approx(level(CELL_LEVEL), abs=1e-9)
+    for k in (1, 2, 3):
+        rise = level(CELL_LEVEL + MITOSIS_STEP * (MITOSIS_FRAMES + 1 - k)) - level(CELL_LEVEL)
+        assert features[f"d{k}"] == pytest.approx(rise, abs=1e-9)
+    newborn = level(NEWBORN_LEVEL) - level(CELL_LEVEL)
+    assert features["dmin"] == pytest.approx(newborn, abs=1e-9)
+    assert features["dmax"] == pytest.approx(newborn, abs=1e-9)
 
 
 def test_find_sisters_reads_the_axis_at_each_midpoint() -> None:

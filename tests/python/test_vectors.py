@@ -21,15 +21,17 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from cellpoint.infer import model_card
+from cellpoint.judge import TreeJudge, box_mean, pair_features
 from cellpoint.preprocess import Geometry, Preprocessor, normalise, resize_weights
 from cellpoint.raw import RawParams, find_peaks, raw_inference
 from make_vectors import MODEL_VECTOR, VECTORS, build_all, dec, model_vector, skewed_frame
 
 Array = npt.NDArray[Any]
 Json = dict[str, Any]
-FILES = ["raw-scenes.json", "raw-sisters.json", "raw-sim-small.json", "raw-sim-hard.json"]
+FILES = ["raw-scenes.json", "raw-sisters.json", "raw-judge.json"]
+FILES += ["raw-sim-small.json", "raw-sim-hard.json"]
 FILES += ["peaks.json"]
-FILES += ["preprocess.json"]
+FILES += ["preprocess.json", "judge.json"]
 
 
 def load(name: str) -> Json:
@@ -80,6 +82,16 @@ def test_raw_inference_replays_to_the_recorded_tables(case: Json) -> None:
         out: npt.NDArray[np.float32] = dec(recorded["maps"])[frames.index(t)]
         return out
 
+    frame_reads: list[int] = []
+    judged = case["judge"]
+
+    def model_frame(t: int) -> npt.NDArray[np.float32]:
+        frame_reads.append(t)
+        frames = dec(judged["frames"]).tolist()
+        assert t in frames, f"no model frame was read at frame {t}"
+        out: npt.NDArray[np.float32] = dec(judged["q"])[frames.index(t)].astype(np.float32)
+        return out * np.float32(judged["scale"])
+
     progress: list[tuple[int, int]] = []
     result = raw_inference(
         case["n_frames"],
@@ -88,10 +100,13 @@ def test_raw_inference_replays_to_the_recorded_tables(case: Json) -> None:
         RawParams(**case["params"]),
         lambda done, cells: progress.append((done, cells)),
         sister_map if recorded else None,
+        model_frame if judged else None,
+        TreeJudge.from_json(json.loads(judged["judge"])) if judged else None,
     )
     assert next(calls, None) is None, "fewer tracker calls than recorded"
     assert reads == list(range(case["n_frames"]))
     assert sister_reads == (dec(recorded["frames"]).tolist() if recorded else [])
+    assert sorted(set(frame_reads)) == (dec(judged["frames"]).tolist() if judged else [])
     expected = case["expected"]
     for table in ("tracks", "lineage", "divisions"):
         got = getattr(result, table)
@@ -185,3 +200,19 @@ def test_the_model_vector_is_the_shipped_models_answer() -> None:
     )
     # A real network's floats: equal to a tolerance, not to the bit, across CPUs.
     same(json.loads(json.dumps(model_vector())), committed, MODEL_VECTOR, atol=1e-4)
+
+
+def test_judge_parts_give_the_recorded_outputs() -> None:
+    v = load("judge.json")
+    frame = dec(v["frame"])
+    for box in v["boxes"]:
+        assert box_mean(frame, box["x"], box["y"]) == box["mean"]
+    for pair in v["pairs"]:
+        history, sisters = dec(pair["history"]).tolist(), tuple(dec(pair["sisters"]).tolist())
+        got = pair_features(
+            pair["score"], pair["half"], pair["gap"], pair["alive"], history, sisters
+        )
+        np.testing.assert_array_equal(got, dec(pair["features"]))
+    judge = TreeJudge.from_json(json.loads(v["judge"]))
+    got = [judge.log_odds(s) for s in dec(v["samples"]).tolist()]
+    np.testing.assert_array_equal(got, dec(v["log_odds"]))

@@ -19,6 +19,7 @@ import torch
 from ..frames import FrameStack
 from ..heldout import data_dir, held_out_real, held_out_seeds
 from ..infer import track_kernel
+from ..judge import TreeJudge
 from ..metrics import evaluate
 from ..raw import RawParams
 from ..sim import simulate
@@ -40,6 +41,7 @@ class TorchCap:
         self.encoder, self.tracker = encoder.eval(), tracker.eval()
         self.sister_head = sister_head.eval() if sister_head is not None else None
         self.has_sisters = sister_head is not None
+        self.judge: TreeJudge | None = None  # checkpoints carry no judge: it ships with export
         self.device = next(tracker.parameters()).device  # training validates on its device
         self.card: dict[str, Any] = {"name": "cap (PyTorch checkpoint)", "files": {}}
 

@@ -1,0 +1,213 @@
+"""Trains the division judge (cellpoint/judge.py) on the pairs RAW asks it about.
+
+    python -m cellpoint.cap.judge --out runs/judge
+    python -m cellpoint.cap.judge --out runs/judge2 --candidates runs/judge/candidates.parquet
+
+Runs the model (the shipped one, or `--model DIR`) with RAW over training sequences (simulator
+seeds no validation uses, and the training frames of the shared CTC sequences), records every
+sister pair RAW would judge with its features, labels it against the ground truth, and fits
+scikit-learn's gradient boosting. While recording, RAW splits as it would without a judge
+(pairs above `sister_threshold`), so the candidates are those of the tracks the model makes.
+
+A pair is a division when its midpoint lies within SISTER_MATCH_RADIUS of true sisters born
+in that frame and the track it would split was their mother at t - 1 (within half a nucleus
+diameter of her). Writes `judge.json` (the trees) and `candidates.parquet` (every candidate
+with its features, label and sequence, for the figures in training/README.md); `--candidates`
+fits again on a run's candidates without recording them anew.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from ..frames import FrameStack
+from ..heldout import data_dir, real_sequences, training_frames
+from ..infer import CapModel, OnnxCap, track_kernel
+from ..judge import FEATURES, PairCandidate, TreeJudge
+from ..preprocess import CANONICAL_DIAMETER, Geometry
+from ..raw import RawParams
+from ..result import TrackingResult
+from ..sim import simulate
+from .divisions import SISTER_MATCH_RADIUS, Truth
+
+# Training seeds: outside every held-out range (heldout.py: 10001 + k * 1000 and up).
+TRAIN_SEEDS = {"hard": range(1, 7), "small": range(1, 13), "simplus": range(1, 3)}
+TREES = 150
+DEPTH = 3
+LEARNING_RATE = 0.1
+
+
+def training_sequences() -> Iterator[tuple[str, npt.NDArray[Any], Truth, float]]:
+    """(name, frames, ground truth, nucleus diameter) of each sequence the judge learns from."""
+    for preset, seeds in TRAIN_SEEDS.items():
+        for seed in seeds:
+            seq = simulate(preset, seed=seed)
+            yield f"sim:{preset} seed {seed}", seq.frames, seq, seq.config.diameter
+    root = data_dir()
+    if root is None:
+        print("no shared CTC data (../shared/data): training on the simulator alone")
+        return
+    for real in real_sequences(root):
+        end = training_frames(real.frames.shape[0])
+        truth = TrackingResult.from_ctc(real.sequence)
+        tracks = truth.tracks[truth.tracks["t"] < end]
+        divisions = truth.divisions[truth.divisions["t"] < end]
+        yield real.name, np.asarray(real.frames[:end]), _Cut(tracks, divisions), real.diameter
+
+
+class _Cut:
+    """Ground truth cut to a sequence's training frames."""
+
+    def __init__(self, tracks: pd.DataFrame, divisions: pd.DataFrame) -> None:
+        self.tracks, self.divisions = tracks, divisions
+
+
+def record(
+    model: CapModel, frames: npt.NDArray[Any], diameter: float, params: RawParams
+) -> tuple[list[PairCandidate], Geometry]:
+    """Every candidate RAW judges on one sequence (splitting as without a judge)."""
+    candidates: list[PairCandidate] = []
+    threshold = np.float32(params.sister_threshold)
+
+    def recorder(candidate: PairCandidate) -> bool:
+        candidates.append(candidate)
+        return bool(candidate.pair[4] > threshold)
+
+    track_kernel(FrameStack(frames), diameter, params, model, judge=recorder)
+    height, width = frames.shape[1:]
+    return candidates, Geometry.for_diameter(height, width, diameter)
+
+
+def label(
+    candidates: list[PairCandidate], truth: Truth, geometry: Geometry
+) -> npt.NDArray[np.bool_]:
+    """Whether each candidate names true sisters and their mother (see the module's doc)."""
+    at = truth.tracks.set_index(["track_id", "t"])[["y", "x"]]
+    births: dict[int, list[tuple[float, float, float, float]]] = {}
+    for t, mother, a, b in truth.divisions[
+        ["t", "parent_id", "daughter_a", "daughter_b"]
+    ].to_numpy():
+        if (mother, t - 1) not in at.index:
+            continue
+        (ya, xa), (yb, xb) = at.loc[(a, t)].to_numpy(), at.loc[(b, t)].to_numpy()
+        sy, sx = geometry.to_model((ya + yb) / 2, (xa + xb) / 2)
+        py, px = geometry.to_model(*at.loc[(mother, t - 1)].to_numpy())
+        births.setdefault(int(t), []).append((float(sx), float(sy), float(px), float(py)))
+    out = np.zeros(len(candidates), bool)
+    for i, c in enumerate(candidates):
+        xa, ya, xb, yb, _ = c.pair
+        mx, my = (xa + xb) / 2, (ya + yb) / 2
+        out[i] = any(
+            np.hypot(mx - tx, my - ty) <= SISTER_MATCH_RADIUS
+            and np.hypot(c.mother[0] - px, c.mother[1] - py) <= CANONICAL_DIAMETER / 2
+            for tx, ty, px, py in births.get(c.t, [])
+        )
+    return out
+
+
+def fit(table: pd.DataFrame, divisions: int) -> TreeJudge:
+    """Gradient boosting on the candidates; the threshold that maximises the pooled F1 of
+    the pairs it accepts (against `divisions` true divisions)."""
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    x = table[list(FEATURES)].to_numpy(np.float32)
+    y = table["division"].to_numpy()
+    gbm = GradientBoostingClassifier(
+        n_estimators=TREES, max_depth=DEPTH, learning_rate=LEARNING_RATE, subsample=0.8,
+        random_state=0,
+    )  # fmt: skip
+    gbm.fit(x, y)
+    trees = []
+    for (estimator,) in gbm.estimators_:
+        tree = estimator.tree_
+        trees.append(
+            tuple(
+                (int(f), float(th), int(lt), int(rt), float(v))
+                for f, th, lt, rt, v in zip(
+                    np.where(tree.children_left < 0, -1, tree.feature).tolist(),
+                    tree.threshold.tolist(),
+                    tree.children_left.tolist(),
+                    tree.children_right.tolist(),
+                    tree.value[:, 0, 0].tolist(),
+                    strict=True,
+                )
+            )
+        )
+    prior = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
+    judge = TreeJudge(float(np.log(prior / (1 - prior))), LEARNING_RATE, tuple(trees), 0.5)
+    p = np.array([judge.probability(row) for row in x.tolist()])
+    if not np.allclose(p, gbm.predict_proba(x)[:, 1], atol=1e-6):
+        raise RuntimeError("the exported trees do not reproduce scikit-learn's probabilities")
+    best = max(np.arange(0.2, 0.81, 0.05), key=lambda th: _f1(p > th, y, divisions))
+    return TreeJudge(judge.baseline, judge.learning_rate, judge.trees, round(float(best), 2))
+
+
+def _f1(accepted: npt.NDArray[np.bool_], right: npt.NDArray[np.bool_], divisions: int) -> float:
+    tp = int((accepted & right).sum())
+    return 2 * tp / (int(accepted.sum()) + divisions) if tp else 0.0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--model", type=Path, help="folder of a model card and its graphs (default: shipped)"
+    )
+    parser.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: all)")
+    parser.add_argument("--candidates", type=Path, help="a run's candidates.parquet to fit on")
+    args = parser.parse_args(argv)
+    if args.candidates:
+        everything = pd.read_parquet(args.candidates)
+    else:
+        everything = record_all(args.model, args.threads)
+    divisions = int(everything.attrs["divisions"])
+    judge = fit(everything, divisions)
+    args.out.mkdir(parents=True, exist_ok=True)
+    everything.to_parquet(args.out / "candidates.parquet")
+    (args.out / "judge.json").write_text(json.dumps(judge.to_json(), separators=(",", ":")))
+    rows = everything[list(FEATURES)].to_numpy(np.float32).tolist()
+    accepted = np.array([judge.log_odds(row) > judge.cut for row in rows])
+    tp = int((accepted & everything["division"].to_numpy()).sum())
+    print(
+        f"judge: {len(judge.trees)} trees, threshold {judge.threshold}; on its training pairs "
+        f"{int(accepted.sum())} accepted, {tp} right, of {divisions} divisions"
+    )
+
+
+def record_all(model_dir: Path | None, threads: int) -> pd.DataFrame:
+    """The candidates of every training sequence, labelled; attrs["divisions"] counts the
+    true divisions they are drawn from."""
+    model = OnnxCap(model_dir, threads=threads) if model_dir else OnnxCap(threads=threads)
+    params = RawParams()
+    tables, divisions = [], 0
+    for name, frames, truth, diameter in training_sequences():
+        start = time.perf_counter()
+        candidates, geometry = record(model, frames, diameter, params)
+        right = label(candidates, truth, geometry)
+        table = pd.DataFrame([c.features for c in candidates], columns=list(FEATURES))
+        table["division"], table["sequence"] = right, name
+        tables.append(table)
+        divisions += len(truth.divisions)
+        print(
+            f"{name}: {len(truth.divisions)} divisions, {len(candidates)} candidates, "
+            f"{int(right.sum())} right ({time.perf_counter() - start:.0f} s)",
+            flush=True,
+        )
+    everything = pd.concat(tables, ignore_index=True)
+    everything.attrs["divisions"] = divisions
+    return everything
+
+
+if __name__ == "__main__":
+    main()
