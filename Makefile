@@ -11,7 +11,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export CELLPOINT_CHROMIUM ?= /usr/bin/chromium
 
 LABEXT := python_stub/cellpoint/labextension
-TS_SOURCES := $(shell find src style schema -type f) package.json tsconfig.json
+TS_SOURCES := $(shell find src style schema python_stub/cellpoint/models -type f) package.json tsconfig.json
 PY_SOURCES := $(shell find python_stub/cellpoint -type f -not -path '*/labextension/*' -not -path '*/__pycache__/*') pyproject.toml
 
 .PHONY: setup build install lint test test-js test-py demo bench clean

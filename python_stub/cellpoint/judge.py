@@ -155,7 +155,8 @@ class TreeJudge:
         return total
 
     def probability(self, features: Sequence[float]) -> float:
-        return 1.0 / (1.0 + math.exp(-self.log_odds(features)))
+        z = self.log_odds(features)
+        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 
     def __call__(self, candidate: PairCandidate) -> bool:
         return self.log_odds(candidate.features) > self.cut

@@ -1,11 +1,13 @@
 /**
  * Where the page finds the engine's parts once built: the worker script, the network's ONNX
- * files (copied from the Python package into the labextension's static files) and the
- * model card. Bundler-only (`import.meta.url`), so the Node tests do not import it.
+ * files (copied from the Python package into the labextension's static files), the model card
+ * and the division judge the card names (both small, bundled). Bundler-only (`import.meta.url`), so the Node tests do not import it.
  */
 
 import card from '../../python_stub/cellpoint/models/cap-v1.json';
+import judge from '../../python_stub/cellpoint/models/judge.json';
 import { EngineClient } from './client';
+import { JudgeData } from './judge';
 import { ModelCard } from './model';
 import { ModelLocation } from './protocol';
 
@@ -15,7 +17,8 @@ export const MODEL: ModelLocation = {
     encoder: new URL('../../../python_stub/cellpoint/models/encoder.onnx', import.meta.url).href,
     tracker: new URL('../../../python_stub/cellpoint/models/tracker.onnx', import.meta.url).href,
     sisters: new URL('../../../python_stub/cellpoint/models/sisters.onnx', import.meta.url).href
-  }
+  },
+  judge: judge as unknown as JudgeData // rows of five numbers, as cellpoint.judge writes them
 };
 
 export function createEngineWorker(): Worker {

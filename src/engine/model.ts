@@ -29,6 +29,8 @@ export interface ModelCard {
   readonly name: string;
   readonly files: { readonly [file: string]: { readonly sha256: string; readonly bytes: number } };
   readonly encoder: { readonly stride: number; readonly feature_dim: number };
+  /** The division judge's file (`judge.json`), where the model ships one. */
+  readonly judge?: { readonly file: string; readonly sha256: string; readonly bytes: number };
 }
 
 export type Graph = 'encoder' | 'tracker' | 'sisters';

@@ -16,6 +16,7 @@ import {
   FrameSource,
   Geometry,
   ModelCard,
+  JudgeData,
   ModelFiles,
   cardGraphs,
   ModelIntegrityError,
@@ -36,6 +37,9 @@ const VALUE_TOLERANCE = 1e-4; // features, heatmaps, visibilities
 interface ModelVector {
   model: string;
   sha256: Record<string, string>;
+  judge_sha256: string;
+  /** Divisions Python made of these frames with the sister score alone deciding splits. */
+  divisions_without_judge: number;
   frames: Encoded;
   diameter: number;
   params: { window: number };
@@ -60,7 +64,10 @@ function modelFiles(): ModelFiles {
     card,
     encoder: read('encoder.onnx'),
     tracker: read('tracker.onnx'),
-    sisters: read('sisters.onnx')
+    sisters: read('sisters.onnx'),
+    judge: card.judge
+      ? (JSON.parse(readFileSync(join(MODELS, card.judge.file), 'utf8')) as JudgeData)
+      : undefined
   };
 }
 
@@ -116,6 +123,7 @@ test('the vector was made with the shipped model files', () => {
   expect(vector.sha256).toEqual(
     Object.fromEntries(Object.entries(card.files).map(([name, info]) => [name, info.sha256]))
   );
+  expect(vector.judge_sha256).toBe(card.judge?.sha256);
 });
 
 test('the encoder gives the reference features and heatmap', async () => {
@@ -142,6 +150,9 @@ test('the whole sequence gives the reference tables, pulling frames a window at 
     onProgress: p => progress.push(p.framesDone)
   });
   expectSameTables(result);
+  // The division judge kept a mother whole that the sister score alone would have split.
+  expect(wasm.judge).not.toBeNull();
+  expect(result.divisions.parent_id.length).toBeLessThan(vector.divisions_without_judge);
   expect(result.backend).toBe('wasm');
   expect(result.fallbackReason).toBeNull();
   expect(result.model).toBe(card.name);

@@ -890,24 +890,34 @@ class RecordingCap:
 
 
 def model_vector() -> Json:
-    """The shipped model on 8 frames of a simulated sequence, cropped to 96 x 128; of the first
-    frame's features, the first FEATURE_CHANNELS channels (all of them make the file large)."""
+    """The shipped model on 8 frames of a simulated sequence, cropped to 96 x 96; of the first
+    frame's features, the first FEATURE_CHANNELS channels (all of them make the file large).
+    The crop is one where the division judge keeps a mother whole that the sister score alone
+    (above `sister_threshold`) would split, with a wide margin (its log-odds 0.6 under the cut),
+    so the tables show that both hosts ask it."""
     from cellpoint.frames import FrameStack
     from cellpoint.infer import track_kernel
     from cellpoint.sim import simulate
 
     seq = simulate("small", seed=424242)
-    frames = np.ascontiguousarray(seq.frames[:8, 10:106, 3:131])
+    frames = np.ascontiguousarray(seq.frames[14:22, :96, 32:])
     diameter = seq.config.diameter
     params = RawParams(window=5)
     model = RecordingCap()
     result = track_kernel(FrameStack(frames), diameter, params, model=model)
+    threshold = np.float32(params.sister_threshold)
+    unjudged = track_kernel(
+        FrameStack(frames), diameter, params, model, judge=lambda c: bool(c.pair[4] > threshold)
+    )
+    assert len(unjudged.divisions) > len(result.divisions), "the crop no longer tests the judge"
     feats, heat = model.encoded[0]
     return {
         "format": FORMAT,
         "description": "the shipped CAP model end to end (onnxruntime, CPU) on a simulated crop",
         "model": model.card["name"],
         "sha256": {name: info["sha256"] for name, info in model.card["files"].items()},
+        "judge_sha256": model.card["judge"]["sha256"],
+        "divisions_without_judge": len(unjudged.divisions),
         "frames": enc(frames, "uint16"),
         "diameter": diameter,
         "params": params_json(params),

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from cellpoint.cap.judge import fit, label, record
+from cellpoint.cap.judge import fit, kind, label, record
 from cellpoint.infer import MODELS_DIR, ModelError, OnnxCap, load_judge, model_card
 from cellpoint.judge import (
     BOX_RADIUS,
@@ -98,7 +98,14 @@ def test_fit_reproduces_scikit_learn_and_picks_the_best_threshold() -> None:
     n = 600
     table = pd.DataFrame(rng.normal(0, 1, (n, len(FEATURES))), columns=list(FEATURES))
     table["division"] = (table["d1"] + 0.3 * rng.normal(0, 1, n)) > 1.0
-    judge = fit(table, divisions=int(table["division"].sum()))
+    # Two kinds of sequence, one with a tenth of the candidates: they weigh alike.
+    table["sequence"] = np.where(np.arange(n) < 540, "sim:hard seed 1", "Fluo-N2DH-SIM+/02")
+    table["divisions"] = table.groupby("sequence")["division"].transform("sum")
+    assert [kind(s) for s in ("sim:hard seed 1", "Fluo-N2DH-SIM+/02")] == [
+        "hard",
+        "Fluo-N2DH-SIM+/02",
+    ]
+    judge = fit(table)  # raises unless its trees give scikit-learn's probabilities
     assert 0.2 <= judge.threshold <= 0.8
     x = table[list(FEATURES)].to_numpy(np.float32).tolist()
     accepted = np.array([judge.log_odds(row) > judge.cut for row in x])

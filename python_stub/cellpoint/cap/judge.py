@@ -13,13 +13,17 @@ A pair is a division when its midpoint lies within SISTER_MATCH_RADIUS of true s
 in that frame and the track it would split was their mother at t - 1 (within half a nucleus
 diameter of her). Writes `judge.json` (the trees) and `candidates.parquet` (every candidate
 with its features, label and sequence, for the figures in training/README.md); `--candidates`
-fits again on a run's candidates without recording them anew.
+fits again on a run's candidates without recording them anew; `--install` puts the judge
+into the package's models/ folder and names it, with its hash, in the model card.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,9 +42,11 @@ from ..raw import RawParams
 from ..result import TrackingResult
 from ..sim import simulate
 from .divisions import SISTER_MATCH_RADIUS, Truth
+from .export import MODEL_NAME, MODELS_DIR, sha256
 
 # Training seeds: outside every held-out range (heldout.py: 10001 + k * 1000 and up).
 TRAIN_SEEDS = {"hard": range(1, 7), "small": range(1, 13), "simplus": range(1, 3)}
+JUDGE_FILE = "judge.json"
 TREES = 150
 DEPTH = 3
 LEARNING_RATE = 0.1
@@ -114,18 +120,28 @@ def label(
     return out
 
 
-def fit(table: pd.DataFrame, divisions: int) -> TreeJudge:
-    """Gradient boosting on the candidates; the threshold that maximises the pooled F1 of
-    the pairs it accepts (against `divisions` true divisions)."""
+def kind(sequence: str) -> str:
+    """What a sequence is an instance of: its simulator preset, or the real sequence itself."""
+    match = re.match(r"sim:(\w+) seed", sequence)
+    return match.group(1) if match else sequence
+
+
+def fit(table: pd.DataFrame) -> TreeJudge:
+    """Gradient boosting on the candidates, each kind of sequence (`kind`) weighing as much as
+    any other however many candidates it has (the dense preset has a hundred times the real
+    sequences'), and the threshold that maximises the mean over kinds of the F1 of the pairs
+    it accepts (against each kind's true divisions, the `divisions` column: its sequence's)."""
     from sklearn.ensemble import GradientBoostingClassifier
 
     x = table[list(FEATURES)].to_numpy(np.float32)
     y = table["division"].to_numpy()
+    kinds = table["sequence"].map(kind)
+    weight = 1.0 / kinds.map(kinds.value_counts()).to_numpy()
     gbm = GradientBoostingClassifier(
         n_estimators=TREES, max_depth=DEPTH, learning_rate=LEARNING_RATE, subsample=0.8,
         random_state=0,
     )  # fmt: skip
-    gbm.fit(x, y)
+    gbm.fit(x, y, sample_weight=weight / weight.mean())
     trees = []
     for (estimator,) in gbm.estimators_:
         tree = estimator.tree_
@@ -142,12 +158,22 @@ def fit(table: pd.DataFrame, divisions: int) -> TreeJudge:
                 )
             )
         )
-    prior = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
-    judge = TreeJudge(float(np.log(prior / (1 - prior))), LEARNING_RATE, tuple(trees), 0.5)
+    prior = float(np.average(y, weights=weight))  # scikit-learn starts from the weighted prior
+    judge = TreeJudge(math.log(prior / (1 - prior)), LEARNING_RATE, tuple(trees), 0.5)
     p = np.array([judge.probability(row) for row in x.tolist()])
     if not np.allclose(p, gbm.predict_proba(x)[:, 1], atol=1e-6):
         raise RuntimeError("the exported trees do not reproduce scikit-learn's probabilities")
-    best = max(np.arange(0.2, 0.81, 0.05), key=lambda th: _f1(p > th, y, divisions))
+    divisions = table.groupby("sequence")["divisions"].first().groupby(kind).sum()
+
+    def mean_f1(threshold: float) -> float:
+        accepted = p > threshold
+        return float(
+            np.mean(
+                [_f1(accepted[kinds == k], y[kinds == k], int(n)) for k, n in divisions.items()]
+            )
+        )
+
+    best = max(np.arange(0.2, 0.81, 0.05), key=mean_f1)
     return TreeJudge(judge.baseline, judge.learning_rate, judge.trees, round(float(best), 2))
 
 
@@ -166,16 +192,19 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: all)")
     parser.add_argument("--candidates", type=Path, help="a run's candidates.parquet to fit on")
+    parser.add_argument("--install", action="store_true", help="ship it (models/, model card)")
     args = parser.parse_args(argv)
     if args.candidates:
         everything = pd.read_parquet(args.candidates)
     else:
         everything = record_all(args.model, args.threads)
-    divisions = int(everything.attrs["divisions"])
-    judge = fit(everything, divisions)
+    judge = fit(everything)
+    divisions = int(everything.groupby("sequence")["divisions"].first().sum())
     args.out.mkdir(parents=True, exist_ok=True)
     everything.to_parquet(args.out / "candidates.parquet")
     (args.out / "judge.json").write_text(json.dumps(judge.to_json(), separators=(",", ":")))
+    if args.install:
+        install(args.out / "judge.json")
     rows = everything[list(FEATURES)].to_numpy(np.float32).tolist()
     accepted = np.array([judge.log_odds(row) > judge.cut for row in rows])
     tp = int((accepted & everything["division"].to_numpy()).sum())
@@ -185,28 +214,43 @@ def main(argv: list[str] | None = None) -> None:
     )
 
 
+def install(path: Path, models_dir: Path = MODELS_DIR) -> None:
+    """Copies a trained judge into `models_dir` and names it in the model card there."""
+    target = models_dir / JUDGE_FILE
+    shutil.copyfile(path, target)
+    card_path = models_dir / f"{MODEL_NAME}.json"
+    card = json.loads(card_path.read_text())
+    judge = TreeJudge.from_json(json.loads(target.read_text()))
+    card["judge"] = {
+        "file": JUDGE_FILE,
+        "sha256": sha256(target),
+        "bytes": target.stat().st_size,
+        "trees": len(judge.trees),
+        "threshold": judge.threshold,
+    }
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+
+
 def record_all(model_dir: Path | None, threads: int) -> pd.DataFrame:
-    """The candidates of every training sequence, labelled; attrs["divisions"] counts the
-    true divisions they are drawn from."""
+    """The candidates of every training sequence with their features, label (`division`),
+    sequence and its number of true divisions (`divisions`)."""
     model = OnnxCap(model_dir, threads=threads) if model_dir else OnnxCap(threads=threads)
     params = RawParams()
-    tables, divisions = [], 0
+    tables = []
     for name, frames, truth, diameter in training_sequences():
         start = time.perf_counter()
         candidates, geometry = record(model, frames, diameter, params)
         right = label(candidates, truth, geometry)
         table = pd.DataFrame([c.features for c in candidates], columns=list(FEATURES))
         table["division"], table["sequence"] = right, name
+        table["divisions"] = len(truth.divisions)
         tables.append(table)
-        divisions += len(truth.divisions)
         print(
             f"{name}: {len(truth.divisions)} divisions, {len(candidates)} candidates, "
             f"{int(right.sum())} right ({time.perf_counter() - start:.0f} s)",
             flush=True,
         )
-    everything = pd.concat(tables, ignore_index=True)
-    everything.attrs["divisions"] = divisions
-    return everything
+    return pd.concat(tables, ignore_index=True)
 
 
 if __name__ == "__main__":
