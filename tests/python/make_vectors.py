@@ -438,6 +438,19 @@ def hand_scenes() -> list[Scene]:
         10,
         p(visibility_threshold=0.96),
     )
+
+    def division_scene(name: str, description: str, threshold: float) -> Scene:
+        """1 divides at 10 into 2 and 3 beside a bystander 4, with sister maps."""
+        mother = moving(1, 0, 9, grid(6), grid(6), vx=0.6)
+        cells = [
+            mother,
+            *divide(mother, 10, (2, 3), (19, 19)),
+            moving(4, 0, 19, grid(16), grid(11)),
+        ]
+        scene = add(name, description, cells, 20, p(sister_threshold=threshold))
+        scene.sisters = True
+        return scene
+
     for name, description, follow, blind, unseen, threshold in (
         (
             "sister_split",
@@ -480,15 +493,8 @@ def hand_scenes() -> list[Scene]:
             0.95,
         ),
     ):
-        mother = moving(1, 0, 9, grid(6), grid(6), vx=0.6)
-        scene = add(
-            name,
-            description,
-            [mother, *divide(mother, 10, (2, 3), (19, 19)), moving(4, 0, 19, grid(16), grid(11))],
-            20,
-            p(sister_threshold=threshold),
-        )
-        scene.sisters, scene.follow, scene.blind, scene.unseen = True, follow, blind, unseen
+        scene = division_scene(name, description, threshold)
+        scene.follow, scene.blind, scene.unseen = follow, blind, unseen
     for name, description, dull, threshold in (
         (
             "judge_split",
@@ -505,15 +511,8 @@ def hand_scenes() -> list[Scene]:
             0.4,
         ),
     ):
-        mother = moving(1, 0, 9, grid(6), grid(6), vx=0.6)
-        scene = add(
-            name,
-            description,
-            [mother, *divide(mother, 10, (2, 3), (19, 19)), moving(4, 0, 19, grid(16), grid(11))],
-            20,
-            p(sister_threshold=threshold),
-        )
-        scene.sisters, scene.follow, scene.judge, scene.dull = True, {1}, SCENE_JUDGE, dull
+        scene = division_scene(name, description, threshold)
+        scene.follow, scene.judge, scene.dull = {1}, SCENE_JUDGE, dull
     c1 = moving(1, 0, 9, grid(5), grid(5), vx=1.0, vy=0.8)
     c2, c3 = divide(c1, 10, (2, 3), (39, 59), spread=9.0)
     c5 = moving(5, 30, 59, grid(17), grid(12), vx=-0.3, vy=-0.1)
