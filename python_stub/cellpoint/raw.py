@@ -23,7 +23,10 @@ within the reach `straddle` allows, that either went on to one of the sisters (o
 them) or ended at t - 1. She ends at t - 1 and the sisters start as her children. On dense
 fields the tracker follows the mother into one daughter in most divisions (training/README.md).
 The head also checks the tracker: a division of its daughter slots needs a sister pair there
-(CONFIRM_FRACTION), for the slots light up on cells that do not divide.
+(CONFIRM_FRACTION), for the slots light up on cells that do not divide. Where the model has a
+division judge (judge.py) and RAW the preprocessed frames, the judge, not `sister_threshold`,
+decides which pairs split their mother, from CANDIDATE_SCORE up: it reads how the mother's
+brightness changed over the frames before.
 
 Heatmap peaks far from every living cell are new cells. Two tracks that have come onto one cell
 (nearer than half of `min_separation`, and not sisters) are one too many: the younger ends. The
@@ -261,7 +264,8 @@ def raw_inference(
                     break
 
     def sister_pairs(t: int) -> FloatArray | None:
-        """Frame t's sister pairs down to the confirming threshold; None without a head."""
+        """Frame t's sister pairs down to the confirming threshold (or the judge's floor);
+        None without a head."""
         if sisters is None:
             return None
         threshold = float(min(confirm_threshold, candidate_floor))
