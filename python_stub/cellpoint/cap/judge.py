@@ -7,7 +7,9 @@ Runs the model (the shipped one, or `--model DIR`) with RAW over training sequen
 seeds no validation uses, and the training frames of the shared CTC sequences), records every
 sister pair RAW would judge with its features, labels it against the ground truth, and fits
 scikit-learn's gradient boosting. While recording, RAW splits as it would without a judge
-(pairs above `sister_threshold`), so the candidates are those of the tracks the model makes.
+(pairs above `sister_threshold`), so the candidates are those of the tracks the model makes;
+with `--with-judge`, as the model's shipped judge says (a second round: the pairs of the tracks
+a judged RAW makes).
 
 A pair is a division when its midpoint lies within SISTER_MATCH_RADIUS of true sisters born
 in that frame and the track it would split was their mother at t - 1 (within half a nucleus
@@ -38,7 +40,7 @@ from ..heldout import data_dir, real_sequences, training_frames
 from ..infer import CapModel, OnnxCap, track_kernel
 from ..judge import FEATURES, PairCandidate, TreeJudge
 from ..preprocess import CANONICAL_DIAMETER, Geometry
-from ..raw import RawParams
+from ..raw import PairJudge, RawParams
 from ..result import TrackingResult
 from ..sim import simulate
 from .divisions import SISTER_MATCH_RADIUS, Truth
@@ -78,15 +80,20 @@ class _Cut:
 
 
 def record(
-    model: CapModel, frames: npt.NDArray[Any], diameter: float, params: RawParams
+    model: CapModel,
+    frames: npt.NDArray[Any],
+    diameter: float,
+    params: RawParams,
+    decide: PairJudge | None = None,
 ) -> tuple[list[PairCandidate], Geometry]:
-    """Every candidate RAW judges on one sequence (splitting as without a judge)."""
+    """Every candidate RAW judges on one sequence, splitting where `decide` says (by default,
+    as without a judge: where the score passes `sister_threshold`)."""
     candidates: list[PairCandidate] = []
     threshold = np.float32(params.sister_threshold)
 
     def recorder(candidate: PairCandidate) -> bool:
         candidates.append(candidate)
-        return bool(candidate.pair[4] > threshold)
+        return decide(candidate) if decide else bool(candidate.pair[4] > threshold)
 
     track_kernel(FrameStack(frames), diameter, params, model, judge=recorder)
     height, width = frames.shape[1:]
@@ -193,11 +200,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: all)")
     parser.add_argument("--candidates", type=Path, help="a run's candidates.parquet to fit on")
     parser.add_argument("--install", action="store_true", help="ship it (models/, model card)")
+    parser.add_argument(
+        "--with-judge", action="store_true",
+        help="record with the model's own judge splitting (a second round: the pairs of the "
+        "tracks a judged RAW makes)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.candidates:
         everything = pd.read_parquet(args.candidates)
     else:
-        everything = record_all(args.model, args.threads)
+        everything = record_all(args.model, args.threads, args.with_judge)
     judge = fit(everything)
     divisions = int(everything.groupby("sequence")["divisions"].first().sum())
     args.out.mkdir(parents=True, exist_ok=True)
@@ -231,15 +243,18 @@ def install(path: Path, models_dir: Path = MODELS_DIR) -> None:
     card_path.write_text(json.dumps(card, indent=2) + "\n")
 
 
-def record_all(model_dir: Path | None, threads: int) -> pd.DataFrame:
+def record_all(model_dir: Path | None, threads: int, with_judge: bool = False) -> pd.DataFrame:
     """The candidates of every training sequence with their features, label (`division`),
     sequence and its number of true divisions (`divisions`)."""
     model = OnnxCap(model_dir, threads=threads) if model_dir else OnnxCap(threads=threads)
     params = RawParams()
+    decide = model.judge if with_judge else None
+    if with_judge and decide is None:
+        raise SystemExit(f"--with-judge: the model {model.card['name']} has no division judge")
     tables = []
     for name, frames, truth, diameter in training_sequences():
         start = time.perf_counter()
-        candidates, geometry = record(model, frames, diameter, params)
+        candidates, geometry = record(model, frames, diameter, params, decide)
         right = label(candidates, truth, geometry)
         table = pd.DataFrame([c.features for c in candidates], columns=list(FEATURES))
         table["division"], table["sequence"] = right, name
