@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from .lab import CHROMIUM, NO_GPU_ARGS, ROOT, WEBGPU_ARGS, LabServer, launch
 from .lab import lab_server as start_lab_server
@@ -97,29 +98,42 @@ def open_notebook(page: Page, lab: LabServer, name: str) -> None:
     expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
         1, timeout=60_000
     )
-    # JupyterLab may greet a page with a dialog of its own (kernel choice, news); it is not
-    # what these tests look at, so it is noted and closed.
+    close_dialog(page)
+
+
+def close_dialog(page: Page) -> None:
+    """JupyterLab may put up a dialog of its own (kernel choice, news), also a while after the
+    page settled (a loaded machine); it is not what these tests look at, so it is noted and
+    closed: a kernel choice by taking the kernel it offers (Escape would leave the notebook
+    without one), anything else by Escape."""
     dialog = page.locator(".jp-Dialog")
-    if dialog.count():
-        print(f"closing JupyterLab's dialog: {dialog.inner_text()!r}")
+    if not dialog.count():
+        return
+    text = dialog.inner_text()
+    print(f"closing JupyterLab's dialog: {text!r}")
+    accept = dialog.locator(".jp-mod-accept")
+    if "Select Kernel" in text and accept.count():
+        accept.click()
+    else:
         page.keyboard.press("Escape")
-        expect(dialog).to_have_count(0)
+    expect(dialog).to_have_count(0)
 
 
 def run_cell(page: Page, index: int) -> None:
     """Runs a cell as a person does (click into it, Shift+Enter) and waits until the kernel
     has taken it: its prompt shows [*] or an execution count. A keypress that lands while the
-    page is still settling is repeated once."""
+    page is still settling, or a click that a late JupyterLab dialog takes, is tried again."""
     cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
     prompt = cell.locator(".jp-InputPrompt")
-    for attempt in range(2):
-        cell.locator(".jp-InputArea-editor").click()
-        page.keyboard.press("Shift+Enter")
+    for attempt in range(3):
+        close_dialog(page)
         try:
+            cell.locator(".jp-InputArea-editor").click(timeout=10_000)
+            page.keyboard.press("Shift+Enter")
             expect(prompt).to_have_text(re.compile(r"\[(\*|\d+)\]"), timeout=15_000)
             return
-        except AssertionError:
-            if attempt:
+        except (AssertionError, PlaywrightTimeoutError):
+            if attempt == 2:
                 raise
 
 
