@@ -9,6 +9,7 @@ import itertools
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from cellpoint.cap import train
@@ -23,7 +24,7 @@ from cellpoint.cap.divisions import (
 )
 from cellpoint.cap.divisions import main as divisions_main
 from cellpoint.cap.encoder import Encoder
-from cellpoint.cap.export import export, load_sisters
+from cellpoint.cap.export import export, load_encoder, load_sisters
 from cellpoint.cap.losses import focal_loss, heatmap_target, tracker_loss
 from cellpoint.cap.sisters import SisterHead, sister_pairs, sister_target
 from cellpoint.cap.tracker import Tracker, TrackerConfig, correlation, pyramid
@@ -326,6 +327,27 @@ def test_sister_stage_trains_and_saves_a_head_that_loads_by_its_own_shape(
     assert (out / "log.csv").read_text().count("\n") == 4  # header and one row per step
     with pytest.raises(SystemExit, match="--steps 3"):  # a run resumes only on its schedule
         train.main([*argv, "--steps", "4"])
+
+
+def test_joint_stage_moves_the_encoder_from_its_anchor_and_saves_loadable_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CELLPOINT_DATA", str(tmp_path / "none"))  # simulated windows only
+    torch.manual_seed(0)
+    start = Encoder()
+    encoder = tmp_path / "encoder.pt"
+    torch.save({"model": start.state_dict()}, encoder)
+    out = tmp_path / "run"
+    train.main(["joint", "--out", str(out), "--encoder", str(encoder), "--crop", "64",
+                "--batch", "1", "--head-width", "16", "--head-blocks", "2", "--log-every", "1",
+                "--real-share", "0", "--refresh", "1", "--steps", "3", "--lr", "1e-2"])  # fmt: skip
+    log = pd.read_csv(out / "log.csv")
+    assert list(log["step"]) == [1, 2, 3]
+    assert log["anchor"].iloc[0] == 0.0  # the first step starts at the anchor itself
+    assert log["anchor"].iloc[-1] > 0.0
+    moved = load_encoder(out / "encoder.pt").state_dict()
+    assert any(not torch.equal(moved[k], v) for k, v in start.state_dict().items())
+    assert load_sisters(out / "sisters.pt").config == {"width": 16, "blocks": 2}
 
 
 def test_onnx_export_matches_pytorch_on_new_shapes(tmp_path: Path) -> None:

@@ -3,11 +3,15 @@
     python -m cellpoint.cap.train encoder --out runs/encoder --steps 3000
     python -m cellpoint.cap.train tracker --out runs/tracker --encoder runs/encoder/last.pt
     python -m cellpoint.cap.train sisters --out runs/sisters --encoder runs/encoder/last.pt
+    python -m cellpoint.cap.train joint --out runs/joint --encoder runs/encoder/last.pt \
+        --init-sisters runs/sisters/last.pt
 
 Stage 1 trains the encoder on single frames (cell-centre heatmap, plus a matching loss that
 makes a cell's features find it again in the next frames). Stage 2 freezes it and trains the
 tracker on T_s-frame windows with AEG sampling. The sister head (sisters.py) trains beside
-the tracker on the same frozen features. Each run writes `last.pt` every
+the tracker on the same frozen features; the joint stage then fine-tunes the encoder and the
+sister head together, its features held near the encoder it started from (`--anchor-weight`)
+so that a tracker trained on them still reads them. Each run writes `last.pt` every
 `--checkpoint-every` steps and resumes from it when started again with the same `--out`;
 `log.csv` holds the losses. A CUDA GPU is used when present.
 """
@@ -179,9 +183,14 @@ class Run:
             "step": self.step,
             **extra,
         }
-        tmp = self.out / "last.pt.tmp"
-        torch.save(state, tmp)
-        tmp.replace(self.out / "last.pt")  # never a half-written checkpoint
+        save_whole(state, self.out / "last.pt")
+
+
+def save_whole(state: dict[str, Any], path: Path) -> None:
+    """torch.save through a temporary file: never a half-written checkpoint."""
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
 
 
 def train_encoder(args: argparse.Namespace, device: torch.device) -> None:
@@ -293,6 +302,79 @@ def train_sisters(args: argparse.Namespace, device: torch.device) -> None:
         run.end_step(args, logged, lr, {"kind": "sisters", "config": model.config}, pairs=n_pairs)
 
 
+class EncoderWithSisters(torch.nn.Module):
+    """The encoder and the sister head as one model, for the joint stage."""
+
+    def __init__(self, encoder: Encoder, head: SisterHead) -> None:
+        super().__init__()
+        self.encoder, self.head = encoder, head
+
+
+def train_joint(args: argparse.Namespace, device: torch.device) -> None:
+    """Fine-tune the encoder and the sister head together on short windows: heatmap, matching
+    and sister losses, plus the features' squared distance to the starting encoder's (relative
+    to their energy) times --anchor-weight. The frozen sister head could only read what the
+    encoder had learnt for detection and matching (sessions 8 and 10, training/README.md)."""
+    rng = np.random.default_rng(args.seed)
+    reference = frozen_encoder(args.encoder, device)
+    encoder = Encoder()
+    encoder.load_state_dict(reference.state_dict())
+    head = SisterHead(width=args.head_width, blocks=args.head_blocks)
+    if args.init_sisters is not None:
+        state = torch.load(args.init_sisters, map_location="cpu", weights_only=False)
+        head = SisterHead(**state.get("config", {}))
+        head.load_state_dict(state["model"])
+    model = EncoderWithSisters(encoder, head).to(device)
+    run = Run(args.out, model, args.lr or 5e-4, args.steps, args.init)
+    stream = windows(
+        args,
+        rng,
+        length=SISTER_WINDOW,
+        crop=args.crop,
+        real_share=args.real_share,
+        sim_presets=tuple(args.sim_presets.split(",")),
+    )
+    while run.step < run.steps:
+        model.train()
+        names = ("heatmap", "match", "sisters", "axis", "anchor")
+        parts: dict[str, list[torch.Tensor]] = {k: [] for k in names}
+        for _ in range(args.batch):
+            w = next(stream)
+            frames = w.frames.to(device)
+            feats, heat = model.encoder(frames)
+            with torch.no_grad():
+                ref, _ = reference(frames)
+            h, wd = heat.shape[-2:]
+            target = torch.stack([heatmap_target(c, h, wd) for c in w.centres]).to(device)
+            parts["heatmap"].append(focal_loss(heat[:, 0], target))
+            k = int(rng.integers(1, w.frames.shape[0]))
+            both = (w.visible[0, :, 0] > 0) & (w.visible[k, :, 0] > 0)
+            points = w.points[:, both, 0].to(device)
+            parts["match"].append(matching_loss(feats[0], feats[k], points[0], points[k]))
+            l_sis, l_axis = sister_loss(model.head(feats[:-1], feats[1:]), sister_pairs(w))
+            parts["sisters"].append(l_sis)
+            parts["axis"].append(l_axis)
+            parts["anchor"].append((feats - ref).pow(2).mean() / ref.pow(2).mean().clamp(min=1e-8))
+        losses = {k: torch.stack(v).mean() for k, v in parts.items()}
+        total = (
+            losses["heatmap"]
+            + args.match_weight * losses["match"]
+            + losses["sisters"]
+            + AXIS_WEIGHT * losses["axis"]
+            + args.anchor_weight * losses["anchor"]
+        )
+        lr = run.lr
+        run.update(total)
+        run.end_step(args, losses, lr, {"kind": "joint"})
+        if run.step % args.checkpoint_every == 0 or run.step == run.steps:
+            # The parts as the encoder and sisters stages save them, for the tracker and export.
+            step = run.step
+            save_whole({"model": encoder.state_dict(), "kind": "encoder", "step": step},
+                       args.out / "encoder.pt")  # fmt: skip
+            save_whole({"model": head.state_dict(), "kind": "sisters", "config": head.config,
+                        "step": step}, args.out / "sisters.pt")  # fmt: skip
+
+
 def frozen_encoder(path: Path, device: torch.device) -> Encoder:
     encoder = Encoder()
     encoder.load_state_dict(torch.load(path, map_location="cpu", weights_only=False)["model"])
@@ -304,7 +386,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("stage", choices=["encoder", "tracker", "sisters"])
+    parser.add_argument("stage", choices=["encoder", "tracker", "sisters", "joint"])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--lr", type=float, default=None)
@@ -332,6 +414,11 @@ def main(argv: list[str] | None = None) -> None:
         "--validate-every", type=int, default=500, help="steps between validation runs (0: none)"
     )
     parser.add_argument("--init", type=Path, help="start a new run from this checkpoint's weights")
+    parser.add_argument("--init-sisters", type=Path, help="sister head to start from, joint")
+    parser.add_argument(
+        "--anchor-weight", type=float, default=0.3,
+        help="weight of the features' distance to the starting encoder's, joint",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--log-every", type=int, default=10)
     parser.add_argument("--checkpoint-every", type=int, default=100)
@@ -359,7 +446,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.encoder is None:
         parser.error(f"the {args.stage} stage needs --encoder")
-    (train_tracker if args.stage == "tracker" else train_sisters)(args, device)
+    stages = {"tracker": train_tracker, "sisters": train_sisters, "joint": train_joint}
+    stages[args.stage](args, device)
 
 
 if __name__ == "__main__":
