@@ -135,14 +135,23 @@ class FeatureCache:
     """Encodes each frame once; RAW only moves forward, so frames before the current window
     are dropped and memory stays bounded by the window length whatever T is."""
 
-    def __init__(self, stack: FrameStack, prep: Preprocessor, model: CapModel, timings: Timings):
+    def __init__(
+        self,
+        stack: FrameStack,
+        prep: Callable[[npt.NDArray[np.generic]], FloatArray],  # a Preprocessor
+        model: CapModel,
+        timings: Timings,
+        keep_frames: bool,
+    ) -> None:
         self._stack, self._prep, self._model, self._timings = stack, prep, model, timings
         self._cache: dict[int, tuple[FloatArray, FloatArray]] = {}
-        self._frames: dict[int, FloatArray] = {}  # preprocessed, kept HISTORY frames longer
+        # Preprocessed frames, kept HISTORY frames longer than features, only for the judge.
+        self._keep_frames = keep_frames
+        self._frames: dict[int, FloatArray] = {}
 
     def get(self, t: int) -> tuple[FloatArray, FloatArray]:
         if t not in self._cache:
-            frame = self.model_frame(t)
+            frame = self.model_frame(t) if self._keep_frames else self._preprocess(t)
             t1 = time.perf_counter()
             self._cache[t] = self._model.encode(frame)
             self._timings.encode += time.perf_counter() - t1
@@ -151,10 +160,14 @@ class FeatureCache:
     def model_frame(self, t: int) -> FloatArray:
         """Frame t preprocessed (the division judge reads brightness HISTORY frames back)."""
         if t not in self._frames:
-            t0 = time.perf_counter()
-            self._frames[t] = self._prep(self._stack[t])
-            self._timings.preprocess += time.perf_counter() - t0
+            self._frames[t] = self._preprocess(t)
         return self._frames[t]
+
+    def _preprocess(self, t: int) -> FloatArray:
+        t0 = time.perf_counter()
+        frame = self._prep(self._stack[t])
+        self._timings.preprocess += time.perf_counter() - t0
+        return frame
 
     def forget_before(self, t: int) -> None:
         for old in [k for k in self._cache if k < t]:
@@ -177,7 +190,9 @@ def track_kernel(
     t, h, w = stack.shape
     geometry = Geometry.for_diameter(h, w, diameter)
     timings = Timings()
-    cache = FeatureCache(stack, Preprocessor(geometry), model, timings)
+    judge = judge if judge is not None else model.judge
+    judging = judge is not None and model.has_sisters  # RAW judges sister pairs only
+    cache = FeatureCache(stack, Preprocessor(geometry), model, timings, keep_frames=judging)
 
     def track_window(first: int, length: int, queries: FloatArray) -> tuple[FloatArray, FloatArray]:
         cache.forget_before(first)
@@ -208,8 +223,8 @@ def track_kernel(
         params,
         on_progress,
         sister_map if model.has_sisters else None,
-        cache.model_frame,
-        judge if judge is not None else model.judge,
+        cache.model_frame if judging else None,
+        judge if judging else None,
     )
     metadata = {
         "backend": "kernel",

@@ -6,9 +6,13 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from cellpoint import StackError, evaluate, load_sample, track
-from cellpoint.infer import MODELS_DIR, ModelError, OnnxCap, model_card
+from cellpoint.frames import FrameStack
+from cellpoint.infer import MODELS_DIR, FeatureCache, ModelError, OnnxCap, Timings, model_card
+from cellpoint.judge import HISTORY
+from cellpoint.preprocess import Geometry, Preprocessor
 
 
 def test_model_card_describes_the_shipped_files() -> None:
@@ -64,3 +68,24 @@ def test_track_in_the_kernel_finds_the_sample_cells() -> None:
 def test_track_refuses_a_single_frame_before_any_work() -> None:
     with pytest.raises(StackError, match="the stack has 1 frame; tracking needs at least 2"):
         track(np.zeros((1, 64, 64), np.uint8))
+
+
+@pytest.mark.parametrize("keep_frames", [True, False])
+def test_feature_cache_keeps_preprocessed_frames_only_for_the_judge(keep_frames: bool) -> None:
+    frames = np.random.default_rng(0).random((12, 32, 32)).astype(np.float32)
+    prep = Preprocessor(Geometry.for_diameter(32, 32, 24.0))
+    calls: list[int] = []
+
+    def counted(frame: npt.NDArray[np.generic]) -> npt.NDArray[np.float32]:
+        calls.append(1)
+        return prep(frame)
+
+    cache = FeatureCache(FrameStack(frames), counted, OnnxCap(), Timings(), keep_frames)
+    for t in range(10):
+        cache.forget_before(t)
+        cache.get(t)
+    assert len(calls) == 10  # each frame preprocessed once to encode it
+    cache.model_frame(9 - HISTORY)  # the judge's oldest frame at t = 9
+    assert len(calls) == (10 if keep_frames else 11)
+    cache.model_frame(8 - HISTORY)  # older: gone either way, preprocessed again
+    assert len(calls) == (11 if keep_frames else 12)

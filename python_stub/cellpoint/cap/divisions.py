@@ -129,7 +129,7 @@ def true_midpoints(truth: Truth, geometry: Geometry) -> dict[int, FloatArray]:
 def sister_maps(model: CapModel, stack: FrameStack, geometry: Geometry) -> FloatArray:
     """The sister head's maps [T - 1, 3, h, w] of a sequence, map t - 1 for frames t - 1, t,
     each frame encoded once as in `track_kernel`."""
-    cache = FeatureCache(stack, Preprocessor(geometry), model, Timings())
+    cache = FeatureCache(stack, Preprocessor(geometry), model, Timings(), keep_frames=False)
     maps = []
     for t in range(1, stack.shape[0]):
         cache.forget_before(t - 1)
