@@ -30,6 +30,7 @@ import torch
 
 from .data import Source, Window, make_window
 from .encoder import Encoder
+from .export import load_sisters
 from .losses import focal_loss, heatmap_target, matching_loss, tracker_loss
 from .sisters import AXIS_WEIGHT, BLOCKS, WIDTH, SisterHead, sister_loss, sister_pairs
 from .sources import SIM_BASES, real_training_sources, sim_source
@@ -269,14 +270,10 @@ def train_tracker(args: argparse.Namespace, device: torch.device) -> None:
             print(table.to_string(index=False), flush=True)
 
 
-def train_sisters(args: argparse.Namespace, device: torch.device) -> None:
-    rng = np.random.default_rng(args.seed)
-    encoder = frozen_encoder(args.encoder, device)
-    model = SisterHead(width=args.head_width, blocks=args.head_blocks).to(device)
-    run = Run(args.out, model, args.lr or 2e-3, args.steps, args.init)
-    # Short windows: every cell alive at the first frame is a query, so the daughter slots
-    # name every division; AEG sampling puts most windows around one.
-    stream = windows(
+def sister_windows(args: argparse.Namespace, rng: np.random.Generator) -> Iterator[Window]:
+    """Short windows: every cell alive at the first frame is a query, so the daughter slots
+    name every division; AEG sampling puts most windows around one."""
+    return windows(
         args,
         rng,
         length=SISTER_WINDOW,
@@ -284,6 +281,14 @@ def train_sisters(args: argparse.Namespace, device: torch.device) -> None:
         real_share=args.real_share,
         sim_presets=tuple(args.sim_presets.split(",")),
     )
+
+
+def train_sisters(args: argparse.Namespace, device: torch.device) -> None:
+    rng = np.random.default_rng(args.seed)
+    encoder = frozen_encoder(args.encoder, device)
+    model = SisterHead(width=args.head_width, blocks=args.head_blocks).to(device)
+    run = Run(args.out, model, args.lr or 2e-3, args.steps, args.init)
+    stream = sister_windows(args, rng)
     while run.step < run.steps:
         model.train()
         losses, n_pairs = [], 0
@@ -319,21 +324,14 @@ def train_joint(args: argparse.Namespace, device: torch.device) -> None:
     reference = frozen_encoder(args.encoder, device)
     encoder = Encoder()
     encoder.load_state_dict(reference.state_dict())
-    head = SisterHead(width=args.head_width, blocks=args.head_blocks)
-    if args.init_sisters is not None:
-        state = torch.load(args.init_sisters, map_location="cpu", weights_only=False)
-        head = SisterHead(**state.get("config", {}))
-        head.load_state_dict(state["model"])
+    head = (
+        load_sisters(args.init_sisters)
+        if args.init_sisters is not None
+        else SisterHead(width=args.head_width, blocks=args.head_blocks)
+    )
     model = EncoderWithSisters(encoder, head).to(device)
     run = Run(args.out, model, args.lr or 5e-4, args.steps, args.init)
-    stream = windows(
-        args,
-        rng,
-        length=SISTER_WINDOW,
-        crop=args.crop,
-        real_share=args.real_share,
-        sim_presets=tuple(args.sim_presets.split(",")),
-    )
+    stream = sister_windows(args, rng)
     while run.step < run.steps:
         model.train()
         names = ("heatmap", "match", "sisters", "axis", "anchor")
