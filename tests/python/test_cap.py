@@ -350,12 +350,6 @@ def test_joint_stage_moves_the_encoder_from_its_anchor_and_saves_loadable_parts(
     assert load_sisters(out / "sisters.pt").config == {"width": 16, "blocks": 2}
 
 
-def test_joint_stage_pairs_each_windows_frames_with_the_frame_before_in_that_window() -> None:
-    previous, current = train.frame_pairs(2, 3)
-    assert previous.tolist() == [0, 1, 3, 4]
-    assert current.tolist() == [1, 2, 4, 5]
-
-
 def test_onnx_export_matches_pytorch_on_new_shapes(tmp_path: Path) -> None:
     errors = export(
         Encoder().eval(),

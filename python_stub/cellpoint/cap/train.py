@@ -336,31 +336,23 @@ def train_joint(args: argparse.Namespace, device: torch.device) -> None:
         model.train()
         names = ("heatmap", "match", "sisters", "axis", "anchor")
         parts: dict[str, list[torch.Tensor]] = {k: [] for k in names}
-        for group in same_size([next(stream) for _ in range(args.batch)]):
-            # One pass per frame size, not per window (a pass per window made 1.3 steps of 12
-            # windows a second on an H200); per-frame normalisation keeps a batch exact.
-            frames = torch.cat([w.frames for w in group]).to(device)
-            feats_all, heat_all = model.encoder(frames)
+        for _ in range(args.batch):  # windows differ in size (scale augmentation)
+            w = next(stream)
+            frames = w.frames.to(device)
+            feats, heat = model.encoder(frames)
             with torch.no_grad():
-                ref_all, _ = reference(frames)
-            n = SISTER_WINDOW
-            previous, current = frame_pairs(len(group), n)
-            sister_all = model.head(feats_all[previous], feats_all[current])
-            for i, w in enumerate(group):
-                feats, heat, ref = (a[i * n : (i + 1) * n] for a in (feats_all, heat_all, ref_all))
-                h, wd = heat.shape[-2:]
-                target = torch.stack([heatmap_target(c, h, wd) for c in w.centres]).to(device)
-                parts["heatmap"].append(focal_loss(heat[:, 0], target))
-                k = int(rng.integers(1, n))
-                both = (w.visible[0, :, 0] > 0) & (w.visible[k, :, 0] > 0)
-                points = w.points[:, both, 0].to(device)
-                parts["match"].append(matching_loss(feats[0], feats[k], points[0], points[k]))
-                out = sister_all[i * (n - 1) : (i + 1) * (n - 1)]
-                l_sis, l_axis = sister_loss(out, sister_pairs(w))
-                parts["sisters"].append(l_sis)
-                parts["axis"].append(l_axis)
-                anchor = (feats - ref).pow(2).mean() / ref.pow(2).mean().clamp(min=1e-8)
-                parts["anchor"].append(anchor)
+                ref, _ = reference(frames)
+            h, wd = heat.shape[-2:]
+            target = torch.stack([heatmap_target(c, h, wd) for c in w.centres]).to(device)
+            parts["heatmap"].append(focal_loss(heat[:, 0], target))
+            k = int(rng.integers(1, w.frames.shape[0]))
+            both = (w.visible[0, :, 0] > 0) & (w.visible[k, :, 0] > 0)
+            points = w.points[:, both, 0].to(device)
+            parts["match"].append(matching_loss(feats[0], feats[k], points[0], points[k]))
+            l_sis, l_axis = sister_loss(model.head(feats[:-1], feats[1:]), sister_pairs(w))
+            parts["sisters"].append(l_sis)
+            parts["axis"].append(l_axis)
+            parts["anchor"].append((feats - ref).pow(2).mean() / ref.pow(2).mean().clamp(min=1e-8))
         losses = {k: torch.stack(v).mean() for k, v in parts.items()}
         total = (
             losses["heatmap"]
@@ -388,22 +380,6 @@ def train_joint(args: argparse.Namespace, device: torch.device) -> None:
                 },
                 args.out / "sisters.pt",
             )
-
-
-def frame_pairs(windows: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Indices of (frame t - 1, frame t) for t = 1 .. length - 1 of each of `windows` windows
-    laid end to end, window by window."""
-    first = torch.arange(windows)[:, None] * length
-    previous = (first + torch.arange(length - 1)).flatten()
-    return previous, previous + 1
-
-
-def same_size(batch: list[Window]) -> list[list[Window]]:
-    """The windows grouped by the shape of their frames, in the order first seen."""
-    groups: dict[tuple[int, ...], list[Window]] = {}
-    for w in batch:
-        groups.setdefault(tuple(w.frames.shape), []).append(w)
-    return list(groups.values())
 
 
 def frozen_encoder(path: Path, device: torch.device) -> Encoder:
