@@ -1,7 +1,8 @@
 /**
  * Where the page finds the engine's parts once built: the worker script, the network's ONNX
  * files (copied from the Python package into the labextension's static files), the model card
- * and the division judge the card names (both small, bundled). Bundler-only (`import.meta.url`), so the Node tests do not import it.
+ * and the division judge the card names (both small, bundled). Bundler-only
+ * (`import.meta.url`), so the Node tests do not import it.
  */
 
 import card from '../../python_stub/cellpoint/models/cap-v1.json';

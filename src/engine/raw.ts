@@ -324,7 +324,8 @@ export async function rawInference(
   const near = (tr: Track, k: number, x: number, y: number, squared: number): boolean =>
     squaredLength((tr.xs[k] as number) - x, (tr.ys[k] as number) - y) < squared;
 
-  /** Frame t's sister pairs down to the confirming threshold (or the judge's floor). */
+  /** Frame t's sister pairs down to the confirming threshold (or the judge's floor); null
+   * without a head. */
   const sisterPairs = async (t: number): Promise<Float32Array | null> => {
     if (!sisters) {
       return null;
