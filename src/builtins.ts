@@ -121,7 +121,8 @@ export function jobDefaults(
       detection_threshold: settings.detectionThreshold,
       visibility_threshold: settings.visibilityThreshold,
       division_threshold: settings.divisionThreshold,
-      sister_threshold: settings.sisterThreshold
+      sister_threshold: settings.sisterThreshold,
+      min_cycle: settings.minCycle
     }
   };
 }

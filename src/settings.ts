@@ -11,6 +11,7 @@ export interface ITrackerSettings {
   visibilityThreshold: number;
   divisionThreshold: number;
   sisterThreshold: number;
+  minCycle: number;
 }
 
 /** The schema's defaults (RAW's own, which both hosts share), used until (or where) the
@@ -21,7 +22,8 @@ export const DEFAULT_SETTINGS: Readonly<ITrackerSettings> = Object.freeze({
   detectionThreshold: DEFAULT_RAW_PARAMS.detection_threshold,
   visibilityThreshold: DEFAULT_RAW_PARAMS.visibility_threshold,
   divisionThreshold: DEFAULT_RAW_PARAMS.division_threshold,
-  sisterThreshold: DEFAULT_RAW_PARAMS.sister_threshold
+  sisterThreshold: DEFAULT_RAW_PARAMS.sister_threshold,
+  minCycle: DEFAULT_RAW_PARAMS.min_cycle
 });
 
 /** The current tracker settings, kept in step with the setting registry. */

@@ -30,6 +30,7 @@ def track(
     visibility_threshold: float = RawParams.visibility_threshold,
     division_threshold: float = RawParams.division_threshold,
     sister_threshold: float = RawParams.sister_threshold,
+    min_cycle: int = RawParams.min_cycle,
     progress: bool = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
     review: bool = False,
@@ -47,6 +48,7 @@ def track(
     visibility_threshold: float = RawParams.visibility_threshold,
     division_threshold: float = RawParams.division_threshold,
     sister_threshold: float = RawParams.sister_threshold,
+    min_cycle: int = RawParams.min_cycle,
     progress: bool = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
     review: bool = False,
@@ -63,6 +65,7 @@ def track(
     visibility_threshold: float = RawParams.visibility_threshold,
     division_threshold: float = RawParams.division_threshold,
     sister_threshold: float = RawParams.sister_threshold,
+    min_cycle: int = RawParams.min_cycle,
     progress: bool = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
     review: bool = False,
@@ -80,6 +83,8 @@ def track(
     detection_threshold, visibility_threshold, division_threshold, sister_threshold: RAW's
         thresholds (`cellpoint.raw.RawParams`): a new cell's heatmap peak, a cell still seen,
         both daughter slots lit, the sister head's peak that splits a mother.
+    min_cycle: frames a cell born by division lives before she can divide again (1: any);
+        lower it only where the frames are hours apart.
     progress: report frames done and cells found while tracking.
     browser_backend: force WebGPU or WASM in the browser; None: the user's settings there.
     review: also show the review viewer under the cell, filled as the browser tracks (at each
@@ -104,6 +109,7 @@ def track(
         visibility_threshold=visibility_threshold,
         division_threshold=division_threshold,
         sister_threshold=sister_threshold,
+        min_cycle=min_cycle,
     )
 
     def in_kernel() -> TrackingResult:

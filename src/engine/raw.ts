@@ -7,7 +7,8 @@
  * its tCur position. The tracker's output is read frame by frame. A cell goes on while its own
  * column is visible; once it is not, it divides if both daughter slots are visible and lie
  * either side of it (the daughters become new tracks, children of the cell) and ends otherwise;
- * a cell still visible beside lit daughter slots goes on (Python's twin says why). Heatmap peaks
+ * a cell still visible beside lit daughter slots goes on, and a daughter does not divide again
+ * within `min_cycle` frames of her birth (Python's twin says why). Heatmap peaks
  * far from every living cell are new cells. Two tracks that have come onto one cell (nearer
  * than half of `min_separation`, and not sisters) are one too many: the younger ends. The first
  * frame with a division or a new cell becomes the next tCur, so that the next window's queries
@@ -58,6 +59,8 @@ export interface RawParams {
   readonly sister_threshold: number;
   /** Model px: a peak nearer a living cell is that cell. */
   readonly min_separation: number;
+  /** Frames a cell born by division lives before she can divide (1: any). */
+  readonly min_cycle: number;
 }
 
 export const DEFAULT_RAW_PARAMS: RawParams = Object.freeze({
@@ -66,7 +69,8 @@ export const DEFAULT_RAW_PARAMS: RawParams = Object.freeze({
   visibility_threshold: 0.5,
   division_threshold: 0.5,
   sister_threshold: 0.4,
-  min_separation: 12.0
+  min_separation: 12.0,
+  min_cycle: 5
 });
 
 /** Defaults overridden by `overrides`, checked as Python's `RawParams.__post_init__` does. */
@@ -88,6 +92,9 @@ export function rawParams(overrides: Partial<RawParams> = {}): RawParams {
   }
   if (!(p.min_separation > 0)) {
     throw new RangeError(`min_separation must be positive, got ${p.min_separation}`);
+  }
+  if (!(Number.isInteger(p.min_cycle) && p.min_cycle >= 1)) {
+    throw new RangeError(`min_cycle must be a whole number of frames >= 1, got ${p.min_cycle}`);
   }
   return Object.freeze(p);
 }
@@ -257,6 +264,10 @@ export async function rawInference(
   const tracks: Track[] = [];
   const divisions: [number, number, number, number, number][] = [];
   const windows: RawWindow[] = [];
+
+  /** Whether the track may have daughters born at t: not a daughter younger than min_cycle. */
+  const canDivide = (track: Track, t: number): boolean =>
+    track.parentId === 0 || t - track.start >= params.min_cycle;
 
   const startTrack = (t: number, x: number, y: number, v: number, parent = 0): Track => {
     const track: Track = {
@@ -444,7 +455,7 @@ export async function rawInference(
       let mother: Track | null = null;
       let nearest = Infinity;
       for (const tr of tracks) {
-        if (tr.start >= t || parents.has(tr.trackId)) {
+        if (tr.start >= t || parents.has(tr.trackId) || !canDivide(tr, t)) {
           continue;
         }
         if (tr.alive && end(tr) === t) {
@@ -580,6 +591,7 @@ export async function rawInference(
         } else if (
           v1 > divides &&
           v2 > divides &&
+          canDivide(tr, t) &&
           straddle(tr, ...slots(points, p)) &&
           confirmed(pairs, ...slots(points, p))
         ) {

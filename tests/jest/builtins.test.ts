@@ -59,7 +59,8 @@ describe('built-in contributions', () => {
       detection_threshold: DEFAULT_RAW_PARAMS.detection_threshold,
       visibility_threshold: DEFAULT_RAW_PARAMS.visibility_threshold,
       division_threshold: DEFAULT_RAW_PARAMS.division_threshold,
-      sister_threshold: DEFAULT_RAW_PARAMS.sister_threshold
+      sister_threshold: DEFAULT_RAW_PARAMS.sister_threshold,
+      min_cycle: DEFAULT_RAW_PARAMS.min_cycle
     });
     const custom = jobDefaults({ ...DEFAULT_SETTINGS, backend: 'wasm', windowLength: 8 });
     expect(custom.backend).toBe('wasm');

@@ -470,7 +470,8 @@ describe('RAW contracts', () => {
       visibility_threshold: 0.5,
       division_threshold: 0.5,
       sister_threshold: 0.4,
-      min_separation: 12
+      min_separation: 12,
+      min_cycle: 5
     });
     expect(rawParams()).toEqual(DEFAULT_RAW_PARAMS);
     expect(rawParams({ window: 8 }).window).toBe(8);
@@ -486,7 +487,9 @@ describe('RAW contracts', () => {
     [{ division_threshold: 1.5 }, 'division_threshold must be in (0, 1), got 1.5'],
     [{ sister_threshold: 0 }, 'sister_threshold must be in (0, 1), got 0'],
     [{ min_separation: 0 }, 'min_separation must be positive, got 0'],
-    [{ min_separation: -3 }, 'min_separation must be positive, got -3']
+    [{ min_separation: -3 }, 'min_separation must be positive, got -3'],
+    [{ min_cycle: 0 }, 'min_cycle must be a whole number of frames >= 1, got 0'],
+    [{ min_cycle: 2.5 }, 'min_cycle must be a whole number of frames >= 1, got 2.5']
   ])('rejects %j', (overrides, message) => {
     expect(() => rawParams(overrides as Partial<RawParams>)).toThrow(message);
   });

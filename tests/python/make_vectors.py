@@ -158,6 +158,7 @@ def params_json(p: RawParams) -> Json:
         "division_threshold": p.division_threshold,
         "sister_threshold": p.sister_threshold,
         "min_separation": p.min_separation,
+        "min_cycle": p.min_cycle,
     }
 
 
@@ -533,6 +534,27 @@ def hand_scenes() -> list[Scene]:
         60,
         p(window=16),
     )
+    c1 = moving(1, 0, 9, grid(6), grid(6), vx=0.6)
+    c2, c3 = divide(c1, 10, (2, 3), (12, 19), spread=9.0)
+    young = [c1, c2, c3, *divide(c2, 13, (4, 5), (19, 19), spread=7.0)]
+    for name, description, cycle, follow in (
+        (
+            "young_daughter",
+            "2, born at 10, divides at 13 (min_cycle 5): no division, her daughters start anew",
+            5,
+            set(),
+        ),
+        ("young_daughter_min_cycle_3", "2 divides at 13 with min_cycle 3: a division", 3, set()),
+        (
+            "young_daughter_sisters",
+            "the tracker follows 2 into her daughter 4 at 13; the sister map does not split her "
+            "(min_cycle 5)",
+            5,
+            {2},
+        ),
+    ):
+        scene = add(name, description, young, 20, p(sister_threshold=0.5, min_cycle=cycle))
+        scene.sisters, scene.follow = True, follow
     return scenes
 
 

@@ -70,6 +70,11 @@ def test_track_refuses_a_single_frame_before_any_work() -> None:
         track(np.zeros((1, 64, 64), np.uint8))
 
 
+def test_track_checks_raw_params_before_any_work() -> None:
+    with pytest.raises(ValueError, match=r"min_cycle must be a whole number of frames >= 1, got 0"):
+        track(np.zeros((3, 64, 64), np.uint8), diameter=10.0, backend="kernel", min_cycle=0)
+
+
 @pytest.mark.parametrize("keep_frames", [True, False])
 def test_feature_cache_keeps_preprocessed_frames_only_for_the_judge(keep_frames: bool) -> None:
     frames = np.random.default_rng(0).random((12, 32, 32)).astype(np.float32)

@@ -441,6 +441,8 @@ def test_raw_needs_two_frames() -> None:
         ({"sister_threshold": 1.0}, "sister_threshold must be in (0, 1), got 1.0"),
         ({"min_separation": 0.0}, "min_separation must be positive, got 0.0"),
         ({"min_separation": -3.0}, "min_separation must be positive, got -3.0"),
+        ({"min_cycle": 0}, "min_cycle must be a whole number of frames >= 1, got 0"),
+        ({"min_cycle": 2.5}, "min_cycle must be a whole number of frames >= 1, got 2.5"),
     ],
 )
 def test_raw_params_validation(kwargs: dict[str, Any], message: str) -> None:
@@ -457,7 +459,8 @@ def test_raw_params_defaults() -> None:
         p.division_threshold,
         p.sister_threshold,
         p.min_separation,
-    ) == (24, 0.25, 0.5, 0.5, 0.4, 12.0)
+        p.min_cycle,
+    ) == (24, 0.25, 0.5, 0.5, 0.4, 12.0, 5)
 
 
 # --- RAW: sisters the tracker missed ----------------------------------------------------------
@@ -547,6 +550,33 @@ def test_sisters_far_from_every_track_split_nothing() -> None:
     result, _, _ = run(cells, 30, oracle=Oracle(cells, MAP_SHAPE, blind={1}), sisters=True)
     assert len(result.divisions["t"]) == 0
     assert result.lineage["parent_id"].tolist() == [0, 0, 0]  # the heatmap starts them as roots
+
+
+def young_division_scene() -> list[Cell]:
+    """1 divides at 10 into 2 and 3; 2 divides again at 13, 3 frames after her birth."""
+    mother = moving(1, 0, 9, grid(20), grid(20), vx=1.5, vy=0.5)
+    a, b = divide(mother, 10, (2, 3), (12, 29), spread=9.0)
+    return [mother, a, b, *divide(a, 13, (4, 5), (29, 29), spread=7.0)]
+
+
+@pytest.mark.parametrize("sisters", [False, True])
+def test_a_daughter_does_not_divide_again_within_min_cycle(sisters: bool) -> None:
+    # The tracker divides 2 at 13 itself, or (with the sister map) follows her into 4 and
+    # leaves the split to the map: either way no division 3 frames after her birth.
+    cells = young_division_scene()
+    follow = {2} if sisters else set()
+    oracle = Oracle(cells, MAP_SHAPE, follow=follow)
+    result, _, _ = run(cells, 30, oracle=oracle, sisters=sisters, min_cycle=4)
+    assert result.divisions["t"].tolist() == [10]
+    lineage = result.lineage
+    second = lineage["start"] == 13
+    assert lineage["parent_id"][second].tolist() == [0] * int(second.sum())
+    assert int(second.sum()) == (1 if sisters else 2)  # the map's case: 2 goes on as 4
+    oracle = Oracle(cells, MAP_SHAPE, follow=follow)
+    result, _, _ = run(cells, 30, oracle=oracle, sisters=sisters, min_cycle=3)
+    div = result.divisions
+    assert div["t"].tolist() == [10, 13]
+    assert div["parent_id"][1] in (div["daughter_a"][0], div["daughter_b"][0])
 
 
 # --- RAW: the division judge -----------------------------------------------------------------
