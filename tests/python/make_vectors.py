@@ -534,9 +534,9 @@ def hand_scenes() -> list[Scene]:
         60,
         p(window=16),
     )
-    c1 = moving(1, 0, 9, grid(6), grid(6), vx=0.6)
-    c2, c3 = divide(c1, 10, (2, 3), (12, 19), spread=9.0)
-    young = [c1, c2, c3, *divide(c2, 13, (4, 5), (19, 19), spread=7.0)]
+    first = moving(1, 0, 9, grid(6), grid(6), vx=0.6)
+    daughter, sister = divide(first, 10, (2, 3), (12, 19), spread=9.0)
+    young = [first, daughter, sister, *divide(daughter, 13, (4, 5), (19, 19), spread=7.0)]
     for name, description, cycle, follow in (
         (
             "young_daughter",
