@@ -82,6 +82,10 @@ class OnnxCap:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        # A memory pattern is planned and kept for every distinct input shape, and the tracker
+        # sees a new (frames, cells) shape nearly every window: kept, they grow the process
+        # by megabytes a window. Without them the arena reuses its blocks for every shape.
+        options.enable_mem_pattern = False
         sessions = {}
         for name, info in self.card["files"].items():
             path = models_dir / name

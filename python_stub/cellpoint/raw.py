@@ -44,13 +44,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from .judge import CANDIDATE_SCORE, HISTORY, PairCandidate, box_mean, pair_features
 from .preprocess import FEATURE_STRIDE as STRIDE
+from .track_store import Track, TrackStore
 
 FloatArray = npt.NDArray[np.float32]
 # (first frame, number of frames, queries [N, 3] (0, x, y)) -> points [T, N, 3, 2], vis [T, N, 3]
@@ -169,33 +170,6 @@ def _parabola(before: FloatArray, after: FloatArray, centre: FloatArray) -> Floa
 
 
 @dataclass
-class _Track:
-    track_id: int
-    parent_id: int
-    start: int
-    xs: list[float] = field(default_factory=list)
-    ys: list[float] = field(default_factory=list)
-    vis: list[float] = field(default_factory=list)
-    alive: bool = True
-
-    @property
-    def end(self) -> int:
-        return self.start + len(self.xs) - 1
-
-    def add(self, x: float, y: float, v: float) -> None:
-        self.xs.append(x)
-        self.ys.append(y)
-        self.vis.append(v)
-
-    def end_before_last(self) -> None:
-        """Ends the track a frame earlier: its last point belongs to another cell."""
-        self.xs.pop()
-        self.ys.pop()
-        self.vis.pop()
-        self.alive = False
-
-
-@dataclass
 class RawResult:
     """Tracks in model pixels, as plain columns, plus lineage and divisions."""
 
@@ -203,6 +177,9 @@ class RawResult:
     lineage: dict[str, npt.NDArray[np.int64]]  # track_id, start, end, parent_id
     divisions: dict[str, npt.NDArray[np.generic]]  # parent_id, t, daughter_a, daughter_b, score
     windows: list[tuple[int, int, int]]  # (first frame, frames, queries) of each tracker call
+    # The most tracks RAW held as objects at once (the rest were finished rows); 0 for tables
+    # that did not come from a run in this process.
+    peak_held_tracks: int = 0
 
 
 def raw_inference(
@@ -222,8 +199,9 @@ def raw_inference(
     `sister_threshold` do."""
     if n_frames < 2:
         raise ValueError(f"tracking needs at least 2 frames, got {n_frames}")
-    tracks: list[_Track] = []
+    store = TrackStore()
     divisions: list[tuple[int, int, int, int, float]] = []
+    parents: set[int] = set()  # tracks with daughters
     windows: list[tuple[int, int, int]] = []
     # Float32 values are compared with float32 thresholds, whatever numpy's promotion rules
     # (numpy 1.x compares a float32 scalar with a Python float in float64): the browser does
@@ -238,7 +216,7 @@ def raw_inference(
     confirm_threshold = np.float32(params.sister_threshold * CONFIRM_FRACTION)
     candidate_floor = np.float32(CANDIDATE_SCORE if judging else params.sister_threshold)
 
-    def midpoint_gap(mother: _Track, k: int, mx: float, my: float) -> float | None:
+    def midpoint_gap(mother: Track, k: int, mx: float, my: float) -> float | None:
         """How far daughters with midpoint (mx, my) lie from the mother's k-th point, if they
         lie either side of her there: nearer than DIVISION_OFFSET_FRACTION of min_separation
         plus her step into that point. Square roots, not hypot, so that both hosts compute
@@ -250,27 +228,28 @@ def raw_inference(
             step = math.sqrt(_squared(sx, sy))
         return gap if gap < offset + step else None
 
-    def straddle(mother: _Track, a: FloatArray, b: FloatArray) -> bool:
+    def straddle(mother: Track, a: FloatArray, b: FloatArray) -> bool:
         """Whether daughters at points a and b lie either side of the mother's last point."""
         mx, my = (float(a[0]) + float(b[0])) / 2, (float(a[1]) + float(b[1])) / 2
         return midpoint_gap(mother, len(mother.xs) - 1, mx, my) is not None
 
-    def can_divide(track: _Track, t: int) -> bool:
+    def can_divide(track: Track, t: int) -> bool:
         """Whether the track may have daughters born at t: not a daughter younger than
         `min_cycle` frames."""
         return track.parent_id == 0 or t - track.start >= params.min_cycle
 
-    def start_track(t: int, x: float, y: float, v: float, parent: int = 0) -> _Track:
-        track = _Track(track_id=len(tracks) + 1, parent_id=parent, start=t)
-        track.add(x, y, v)
-        tracks.append(track)
-        return track
+    def start_track(t: int, x: float, y: float, v: float, parent: int = 0) -> Track:
+        return store.start(t, x, y, v, parent)
+
+    def record_division(mother: Track, t: int, a: Track, b: Track, score: float) -> None:
+        divisions.append((mother.track_id, t, a.track_id, b.track_id, score))
+        parents.add(mother.track_id)
 
     def end_duplicates(t: int) -> None:
         """Two tracks on one cell (closer than DUPLICATE_FRACTION of min_separation, not
         sisters): the younger ends at t - 1."""
-        here = [tr for tr in tracks if tr.alive and tr.end == t and tr.start < t]
-        for k, young in enumerate(here):  # tracks are in (start, id) order already
+        here = [tr for tr in store.living(t) if tr.start < t]
+        for k, young in enumerate(here):  # held tracks are in (start, id) order already
             for old in here[:k]:
                 if not old.alive or (old.parent_id and old.parent_id == young.parent_id):
                     continue
@@ -298,7 +277,7 @@ def raw_inference(
             if score > confirm_threshold
         )
 
-    def is_division(t: int, pair: list[float], mother: _Track, gap: float) -> bool:
+    def is_division(t: int, pair: list[float], mother: Track, gap: float) -> bool:
         """The judge's word on sisters `pair` (xa, ya, xb, yb, score) born at t to `mother`
         (without a judge, every pair above `sister_threshold` is one)."""
         if not judging:
@@ -331,19 +310,18 @@ def raw_inference(
         if pairs is None:
             return False
         found = False
-        parents = {d[0] for d in divisions}
         for pair in pairs[pairs[:, 4] > candidate_floor].tolist():
             xa, ya, xb, yb, score = pair
             mx, my = (xa + xb) / 2, (ya + yb) / 2
             if any(
                 tr.start == t and tr.parent_id and _near(tr, 0, x, y, duplicate_squared)
-                for tr in tracks
+                for tr in store.held
                 for x, y in ((xa, ya), (xb, yb))
             ):
                 continue  # the tracker divided her already
             reach = math.sqrt(_squared(xa - xb, ya - yb)) / 2 + duplicate
             mother, nearest = None, math.inf
-            for tr in tracks:
+            for tr in store.held:
                 if tr.start >= t or tr.track_id in parents or not can_divide(tr, t):
                     continue
                 if tr.alive and tr.end == t:
@@ -358,18 +336,16 @@ def raw_inference(
                 continue
             if mother.alive:
                 mother.end_before_last()
-            parents.add(mother.track_id)
             a = start_track(t, xa, ya, score, mother.track_id)
             b = start_track(t, xb, yb, score, mother.track_id)
-            divisions.append((mother.track_id, t, a.track_id, b.track_id, score))
+            record_division(mother, t, a, b, score)
             found = True
         return found
 
     def add_new_cells(t: int) -> bool:
         peaks = find_peaks(heatmap(t), params.detection_threshold, params.min_separation)
-        living = np.array(
-            [(tr.xs[-1], tr.ys[-1]) for tr in tracks if tr.alive and tr.end == t], np.float32
-        ).reshape(-1, 2)
+        points = [(tr.xs[-1], tr.ys[-1]) for tr in store.living(t)]
+        living = np.array(points, np.float32).reshape(-1, 2)
         found = False
         for x, y, score in peaks:
             if len(living) and np.min(np.hypot(living[:, 0] - x, living[:, 1] - y)) < separation:
@@ -381,12 +357,13 @@ def raw_inference(
     add_new_cells(0)
     t_cur = 0
     while t_cur < n_frames - 1:
-        active = [tr for tr in tracks if tr.alive and tr.end == t_cur]
+        active = store.living(t_cur)
         if not active:
             t_cur += 1
+            store.retire(t_cur)
             add_new_cells(t_cur)
             if on_progress:
-                on_progress(t_cur + 1, len(tracks))
+                on_progress(t_cur + 1, store.made)
             continue
         length = min(params.window, n_frames - t_cur)
         queries = np.array([(0.0, tr.xs[-1], tr.ys[-1]) for tr in active], np.float32)
@@ -396,6 +373,7 @@ def raw_inference(
         for i in range(1, length):
             t = t_cur + i
             event = False
+            store.retire(t)
             pairs = sister_pairs(t)
             for n, tr in enumerate(active):
                 if not tr.alive:
@@ -413,9 +391,7 @@ def raw_inference(
                     tr.alive = False
                     a = start_track(t, *_xy(points[i, n, 1]), float(v[1]), tr.track_id)
                     b = start_track(t, *_xy(points[i, n, 2]), float(v[2]), tr.track_id)
-                    divisions.append(
-                        (tr.track_id, t, a.track_id, b.track_id, float(min(v[1], v[2])))
-                    )
+                    record_division(tr, t, a, b, float(min(v[1], v[2])))
                     event = True
                 else:
                     tr.alive = False
@@ -423,15 +399,28 @@ def raw_inference(
             end_duplicates(t)
             event = add_new_cells(t) or event
             if on_progress:
-                on_progress(t + 1, len(tracks))
+                on_progress(t + 1, store.made)
             if event:
                 next_start = t
                 break
         t_cur = next_start
-    return _tables(tracks, divisions, windows)
+    tracks, lineage = store.tables()
+    return RawResult(
+        tracks=tracks,
+        lineage=lineage,
+        divisions={
+            "parent_id": np.array([d[0] for d in divisions], np.int64),
+            "t": np.array([d[1] for d in divisions], np.int64),
+            "daughter_a": np.array([d[2] for d in divisions], np.int64),
+            "daughter_b": np.array([d[3] for d in divisions], np.int64),
+            "score": np.array([d[4] for d in divisions], np.float64),
+        },
+        windows=windows,
+        peak_held_tracks=store.peak_held,
+    )
 
 
-def _near(track: _Track, k: int, x: float, y: float, squared: float) -> bool:
+def _near(track: Track, k: int, x: float, y: float, squared: float) -> bool:
     """Whether the track's k-th point lies nearer (x, y) than the root of `squared`."""
     return _squared(track.xs[k] - x, track.ys[k] - y) < squared
 
@@ -443,36 +432,3 @@ def _squared(dx: float, dy: float) -> float:
 
 def _xy(point: FloatArray) -> tuple[float, float]:
     return float(point[0]), float(point[1])
-
-
-def _tables(
-    tracks: list[_Track],
-    divisions: list[tuple[int, int, int, int, float]],
-    windows: list[tuple[int, int, int]],
-) -> RawResult:
-    counts = [len(tr.xs) for tr in tracks]
-    return RawResult(
-        tracks={
-            "track_id": np.repeat([tr.track_id for tr in tracks], counts).astype(np.int64),
-            "t": np.concatenate([np.arange(tr.start, tr.end + 1) for tr in tracks]).astype(np.int64)
-            if tracks
-            else np.zeros(0, np.int64),
-            "x": np.array([x for tr in tracks for x in tr.xs], np.float64),
-            "y": np.array([y for tr in tracks for y in tr.ys], np.float64),
-            "visibility": np.array([v for tr in tracks for v in tr.vis], np.float32),
-        },
-        lineage={
-            "track_id": np.array([tr.track_id for tr in tracks], np.int64),
-            "start": np.array([tr.start for tr in tracks], np.int64),
-            "end": np.array([tr.end for tr in tracks], np.int64),
-            "parent_id": np.array([tr.parent_id for tr in tracks], np.int64),
-        },
-        divisions={
-            "parent_id": np.array([d[0] for d in divisions], np.int64),
-            "t": np.array([d[1] for d in divisions], np.int64),
-            "daughter_a": np.array([d[2] for d in divisions], np.int64),
-            "daughter_b": np.array([d[3] for d in divisions], np.int64),
-            "score": np.array([d[4] for d in divisions], np.float64),
-        },
-        windows=windows,
-    )

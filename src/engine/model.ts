@@ -142,7 +142,11 @@ export const createOrtSession: SessionFactory = async (graph, backend) => {
   ort.env.wasm.numThreads = 1;
   return ort.InferenceSession.create(graph, {
     executionProviders: [backend],
-    graphOptimizationLevel: 'all'
+    graphOptimizationLevel: 'all',
+    // A memory pattern is planned and kept for every input shape, and the tracker sees a new
+    // (frames, cells) shape nearly every window: WebAssembly memory only grows, so they would
+    // hold megabytes more each window (as in the kernel, cellpoint.infer).
+    enableMemPattern: false
   });
 };
 

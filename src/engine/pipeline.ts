@@ -16,6 +16,7 @@ import {
   RawCheckpoint,
   RawParams,
   RawResult,
+  RawRun,
   RawWindow,
   rawInference,
   rawParams
@@ -84,6 +85,8 @@ export interface EngineResult extends TrackingTables {
   readonly timings: StageTimings;
   /** The most bytes of encoded features held at once. */
   readonly peakFeatureBytes: number;
+  /** The most tracks RAW held as objects at once (the others were finished rows). */
+  readonly peakHeldTracks: number;
 }
 
 export interface EngineProgress {
@@ -100,8 +103,11 @@ export interface TrackOptions {
   readonly params?: Partial<RawParams>;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: EngineProgress) => void;
-  /** Where the run stands before each window (model pixels), to resume from after a failure. */
-  readonly onCheckpoint?: (checkpoint: RawCheckpoint) => void;
+  /**
+   * Before each window: its first frame, and where the run stands (model pixels), built when
+   * asked, to resume from after a failure.
+   */
+  readonly onCheckpoint?: (tCur: number, checkpoint: () => RawCheckpoint) => void;
   /** A checkpoint of an earlier run of these frames with the same network and params. */
   readonly resume?: RawCheckpoint;
 }
@@ -261,7 +267,7 @@ export async function trackSequence(
     timings.sisters += now() - t0;
     return out;
   };
-  const finish = (raw: RawResult): EngineResult => {
+  const finish = ({ peakHeldTracks, ...raw }: RawRun): EngineResult => {
     const t0 = now();
     const tables = assemble(raw, geometry);
     timings.assemble = now() - t0;
@@ -274,7 +280,8 @@ export async function trackSequence(
       model: model.card.name,
       windows: raw.windows,
       timings,
-      peakFeatureBytes: cache.peakBytes
+      peakFeatureBytes: cache.peakBytes,
+      peakHeldTracks
     };
   };
   try {

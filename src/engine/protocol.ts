@@ -23,6 +23,9 @@ export const FRAME_DTYPES = {
 
 export type FrameDtype = keyof typeof FRAME_DTYPES;
 
+/** The worker posts a checkpoint at most this often: building one reads every row so far. */
+export const CHECKPOINT_MS = 2000;
+
 /** Where the worker finds the network: the card and the URLs of its two files. */
 export interface ModelLocation {
   readonly card: ModelCard;

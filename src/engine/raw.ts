@@ -28,6 +28,9 @@
 
 import { boxMean, CANDIDATE_SCORE, HISTORY, ModelFrame, pairFeatures, PairJudge } from './judge';
 import { findPeaks, findSisters, Heatmap, SisterMap } from './peaks';
+import { RawLineage, RawTracks, Track, TrackStore, end, endBeforeLast } from './track-store';
+
+export type { RawLineage, RawTracks } from './track-store';
 
 /** Two living tracks nearer each other than this fraction of `min_separation` follow one cell. */
 export const DUPLICATE_FRACTION = 0.5;
@@ -148,8 +151,11 @@ export interface RawOptions {
   readonly onProgress?: ProgressCallback;
   /** Checked between windows (and between frames without cells). */
   readonly signal?: AbortSignal;
-  /** Called before each window (and each cell-free frame) with where the run stands. */
-  readonly onCheckpoint?: (checkpoint: RawCheckpoint) => void;
+  /**
+   * Called before each window (and each cell-free frame) with its first frame and where the run
+   * stands, built when asked: building it reads every row so far.
+   */
+  readonly onCheckpoint?: (tCur: number, checkpoint: () => RawCheckpoint) => void;
   /** Goes on from a checkpoint of an earlier run with the same frames, network and params. */
   readonly resume?: RawCheckpoint;
   /** The sister head's maps, where the model has one. */
@@ -158,23 +164,6 @@ export interface RawOptions {
   readonly frames?: ModelFrameSource;
   /** The division judge, where the model has one (used with `sisters` and `frames`). */
   readonly judge?: PairJudge;
-}
-
-/** The tracks table, one row per (track, frame), sorted by (track_id, t); model pixels. */
-export interface RawTracks {
-  readonly track_id: Int32Array;
-  readonly t: Int32Array;
-  readonly x: Float64Array;
-  readonly y: Float64Array;
-  readonly visibility: Float32Array;
-}
-
-/** One row per track: CTC man_track semantics (frames inclusive, parent 0 = none). */
-export interface RawLineage {
-  readonly track_id: Int32Array;
-  readonly start: Int32Array;
-  readonly end: Int32Array;
-  readonly parent_id: Int32Array;
 }
 
 /** One row per division; `t` is the daughters' first frame, `score` the lower slot's. */
@@ -200,44 +189,27 @@ export interface RawResult {
   readonly windows: readonly RawWindow[];
 }
 
+/** A whole run's tables, and the most tracks RAW held as objects at once (the rest were rows). */
+export interface RawRun extends RawResult {
+  readonly peakHeldTracks: number;
+}
+
 /**
  * RAW was cancelled. `partial` holds the tables of frames `0 .. framesDone - 1` (tracks that
  * were alive then end there, as far as these tables know); `reason` is the signal's.
  */
 export class RawAbortError extends Error {
-  readonly partial: RawResult;
+  readonly partial: RawRun;
   readonly framesDone: number;
   readonly reason: unknown;
 
-  constructor(partial: RawResult, framesDone: number, nFrames: number, reason: unknown) {
+  constructor(partial: RawRun, framesDone: number, nFrames: number, reason: unknown) {
     super(`tracking was cancelled after ${framesDone} of ${nFrames} frames`);
     this.name = 'AbortError';
     this.partial = partial;
     this.framesDone = framesDone;
     this.reason = reason;
   }
-}
-
-interface Track {
-  readonly trackId: number;
-  readonly parentId: number;
-  readonly start: number;
-  readonly xs: number[];
-  readonly ys: number[];
-  readonly vis: number[];
-  alive: boolean;
-}
-
-function end(track: Track): number {
-  return track.start + track.xs.length - 1;
-}
-
-/** Ends the track a frame earlier: its last point belongs to another cell. */
-function endBeforeLast(track: Track): void {
-  track.xs.pop();
-  track.ys.pop();
-  track.vis.pop();
-  track.alive = false;
 }
 
 /** Tracks every cell through `nFrames` frames. */
@@ -247,7 +219,7 @@ export async function rawInference(
   trackWindow: WindowTracker,
   params: RawParams = DEFAULT_RAW_PARAMS,
   options: RawOptions = {}
-): Promise<RawResult> {
+): Promise<RawRun> {
   if (!(Number.isInteger(nFrames) && nFrames >= 2)) {
     throw new RangeError(`tracking needs at least 2 frames, got ${nFrames}`);
   }
@@ -261,26 +233,22 @@ export async function rawInference(
   const confirming = Math.fround(params.sister_threshold * CONFIRM_FRACTION);
   const candidateFloor = Math.fround(judging ? CANDIDATE_SCORE : params.sister_threshold);
   const separation = Math.fround(params.min_separation);
-  const tracks: Track[] = [];
+  const store = new TrackStore();
   const divisions: [number, number, number, number, number][] = [];
+  /** Tracks with daughters. */
+  const parents = new Set<number>();
   const windows: RawWindow[] = [];
 
   /** Whether the track may have daughters born at t: not a daughter younger than min_cycle. */
   const canDivide = (track: Track, t: number): boolean =>
     track.parentId === 0 || t - track.start >= params.min_cycle;
 
-  const startTrack = (t: number, x: number, y: number, v: number, parent = 0): Track => {
-    const track: Track = {
-      trackId: tracks.length + 1,
-      parentId: parent,
-      start: t,
-      xs: [x],
-      ys: [y],
-      vis: [v],
-      alive: true
-    };
-    tracks.push(track);
-    return track;
+  const startTrack = (t: number, x: number, y: number, v: number, parent = 0): Track =>
+    store.start(t, x, y, v, parent);
+
+  const recordDivision = (mother: Track, t: number, a: Track, b: Track, score: number): void => {
+    divisions.push([mother.trackId, t, a.trackId, b.trackId, score]);
+    parents.add(mother.trackId);
   };
 
   // Squared, so that both hosts compare exactly the same double-precision numbers.
@@ -313,7 +281,7 @@ export async function rawInference(
 
   /** Two tracks on one cell (not sisters): the younger ends at t - 1. */
   const endDuplicates = (t: number): void => {
-    const here = tracks.filter(tr => tr.alive && end(tr) === t && tr.start < t);
+    const here = store.living(t).filter(tr => tr.start < t);
     here.forEach((young, k) => {
       for (const old of here.slice(0, k)) {
         if (!old.alive || (old.parentId !== 0 && old.parentId === young.parentId)) {
@@ -429,7 +397,6 @@ export async function rawInference(
     if (pairs === null) {
       return false;
     }
-    const parents = new Set(divisions.map(d => d[0]));
     let found = false;
     for (let k = 0; k < pairs.length; k += 5) {
       if (!((pairs[k + 4] as number) > candidateFloor)) {
@@ -440,7 +407,7 @@ export async function rawInference(
       const xb = pairs[k + 2] as number;
       const yb = pairs[k + 3] as number;
       const score = pairs[k + 4] as number;
-      const seen = tracks.some(
+      const seen = store.held.some(
         tr =>
           tr.start === t &&
           tr.parentId !== 0 &&
@@ -454,7 +421,7 @@ export async function rawInference(
       const reach = Math.sqrt(squaredLength(xa - xb, ya - yb)) / 2 + duplicate;
       let mother: Track | null = null;
       let nearest = Infinity;
-      for (const tr of tracks) {
+      for (const tr of store.held) {
         if (tr.start >= t || parents.has(tr.trackId) || !canDivide(tr, t)) {
           continue;
         }
@@ -477,10 +444,9 @@ export async function rawInference(
       if (mother.alive) {
         endBeforeLast(mother);
       }
-      parents.add(mother.trackId);
       const a = startTrack(t, xa, ya, score, mother.trackId);
       const b = startTrack(t, xb, yb, score, mother.trackId);
-      divisions.push([mother.trackId, t, a.trackId, b.trackId, score]);
+      recordDivision(mother, t, a, b, score);
       found = true;
     }
     return found;
@@ -495,7 +461,7 @@ export async function rawInference(
       throw error;
     }
     const peaks = findPeaks(map, detection, params.min_separation);
-    const living = tracks.filter(tr => tr.alive && end(tr) === t);
+    const living = store.living(t);
     const lx = living.map(tr => tr.xs[tr.xs.length - 1] as number);
     const ly = living.map(tr => tr.ys[tr.ys.length - 1] as number);
     let found = false;
@@ -522,7 +488,7 @@ export async function rawInference(
   const stopIfAborted = (framesDone: number): void => {
     if (signal?.aborted) {
       throw new RawAbortError(
-        tables(tracks, divisions, windows),
+        { ...tables(store, divisions, windows), peakHeldTracks: store.peakHeld },
         framesDone,
         nFrames,
         signal.reason
@@ -532,19 +498,22 @@ export async function rawInference(
 
   let tCur = 0;
   if (resume) {
-    tCur = restore(resume, nFrames, tracks, divisions, windows);
+    tCur = restore(resume, nFrames, store, divisions, windows);
+    divisions.forEach(d => parents.add(d[0]));
   } else {
     stopIfAborted(0);
     await addNewCells(0);
   }
   while (tCur < nFrames - 1) {
     stopIfAborted(tCur + 1);
-    onCheckpoint?.({ tables: tables(tracks, divisions, windows), tCur });
-    const active = tracks.filter(tr => tr.alive && end(tr) === tCur);
+    const at = tCur;
+    onCheckpoint?.(at, () => ({ tables: tables(store, divisions, windows), tCur: at }));
+    const active = store.living(tCur);
     if (active.length === 0) {
       tCur += 1;
+      store.retire(tCur);
       await addNewCells(tCur);
-      onProgress?.(tCur + 1, tracks.length);
+      onProgress?.(tCur + 1, store.made);
       continue;
     }
     const length = Math.min(params.window, nFrames - tCur);
@@ -573,6 +542,7 @@ export async function rawInference(
     for (let i = 1; i < length; i++) {
       const t = tCur + i;
       let event = false;
+      store.retire(t);
       const pairs = await sisterPairs(t);
       for (let q = 0; q < n; q++) {
         const tr = active[q] as Track;
@@ -598,7 +568,7 @@ export async function rawInference(
           tr.alive = false;
           const a = startTrack(t, points[p + 2] as number, points[p + 3] as number, v1, tr.trackId);
           const b = startTrack(t, points[p + 4] as number, points[p + 5] as number, v2, tr.trackId);
-          divisions.push([tr.trackId, t, a.trackId, b.trackId, Math.min(v1, v2)]);
+          recordDivision(tr, t, a, b, Math.min(v1, v2));
           event = true;
         } else {
           tr.alive = false;
@@ -607,7 +577,7 @@ export async function rawInference(
       event = (await splitSisters(t, pairs)) || event;
       endDuplicates(t);
       event = (await addNewCells(t)) || event;
-      onProgress?.(t + 1, tracks.length);
+      onProgress?.(t + 1, store.made);
       if (event) {
         nextStart = t;
         break;
@@ -615,7 +585,7 @@ export async function rawInference(
     }
     tCur = nextStart;
   }
-  return tables(tracks, divisions, windows);
+  return { ...tables(store, divisions, windows), peakHeldTracks: store.peakHeld };
 }
 
 /** The daughter slots' points (ax, ay, bx, by) of the query whose points start at `p`. */
@@ -637,7 +607,7 @@ function squaredLength(dx: number, dy: number): number {
 function restore(
   checkpoint: RawCheckpoint,
   nFrames: number,
-  tracks: Track[],
+  store: TrackStore,
   divisions: [number, number, number, number, number][],
   windows: RawWindow[]
 ): number {
@@ -673,7 +643,7 @@ function restore(
       track.ys.push(rows.y[r] as number);
       track.vis.push(rows.visibility[r] as number);
     }
-    tracks.push(track);
+    store.takeBack(track, tCur);
   }
   const d = done.divisions;
   for (let i = 0; i < d.parent_id.length; i++) {
@@ -690,38 +660,13 @@ function restore(
 }
 
 function tables(
-  tracks: readonly Track[],
+  store: TrackStore,
   divisions: readonly [number, number, number, number, number][],
   windows: readonly RawWindow[]
 ): RawResult {
-  const rows = tracks.reduce((sum, tr) => sum + tr.xs.length, 0);
-  const out = {
-    track_id: new Int32Array(rows),
-    t: new Int32Array(rows),
-    x: new Float64Array(rows),
-    y: new Float64Array(rows),
-    visibility: new Float32Array(rows)
-  };
-  let r = 0;
-  for (const tr of tracks) {
-    for (let i = 0; i < tr.xs.length; i++, r++) {
-      out.track_id[r] = tr.trackId;
-      out.t[r] = tr.start + i;
-      out.x[r] = tr.xs[i] as number;
-      out.y[r] = tr.ys[i] as number;
-      out.visibility[r] = tr.vis[i] as number;
-    }
-  }
-  const column = (get: (tr: Track) => number): Int32Array => Int32Array.from(tracks, get);
   const division = (k: 0 | 1 | 2 | 3): Int32Array => Int32Array.from(divisions, d => d[k]);
   return {
-    tracks: out,
-    lineage: {
-      track_id: column(tr => tr.trackId),
-      start: column(tr => tr.start),
-      end: column(end),
-      parent_id: column(tr => tr.parentId)
-    },
+    ...store.tables(),
     divisions: {
       parent_id: division(0),
       t: division(1),

@@ -5,7 +5,14 @@
 
 import { BackendChoice, CapSessions, Graph, ModelFiles, cardGraphs } from './model';
 import { FrameSource, TrackingAbortedError, trackSequence } from './pipeline';
-import { FRAME_DTYPES, FromWorker, ModelLocation, ToWorker, resultBuffers } from './protocol';
+import {
+  CHECKPOINT_MS,
+  FRAME_DTYPES,
+  FromWorker,
+  ModelLocation,
+  ToWorker,
+  resultBuffers
+} from './protocol';
 import { FrameData } from './preprocess';
 
 interface WorkerScope {
@@ -76,6 +83,7 @@ async function run(message: Extract<ToWorker, { type: 'start' }>): Promise<void>
       return buffers.map((b): FrameData => new View(b));
     }
   };
+  let lastCheckpoint = performance.now();
   try {
     const sessions = await model(message.model, options.backend ?? 'auto');
     const result = await trackSequence(sessions, source, {
@@ -84,7 +92,13 @@ async function run(message: Extract<ToWorker, { type: 'start' }>): Promise<void>
       signal: job.controller.signal,
       resume: options.resume,
       onProgress: progress => post({ type: 'progress', job: id, progress }),
-      onCheckpoint: checkpoint => post({ type: 'checkpoint', job: id, checkpoint })
+      onCheckpoint: (_tCur, checkpoint) => {
+        const now = performance.now();
+        if (now - lastCheckpoint >= CHECKPOINT_MS) {
+          lastCheckpoint = now;
+          post({ type: 'checkpoint', job: id, checkpoint: checkpoint() });
+        }
+      }
     });
     post({ type: 'done', job: id, result }, resultBuffers(result));
   } catch (error) {

@@ -58,6 +58,8 @@ interface RawCase {
     divisions: Columns;
     windows: Encoded;
     progress: Encoded;
+    /** The most tracks RAW held as objects at once. */
+    peak_held_tracks: number;
   };
 }
 
@@ -73,6 +75,7 @@ const RAW_FILES = [
   'raw-scenes.json',
   'raw-sisters.json',
   'raw-judge.json',
+  'raw-turnover.json',
   'raw-sim-small.json',
   'raw-sim-hard.json'
 ];
@@ -221,11 +224,32 @@ describe('RAW inference against the Python reference', () => {
     expect(used()).toBe(c.calls.length);
     expectTables(result, c.expected);
     expect(progress).toEqual(Array.from(dec(c.expected.progress)));
+    expect(result.peakHeldTracks).toBe(c.expected.peak_held_tracks);
     // Each frame's heatmap is read once, in order; so are the sister maps Python read.
     expect(reads).toEqual(Array.from({ length: c.n_frames }, (_, t) => t));
     expect(sisterReads).toEqual(c.sister_maps ? Array.from(dec(c.sister_maps.frames)) : []);
     const framesRead = [...new Set(frameReads)].sort((a, b) => a - b);
     expect(framesRead).toEqual(c.judge ? Array.from(dec(c.judge.frames)) : []);
+  });
+
+  it('holds as many tracks in a long sequence as in a short one', async () => {
+    // Tracks that ended before the frame before are finished rows, not objects.
+    const held: number[] = [];
+    const made: number[] = [];
+    for (const name of ['turnover_30', 'turnover_120']) {
+      const c = caseNamed(name);
+      const result = await rawInference(
+        c.n_frames,
+        heatmaps(c, []),
+        replay(c).tracker,
+        rawParams(c.params)
+      );
+      expectTables(result, c.expected);
+      held.push(result.peakHeldTracks);
+      made.push(result.lineage.track_id.length);
+    }
+    expect(made[1]).toBeGreaterThan(3 * (made[0] as number));
+    expect(held[1]).toBe(held[0]);
   });
 
   it('agrees to the bit on coordinates', async () => {
@@ -274,7 +298,7 @@ describe('resuming RAW from a checkpoint', () => {
       replay(c).tracker,
       rawParams(c.params),
       {
-        onCheckpoint: checkpoint => checkpoints.push(checkpoint),
+        onCheckpoint: (_tCur, checkpoint) => checkpoints.push(checkpoint()),
         sisters: sisterMaps(c),
         ...judged(c)
       }
@@ -305,7 +329,7 @@ describe('resuming RAW from a checkpoint', () => {
     const c = caseNamed('sim_hard_crop');
     const checkpoints: RawCheckpoint[] = [];
     await rawInference(c.n_frames, heatmaps(c, []), replay(c).tracker, rawParams(c.params), {
-      onCheckpoint: checkpoint => checkpoints.push(checkpoint)
+      onCheckpoint: (_tCur, checkpoint) => checkpoints.push(checkpoint())
     });
     const late = checkpoints[checkpoints.length - 1] as RawCheckpoint;
     await expect(

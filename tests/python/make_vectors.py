@@ -14,7 +14,8 @@ outputs) and what RAW made of them (tables, window log, progress). The TypeScrip
 replays the recorded tracker outputs, but only where the call it gets matches the record.
 
 Scenes: hand-made ones (one event each, window hand-over, T < window, frames without cells, a
-lost cell found again by the heatmap, daughter slots lit beside a visible cell, thresholds) and
+lost cell found again by the heatmap, daughter slots lit beside a visible cell, thresholds, cells
+that come and go at two lengths, where RAW holds as many tracks at either) and
 two simulated sequences (`cellpoint.sim`: the "small" preset, and a 96 x 96 crop of the "hard"
 preset with divisions, a death and cells entering), whose pixels serve as model pixels.
 
@@ -57,7 +58,17 @@ from cellpoint.judge import (
 )
 from cellpoint.preprocess import Geometry, Preprocessor, normalise, resize_weights
 from cellpoint.raw import RawParams, RawResult, find_peaks, raw_inference
-from scripted import HEAT_SCALE, SCENE_JUDGE, Cell, Oracle, divide, gaussian_map, grid, moving
+from scripted import (
+    HEAT_SCALE,
+    SCENE_JUDGE,
+    Cell,
+    Oracle,
+    divide,
+    gaussian_map,
+    grid,
+    moving,
+    turnover,
+)
 
 Array = npt.NDArray[Any]
 FloatArray = npt.NDArray[np.float32]
@@ -259,6 +270,7 @@ def run_scene(scene: Scene) -> Json:
         "expected": {
             **tables_json(result),
             "progress": enc(np.array(progress, np.int64).reshape(-1, 2), "int32"),
+            "peak_held_tracks": result.peak_held_tracks,
         },
     }
 
@@ -266,6 +278,7 @@ def run_scene(scene: Scene) -> Json:
 # --- hand-made scenes -------------------------------------------------------------------------
 
 MAP = (16, 20)  # heatmap (h, w): model frames of 64 x 80 px
+TURNOVER_MAP = (24, 32)  # the smallest map scripted.turnover's cells fit
 
 
 def hand_scenes() -> list[Scene]:
@@ -555,6 +568,16 @@ def hand_scenes() -> list[Scene]:
     ):
         scene = add(name, description, young, 20, p(sister_threshold=0.5, min_cycle=cycle))
         scene.sisters, scene.follow = True, follow
+    for n in (30, 120):
+        scene = add(
+            f"turnover_{n}",
+            f"{n} frames of cells that come and go, about 6 in view (scripted.turnover): RAW "
+            "holds as many tracks at any length",
+            turnover(n),
+            n,
+            p(window=8),
+        )
+        scene.map_shape = TURNOVER_MAP
     return scenes
 
 
@@ -968,7 +991,14 @@ def build_all() -> dict[str, Json]:
         "raw-scenes.json": {
             "format": FORMAT,
             "description": "RAW inference on hand-made scenes, one behaviour each",
-            "cases": [run_scene(s) for s in hand if not s.sisters],
+            "cases": [
+                run_scene(s) for s in hand if not s.sisters and not s.name.startswith("turnover")
+            ],
+        },
+        "raw-turnover.json": {
+            "format": FORMAT,
+            "description": "RAW inference on cells that come and go, at two lengths",
+            "cases": [run_scene(s) for s in hand if s.name.startswith("turnover")],
         },
         "raw-sisters.json": {
             "format": FORMAT,

@@ -136,6 +136,28 @@ def divide(
     return a, b
 
 
+def turnover(n_frames: int) -> list[Cell]:
+    """Cells that come and go for `n_frames` frames, about 6 in view at any time (a map of at
+    least 24 x 32): in each of three places a cell lives 7 frames and the next enters 2 frames
+    after it ended; in a fourth, a mother lives 5 frames, her daughters 5 more, and the next
+    mother enters 2 frames after them."""
+    cells: list[Cell] = []
+
+    def add(start: int, end: int, x: float, y: float, parent: int = 0) -> Cell:
+        cell = moving(len(cells) + 1, start, min(end, n_frames - 1), x, y, vx=0.3, parent=parent)
+        cells.append(cell)
+        return cell
+
+    for place, (mx, my) in enumerate(((5, 4), (22, 5), (6, 18))):
+        for start in range(3 * place, n_frames, 9):
+            add(start, start + 6, grid(mx), grid(my))
+    for start in range(0, n_frames - 5, 12):
+        mother = add(start, start + 4, grid(21), grid(18))
+        ids = (len(cells) + 1, len(cells) + 2)
+        cells += divide(mother, start + 5, ids, (min(start + 9, n_frames - 1),) * 2)
+    return cells
+
+
 @dataclass
 class Oracle:
     """The scripted model: heatmaps and window tracks from the ground truth `cells`.

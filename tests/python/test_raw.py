@@ -36,6 +36,7 @@ from scripted import (
     grid,
     moving,
     to_map,
+    turnover,
 )
 
 MAP_SHAPE = (48, 64)  # heatmap (h, w): model frames of 192 x 256 px
@@ -310,6 +311,21 @@ def test_a_lineage_through_several_windows() -> None:
     assert rows == sorted([(tid[1], 10, tid[2], tid[3]), (tid[2], 40, tid[6], tid[7])])
     assert div["score"].tolist() == pytest.approx([0.7, 0.7])
     assert progress[-1] == (60, 8)
+
+
+def test_what_raw_holds_is_bounded_by_the_cells_in_view_not_the_sequence() -> None:
+    # Ended tracks become finished rows: RAW holds as many tracks at frame 400 as at frame 40,
+    # and the tables (finished and held tracks together) are still every cell, in id order.
+    held = []
+    for n_frames in (40, 400):
+        cells = turnover(n_frames)
+        result, oracle, _ = run(cells, n_frames, window=16)
+        check_against_truth(result, cells)
+        check_queries(oracle, cells)
+        held.append(result.peak_held_tracks)
+    assert len(cells) > 150
+    assert held[0] == held[1]
+    assert held[1] <= 12  # at most 6 cells in view, and the tracks that ended a frame before
 
 
 def test_queries_of_a_lost_cell_stop_and_the_heatmap_finds_it_again() -> None:

@@ -29,7 +29,7 @@ from make_vectors import MODEL_VECTOR, VECTORS, build_all, dec, model_vector, sk
 Array = npt.NDArray[Any]
 Json = dict[str, Any]
 FILES = ["raw-scenes.json", "raw-sisters.json", "raw-judge.json"]
-FILES += ["raw-sim-small.json", "raw-sim-hard.json"]
+FILES += ["raw-turnover.json", "raw-sim-small.json", "raw-sim-hard.json"]
 FILES += ["peaks.json"]
 FILES += ["preprocess.json", "judge.json"]
 
@@ -117,6 +117,7 @@ def test_raw_inference_replays_to_the_recorded_tables(case: Json) -> None:
         np.array(result.windows, np.int64).reshape(-1, 3), dec(expected["windows"])
     )
     np.testing.assert_array_equal(np.array(progress).reshape(-1, 2), dec(expected["progress"]))
+    assert result.peak_held_tracks == expected["peak_held_tracks"]
 
 
 @pytest.mark.parametrize("case", load("peaks.json")["cases"], ids=lambda c: c["name"])
