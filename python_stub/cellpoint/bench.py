@@ -15,6 +15,11 @@ fresh process that tracks frames it reads one at a time from disk, and its growt
 the model is loaded to the end of tracking (Linux: VmHWM, reset at the start; elsewhere
 getrusage's ru_maxrss).
 
+Growth: the same figures as a sequence gets longer (the first 25, 100 and 400 frames of one
+256 x 256 "small" sequence without divisions or bleaching, about 74 cells in view throughout), as the field
+fills (about 50, 150 and 400 cells in view, 25 frames), and on a dense field (512 x 512, about
+270 cells, 200 frames), with the most features and tracks tracking held at once.
+
 Figures are printed, never asserted: timings depend on the machine and what else runs on it (the
 load average is printed with them). Without the shipped model, the CAP rows are left out with a
 note and the baseline's figures are still printed.
@@ -47,7 +52,7 @@ from .infer import MODELS_DIR, CapModel, ModelError, OnnxCap, track_kernel
 from .metrics import GroundTruth, evaluate
 from .raw import RawParams
 from .result import TrackingResult
-from .sim import PRESETS, simulate
+from .sim import PRESETS, SimulatedSequence, simulate
 
 # Held-out simulated sequences: preset -> (seed, quick overrides).
 ACCURACY_SIMS: dict[str, tuple[int, dict[str, Any]]] = {
@@ -61,6 +66,16 @@ SPEED_FRAMES = (24, 48, 92)
 SPEED_FRAMES_QUICK = (8, 16)
 SPEED_DENSITY = {"low": 0.04, "high": 0.16}  # the gowt1 preset has 0.08
 SPEED_SIDE = 1024
+# Growth: the "small" preset without divisions or bleaching (cells still come and go at the
+# edges), as the sequence gets longer at a steady number of cells in view, and as the field fills.
+GROWTH_SEED = 20_002
+GROWTH_SIDE = 256  # about 74 cells in view
+GROWTH_FRAMES = (25, 100, 400)
+GROWTH_FRAMES_QUICK = (25, 100)
+GROWTH_CELLS = (50, 150, 400)
+GROWTH_CELLS_QUICK = (50, 150)
+GROWTH_CELLS_FRAMES = 25
+DENSE_FIELD = (512, 200)  # side, frames: about 270 cells in view (full bench only)
 CAP = "CAP (kernel)"
 BASELINE = "baseline (LoG + laptrack)"
 MODEL_MISSING = "CAP model missing"
@@ -80,6 +95,7 @@ class Dataset:
 class Bench:
     accuracy: pd.DataFrame
     speed: pd.DataFrame
+    growth: pd.DataFrame
     notes: list[str]
     environment: dict[str, Any]
 
@@ -320,10 +336,14 @@ def _child(spec_json: str, diameter: str) -> None:
     before = memory.start()
     result = track_kernel(stack, float(diameter), RawParams(), model=model)
     peak = memory.peak()
+    metadata = result.metadata
     print(
         json.dumps(
             {
-                "seconds": result.metadata["seconds"],
+                "seconds": metadata["seconds"],
+                "tracker_frames": metadata["tracker_frames"],
+                "peak_feature_bytes": metadata["peak_feature_bytes"],
+                "peak_held_tracks": metadata["peak_held_tracks"],
                 "tracks": int(result.lineage.shape[0]),
                 "rss_growth_mib": peak - before,
                 "rss_peak_mib": peak,
@@ -331,6 +351,79 @@ def _child(spec_json: str, diameter: str) -> None:
             }
         )
     )
+
+
+# --- growth -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GrowthSetting:
+    label: str
+    frames: int
+    side: int
+
+
+def growth_settings(quick: bool, max_frames: int | None) -> list[GrowthSetting]:
+    """Longer sequences at GROWTH_SIDE (the first T frames of one sequence), then fuller fields
+    of GROWTH_CELLS_FRAMES frames (sides chosen for about that many cells in view), then, in the
+    full bench, DENSE_FIELD."""
+
+    def capped(frames: int) -> int:
+        return frames if max_frames is None else min(frames, max_frames)
+
+    lengths = sorted({capped(t) for t in (GROWTH_FRAMES_QUICK if quick else GROWTH_FRAMES)})
+    out = [GrowthSetting(f"T={t}", t, GROWTH_SIDE) for t in lengths]
+    per_cell = GROWTH_SIDE**2 / _cells_in_view(GROWTH_SIDE)
+    for cells in GROWTH_CELLS_QUICK if quick else GROWTH_CELLS:
+        side = 8 * round((cells * per_cell) ** 0.5 / 8)
+        out.append(GrowthSetting(f"~{cells} cells", capped(GROWTH_CELLS_FRAMES), side))
+    if not quick:
+        side, frames = DENSE_FIELD
+        out.append(GrowthSetting("dense field", capped(frames), side))
+    return out
+
+
+def growth_sequence(frames: int, side: int) -> SimulatedSequence:
+    """Steady conditions: no divisions and no bleaching (fading cells are lost and found
+    again more often late in a sequence, which would restart more windows there)."""
+    return simulate("small", seed=GROWTH_SEED, n_frames=frames, height=side, width=side,
+                    division_rate=0.0, bleach=0.0)  # fmt: skip
+
+
+def _cells_in_view(side: int) -> int:
+    return len(growth_sequence(1, side).tracks)
+
+
+def growth_rows(
+    settings: Sequence[GrowthSetting], models: Path, workdir: Path
+) -> list[dict[str, Any]]:
+    """One row per setting: the kernel backend in a fresh process (as the speed rows)."""
+    longest = {s.side: max(g.frames for g in settings if g.side == s.side) for s in settings}
+    sequences = {side: growth_sequence(frames, side) for side, frames in longest.items()}
+    rows = []
+    for setting in settings:
+        seq = sequences[setting.side]
+        frames = seq.frames[: setting.frames]
+        in_view = seq.tracks[seq.tracks["t"] < setting.frames].groupby("t").size()
+        cap = _measure_cap(frames, seq.config.diameter, workdir, models)
+        t = setting.frames
+        rows.append(
+            {
+                "setting": setting.label,
+                "T": t,
+                "H x W": f"{setting.side}x{setting.side}",
+                "cells/frame": float(in_view.mean()),
+                "CAP s/frame": cap["seconds"]["total"] / t,
+                "track s/frame": cap["seconds"]["track"] / t,
+                "tracked frames/frame": cap["tracker_frames"] / t,
+                "peak RSS MiB": cap["rss_peak_mib"],
+                "peak RSS growth MiB": cap["rss_growth_mib"],
+                "features held MiB": cap["peak_feature_bytes"] / 2**20,
+                "tracks held": cap["peak_held_tracks"],
+                "tracks": cap["tracks"],
+            }
+        )
+    return rows
 
 
 # --- the whole bench --------------------------------------------------------------------------
@@ -344,6 +437,7 @@ def run_bench(
     max_frames: int | None = None,
     speed_side: int = SPEED_SIDE,
     speed: bool = True,
+    growth: bool = True,
     models: Path = MODELS_DIR,
     model_factory: ModelFactory | None = None,
     log: Callable[[str], None] = print,
@@ -365,18 +459,24 @@ def run_bench(
         accuracy += accuracy_rows(dataset, model, params)
     accuracy += _real_accuracy(data, max_frames, model, params, notes, log)
 
+    timed = models if model is not None and model_factory is None else None
+    if (speed or growth) and model is not None and model_factory is not None:
+        notes.append("speed: a stand-in model was given; CAP speed not measured.")
     speed_table: list[dict[str, Any]] = []
-    if speed:
-        timed = models if model is not None and model_factory is None else None
-        if model is not None and model_factory is not None:
-            notes.append("speed: a stand-in model was given; CAP speed not measured.")
-        with tempfile.TemporaryDirectory(prefix="cellpoint-bench-") as tmp:
+    growth_table: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="cellpoint-bench-") as tmp:
+        if speed:
             for setting in speed_settings(quick, max_frames, speed_side):
                 log(f"speed: {setting.label} ({setting.frames} x {setting.side}^2)")
                 speed_table += speed_rows([setting], timed, Path(tmp))
+        if growth and timed is not None:
+            for grown in growth_settings(quick, max_frames):
+                log(f"growth: {grown.label} ({grown.frames} x {grown.side}^2)")
+                growth_table += growth_rows([grown], timed, Path(tmp))
     return Bench(
         accuracy=pd.DataFrame(accuracy),
         speed=pd.DataFrame(speed_table),
+        growth=pd.DataFrame(growth_table),
         notes=notes,
         environment=_environment(model),
     )
@@ -456,6 +556,18 @@ def format_bench(bench: Bench) -> str:
                 "time; growth: from after the model is loaded to the end of tracking (VmHWM: "
                 "Linux's peak, reset at the start; ru_maxrss: the process's lifetime peak)."
             )
+    if len(bench.growth):
+        parts += [
+            "",
+            "== Growth (CAP, kernel backend: a longer sequence at a steady number of cells in "
+            "view, then fuller fields) ==",
+            table(bench.growth),
+            "\ntracked frames/frame: frames the tracker ran over per frame of the sequence (a "
+            "window restarts at each new cell or division; a short sequence's last windows are "
+            "cut at its end, so it tracks fewer); features held: the most bytes of features "
+            "cached at once; tracks held: the most tracks RAW kept as objects at once (the rest "
+            "are finished rows).",
+        ]
     parts += [
         "",
         f"machine: {env['cpus']} CPUs ({env['machine']}), load average "
@@ -476,6 +588,7 @@ def to_json(bench: Bench) -> dict[str, Any]:
     return {
         "accuracy": records(bench.accuracy),
         "speed": records(bench.speed),
+        "growth": records(bench.growth),
         "notes": bench.notes,
         "environment": bench.environment,
     }
@@ -490,7 +603,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="shorter sequences: 'hard' and 'gowt1' cut to 24 frames, speed at T = 8, 16",
+        help="shorter sequences: 'hard' and 'gowt1' cut to 24 frames, speed at T = 8, 16, growth "
+        "at T = 25, 100 and 50, 150 cells, no dense field",
     )
     parser.add_argument(
         "--data", type=Path, help="the shared CTC data (default: $CELLPOINT_DATA or ../shared/data)"
@@ -505,7 +619,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--size", type=int, default=SPEED_SIDE, help="frame side of the speed sequences (px)"
     )
-    parser.add_argument("--no-speed", action="store_true", help="accuracy only")
+    parser.add_argument("--no-speed", action="store_true", help="no speed table")
+    parser.add_argument("--no-growth", action="store_true", help="no growth table")
     parser.add_argument(
         "--models",
         type=Path,
@@ -528,6 +643,7 @@ def main(argv: list[str] | None = None) -> None:
         max_frames=args.frames,
         speed_side=args.size,
         speed=not args.no_speed,
+        growth=not args.no_growth,
         models=args.models,
         log=log,
     )

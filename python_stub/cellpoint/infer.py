@@ -136,8 +136,10 @@ class Timings:
 
 
 class FeatureCache:
-    """Encodes each frame once; RAW only moves forward, so frames before the current window
-    are dropped and memory stays bounded by the window length whatever T is."""
+    """Encodes each frame once, into one array of `capacity` frames in which the frames RAW
+    still needs lie in order, so that a window's features go to the tracker as a view, not as a
+    copy. RAW only moves forward: frames before the current window are dropped and their slots
+    reused, so memory stays bounded by the window length whatever T is."""
 
     def __init__(
         self,
@@ -146,20 +148,31 @@ class FeatureCache:
         model: CapModel,
         timings: Timings,
         keep_frames: bool,
+        capacity: int,
     ) -> None:
         self._stack, self._prep, self._model, self._timings = stack, prep, model, timings
-        self._cache: dict[int, tuple[FloatArray, FloatArray]] = {}
+        self._capacity = capacity
+        self._features: FloatArray | None = None  # [capacity, C, h, w], made at the first frame
+        self._base = 0  # the frame in slot 0
+        self._start = self._end = 0  # frames start .. end - 1 are held
+        self._heatmaps: dict[int, FloatArray] = {}
         # Preprocessed frames, kept HISTORY frames longer than features, only for the judge.
         self._keep_frames = keep_frames
         self._frames: dict[int, FloatArray] = {}
+        self.peak_bytes = 0  # the most bytes of features held at once
 
-    def get(self, t: int) -> tuple[FloatArray, FloatArray]:
-        if t not in self._cache:
-            frame = self.model_frame(t) if self._keep_frames else self._preprocess(t)
-            t1 = time.perf_counter()
-            self._cache[t] = self._model.encode(frame)
-            self._timings.encode += time.perf_counter() - t1
-        return self._cache[t]
+    def heatmap(self, t: int) -> FloatArray:
+        """Frame t's heatmap [h, w]."""
+        self._hold(t)
+        return self._heatmaps[t]
+
+    def window(self, first: int, length: int) -> FloatArray:
+        """The features of frames first .. first + length - 1, [length, C, h, w]: a view, valid
+        until the next frame is encoded."""
+        for t in range(first, first + length):
+            self._hold(t)
+        assert self._features is not None
+        return self._features[first - self._base : first - self._base + length]
 
     def model_frame(self, t: int) -> FloatArray:
         """Frame t preprocessed (the division judge reads brightness HISTORY frames back)."""
@@ -167,17 +180,53 @@ class FeatureCache:
             self._frames[t] = self._preprocess(t)
         return self._frames[t]
 
+    def forget_before(self, t: int) -> None:
+        self._start = max(self._start, t)
+        self._end = max(self._end, self._start)
+        for old in [k for k in self._heatmaps if k < t]:
+            del self._heatmaps[old]
+        for old in [k for k in self._frames if k < t - HISTORY]:
+            del self._frames[old]
+
     def _preprocess(self, t: int) -> FloatArray:
         t0 = time.perf_counter()
         frame = self._prep(self._stack[t])
         self._timings.preprocess += time.perf_counter() - t0
         return frame
 
-    def forget_before(self, t: int) -> None:
-        for old in [k for k in self._cache if k < t]:
-            del self._cache[old]
-        for old in [k for k in self._frames if k < t - HISTORY]:
-            del self._frames[old]
+    def _hold(self, t: int) -> None:
+        if not self._start <= t < self._end:
+            self._encode(t)
+
+    def _encode(self, t: int) -> None:
+        if t != self._end:  # not the next frame: the frames held no longer follow on
+            self._heatmaps.clear()
+            self._base = self._start = t
+        frame = self.model_frame(t) if self._keep_frames else self._preprocess(t)
+        t1 = time.perf_counter()
+        features, heatmap = self._model.encode(frame)
+        self._timings.encode += time.perf_counter() - t1
+        if self._features is None:
+            self._features = np.empty((self._capacity, *features.shape), features.dtype)
+        if t - self._base >= len(self._features):
+            self._make_room()
+        assert self._features is not None
+        self._features[t - self._base] = features
+        self._heatmaps[t] = heatmap
+        self._end = t + 1
+        self.peak_bytes = max(self.peak_bytes, (self._end - self._start) * features.nbytes)
+
+    def _make_room(self) -> None:
+        """Moves the frames held to the first slots, a frame at a time (no two slots overlap);
+        doubles the array if they fill it (RAW never holds more than a window)."""
+        assert self._features is not None
+        held = self._end - self._start
+        if held >= len(self._features):
+            self._features = np.concatenate([self._features, np.empty_like(self._features)])
+        shift = self._start - self._base
+        for slot in range(held):
+            self._features[slot] = self._features[slot + shift]
+        self._base = self._start
 
 
 def track_kernel(
@@ -196,11 +245,12 @@ def track_kernel(
     timings = Timings()
     judge = judge if judge is not None else model.judge
     judging = judge is not None and model.has_sisters  # RAW judges sister pairs only
-    cache = FeatureCache(stack, Preprocessor(geometry), model, timings, keep_frames=judging)
+    capacity = min(params.window, t)
+    cache = FeatureCache(stack, Preprocessor(geometry), model, timings, judging, capacity)
 
     def track_window(first: int, length: int, queries: FloatArray) -> tuple[FloatArray, FloatArray]:
         cache.forget_before(first)
-        feats = np.stack([cache.get(i)[0] for i in range(first, first + length)])
+        feats = cache.window(first, length)
         t0 = time.perf_counter()
         out = model.track(feats, queries)
         timings.track += time.perf_counter() - t0
@@ -211,11 +261,12 @@ def track_kernel(
         # after i, and after frame i's sisters, so earlier frames can go (this bounds memory
         # through cell-free stretches).
         cache.forget_before(i)
-        return cache.get(i)[1]
+        return cache.heatmap(i)
 
     def sister_map(i: int) -> FloatArray:
+        previous, current = cache.window(i - 1, 2)
         t0 = time.perf_counter()
-        out = model.sisters(cache.get(i - 1)[0], cache.get(i)[0])
+        out = model.sisters(previous, current)
         timings.sisters += time.perf_counter() - t0
         return out
 
@@ -237,6 +288,11 @@ def track_kernel(
         "diameter": diameter,
         "params": params.__dict__,
         "windows": len(raw.windows),
+        # Frames the tracker ran over, summed over its calls: a window restarts at each event,
+        # so every frame is tracked in each window that spans it.
+        "tracker_frames": sum(length for _, length, _ in raw.windows),
+        "peak_feature_bytes": cache.peak_bytes,
+        "peak_held_tracks": raw.peak_held_tracks,
         "seconds": {
             "total": time.perf_counter() - start,
             "preprocess": timings.preprocess,

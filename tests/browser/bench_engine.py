@@ -8,6 +8,10 @@ U373 size (115 x 520 x 696, uint16, the `simplus` preset at that size). Each is 
 server's folder and fetched by the page once; the engine then pulls its frames a window at a
 time, as it does from the kernel.
 
+Then the kernel benchmark's growth sequence (`cellpoint.bench`: a 256 x 256 "small" sequence
+without divisions, about 74 cells in view) at its shortest and longest length, on WASM: what
+the engine holds should not grow with the length.
+
 Then the whole user call, `cellpoint.track(stack, backend="browser")` from a notebook on the
 GOWT1-size sequence: transfer (the browser asking the kernel for frames until they arrive, and
 its throughput in MB/s), the engine's stages, the return of the tables, and the call's seconds.
@@ -37,6 +41,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import psutil
+from cellpoint.bench import GROWTH_FRAMES, GROWTH_FRAMES_QUICK, GROWTH_SIDE, growth_sequence
 from cellpoint.sim import PRESETS, simulate
 from playwright.sync_api import Browser, sync_playwright
 
@@ -63,6 +68,16 @@ def sequences(quick: bool) -> Iterator[Sequence]:
         seq = simulate(config, seed=SEED)
         t, h, w = seq.frames.shape
         yield Sequence(f"{name} {t}x{h}x{w} {seq.frames.dtype}", seq.frames, config.diameter)
+
+
+def growth_sequences(quick: bool) -> Iterator[Sequence]:
+    """The kernel benchmark's growth sequence (`cellpoint.bench`): its first and last lengths."""
+    lengths = GROWTH_FRAMES_QUICK if quick else GROWTH_FRAMES
+    seq = growth_sequence(max(lengths), GROWTH_SIDE)
+    for t in (min(lengths), max(lengths)):
+        frames = seq.frames[:t]
+        name = f"growth {t}x{GROWTH_SIDE}x{GROWTH_SIDE} {frames.dtype}"
+        yield Sequence(name, frames, seq.config.diameter)
 
 
 @contextmanager
@@ -143,6 +158,7 @@ def run(browser: Browser, lab: LabServer, seq: Sequence, backend: str) -> dict[s
         **{f"{s} s/frame": round(result["timings"][s] / n, 4) for s in STAGES},
         "total s/frame": round(out["seconds"] / n, 4),
         "features held MiB": round(result["peakFeatureBytes"] / 2**20, 1),
+        "tracks held": result["peakHeldTracks"],
         "Chromium RSS peak MiB": round(memory["peak"], 0),
         "RSS above start MiB": round(memory["peak"] - memory["base"], 0),
     }
@@ -214,6 +230,10 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{short.name}: WebGPU (SwiftShader) ...", flush=True)
                 rows.append(run(webgpu_browser, lab, short, "webgpu"))
                 print(json.dumps(rows[-1]), flush=True)
+        for seq in growth_sequences(args.quick):
+            print(f"{seq.name}: WASM ...", flush=True)
+            rows.append(run(wasm_browser, lab, seq, "wasm"))
+            print(json.dumps(rows[-1]), flush=True)
         print("track() from a notebook ...", flush=True)
         rows.append(track_call(wasm_browser, lab, 16 if args.quick else 92))
         print(json.dumps(rows[-1]), flush=True)

@@ -35,7 +35,7 @@ async ({ base64, url, shape, dtype, options, cancelAtFrame }) => {
   const plain = r => r && {
     tracks: columns(r.tracks), lineage: columns(r.lineage), divisions: columns(r.divisions),
     backend: r.backend, fallbackReason: r.fallbackReason, windows: r.windows.length,
-    timings: r.timings, peakFeatureBytes: r.peakFeatureBytes
+    timings: r.timings, peakFeatureBytes: r.peakFeatureBytes, peakHeldTracks: r.peakHeldTracks
   };
   const start = performance.now();
   try {

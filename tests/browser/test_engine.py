@@ -14,6 +14,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from cellpoint.infer import model_card
+from cellpoint.preprocess import Geometry
+from cellpoint.sim import simulate
 from playwright.sync_api import Browser, Page, expect
 
 from .conftest import artifact
@@ -125,3 +128,38 @@ def test_webgpu_gives_the_wasm_answers(webgpu_browser: Browser, lab_server: LabS
     finally:
         page.screenshot(path=artifact("engine-webgpu-last.png"))
         context.close()
+
+
+def test_what_the_engine_holds_does_not_grow_with_the_sequence(
+    page: Page, lab_server: LabServer
+) -> None:
+    # The first 12 and all 48 frames of one sequence whose cells come and go at the edges: the
+    # features cached are at most two windows' (the one tracked and the frames pulled ahead)
+    # either way, and the tracks that ended are finished rows.
+    seq = simulate("small", seed=7, n_frames=48, height=96, width=96, division_rate=0.0)
+    window = 6
+    card = model_card()["encoder"]
+    padded = Geometry.for_diameter(96, 96, seq.config.diameter).padded
+    frame_bytes = (
+        4 * card["feature_dim"] * (padded[0] // card["stride"]) * (padded[1] // card["stride"])
+    )
+    open_lab(page, lab_server)
+    held = {}
+    for n in (12, 48):
+        frames = seq.frames[:n]
+        out = run_engine(
+            page,
+            {
+                "base64": base64.b64encode(frames.tobytes()).decode(),
+                "shape": list(frames.shape),
+                "dtype": str(frames.dtype),
+                "options": {"diameter": seq.config.diameter, "backend": "wasm",
+                            "params": {"window": window}},
+            },
+        )  # fmt: skip
+        assert out["ok"], out
+        held[n] = out["result"]
+    assert held[48]["peakFeatureBytes"] <= 2 * window * frame_bytes
+    in_view = int(seq.tracks.groupby("t").size().max())
+    made = len(held[48]["lineage"]["track_id"])
+    assert held[48]["peakHeldTracks"] <= 2 * in_view < made

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -85,12 +86,52 @@ def test_feature_cache_keeps_preprocessed_frames_only_for_the_judge(keep_frames:
         calls.append(1)
         return prep(frame)
 
-    cache = FeatureCache(FrameStack(frames), counted, OnnxCap(), Timings(), keep_frames)
+    cache = FeatureCache(FrameStack(frames), counted, OnnxCap(), Timings(), keep_frames, 4)
     for t in range(10):
         cache.forget_before(t)
-        cache.get(t)
+        cache.heatmap(t)
     assert len(calls) == 10  # each frame preprocessed once to encode it
     cache.model_frame(9 - HISTORY)  # the judge's oldest frame at t = 9
     assert len(calls) == (10 if keep_frames else 11)
     cache.model_frame(8 - HISTORY)  # older: gone either way, preprocessed again
     assert len(calls) == (11 if keep_frames else 12)
+
+
+def test_feature_cache_gives_windows_as_views_of_frames_encoded_once() -> None:
+    # RAW's pattern: a window from each start, heatmaps and sister pairs inside it; starts
+    # move forward. The features stay in one array of `capacity` frames, whatever the length.
+    frames = np.random.default_rng(1).random((30, 32, 32)).astype(np.float32)
+    prep = Preprocessor(Geometry.for_diameter(32, 32, 24.0))
+    model = OnnxCap()
+    encoded: list[int] = []
+
+    class Counted:
+        card, has_sisters, judge = model.card, model.has_sisters, model.judge
+        track, sisters = model.track, model.sisters
+
+        def encode(self, frame: npt.NDArray[np.float32]) -> Any:
+            encoded.append(1)
+            return model.encode(frame)
+
+    window = 6
+    cache = FeatureCache(FrameStack(frames), prep, Counted(), Timings(), False, window)
+    first = 0
+    arrays = set()
+    while first < len(frames) - 1:
+        length = min(window, len(frames) - first)
+        cache.forget_before(first)
+        feats = cache.window(first, length)
+        arrays.add(id(feats.base))
+        for i, t in enumerate(range(first, first + length)):
+            np.testing.assert_array_equal(feats[i], model.encode(prep(frames[t]))[0])
+        # An event at the second frame restarts the window there; else it hands over at its end.
+        last = first + 2 if first % 3 else first + length - 1
+        for t in range(first + 1, min(last, len(frames) - 1) + 1):
+            pair = cache.window(t - 1, 2)
+            np.testing.assert_array_equal(pair, feats[t - 1 - first : t + 1 - first])
+            cache.forget_before(t)
+            cache.heatmap(t)
+        first = last
+    assert len(encoded) == len(frames)
+    assert len(arrays) == 1  # never copied out or reallocated
+    assert cache.peak_bytes == window * feats[0].nbytes

@@ -129,11 +129,12 @@ def true_midpoints(truth: Truth, geometry: Geometry) -> dict[int, FloatArray]:
 def sister_maps(model: CapModel, stack: FrameStack, geometry: Geometry) -> FloatArray:
     """The sister head's maps [T - 1, 3, h, w] of a sequence, map t - 1 for frames t - 1, t,
     each frame encoded once as in `track_kernel`."""
-    cache = FeatureCache(stack, Preprocessor(geometry), model, Timings(), keep_frames=False)
+    cache = FeatureCache(stack, Preprocessor(geometry), model, Timings(), False, capacity=2)
     maps = []
     for t in range(1, stack.shape[0]):
         cache.forget_before(t - 1)
-        maps.append(model.sisters(cache.get(t - 1)[0], cache.get(t)[0]))
+        previous, current = cache.window(t - 1, 2)
+        maps.append(model.sisters(previous, current))
     return np.stack(maps)
 
 
