@@ -16,9 +16,10 @@ the model is loaded to the end of tracking (Linux: VmHWM, reset at the start; el
 getrusage's ru_maxrss).
 
 Growth: the same figures as a sequence gets longer (the first 25, 100 and 400 frames of one
-256 x 256 "small" sequence without divisions or bleaching, about 74 cells in view throughout), as the field
-fills (about 50, 150 and 400 cells in view, 25 frames), and on a dense field (512 x 512, about
-270 cells, 200 frames), with the most features and tracks tracking held at once.
+256 x 256 "small" sequence without divisions or bleaching, about 74 cells in view throughout),
+as the field fills (about 50, 150 and 400 cells in view, 25 frames), and on a dense field
+(512 x 512, about 270 cells, 200 frames), with the most features and tracks tracking held at
+once.
 
 Figures are printed, never asserted: timings depend on the machine and what else runs on it (the
 load average is printed with them). Without the shipped model, the CAP rows are left out with a
