@@ -544,31 +544,33 @@ def format_bench(bench: Bench) -> str:
     load = env.get("load_average")
     parts = ["== Accuracy (held-out data; division F1 with a 1-frame tolerance) =="]
     parts.append(table(bench.accuracy) if len(bench.accuracy) else "(no rows)")
+
+    def section(title: str, frame: pd.DataFrame, note: str | None) -> list[str]:
+        return ["", f"== {title} ==", table(frame)] + ([f"\n{note}"] if note else [])
+
     if len(bench.speed):
-        parts += [
-            "",
-            "== Speed (seconds per frame; CAP stages: preprocess, encode, track, sisters; "
-            "baseline stages: detect, link) ==",
-            table(bench.speed),
-        ]
-        if "peak RSS MiB" in bench.speed:
-            parts.append(
-                "\npeak RSS: of a fresh process running CAP alone on frames it reads one at a "
-                "time; growth: from after the model is loaded to the end of tracking (VmHWM: "
-                "Linux's peak, reset at the start; ru_maxrss: the process's lifetime peak)."
-            )
+        memory = "peak RSS MiB" in bench.speed
+        parts += section(
+            "Speed (seconds per frame; CAP stages: preprocess, encode, track, sisters; "
+            "baseline stages: detect, link)",
+            bench.speed,
+            "peak RSS: of a fresh process running CAP alone on frames it reads one at a time; "
+            "growth: from after the model is loaded to the end of tracking (VmHWM: Linux's "
+            "peak, reset at the start; ru_maxrss: the process's lifetime peak)."
+            if memory
+            else None,
+        )
     if len(bench.growth):
-        parts += [
-            "",
-            "== Growth (CAP, kernel backend: a longer sequence at a steady number of cells in "
-            "view, then fuller fields) ==",
-            table(bench.growth),
-            "\ntracked frames/frame: frames the tracker ran over per frame of the sequence (a "
+        parts += section(
+            "Growth (CAP, kernel backend: a longer sequence at a steady number of cells in "
+            "view, then fuller fields)",
+            bench.growth,
+            "tracked frames/frame: frames the tracker ran over per frame of the sequence (a "
             "window restarts at each new cell or division; a short sequence's last windows are "
             "cut at its end, so it tracks fewer); features held: the most bytes of features "
             "cached at once; tracks held: the most tracks RAW kept as objects at once (the rest "
             "are finished rows).",
-        ]
+        )
     parts += [
         "",
         f"machine: {env['cpus']} CPUs ({env['machine']}), load average "

@@ -17,6 +17,7 @@ from cellpoint.judge import TreeJudge
 TINY = ["--quick", "--presets", "small", "--frames", "8", "--size", "128"]
 ACCURACY_COLUMNS = ["dataset", "method", "frames", "TRA", "DET", "div F1", "GT div", "div TP"]
 SPEED_COLUMNS = ["setting", "T", "H x W", "cells/frame", "baseline s/frame", "detect", "link"]
+GROWTH_COLUMNS = ["CAP s/frame", "tracked frames/frame", "peak RSS MiB", "tracks held"]
 CAP_SPEED_COLUMNS = [
     "CAP s/frame", "preprocess", "encode", "track", "sisters", "peak RSS growth MiB"
 ]  # fmt: skip
@@ -62,6 +63,16 @@ def test_main_prints_accuracy_and_speed_tables(
     assert [line.split()[0] for line in speed[1:]] == ["T=8", "T=8,", "T=8,"]
     assert "low density" in speed[2]
     assert "high density" in speed[3]
+
+    if has_model:
+        growth = section(text, "Growth")
+        for column in GROWTH_COLUMNS:
+            assert column in growth[0]
+        labels = [line.split()[0] for line in growth[1:]]
+        assert labels == ["T=8", "~50", "~150"]  # --frames 8 caps the lengths; quick: no dense
+        assert [row["T"] for row in json.loads(out_json.read_text())["growth"]] == [8, 8, 8]
+    else:
+        assert "== Growth" not in text
 
     assert "note: real data not found" in text
     assert ("note: CAP model missing" in text) != has_model
