@@ -109,7 +109,11 @@ def correlation(
         ix = x0.long()[..., None, None] + offsets.view(1, side)
         iy, ix = iy.expand(-1, -1, -1, side, side), ix.expand(-1, -1, -1, side, side)
         grid = gather_points(fmap, t.expand_as(iy), iy, ix)  # [T, N, 3, side, side, C]
-        dots = (grid * feats[:, :, None, None, None, :]).sum(-1)  # [T, N, 3, side, side]
+        # A product per track (MatMul), not an elementwise one summed: the [T, N, 3, side,
+        # side, C] product is never held.
+        dots = (grid.reshape(frames, tracks, -1, grid.shape[-1]) @ feats[..., None]).reshape(
+            frames, tracks, COLUMNS, side, side
+        )  # [T, N, 3, side, side]
         corr = (
             dots[..., :-1, :-1] * (1 - fy) * (1 - fx)
             + dots[..., :-1, 1:] * (1 - fy) * fx
