@@ -104,10 +104,10 @@ export interface TrackOptions {
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: EngineProgress) => void;
   /**
-   * Before each window: its first frame, and where the run stands (model pixels), built when
-   * asked, to resume from after a failure.
+   * Before each window: where the run stands (model pixels), to resume from after a failure,
+   * built only if asked before the call returns.
    */
-  readonly onCheckpoint?: (tCur: number, checkpoint: () => RawCheckpoint) => void;
+  readonly onCheckpoint?: (checkpoint: () => RawCheckpoint) => void;
   /** A checkpoint of an earlier run of these frames with the same network and params. */
   readonly resume?: RawCheckpoint;
 }

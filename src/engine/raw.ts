@@ -152,10 +152,10 @@ export interface RawOptions {
   /** Checked between windows (and between frames without cells). */
   readonly signal?: AbortSignal;
   /**
-   * Called before each window (and each cell-free frame) with its first frame and where the run
-   * stands, built when asked: building it reads every row so far.
+   * Called before each window (and each cell-free frame) with where the run stands, built only
+   * if asked before the call returns (building it reads every row so far).
    */
-  readonly onCheckpoint?: (tCur: number, checkpoint: () => RawCheckpoint) => void;
+  readonly onCheckpoint?: (checkpoint: () => RawCheckpoint) => void;
   /** Goes on from a checkpoint of an earlier run with the same frames, network and params. */
   readonly resume?: RawCheckpoint;
   /** The sister head's maps, where the model has one. */
@@ -507,7 +507,7 @@ export async function rawInference(
   while (tCur < nFrames - 1) {
     stopIfAborted(tCur + 1);
     const at = tCur;
-    onCheckpoint?.(at, () => ({ tables: tables(store, divisions, windows), tCur: at }));
+    onCheckpoint?.(() => ({ tables: tables(store, divisions, windows), tCur: at }));
     const active = store.living(tCur);
     if (active.length === 0) {
       tCur += 1;

@@ -92,7 +92,7 @@ async function run(message: Extract<ToWorker, { type: 'start' }>): Promise<void>
       signal: job.controller.signal,
       resume: options.resume,
       onProgress: progress => post({ type: 'progress', job: id, progress }),
-      onCheckpoint: (_tCur, checkpoint) => {
+      onCheckpoint: checkpoint => {
         const now = performance.now();
         if (now - lastCheckpoint >= CHECKPOINT_MS) {
           lastCheckpoint = now;

@@ -298,7 +298,7 @@ describe('resuming RAW from a checkpoint', () => {
       replay(c).tracker,
       rawParams(c.params),
       {
-        onCheckpoint: (_tCur, checkpoint) => checkpoints.push(checkpoint()),
+        onCheckpoint: checkpoint => checkpoints.push(checkpoint()),
         sisters: sisterMaps(c),
         ...judged(c)
       }
@@ -329,7 +329,7 @@ describe('resuming RAW from a checkpoint', () => {
     const c = caseNamed('sim_hard_crop');
     const checkpoints: RawCheckpoint[] = [];
     await rawInference(c.n_frames, heatmaps(c, []), replay(c).tracker, rawParams(c.params), {
-      onCheckpoint: (_tCur, checkpoint) => checkpoints.push(checkpoint())
+      onCheckpoint: checkpoint => checkpoints.push(checkpoint())
     });
     const late = checkpoints[checkpoints.length - 1] as RawCheckpoint;
     await expect(
