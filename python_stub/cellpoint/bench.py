@@ -396,13 +396,20 @@ def _cells_in_view(side: int) -> int:
 
 
 def growth_rows(
-    settings: Sequence[GrowthSetting], models: Path, workdir: Path
+    settings: Sequence[GrowthSetting],
+    models: Path,
+    workdir: Path,
+    log: Callable[[str], None],
 ) -> list[dict[str, Any]]:
-    """One row per setting: the kernel backend in a fresh process (as the speed rows)."""
-    longest = {s.side: max(g.frames for g in settings if g.side == s.side) for s in settings}
+    """One row per setting: the kernel backend in a fresh process (as the speed rows). Settings
+    of one side track the first frames of one sequence."""
+    longest: dict[int, int] = {}
+    for setting in settings:
+        longest[setting.side] = max(longest.get(setting.side, 0), setting.frames)
     sequences = {side: growth_sequence(frames, side) for side, frames in longest.items()}
     rows = []
     for setting in settings:
+        log(f"growth: {setting.label} ({setting.frames} x {setting.side}^2)")
         seq = sequences[setting.side]
         frames = seq.frames[: setting.frames]
         in_view = seq.tracks[seq.tracks["t"] < setting.frames].groupby("t").size()
@@ -471,9 +478,7 @@ def run_bench(
                 log(f"speed: {setting.label} ({setting.frames} x {setting.side}^2)")
                 speed_table += speed_rows([setting], timed, Path(tmp))
         if growth and timed is not None:
-            for grown in growth_settings(quick, max_frames):
-                log(f"growth: {grown.label} ({grown.frames} x {grown.side}^2)")
-                growth_table += growth_rows([grown], timed, Path(tmp))
+            growth_table = growth_rows(growth_settings(quick, max_frames), timed, Path(tmp), log)
     return Bench(
         accuracy=pd.DataFrame(accuracy),
         speed=pd.DataFrame(speed_table),
