@@ -2,7 +2,7 @@
 
 Beyond the paper. The tracker's daughter slots see a division only when the mother was a query
 a few frames before it, and on dense fields RAW restarts its window at almost every frame
-(births and entries), so they miss most divisions there (training/README.md, session 6). A
+(births and entries), so they miss most divisions there (training/README.md). A
 division, though, is plain to see in two frames: one rounded, bright nucleus at t - 1, two
 small ones at t. This head finds, at frame t, the midpoint of each pair of sisters first seen
 at t and the axis joining them; RAW (raw.py) splits the track of their mother there.
