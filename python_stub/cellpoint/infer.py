@@ -26,6 +26,7 @@ from .tables import divisions_from_lineage
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 MODEL_NAME = "cap-v1"
+FEATURE_LAYOUT = "channel-last"  # features [h, w, C] a frame between the graphs (cap.export)
 FloatArray = npt.NDArray[np.float32]
 
 
@@ -40,6 +41,12 @@ def model_card(models_dir: Path = MODELS_DIR) -> dict[str, Any]:
             f"no model card at {path}: the package was installed without its trained model"
         )
     card: dict[str, Any] = json.loads(path.read_text())
+    layout = card.get("encoder", {}).get("feature_layout")
+    if layout != FEATURE_LAYOUT:
+        raise ModelError(
+            f"the model at {models_dir} hands features over as {layout or 'channel-first'}, "
+            f"this cellpoint reads them {FEATURE_LAYOUT}: reinstall cellpoint"
+        )
     return card
 
 
@@ -107,19 +114,19 @@ class OnnxCap:
         self.judge = load_judge(models_dir, self.card)
 
     def encode(self, frame: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """One preprocessed frame [H', W'] -> features [C, h, w], heatmap [h, w]."""
+        """One preprocessed frame [H', W'] -> features [h, w, C], heatmap [h, w]."""
         feats, heat = self._encoder.run(None, {"frames": frame[None, None]})
         return feats[0], heat[0, 0]
 
     def track(self, features: FloatArray, queries: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """features [T, C, h, w], queries [N, 3] -> points [T, N, 3, 2], visibility [T, N, 3]."""
+        """features [T, h, w, C], queries [N, 3] -> points [T, N, 3, 2], visibility [T, N, 3]."""
         points, vis = self._tracker.run(
             None, {"features": features[None], "queries": queries[None]}
         )
         return points[0], vis[0]
 
     def sisters(self, previous: FloatArray, current: FloatArray) -> FloatArray:
-        """Features [C, h, w] of frames t - 1 and t -> the sister map [3, h, w]."""
+        """Features [h, w, C] of frames t - 1 and t -> the sister map [3, h, w]."""
         if self._sisters is None:
             raise ModelError("this model has no sister head (sisters.onnx)")
         (out,) = self._sisters.run(None, {"previous": previous[None], "current": current[None]})
@@ -152,7 +159,7 @@ class FeatureCache:
     ) -> None:
         self._stack, self._prep, self._model, self._timings = stack, prep, model, timings
         self._capacity = capacity
-        self._features: FloatArray | None = None  # [capacity, C, h, w], made at the first frame
+        self._features: FloatArray | None = None  # [capacity, h, w, C], made at the first frame
         self._base = 0  # the frame in slot 0
         self._start = self._end = 0  # frames start .. end - 1 are held
         self._heatmaps: dict[int, FloatArray] = {}
@@ -167,7 +174,7 @@ class FeatureCache:
         return self._heatmaps[t]
 
     def window(self, first: int, length: int) -> FloatArray:
-        """The features of frames first .. first + length - 1, [length, C, h, w]: a view, valid
+        """The features of frames first .. first + length - 1, [length, h, w, C]: a view, valid
         until the next frame is encoded."""
         for t in range(first, first + length):
             self._hold(t)

@@ -28,7 +28,12 @@ export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'was
 export interface ModelCard {
   readonly name: string;
   readonly files: { readonly [file: string]: { readonly sha256: string; readonly bytes: number } };
-  readonly encoder: { readonly stride: number; readonly feature_dim: number };
+  readonly encoder: {
+    readonly stride: number;
+    readonly feature_dim: number;
+    /** How features go between the graphs: `channel-last`, `[h * w * C]` a frame. */
+    readonly feature_layout?: string;
+  };
   /** The division judge's file (`judge.json`), where the model ships one. */
   readonly judge?: { readonly file: string; readonly sha256: string; readonly bytes: number };
 }
@@ -71,8 +76,21 @@ export class ModelIntegrityError extends Error {
   }
 }
 
-/** Throws `ModelIntegrityError` unless every file hashes to the card's digest. */
+/** How this engine hands features between the graphs (the card's `encoder.feature_layout`). */
+export const FEATURE_LAYOUT = 'channel-last';
+
+/**
+ * Throws unless the card's features are laid out as this engine reads them, and
+ * `ModelIntegrityError` unless every file hashes to the card's digest.
+ */
 export async function checkModelFiles(files: ModelFiles): Promise<void> {
+  const layout = files.card.encoder.feature_layout;
+  if (layout !== FEATURE_LAYOUT) {
+    throw new Error(
+      `the model ${files.card.name} hands features over as ${layout ?? 'channel-first'}, ` +
+        `this cellpoint reads them ${FEATURE_LAYOUT}: reinstall cellpoint, then reload the page`
+    );
+  }
   for (const graph of cardGraphs(files.card)) {
     const file = graphFile(graph);
     const bytes = files[graph];
@@ -92,7 +110,7 @@ export async function checkModelFiles(files: ModelFiles): Promise<void> {
 
 /** One frame through the encoder. */
 export interface EncodedFrame {
-  /** `[C * h * w]`, C = the card's feature_dim, (h, w) = the input size / stride. */
+  /** `[h * w * C]` (channel-last), C = the card's feature_dim, (h, w) = the input size / stride. */
   readonly features: Float32Array;
   readonly heatmap: Heatmap;
 }
@@ -106,7 +124,7 @@ export interface CapModel {
   readonly fallbackReason: string | null;
   /** A preprocessed frame `[height * width]` (multiples of 16). */
   encode(input: Float32Array, height: number, width: number): Promise<EncodedFrame>;
-  /** `features` `[frames * C * h * w]`, `queries` `[N * 3]` rows (t, x, y) in model pixels. */
+  /** `features` `[frames * h * w * C]`, `queries` `[N * 3]` rows (t, x, y) in model pixels. */
   track(
     features: Float32Array,
     frames: number,
@@ -118,7 +136,7 @@ export interface CapModel {
   readonly hasSisters: boolean;
   /** The division judge, where the model ships one (judge.ts). */
   readonly judge: PairJudge | null;
-  /** Features `[C * h * w]` of frames t - 1 and t -> the sister map `[3 * h * w]`. */
+  /** Features `[h * w * C]` of frames t - 1 and t -> the sister map `[3 * h * w]`. */
   sisters(
     previous: Float32Array,
     current: Float32Array,
@@ -256,11 +274,11 @@ export class CapSessions implements CapModel {
     if (features.length !== frames * channels * height * width || queries.length % 3 !== 0) {
       throw new Error(
         `tracker input of ${features.length} feature values and ${queries.length} query ` +
-          `values for ${frames} frames of ${channels} x ${height} x ${width}`
+          `values for ${frames} frames of ${height} x ${width} x ${channels}`
       );
     }
     const out = await this.run('tracker', {
-      features: new ort.Tensor('float32', features, [1, frames, channels, height, width]),
+      features: new ort.Tensor('float32', features, [1, frames, height, width, channels]),
       queries: new ort.Tensor('float32', queries, [1, queries.length / 3, 3])
     });
     return {
@@ -280,10 +298,10 @@ export class CapSessions implements CapModel {
     if (previous.length !== size || current.length !== size) {
       throw new Error(
         `sister head input of ${previous.length} and ${current.length} values for ` +
-          `${channels} x ${height} x ${width}`
+          `${height} x ${width} x ${channels}`
       );
     }
-    const dims = [1, channels, height, width];
+    const dims = [1, height, width, channels];
     const out = await this.run('sisters', {
       previous: new ort.Tensor('float32', previous, dims),
       current: new ort.Tensor('float32', current, dims)

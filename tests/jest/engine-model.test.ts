@@ -326,6 +326,21 @@ test('a model file that does not match the card is refused before any session is
   expect(made).toEqual([]);
 });
 
+test('a card whose features are laid out otherwise is refused before any session is made', async () => {
+  const files = modelFiles();
+  const { feature_layout: _, ...channelFirst } = files.card.encoder;
+  const made: string[] = [];
+  const factory: SessionFactory = async (graph, backend) => {
+    made.push(backend);
+    return createOrtSession(graph, backend);
+  };
+  const card = { ...files.card, encoder: channelFirst };
+  await expect(CapSessions.create({ ...files, card }, 'wasm', factory)).rejects.toThrow(
+    'hands features over as channel-first, this cellpoint reads them channel-last'
+  );
+  expect(made).toEqual([]);
+});
+
 test('cancelling keeps the tables of the frames done', async () => {
   const controller = new AbortController();
   const source = vectorSource();

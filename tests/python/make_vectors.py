@@ -892,7 +892,7 @@ def preprocess_vector() -> Json:
 # --- the shipped model, end to end ---------------------------------------------------------
 
 MODEL_VECTOR = "model.json"
-FEATURE_CHANNELS = 8
+FEATURE_ROWS = 2
 
 
 class RecordingCap:
@@ -935,7 +935,7 @@ class RecordingCap:
 
 def model_vector() -> Json:
     """The shipped model on 8 frames of a simulated sequence, cropped to 96 x 96; of the first
-    frame's features, the first FEATURE_CHANNELS channels (all of them make the file large).
+    frame's features, the first FEATURE_ROWS rows of the map (all of them make the file large).
     The crop is one where the division judge keeps a mother whole that the sister score alone
     (above `sister_threshold`) would split, with a wide margin (its log-odds 3.6 under the cut),
     so the tables show that both hosts ask it."""
@@ -966,7 +966,7 @@ def model_vector() -> Json:
         "diameter": diameter,
         "params": params_json(params),
         "encoder": {
-            "features": enc(feats[:FEATURE_CHANNELS], "float32"),
+            "features": enc(feats[:FEATURE_ROWS], "float32"),  # channel-last [rows, w, C]
             "heatmap": enc(heat, "float32"),
         },
         "first_window": model.first_call,

@@ -93,11 +93,11 @@ class StandIn:
         self.judge: TreeJudge | None = None
 
     def sisters(self, previous: Any, current: Any) -> Any:
-        return np.zeros((3, *previous.shape[1:]), np.float32)
+        return np.zeros((3, *previous.shape[:2]), np.float32)
 
     def encode(self, frame: npt.NDArray[np.float32]) -> tuple[Any, Any]:
         h, w = frame.shape[0] // 4, frame.shape[1] // 4
-        return np.zeros((8, h, w), np.float32), np.zeros((h, w), np.float32)
+        return np.zeros((h, w, 8), np.float32), np.zeros((h, w), np.float32)
 
     def track(self, features: Any, queries: Any) -> tuple[Any, Any]:
         t, n = features.shape[0], queries.shape[0]

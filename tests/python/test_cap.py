@@ -89,15 +89,27 @@ def test_sister_head_costs_half_the_encoder() -> None:
     assert float(out[:, 0].max()) <= 1
 
 
+def test_pyramid_is_average_pooling_channel_last() -> None:
+    # 40 x 44 map pixels: the third halving meets an odd width (11) and drops its last column.
+    features = torch.randn(2, 40, 44, 8)
+    maps = pyramid(features, levels=4)
+    pooled = features.permute(0, 3, 1, 2)
+    for level, fmap in enumerate(maps):
+        assert torch.allclose(fmap, pooled.permute(0, 2, 3, 1), atol=1e-6), level
+        pooled = fn.avg_pool2d(pooled, 2, 2)
+    assert [tuple(m.shape[1:3]) for m in maps] == [(40, 44), (20, 22), (10, 11), (5, 5)]
+
+
 def test_correlation_equals_bilinear_sampling_then_dot_products() -> None:
     frames, tracks, channels, radius = 3, 5, 8, 3
-    maps = pyramid(torch.randn(frames, channels, 32, 40), levels=4)
+    maps = pyramid(torch.randn(frames, 32, 40, channels), levels=4)
     feats = torch.randn(frames, tracks, channels)
     points = torch.rand(frames, tracks, 3, 2) * torch.tensor([159.0, 127.0])
     got = correlation(maps, feats, points, radius)
     expected = []
     offsets = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    for level, fmap in enumerate(maps):
+    for level, channel_last in enumerate(maps):
+        fmap = channel_last.permute(0, 3, 1, 2)
         h, w = fmap.shape[-2:]
         xy = (points + 0.5) / (4 * 2**level) - 0.5
         gx = (xy[..., 0, None, None] + offsets.view(1, -1)).expand(-1, -1, -1, 7, 7)
@@ -118,7 +130,7 @@ def test_tracker_output_shapes_for_any_window_and_track_count() -> None:
     for frames, tracks in ((2, 1), (7, 4)):
         queries = torch.cat([torch.zeros(1, tracks, 1), torch.rand(1, tracks, 2) * 60], -1)
         with torch.no_grad():
-            points, vis = tracker(torch.randn(1, frames, 64, 16, 16), queries)
+            points, vis = tracker(torch.randn(1, frames, 16, 16, 64), queries)
         assert points.shape == (1, frames, tracks, 3, 2)
         assert vis.shape == (1, frames, tracks, 3)
 

@@ -148,6 +148,16 @@ def test_record_asks_about_the_pairs_raw_sees() -> None:
         assert 1 <= f["span"] <= HISTORY
 
 
+def test_a_card_whose_features_are_laid_out_otherwise_is_refused(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    shutil.copytree(MODELS_DIR, models)
+    card = model_card()
+    del card["encoder"]["feature_layout"]
+    (models / "cap-v1.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="channel-first, this cellpoint reads them channel-last"):
+        OnnxCap(models)
+
+
 def test_the_kernel_loads_the_judge_its_card_names(tmp_path: Path) -> None:
     card = model_card()
     if "judge" not in card:

@@ -29,7 +29,7 @@ def test_model_card_describes_the_shipped_files() -> None:
 def test_graphs_run_with_dynamic_sizes() -> None:
     model = OnnxCap()
     feats, heat = model.encode(np.zeros((96, 128), np.float32))
-    assert feats.shape[1:] == (24, 32)
+    assert feats.shape == (24, 32, model.card["encoder"]["feature_dim"])  # channel-last
     assert heat.shape == (24, 32)
     queries = np.array([[0, 40.0, 30.0], [0, 80.0, 60.0]], np.float32)
     points, vis = model.track(np.stack([feats] * 5), queries)

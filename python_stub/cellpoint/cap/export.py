@@ -4,7 +4,10 @@
         --sisters runs/sisters/last.pt
 
 The encoder and tracker graphs are DESIGN.md's two; the sister head (sisters.py) is a third,
-small graph over the features of two consecutive frames.
+small graph over the features of two consecutive frames. Between the graphs, features are
+channel-last ([h, w, C] a frame, FEATURE_LAYOUT): the tracker gathers a point's features as
+one row, and the hosts never copy a window into another layout. The PyTorch encoder and sister
+head stay channel-first (convolutions); their graphs turn the layout at their edge.
 
 Each exported graph is run with onnxruntime on random inputs and held to PyTorch's answers
 before anything is written into the package's models/ folder.
@@ -21,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..infer import FEATURE_LAYOUT, MODEL_NAME, MODELS_DIR
 from ..preprocess import (
     CANONICAL_DIAMETER,
     FEATURE_STRIDE,
@@ -33,8 +37,6 @@ from .sisters import SisterHead
 from .tracker import Tracker, TrackerConfig
 
 OPSET = 17
-MODEL_NAME = "cap-v1"
-MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 
 
 def load_encoder(path: Path) -> Encoder:
@@ -55,6 +57,31 @@ def load_sisters(path: Path) -> SisterHead:
     model = SisterHead(**state.get("config", {}))
     model.load_state_dict(state["model"])
     return model.eval()
+
+
+class ChannelLastEncoder(torch.nn.Module):
+    """The encoder with channel-last features: frames [B, 1, H, W] -> features [B, h, w, C],
+    heatmap [B, 1, h, w]."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features, heatmap = self.encoder(frames)
+        return features.permute(0, 2, 3, 1), heatmap
+
+
+class ChannelLastSisters(torch.nn.Module):
+    """The sister head on channel-last features [B, h, w, C] of frames t - 1 and t."""
+
+    def __init__(self, head: SisterHead) -> None:
+        super().__init__()
+        self.head = head
+
+    def forward(self, previous: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.head(previous.permute(0, 3, 1, 2), current.permute(0, 3, 1, 2))
+        return out
 
 
 def _check(session_path: Path, model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> float:
@@ -80,22 +107,23 @@ def export(
     the measured export errors."""
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)  # the same inputs to trace and check: an export is reproducible
+    encoder_graph = ChannelLastEncoder(encoder).eval()
     frames = torch.randn(2, 1, 128, 160)
     torch.onnx.export(
-        encoder,
+        encoder_graph,
         (frames,),
         str(out / "encoder.onnx"),
         input_names=["frames"],
         output_names=["features", "heatmap"],
         dynamic_axes={
             "frames": {0: "batch", 2: "height", 3: "width"},
-            "features": {0: "batch", 2: "fheight", 3: "fwidth"},
+            "features": {0: "batch", 1: "fheight", 2: "fwidth"},
             "heatmap": {0: "batch", 2: "fheight", 3: "fwidth"},
         },
         opset_version=OPSET,
         dynamo=False,
     )
-    features = torch.randn(1, 6, FEATURE_DIM, 24, 32)
+    features = torch.randn(1, 6, 24, 32, FEATURE_DIM)
     queries = torch.cat([torch.zeros(1, 5, 1), torch.rand(1, 5, 2) * 100], dim=-1)
     torch.onnx.export(
         tracker,
@@ -104,7 +132,7 @@ def export(
         input_names=["features", "queries"],
         output_names=["points", "visibility"],
         dynamic_axes={
-            "features": {1: "frames", 3: "fheight", 4: "fwidth"},
+            "features": {1: "frames", 2: "fheight", 3: "fwidth"},
             "queries": {1: "tracks"},
             "points": {1: "frames", 2: "tracks"},
             "visibility": {1: "frames", 2: "tracks"},
@@ -112,16 +140,18 @@ def export(
         opset_version=OPSET,
         dynamo=False,
     )
-    if sister_head is not None:
+    sisters_graph = ChannelLastSisters(sister_head).eval() if sister_head is not None else None
+    if sisters_graph is not None:
         torch.onnx.export(
-            sister_head,
+            sisters_graph,
             (features[0, :2], features[0, 2:4]),
             str(out / "sisters.onnx"),
             input_names=["previous", "current"],
             output_names=["sisters"],
             dynamic_axes={
-                name: {0: "batch", 2: "fheight", 3: "fwidth"}
-                for name in ("previous", "current", "sisters")
+                "previous": {0: "batch", 1: "fheight", 2: "fwidth"},
+                "current": {0: "batch", 1: "fheight", 2: "fwidth"},
+                "sisters": {0: "batch", 2: "fheight", 3: "fwidth"},
             },
             opset_version=OPSET,
             dynamo=False,
@@ -129,9 +159,11 @@ def export(
     # Held to PyTorch on shapes other than those traced, so the dynamic axes are exercised,
     # and on features the encoder made (random features exaggerate rounding a hundredfold).
     with torch.no_grad():
-        check_features = encoder(torch.rand(9, 1, 80, 112))[0][None]
+        check_features = encoder_graph(torch.rand(9, 1, 80, 112))[0][None]
     errors = {
-        "encoder": _check(out / "encoder.onnx", encoder, {"frames": torch.randn(3, 1, 96, 208)}),
+        "encoder": _check(
+            out / "encoder.onnx", encoder_graph, {"frames": torch.randn(3, 1, 96, 208)}
+        ),
         "tracker": _check(
             out / "tracker.onnx",
             tracker,
@@ -141,9 +173,9 @@ def export(
             },
         ),
     }
-    if sister_head is not None:
+    if sisters_graph is not None:
         pair = {"previous": check_features[0, :-1], "current": check_features[0, 1:]}
-        errors["sisters"] = _check(out / "sisters.onnx", sister_head, pair)
+        errors["sisters"] = _check(out / "sisters.onnx", sisters_graph, pair)
     bad = {k: v for k, v in errors.items() if v > tolerance}
     if bad:
         raise RuntimeError(f"ONNX outputs differ from PyTorch beyond {tolerance}: {bad}")
@@ -175,7 +207,11 @@ def model_card(
                 "high_percentile": HIGH_PERCENTILE,
             },
         },
-        "encoder": {"stride": FEATURE_STRIDE, "feature_dim": FEATURE_DIM},
+        "encoder": {
+            "stride": FEATURE_STRIDE,
+            "feature_dim": FEATURE_DIM,
+            "feature_layout": FEATURE_LAYOUT,
+        },
         "tracker": dict(cfg.__dict__),
         "opset": OPSET,
         **extra,

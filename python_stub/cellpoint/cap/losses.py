@@ -65,7 +65,8 @@ def matching_loss(
 
     def sample(f: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
         frame = torch.zeros(len(xy), dtype=torch.long, device=xy.device)
-        return bilinear(f[None], frame, to_map_coords(xy[:, 1], 0), to_map_coords(xy[:, 0], 0))
+        channel_last = f.permute(1, 2, 0)[None]  # the tracker's layout
+        return bilinear(channel_last, frame, to_map_coords(xy[:, 1], 0), to_map_coords(xy[:, 0], 0))
 
     fa = sample(feats_a, pts_a)  # [K, C]
     fb = sample(feats_b, pts_b)

@@ -7,7 +7,9 @@ a multi-scale pyramid around each column's current estimate; a transformer alter
 attention over time (per track) and across tracks (per frame). Visibilities come from the final
 tracking features: sigmoid(W F).
 
-Sampling uses Gather with explicit bilinear weights (no GridSample), which exports to every
+Features are channel-last, [T, h, w, C], as the encoder's graph hands them out: a point's C
+features are one row to gather, and the window is never copied into another layout. Sampling
+uses Gather with explicit bilinear weights (no GridSample), which exports to every
 onnxruntime-web backend with the same answers.
 """
 
@@ -18,7 +20,6 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn import functional as fn
 
 from ..preprocess import FEATURE_STRIDE as STRIDE
 from .encoder import FEATURE_DIM
@@ -43,20 +44,27 @@ class TrackerConfig:
 
 
 def pyramid(features: torch.Tensor, levels: int) -> list[torch.Tensor]:
-    """[T, C, h, w] -> `levels` maps, each average-pooled by 2 from the previous one."""
+    """Channel-last [T, h, w, C] -> `levels` maps [T, h_s, w_s, C], each the 2 x 2 average of
+    the previous one (an odd last row or column dropped). Pooled by a reshape, so the window
+    of features is never copied: with h and w multiples of 4 (the model input is padded to
+    16 pixels) the first two levels need no crop, and later ones are small."""
     maps = [features]
-    for _ in range(levels - 1):
-        maps.append(fn.avg_pool2d(maps[-1], 2, 2))
+    for level in range(1, levels):
+        fmap = maps[-1]
+        frames, h, w, channels = fmap.shape
+        if level > 2:
+            fmap = fmap[:, : h // 2 * 2, : w // 2 * 2]
+        maps.append(fmap.reshape(frames, h // 2, 2, w // 2, 2, channels).mean((2, 4)))
     return maps
 
 
 def gather_points(
     fmap: torch.Tensor, t: torch.Tensor, iy: torch.Tensor, ix: torch.Tensor
 ) -> torch.Tensor:
-    """Features at integer positions. fmap [T, C, h, w]; t, iy, ix int64 of one shape S
-    (clamped to the map: border padding) -> [*S, C]."""
-    frames, channels, h, w = fmap.shape
-    flat = fmap.permute(0, 2, 3, 1).reshape(frames * h * w, channels)
+    """Features at integer positions. fmap [T, h, w, C] (channel-last); t, iy, ix int64 of one
+    shape S (clamped to the map: border padding) -> [*S, C]."""
+    frames, h, w, channels = fmap.shape
+    flat = fmap.reshape(frames * h * w, channels)
     iy = iy.clamp(0, h - 1)
     ix = ix.clamp(0, w - 1)
     index = (t * h + iy) * w + ix
@@ -90,7 +98,7 @@ def correlation(
 ) -> torch.Tensor:
     """Correlation of each track's feature with every level around each column's estimate.
 
-    maps: pyramid of [T, C, h_s, w_s]; feats [T, N, C]; points [T, N, 3, 2] as (x, y) pixels
+    maps: pyramid of [T, h_s, w_s, C]; feats [T, N, C]; points [T, N, 3, 2] as (x, y) pixels
     -> [T, N, 3 * S * (2r+1)^2]. Dot products are taken on the integer grid around the point
     and then interpolated: the same as sampling features bilinearly first, at a third of the
     gathers, because the window offsets are whole map pixels.
@@ -108,12 +116,19 @@ def correlation(
         iy = y0.long()[..., None, None] + offsets.view(side, 1)
         ix = x0.long()[..., None, None] + offsets.view(1, side)
         iy, ix = iy.expand(-1, -1, -1, side, side), ix.expand(-1, -1, -1, side, side)
-        grid = gather_points(fmap, t.expand_as(iy), iy, ix)  # [T, N, 3, side, side, C]
-        # A product per track (MatMul), not an elementwise one summed: the [T, N, 3, side,
-        # side, C] product is never held.
-        dots = (grid.reshape(frames, tracks, -1, grid.shape[-1]) @ feats[..., None]).reshape(
-            frames, tracks, COLUMNS, side, side
-        )  # [T, N, 3, side, side]
+        tt = t.expand_as(iy)
+        # A column at a time, and a product per track (MatMul), not an elementwise one summed:
+        # the largest array held is one column's window of features, [T, N, side, side, C].
+        dots = torch.stack(
+            [
+                gather_points(fmap, tt[:, :, c], iy[:, :, c], ix[:, :, c]).reshape(
+                    frames, tracks, side * side, -1
+                )
+                @ feats[..., None]
+                for c in range(COLUMNS)
+            ],
+            dim=2,
+        ).reshape(frames, tracks, COLUMNS, side, side)
         corr = (
             dots[..., :-1, :-1] * (1 - fy) * (1 - fx)
             + dots[..., :-1, 1:] * (1 - fy) * fx
@@ -175,8 +190,9 @@ class AttentionBlock(nn.Module):
 
 
 class Tracker(nn.Module):
-    """features [1, T, C, h, w], queries [1, N, 3] (t, x, y) in input pixels ->
-    points [1, T, N, 3, 2] (x, y), visibility [1, T, N, 3] in [0, 1]."""
+    """features [1, T, h, w, C] (channel-last; h and w multiples of 4), queries [1, N, 3]
+    (t, x, y) in input pixels -> points [1, T, N, 3, 2] (x, y), visibility [1, T, N, 3] in
+    [0, 1]."""
 
     def __init__(self, config: TrackerConfig | None = None) -> None:
         super().__init__()
@@ -201,7 +217,7 @@ class Tracker(nn.Module):
         self, features: torch.Tensor, queries: torch.Tensor, return_all: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor] | tuple[list[torch.Tensor], torch.Tensor]:
         cfg = self.config
-        feats_t = features[0]
+        feats_t = features.squeeze(0)  # a view: indexing would copy the window in ONNX
         frames = feats_t.shape[0]
         q = queries[0]
         tracks = q.shape[0]

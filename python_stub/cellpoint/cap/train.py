@@ -247,7 +247,9 @@ def train_tracker(args: argparse.Namespace, device: torch.device) -> None:
         w = next(stream)
         with torch.no_grad():
             feats, _ = encoder(w.frames.to(device))
-        history, vis = model(feats[None], w.queries[None].to(device), return_all=True)
+        history, vis = model(
+            feats.permute(0, 2, 3, 1)[None], w.queries[None].to(device), return_all=True
+        )
         l_loc, l_vis = tracker_loss(
             [p[0] for p in history],
             vis[0],

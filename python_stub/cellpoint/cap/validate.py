@@ -48,7 +48,7 @@ class TorchCap:
     @torch.no_grad()
     def encode(self, frame: FloatArray) -> tuple[FloatArray, FloatArray]:
         feats, heat = self.encoder(torch.from_numpy(frame)[None, None].to(self.device))
-        return feats[0].cpu().numpy(), heat[0, 0].cpu().numpy()
+        return feats[0].permute(1, 2, 0).cpu().numpy(), heat[0, 0].cpu().numpy()  # channel-last
 
     @torch.no_grad()
     def track(self, features: FloatArray, queries: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -61,9 +61,9 @@ class TorchCap:
     @torch.no_grad()
     def sisters(self, previous: FloatArray, current: FloatArray) -> FloatArray:
         assert self.sister_head is not None, "no sister head"
-        out = self.sister_head(
-            torch.from_numpy(previous)[None].to(self.device),
-            torch.from_numpy(current)[None].to(self.device),
+        out = self.sister_head(  # channel-first, as the head's convolutions read them
+            torch.from_numpy(previous).permute(2, 0, 1)[None].to(self.device),
+            torch.from_numpy(current).permute(2, 0, 1)[None].to(self.device),
         )
         sister_map: FloatArray = out[0].cpu().numpy()
         return sister_map
