@@ -1,8 +1,10 @@
 """Tracking accuracy against CTC ground truth (`evaluate`).
 
 Measures: AOGM with the CTC weights, TRA, DET and LNK (Matula et al., PLoS ONE 2015), the error
-counts NS, FN, FP, ED, EA, EC; complete tracks and CT (Ulman et al., Nature Methods 2017); and
-division precision, recall and F1 within a frame tolerance (F1 is the CTC's BC(i)).
+counts NS, FN, FP, ED, EA, EC; the CTC's biological measures (Ulman et al., Nature Methods 2017):
+complete tracks and CT, TF, BC(i) and CCA; division precision, recall and F1 within a frame
+tolerance (F1 is BC(i)), and when divisions are called: the mean signed error of the mother's
+last frame (negative: early).
 
 The graphs follow py-ctcmetrics, the CTC's own Python evaluator, to the letter. A vertex is one
 track (label) in one frame; a track link joins a track's vertices in consecutive frames; a parent
@@ -20,12 +22,20 @@ Matching a computed vertex to a reference marker, frame by frame:
   the others are false positives; a point in no marker, or outside the image, is a false
   positive. So each marker matches at most one point, and NS is always 0.
 
-Divisions are parents with exactly two children (one child is a continuation). A result
-division matches a ground-truth division, as in py-ctcmetrics' BC(i), when the parents' last
-frames differ by at most `division_tolerance`, the ground-truth parent at the earlier of those
-frames is matched to the result's parent, and each ground-truth daughter is matched, at the
-later of the two daughters' first frames (which differ by at most the tolerance), to its own
-result daughter. Unlike BC(i), each division is matched at most once (nearest in time first).
+Divisions are parents with two children or more (one child is a continuation). A result
+division matches a ground-truth division, as in py-ctcmetrics' BC(i), when both have as many
+children, the parents' last frames differ by at most i, the ground-truth parent at the earlier
+of those frames is matched to the result's parent, and each ground-truth daughter is matched,
+at the later of its first frame and a result daughter's (which differ by at most i), to that
+result daughter, a different one for each. As in BC(i), every matching pair counts: a division
+near two others in time and space could match both (true positives are pairs). The timing error
+pairs them one to one instead, nearest in time first, within TIMING_TOLERANCE frames.
+
+TF (track fractions): per ground-truth track, the longest run of consecutive frames matched to
+one result track, as a fraction of its length, averaged over the tracks with any match; CCA
+(cell cycle accuracy): one minus the largest gap between the cumulative distributions of the
+cell-cycle lengths (end - start of tracks born in a division that divide again) of the ground
+truth and of the result. Both follow py-ctcmetrics, the order it visits tracks in included.
 """
 
 from __future__ import annotations
@@ -52,6 +62,8 @@ View = Literal["points", "masks"]
 
 # AOGM weights of the CTC's TRA (Matula et al. 2015).
 W_NS, W_FN, W_FP, W_ED, W_EA, W_EC = 5.0, 10.0, 1.0, 1.0, 1.5, 1.0
+BC_TOLERANCES = (0, 1, 2)  # the BC(i) every report gives
+TIMING_TOLERANCE = 2  # frames: divisions paired this near in time give the timing error
 _KEY = np.int64(1) << 32  # vertex key = t * _KEY + label: labels are CTC 16-bit values
 
 
@@ -92,6 +104,8 @@ class EvaluationReport:
     complete_fraction: float
     ct: float
     """CTC's CT: 2 * complete_tracks / (gt_tracks + result_tracks)."""
+    tf: float
+    """CTC's TF: the mean longest fraction of a ground-truth track followed by one result track."""
     division_tolerance: int
     gt_divisions: int
     result_divisions: int
@@ -101,6 +115,16 @@ class EvaluationReport:
     division_precision: float
     division_recall: float
     division_f1: float
+    bc_0: float
+    bc_1: float
+    bc_2: float
+    """The CTC's BC(i): division F1 at tolerance i (BC_TOLERANCES)."""
+    division_timing: float
+    """Mean (result - ground truth) last frame of the mother, over divisions paired within
+    TIMING_TOLERANCE frames: negative when divisions are called early."""
+    timed_divisions: int
+    cca: float
+    """CTC's CCA: how alike the distributions of cell-cycle lengths are."""
 
     def as_series(self) -> pd.Series:
         """Every measure, indexed by its name in the table; named after the view."""
@@ -143,6 +167,13 @@ _NAMES = {
     "division_precision": "division precision",
     "division_recall": "division recall",
     "division_f1": "division F1",
+    "bc_0": "BC(0)",
+    "bc_1": "BC(1)",
+    "bc_2": "BC(2)",
+    "division_timing": "division timing error",
+    "timed_divisions": "timed divisions",
+    "cca": "CCA",
+    "tf": "TF",
 }
 
 
@@ -419,7 +450,20 @@ def _score(
     aogm_0 = W_FN * n_ref + W_EA * ref_keys.size
     complete = _complete_tracks(truth, comp, assigned)
     n_gt, n_res = len(truth.lineage), len(comp.lineage)
-    tp, gt_divisions, result_divisions = _match_divisions(truth, comp, assigned, division_tolerance)
+    if division_tolerance < 0:
+        raise ValueError(f"division_tolerance must be >= 0, got {division_tolerance}")
+    gt_div, res_div = _divisions(truth.lineage), _divisions(comp.lineage)
+    pairs = {
+        i: _division_pairs(truth, gt_div, res_div, assigned, i)
+        for i in {division_tolerance, *BC_TOLERANCES, TIMING_TOLERANCE}
+    }
+
+    def bc(tolerance: int) -> float:
+        matched = len(pairs[tolerance])
+        return _ratio(2 * matched, len(gt_div) + len(res_div)) if gt_div else math.nan
+
+    tp = len(pairs[division_tolerance])
+    timing = _one_to_one(pairs[TIMING_TOLERANCE], gt_div, res_div)
     return EvaluationReport(
         view=view,
         tra=_accuracy(aogm_d + aogm_a, aogm_0),
@@ -441,15 +485,22 @@ def _score(
         complete_tracks=complete,
         complete_fraction=_ratio(complete, n_gt),
         ct=_ratio(2 * complete, n_gt + n_res),
+        tf=_track_fractions(truth, assigned),
         division_tolerance=division_tolerance,
-        gt_divisions=gt_divisions,
-        result_divisions=result_divisions,
+        gt_divisions=len(gt_div),
+        result_divisions=len(res_div),
         division_tp=tp,
-        division_fp=result_divisions - tp,
-        division_fn=gt_divisions - tp,
-        division_precision=_ratio(tp, result_divisions),
-        division_recall=_ratio(tp, gt_divisions),
-        division_f1=_ratio(2 * tp, gt_divisions + result_divisions),
+        division_fp=len(res_div) - tp,
+        division_fn=len(gt_div) - tp,
+        division_precision=_ratio(tp, len(res_div)),
+        division_recall=_ratio(tp, len(gt_div)),
+        division_f1=bc(division_tolerance),
+        bc_0=bc(0),
+        bc_1=bc(1),
+        bc_2=bc(2),
+        division_timing=float(np.mean(timing)) if timing.size else math.nan,
+        timed_divisions=int(timing.size),
+        cca=_cell_cycle_accuracy(truth.lineage, comp.lineage),
     )
 
 
@@ -476,52 +527,116 @@ def _complete_tracks(truth: _Truth, comp: _Graph, assigned: IntArray) -> int:
     )
 
 
-def _divisions(lineage: pd.DataFrame) -> list[list[int]]:
-    """Per parent with exactly two children: [parent, its last frame, daughter a, a's first
-    frame, daughter b, b's first frame]."""
+class _Division:
+    """A parent with two children or more: its last frame, its children and their first frames
+    (by track id)."""
+
+    def __init__(self, parent: int, end: int, children: list[tuple[int, int]]) -> None:
+        self.parent, self.end, self.children = parent, end, children
+
+
+def _divisions(lineage: pd.DataFrame) -> list[_Division]:
+    """The divisions of a lineage, by parent id."""
     children = lineage[lineage["parent_id"] != 0].sort_values(["parent_id", "track_id"])
-    children = children[children.groupby("parent_id")["track_id"].transform("size") == 2]
-    first, last = children.iloc[::2], children.iloc[1::2]
-    end = lineage.set_index("track_id")["end"].reindex(first["parent_id"])
-    columns = (first["parent_id"], end, first["track_id"], first["start"], last["track_id"])
-    table = np.column_stack([c.to_numpy() for c in (*columns, last["start"])])
-    rows: list[list[int]] = table.tolist()
-    return rows
+    end = lineage.set_index("track_id")["end"]
+    out = []
+    for parent, group in children.groupby("parent_id", sort=True):
+        if len(group) > 1:
+            pairs = list(zip(group["track_id"].tolist(), group["start"].tolist(), strict=True))
+            out.append(_Division(int(parent), int(end[parent]), pairs))
+    return out
 
 
-def _match_divisions(
-    truth: _Truth, comp: _Graph, assigned: IntArray, tolerance: int
-) -> tuple[int, int, int]:
-    """(matched, ground-truth, result) division counts; see the module's docstring."""
-    if tolerance < 0:
-        raise ValueError(f"division_tolerance must be >= 0, got {tolerance}")
-    gt, res = _divisions(truth.lineage), _divisions(comp.lineage)
+def _division_pairs(
+    truth: _Truth,
+    gt: list[_Division],
+    res: list[_Division],
+    assigned: IntArray,
+    tolerance: int,
+) -> IntArray:
+    """Every (ground truth, result) pair of divisions that match within `tolerance` frames
+    (the module's docstring), as rows [parents' last frames apart, index in gt, index in res]."""
 
     def mapped(track: int, t: int) -> int:
         vertex = truth.index([track], [t])[0]
         return int(assigned[vertex]) if vertex >= 0 else 0
 
-    def daughter(track: int, start: int, other: int, other_start: int) -> bool:
-        late = max(start, other_start)
-        return abs(start - other_start) <= tolerance and mapped(track, late) == other
-
-    candidates = []
-    for g_parent, g_end, g_a, g_a_start, g_b, g_b_start in gt:
-        for r_parent, r_end, r_a, r_a_start, r_b, r_b_start in res:
-            if abs(g_end - r_end) > tolerance or mapped(g_parent, min(g_end, r_end)) != r_parent:
+    rows = []
+    for i, g in enumerate(gt):
+        for j, r in enumerate(res):
+            gap = abs(g.end - r.end)
+            if len(g.children) != len(r.children) or gap > tolerance:
                 continue
-            straight = daughter(g_a, g_a_start, r_a, r_a_start) and daughter(
-                g_b, g_b_start, r_b, r_b_start
-            )
-            crossed = daughter(g_a, g_a_start, r_b, r_b_start) and daughter(
-                g_b, g_b_start, r_a, r_a_start
-            )
-            if straight or crossed:
-                candidates.append((abs(g_end - r_end), g_parent, r_parent))
+            if mapped(g.parent, min(g.end, r.end)) != r.parent:
+                continue
+            found: set[int] = set()
+            for g_child, g_start in g.children:
+                for r_child, r_start in r.children:
+                    near = abs(g_start - r_start) <= tolerance
+                    if near and mapped(g_child, max(g_start, r_start)) == r_child:
+                        found.add(r_child)
+                        break
+            if len(found) == len(g.children):
+                rows.append((gap, i, j))
+    return np.array(rows, np.int64).reshape(-1, 3)
+
+
+def _one_to_one(pairs: IntArray, gt: list[_Division], res: list[_Division]) -> IntArray:
+    """(result - ground truth) parent's last frame of matching pairs taken one to one, nearest
+    in time first (ties: ground-truth order)."""
     used_gt: set[int] = set()
     used_res: set[int] = set()
-    for _, g_parent, r_parent in sorted(candidates):
-        if g_parent not in used_gt and r_parent not in used_res:
-            used_gt.add(g_parent)
-            used_res.add(r_parent)
-    return len(used_gt), len(gt), len(res)
+    errors = []
+    for _, i, j in sorted(pairs.tolist()):
+        if i not in used_gt and j not in used_res:
+            used_gt.add(i)
+            used_res.add(j)
+            errors.append(res[j].end - gt[i].end)
+    return np.array(errors, np.int64)
+
+
+def _track_fractions(truth: _Truth, assigned: IntArray) -> float:
+    """The CTC's TF, visiting tracks in py-ctcmetrics' order (its result tracks by id, each one's
+    ground-truth tracks by id; a track followed whole stops the visit of that result track)."""
+    order = np.lexsort((truth.t, truth.label))
+    labels, followed = truth.label[order], assigned[order]
+    fractions: dict[int, dict[int, float]] = {}
+    for track, rows in pd.Series(np.arange(labels.size)).groupby(labels):
+        run, last = 0, 0
+        length = len(rows)
+        for comp in followed[rows.to_numpy()].tolist():
+            run = run + 1 if comp > 0 and comp == last else (1 if comp > 0 else 0)
+            if comp > 0:
+                by_truth = fractions.setdefault(comp, {})
+                by_truth[int(track)] = max(by_truth.get(int(track), 0.0), run / length)
+            last = comp
+    best = dict.fromkeys(truth.lineage["track_id"].tolist(), 0.0)
+    for _, by_truth in sorted(fractions.items()):
+        for track, fraction in sorted(by_truth.items()):
+            if best[track] == 1:
+                continue
+            best[track] = max(best[track], fraction)
+            if fraction == 1:
+                break
+    found = [f for f in best.values() if f > 0]
+    return float(np.mean(found)) if found else 0.0
+
+
+def _cell_cycle_accuracy(truth: pd.DataFrame, result: pd.DataFrame) -> float:
+    """The CTC's CCA (the module's docstring); NaN where the ground truth has no whole cycle."""
+
+    def cycles(lineage: pd.DataFrame) -> IntArray:
+        counts = lineage.loc[lineage["parent_id"] != 0, "parent_id"].value_counts()
+        dividing = counts.index[counts > 1]
+        whole = lineage["track_id"].isin(dividing) & lineage["parent_id"].isin(dividing)
+        return (lineage.loc[whole, "end"] - lineage.loc[whole, "start"]).to_numpy(np.int64)
+
+    ref, comp = cycles(truth), cycles(result)
+    if ref.size == 0:
+        return math.nan
+    if comp.size == 0:
+        return 0.0
+    bins = int(max(ref.max(), comp.max())) + 1
+    ref_cdf = np.cumsum(np.bincount(ref, minlength=bins) / ref.size)
+    comp_cdf = np.cumsum(np.bincount(comp, minlength=bins) / comp.size)
+    return float(1 - np.max(np.abs(ref_cdf - comp_cdf)))

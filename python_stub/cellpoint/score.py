@@ -24,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m cellpoint.score",
         description="Score a CTC tracking result (masks and res_track.txt) against CTC ground "
-        "truth: AOGM, TRA, DET, LNK, error counts, complete tracks, divisions.",
+        "truth: AOGM, TRA, DET, LNK, error counts, CT, TF, BC(0-2), CCA, division timing.",
     )
     parser.add_argument("result", help="CTC result folder: mask000.tif ... and res_track.txt")
     parser.add_argument("ground_truth", help="<seq>_GT, <seq>_GT/TRA or <seq> folder")

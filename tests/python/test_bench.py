@@ -15,7 +15,21 @@ from cellpoint.infer import ModelError, OnnxCap
 from cellpoint.judge import TreeJudge
 
 TINY = ["--quick", "--presets", "small", "--frames", "8", "--size", "128"]
-ACCURACY_COLUMNS = ["dataset", "method", "frames", "TRA", "DET", "div F1", "GT div", "div TP"]
+ACCURACY_COLUMNS = [
+    "dataset",
+    "method",
+    "frames",
+    "TRA",
+    "DET",
+    "BC(0)",
+    "BC(1)",
+    "div timing",
+    "GT div",
+    "div TP(1)",
+    "CT",
+    "TF",
+    "CCA",
+]
 SPEED_COLUMNS = ["setting", "T", "H x W", "cells/frame", "baseline s/frame", "detect", "link"]
 GROWTH_COLUMNS = ["CAP s/frame", "tracked frames/frame", "peak RSS MiB", "tracks held"]
 CAP_SPEED_COLUMNS = [

@@ -227,6 +227,30 @@ def test_division_one_frame_late() -> None:
     check_divisions(report, tp=1, fp=0, fn=0)
     assert report.complete_tracks == 2  # 4 and 5
     check_divisions(evaluate(result, truth(), division_tolerance=0), tp=0, fp=1, fn=1)
+    assert (report.bc_0, report.bc_1, report.bc_2) == (0, 1, 1)
+    assert (report.division_timing, report.timed_divisions) == (1, 1)  # late: positive
+
+
+def test_division_two_frames_early() -> None:
+    # Track 1 ends at t=0: daughters 2 and 3 start at t=1, on 1's marker at t=1 and t=2 (2) and
+    # in the background (3). BC(2) finds it, BC(1) not, and the timing error says 2 frames early.
+    centres, parents = perturbed()
+    centres[2] |= {t: centres[1].pop(t) for t in (1, 2)}
+    centres[3] |= dict.fromkeys((1, 2), BACKGROUND)
+    report = evaluate(points(centres, parents), truth())
+    assert (report.bc_0, report.bc_1, report.bc_2) == (0, 0, 1)
+    assert (report.division_timing, report.timed_divisions) == (-2, 1)
+
+
+def test_track_fractions_and_cell_cycle_accuracy() -> None:
+    perfect = evaluate(points(CENTRES, PARENTS), truth())
+    assert perfect.tf == 1
+    assert np.isnan(perfect.cca)  # no ground-truth track both begins and ends in a division
+    # Track 5 (frames 0-5) is cut after frame 2 into a new track 8: its longest part followed
+    # by one track is 3 of 6 frames; the other four tracks are followed whole.
+    centres, parents = perturbed()
+    centres[8] = {t: centres[5].pop(t) for t in (3, 4, 5)}
+    assert evaluate(points(centres, parents), truth()).tf == pytest.approx((4 + 3 / 6) / 5)
 
 
 def test_points_outside_the_frames() -> None:
@@ -243,7 +267,8 @@ def test_report_table_and_series() -> None:
     series = report.as_series()
     assert series.name == "points"
     assert (series["TRA"], series["AOGM_0"], series["GT divisions"]) == (1, 237, 1)
-    assert len(series) == 28
+    assert len(series) == 35
+    assert (series["BC(0)"], series["BC(1)"], series["TF"]) == (1, 1, 1)
     rows = [line.split() for line in str(report).splitlines()]
     assert rows[0] == ["points"]
     assert rows[1] == ["TRA", "1.000000"]
@@ -343,7 +368,8 @@ def test_folders_and_the_score_command(tmp_path: Path, capsys: pytest.CaptureFix
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["masks", "points"]
     assert lines[1].split() == ["TRA", f"{1 - 1 / 237:.6f}", f"{1 - 1 / 237:.6f}"]
-    assert lines[20].split() == ["division", "tolerance", "0", "0"]
+    assert lines[20].split() == ["TF", "1.000000", "1.000000"]
+    assert lines[21].split() == ["division", "tolerance", "0", "0"]
 
     assert main([str(res), str(tmp_path / "missing")]) == 1
     assert "error: no folder" in capsys.readouterr().err

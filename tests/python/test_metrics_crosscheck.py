@@ -6,7 +6,7 @@ For every case the test checks that
 - the points view moves each count by exactly the injected amount;
 - the masks view (the result written with `to_ctc`) gives the same report as the points view;
 - py-ctcmetrics, on the CTC folders, gives the masks view's AOGM parts, AOGM, AOGM_0, TRA, DET,
-  LNK, CT and division counts BC(i) for i = 0, 1, 2;
+  LNK, CT, TF, CCA, and BC(i) and its division counts for i = 0, 1, 2;
 - traccuracy (its CTC loader, CTCMatcher and CTCMetrics) gives the masks view's counts, AOGM,
   TRA, DET and LNK, and its DivisionMetrics the same division precision, recall and F1;
 - traccuracy's PointSegMatcher (a point matches the label under it), on a graph of the points,
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -184,6 +185,24 @@ def late_division(seq: SimulatedSequence) -> Case:
     return Case(result, {"fn": 1, "ea": 2, "ec": 2, "ed": 1}, complete_lost=3)
 
 
+def early_division(seq: SimulatedSequence) -> Case:
+    # A division one frame early: daughter a takes the parent's last point, daughter b starts a
+    # frame early in the background (FP 1). The parent link to a's first point matches the GT
+    # track link into the parent's last vertex and a's track link the GT parent link out of it
+    # (EC 2); the GT parent link to b is missed (EA 1). Parent and daughters are not complete.
+    span = spans(seq.lineage)
+    columns = ("parent_id", "t", "daughter_a", "daughter_b")
+    parent, t, a, b = next(
+        (p, t, a, b)
+        for p, t, a, b in seq.divisions[list(columns)].to_numpy().tolist()
+        if span[p][1] - span[p][0] >= 2
+    )
+    tracks = relabel(seq.tracks, (seq.tracks["track_id"] == parent) & (seq.tracks["t"] == t - 1), a)
+    tracks = pd.concat([tracks, in_background(seq, b, range(t - 1, t))])
+    result = rebuild(tracks, parents_of(seq.lineage), seq.frames.shape)
+    return Case(result, {"fp": 1, "ec": 2, "ea": 1}, complete_lost=3)
+
+
 def dropped_point(seq: SimulatedSequence) -> Case:
     # The last point of a childless track: FN 1, EA 1.
     k = childless(seq.lineage, 3)[0]
@@ -209,6 +228,7 @@ CASES: dict[str, Callable[[SimulatedSequence], Case]] = {
         missed_division,
         false_division,
         late_division,
+        early_division,
         dropped_point,
         spurious_track,
     )
@@ -222,7 +242,7 @@ def py_ctcmetrics(res: Path, gt: Path) -> dict[str, Any]:
     """py-ctcmetrics on CTC folders (`gt` is the `_GT` folder), single-threaded and quiet."""
     with contextlib.redirect_stdout(io.StringIO()):
         scores: dict[str, Any] = ctc_metrics.evaluate_sequence(
-            str(res), str(gt), metrics=["TRA", "DET", "LNK", "CT", "BC(2)"], threads=1
+            str(res), str(gt), metrics=["TRA", "DET", "LNK", "CT", "TF", "BC(2)", "CCA"], threads=1
         )
     return scores
 
@@ -274,8 +294,11 @@ def traccuracy_points(result: TrackingResult, gt: Path) -> dict[str, Any]:
 def assert_same_as_py_ctcmetrics(report: EvaluationReport, theirs: dict[str, Any]) -> None:
     for name in COUNTS:
         assert getattr(report, name) == theirs[f"AOGM_{name.upper()}"], name
-    for name in ("aogm", "aogm_0", "tra", "det", "lnk", "ct"):
-        assert getattr(report, name) == pytest.approx(theirs[name.upper()], abs=1e-6), name
+    for name in ("aogm", "aogm_0", "tra", "det", "lnk", "ct", "tf", "cca"):
+        expected = math.nan if theirs[name.upper()] is None else theirs[name.upper()]
+        assert getattr(report, name) == pytest.approx(expected, abs=1e-6, nan_ok=True), name
+    for i in (0, 1, 2):
+        assert getattr(report, f"bc_{i}") == pytest.approx(theirs[f"BC({i})"], abs=1e-6), i
 
 
 def assert_same_as_traccuracy(report: EvaluationReport, theirs: dict[str, Any]) -> None:
