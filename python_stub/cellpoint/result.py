@@ -33,6 +33,7 @@ from .tables import (
     divisions_from_lineage,
     lineage_from_tracks,
     relink_division,
+    shift_division,
     validate_tables,
 )
 
@@ -120,6 +121,15 @@ class TrackingResult:
             self.lineage, self.divisions, parent_id, mother, daughters
         )
         return type(self)(self.tracks, lineage, divisions, self.shape, self.metadata, self.frames)
+
+    def with_division_shifted(self, parent_id: int, frames: Literal[-1, 1]) -> TrackingResult:
+        """A new result where the division of `parent_id` is one frame earlier (-1) or later
+        (+1), accepted: the mother's end and her daughters' start move together (see
+        `tables.shift_division`)."""
+        tracks, lineage, divisions = shift_division(
+            self.tracks, self.lineage, self.divisions, parent_id, frames
+        )
+        return type(self)(tracks, lineage, divisions, self.shape, self.metadata, self.frames)
 
     def review(self, frames: Any = None) -> ReviewWidget:
         """The review viewer: frames, points, tails, lineage tree, and every division to

@@ -11,10 +11,14 @@ which the browser owns. Custom messages from the browser, each with an `id` the 
     {"type": "frame", "id", "t"}                         -> reply + the frame's bytes
     {"type": "status", "id", "parent_id", "status"}      accept / reject / propose a division
     {"type": "relink", "id", "parent_id", "mother", "daughters": [a, b]}
+    {"type": "shift", "id", "parent_id", "frames": -1 | 1}  a division a frame earlier / later
+    {"type": "undo", "id"}, {"type": "redo", "id"}       the last decision undone / redone
     {"type": "export", "id", "format": "ctc" | "csv" | "parquet" | "png", "path"} (+ PNG bytes)
 
 While `track(..., review=True)` runs, the viewer shows the tables of the frames done so far
 (`show`, at every checkpoint) and refuses decisions; the final result then replaces them.
+Every decision can be undone and redone (`undo_depth`, `redo_depth` say how many); a new
+decision drops what could be redone.
 
 Replies: {"type": "reply", "id", "ok": true, ...} or {"type": "reply", "id", "ok": false,
 "error": "..."}; a failed edit changes nothing.
@@ -35,6 +39,7 @@ if TYPE_CHECKING:
     from .result import TrackingResult
 
 EXPORT_FORMATS = ("ctc", "csv", "parquet", "png")
+Tables = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]  # tracks, lineage, divisions
 
 
 def _columns(table: pd.DataFrame) -> dict[str, list[Any]]:
@@ -63,6 +68,8 @@ class ReviewWidget(_CellpointWidget):
     # While `track` still runs, the viewer shows the tables so far and takes no decisions.
     editable = Bool(True, help="whether divisions can be decided").tag(sync=True)
     note = Unicode(help="what the viewer shows, while tracking runs").tag(sync=True)
+    undo_depth = Int(0, help="decisions that can be undone").tag(sync=True)
+    redo_depth = Int(0, help="decisions undone that can be redone").tag(sync=True)
 
     def __init__(self, result: TrackingResult, frames: Any = None, **kwargs: Any) -> None:
         source = frames if frames is not None else result.frames
@@ -80,6 +87,9 @@ class ReviewWidget(_CellpointWidget):
         super().__init__(shape=list(stack.shape), dtype=stack.wire_dtype.name, **kwargs)
         self.result = result
         self.stack = stack
+        # The tables before each decision, and those undone: (tracks, lineage, divisions).
+        self._undo: list[Tables] = []
+        self._redo: list[Tables] = []
         self._publish()
         self.on_msg(self._on_msg)
 
@@ -96,6 +106,8 @@ class ReviewWidget(_CellpointWidget):
     def show(self, result: TrackingResult, editable: bool = True, note: str = "") -> None:
         """Show `result` instead (tracking's latest tables, then its final result)."""
         self.result = result
+        self._undo.clear()
+        self._redo.clear()
         with self.hold_sync():
             self.editable, self.note = editable, note
             self._publish()
@@ -105,6 +117,7 @@ class ReviewWidget(_CellpointWidget):
         self.tracks = _columns(self.result.tracks)
         self.lineage = _columns(self.result.lineage)
         self.divisions = _columns(self.result.divisions)
+        self.undo_depth, self.redo_depth = len(self._undo), len(self._redo)
 
     def _on_msg(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
         message = content if isinstance(content, dict) else {}
@@ -126,7 +139,7 @@ class ReviewWidget(_CellpointWidget):
             return {"t": t, "dtype": frame.dtype.name, "shape": list(frame.shape)}, [
                 frame.tobytes()
             ]
-        if kind in ("status", "relink") and not self.editable:
+        if kind in ("status", "relink", "shift", "undo", "redo") and not self.editable:
             raise ValueError("tracking still runs: decide divisions once it is done")
         if kind == "status":
             self._apply(
@@ -141,13 +154,42 @@ class ReviewWidget(_CellpointWidget):
                 )
             )
             return {}, []
+        if kind == "shift":
+            frames = int(message["frames"])
+            if frames not in (-1, 1):
+                raise ValueError(f"frames must be -1 or 1, got {frames}")
+            self._apply(self.result.with_division_shifted(int(message["parent_id"]), frames))
+            return {}, []
+        if kind in ("undo", "redo"):
+            self._step_back() if kind == "undo" else self._step_forward()
+            return {}, []
         if kind == "export":
             return {"path": str(self._export(message, buffers))}, []
         raise ValueError(f"unknown message type {kind!r}")
 
     def _apply(self, changed: TrackingResult) -> None:
+        self._undo.append(self._tables())
+        self._redo.clear()
+        self._restore((changed.tracks, changed.lineage, changed.divisions))
+
+    def _step_back(self) -> None:
+        if not self._undo:
+            raise ValueError("nothing to undo")
+        self._redo.append(self._tables())
+        self._restore(self._undo.pop())
+
+    def _step_forward(self) -> None:
+        if not self._redo:
+            raise ValueError("nothing to redo")
+        self._undo.append(self._tables())
+        self._restore(self._redo.pop())
+
+    def _tables(self) -> Tables:
+        return self.result.tracks, self.result.lineage, self.result.divisions
+
+    def _restore(self, tables: Tables) -> None:
         # The user's own result object changes, so `res.divisions` shows the decision.
-        self.result.lineage, self.result.divisions = changed.lineage, changed.divisions
+        self.result.tracks, self.result.lineage, self.result.divisions = tables
         self._publish()
 
     def _export(self, message: dict[str, Any], buffers: list[bytes]) -> Path:

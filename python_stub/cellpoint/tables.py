@@ -515,3 +515,63 @@ def relink_division(
     divisions = pd.concat([divisions.astype({"status": str}), corrected], ignore_index=True)
     lineage = validate_lineage(lineage)
     return lineage, validate_divisions(divisions, lineage)
+
+
+def shift_division(
+    tracks: pd.DataFrame,
+    lineage: pd.DataFrame,
+    divisions: pd.DataFrame,
+    parent_id: int,
+    frames: Literal[-1, 1],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """New (tracks, lineage, divisions) where a reviewer moved the division of `parent_id` one
+    frame earlier (-1) or later (+1), and accepted it. The mother's end and her daughters'
+    start move together, as the CTC's convention wants (her last frame, then theirs).
+
+    Earlier: the mother's last point goes, and each daughter gains a first point where the
+    mother was, offset from her as the daughter is from the pair's midpoint a frame later.
+    Later: each daughter's first point goes, and the mother gains a point at their midpoint.
+    Refused where a track would be left without points, and for a rejected division (its
+    daughters are no longer hers). The inputs are left as they are.
+    """
+    if frames not in (-1, 1):
+        raise ValueError(
+            f"a division moves one frame at a time: frames must be -1 or 1, got {frames}"
+        )
+    tracks, lineage, divisions = validate_tables(tracks, lineage, divisions)
+    row = divisions.index[divisions["parent_id"] == parent_id]
+    if not row.size:
+        _fail("divisions", f"no division has parent_id {parent_id}")
+    if divisions.loc[row[0], "status"] == "rejected":
+        _fail("divisions", f"the division of track {parent_id} is rejected: accept it first")
+    a, b = (int(d) for d in divisions.loc[row[0], ["daughter_a", "daughter_b"]])
+    span = lineage.set_index("track_id")
+    end, start = int(span.loc[parent_id, "end"]), int(span.loc[a, "start"])
+    at = tracks.set_index(["track_id", "t"])
+    if frames < 0:
+        if span.loc[parent_id, "start"] == end:
+            _fail("divisions", f"track {parent_id} has one frame: its division cannot be earlier")
+        mother = at.loc[(parent_id, end)]
+        mid = (at.loc[(a, start), ["y", "x"]] + at.loc[(b, start), ["y", "x"]]) / 2
+        born = [
+            {"track_id": d, "t": end, "visibility": mother["visibility"]}
+            | dict(mother[["y", "x"]] + at.loc[(d, start), ["y", "x"]] - mid)
+            for d in (a, b)
+        ]
+        kept = tracks[~((tracks["track_id"] == parent_id) & (tracks["t"] == end))]
+        tracks = pd.concat([kept, pd.DataFrame(born)], ignore_index=True)
+    else:
+        for d in (a, b):
+            if span.loc[d, "end"] == start:
+                _fail("divisions", f"track {d} has one frame: the division cannot be later")
+        firsts = at.loc[[(a, start), (b, start)]]
+        grown = {"track_id": parent_id, "t": start} | dict(firsts[["y", "x", "visibility"]].mean())
+        first = tracks["track_id"].isin([a, b]) & (tracks["t"] == start)
+        tracks = pd.concat([tracks[~first], pd.DataFrame([grown])], ignore_index=True)
+    lineage = lineage.copy()
+    lineage.loc[lineage["track_id"] == parent_id, "end"] += frames
+    lineage.loc[lineage["track_id"].isin([a, b]), "start"] += frames
+    divisions = divisions.astype({"status": str})
+    divisions.loc[row[0], ["t", "status"]] = [start + frames, "accepted"]
+    tracks = tracks.sort_values(["track_id", "t"], ignore_index=True)
+    return validate_tables(tracks, lineage, divisions)

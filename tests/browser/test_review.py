@@ -1,6 +1,7 @@
 """The review viewer in a real JupyterLab: a simulated sequence whose true divisions are put up
-for review; the reviewer rejects one and accepts another with the keyboard, and the kernel's
-tables, a re-displayed viewer, an export and the saved notebook all show those decisions.
+for review; the reviewer rejects one and accepts another with the keyboard, moves it a frame
+later and undoes and redoes that, and the kernel's tables, a re-displayed viewer, an export and
+the saved notebook all show those decisions.
 Screenshots of the viewer are kept in tests/artifacts/."""
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ scores = {p: 0.2 + 0.1 * i for i, p in enumerate(parents)}
 res = TrackingResult(truth.tracks, truth.lineage,
                      divisions_from_lineage(truth.lineage, scores=scores, status="proposed"),
                      shape=seq.frames.shape, frames=seq.frames)
-print("DIVISIONS", len(parents), "FIRST", parents[0], "SECOND", parents[1])
+at = truth.divisions.set_index("parent_id")["t"]
+print("DIVISIONS", len(parents), "FIRST", parents[0], "SECOND", parents[1], "AT", at[parents[1]])
 """
 SHOW = "viewer = res.review()\nviewer"
 CHECK = """
@@ -42,6 +44,8 @@ assert parent_of[first.daughter_a] == 0
 assert parent_of[first.daughter_b] == 0
 assert parent_of[second.daughter_a] == parents[1]
 assert parent_of[second.daughter_b] == parents[1]
+assert second.t == at[parents[1]]  # moved a frame later, then undone
+assert viewer.undo_depth == 2 and viewer.redo_depth == 1, (viewer.undo_depth, viewer.redo_depth)
 print("REVIEWED AS DECIDED")
 """
 CHECK_EXPORT = """
@@ -56,8 +60,8 @@ def test_review_round_trip(page: Page, lab_server: LabServer) -> None:
     write_notebook(lab_server.root, "review.ipynb", cells)
     open_notebook(page, lab_server, "review.ipynb")
     run_cell(page, 0)
-    wait_for_output(page, 0, r"DIVISIONS \d+ FIRST \d+ SECOND \d+")
-    first, second = (int(v) for v in re.findall(r"(?:FIRST|SECOND) (\d+)", output(page, 0)))
+    wait_for_output(page, 0, r"DIVISIONS \d+ FIRST \d+ SECOND \d+ AT \d+")
+    first, second, t = (int(v) for v in re.findall(r"(?:FIRST|SECOND|AT) (\d+)", output(page, 0)))
     run_cell(page, 1)
     viewer = page.locator("cellpoint-review").first
     expect(viewer).to_be_visible(timeout=60_000)
@@ -81,6 +85,17 @@ def test_review_round_trip(page: Page, lab_server: LabServer) -> None:
         "data-status", "accepted", timeout=30_000
     )
     expect(viewer.locator("[role=status]")).to_have_text(f"division of track {second} accepted")
+    # A frame later, undone, redone and undone again: the division is back where it was.
+    chosen = viewer.locator(f"li[data-parent='{second}']")
+    page.keyboard.press("]")
+    expect(viewer.locator("[role=status]")).to_have_text(
+        f"division of track {second} moved to frame {t + 1} (accepted)", timeout=30_000
+    )
+    expect(chosen).to_contain_text(f"t {t + 1}:")
+    for keys, frame in (("Control+z", t), ("Control+Shift+z", t + 1), ("Control+z", t)):
+        page.keyboard.press(keys)
+        expect(chosen).to_contain_text(f"t {frame}:", timeout=30_000)
+    expect(viewer.locator("button.redo")).to_be_enabled()
     # Step a frame and zoom in, as a reviewer does, then keep the view.
     page.keyboard.press("ArrowRight")
     page.keyboard.press("+")

@@ -101,6 +101,23 @@ class Kernel implements IReviewSource {
     }
   }
 
+  async shift(parentId: number, frames: -1 | 1): Promise<void> {
+    this.calls.push(`shift ${parentId} ${frames}`);
+    this.viewer().undoDepth += 1;
+  }
+
+  async undo(): Promise<void> {
+    this.calls.push('undo');
+    this.viewer().undoDepth -= 1;
+    this.viewer().redoDepth += 1;
+  }
+
+  async redo(): Promise<void> {
+    this.calls.push('redo');
+    this.viewer().redoDepth -= 1;
+    this.viewer().undoDepth += 1;
+  }
+
   async exportAs(format: ExportFormat, path: string, png?: ArrayBuffer): Promise<string> {
     this.calls.push(`export ${format} ${path} ${png ? 'png' : ''}`.trim());
     return `${path}/${format}`;
@@ -135,8 +152,10 @@ async function settle(el: ReviewViewer): Promise<void> {
   await el.updateComplete;
 }
 
-function key(el: ReviewViewer, k: string): void {
-  el.dispatchEvent(new KeyboardEvent('keydown', { key: k, bubbles: true, composed: true }));
+function key(el: ReviewViewer, k: string, modifiers: KeyboardEventInit = {}): void {
+  el.dispatchEvent(
+    new KeyboardEvent('keydown', { key: k, bubbles: true, composed: true, ...modifiers })
+  );
 }
 
 beforeAll(() => {
@@ -221,6 +240,39 @@ describe('<cellpoint-review>', () => {
     );
     expect(statuses).toEqual(['rejected', 'accepted']);
     expect(text(root(el).querySelector('[role=status]'))).toBe('division of track 1 accepted');
+  });
+
+  it('moves a division a frame earlier or later, and undoes and redoes', async () => {
+    const { el, kernel } = await viewer();
+    await el.goToDivision(1); // track 1's, daughters from t = 3
+    await settle(el);
+    const button = (cls: string): HTMLButtonElement =>
+      root(el).querySelector(`button.${cls}`) as HTMLButtonElement;
+    expect(button('undo').disabled).toBe(true); // nothing decided yet
+    key(el, '[');
+    await settle(el);
+    expect(text(root(el).querySelector('[role=status]'))).toBe(
+      'division of track 1 moved to frame 2 (accepted)'
+    );
+    expect(el.view.t).toBe(2); // the daughters' new first frame is shown
+    button('later').click();
+    await settle(el);
+    key(el, 'z', { ctrlKey: true });
+    await settle(el);
+    expect(button('redo').disabled).toBe(false);
+    key(el, 'Z', { ctrlKey: true, shiftKey: true });
+    await settle(el);
+    key(el, 'y', { metaKey: true });
+    await settle(el);
+    key(el, 'r', { ctrlKey: true }); // the browser's reload, not reject
+    await settle(el);
+    expect(kernel.calls.filter(c => !c.startsWith('frame'))).toEqual([
+      'shift 1 -1',
+      'shift 1 1',
+      'undo',
+      'redo',
+      'redo'
+    ]);
   });
 
   it('relinks to the picked mother and daughters, and shows a refusal', async () => {

@@ -1,5 +1,6 @@
-"""The review viewer's kernel side: the reviewer's decisions (accept, reject, relink) change
-the result's tables at once and only as decided; frames and exports are served as asked.
+"""The review viewer's kernel side: the reviewer's decisions (accept, reject, relink, move a
+division a frame) change the result's tables at once and only as decided, and each can be
+undone and redone; frames and exports are served as asked.
 
 A browser is played here (its messages go in as the comm delivers them; the kernel's replies
 come out of `widget.send`); tests/browser/test_review.py drives the real viewer.
@@ -190,6 +191,71 @@ def test_a_refused_decision_changes_nothing() -> None:
     pd.testing.assert_frame_equal(res.lineage, before[0])
     pd.testing.assert_frame_equal(res.divisions, before[1])
     assert not browser.say({"type": "bogus", "id": 4})["ok"]
+
+
+def test_a_division_moves_a_frame_with_its_daughters() -> None:
+    res = result()
+    earlier = res.with_division_shifted(1, -1)
+    span = earlier.lineage.set_index("track_id")
+    assert (span.loc[1, "end"], span.loc[2, "start"], span.loc[3, "start"]) == (1, 2, 2)
+    assert earlier.divisions[["t", "status"]].values.tolist() == [[2, "accepted"]]
+    # The daughters' new first points sit where the mother was, as far apart as a frame later
+    # (both started at x = 8 on rows 20 and 30; the mother was at row 10, x = 7).
+    at = earlier.tracks.set_index(["track_id", "t"])
+    assert at.loc[(2, 2), ["y", "x"]].tolist() == [5.0, 7.0]
+    assert at.loc[(3, 2), ["y", "x"]].tolist() == [15.0, 7.0]
+    assert (1, 2) not in at.index
+    # Later again: the mother's point comes back at the daughters' midpoint, exactly as before.
+    back = earlier.with_division_shifted(1, 1)
+    pd.testing.assert_frame_equal(back.tracks, res.tracks)
+    pd.testing.assert_frame_equal(back.lineage, res.lineage)
+    later = res.with_division_shifted(1, 1)
+    assert later.tracks.set_index(["track_id", "t"]).loc[(1, 3), ["y", "x"]].tolist() == [25, 8]
+    assert later.lineage.set_index("track_id").loc[[1, 2, 3], "start"].tolist() == [0, 4, 4]
+
+
+def test_a_division_that_cannot_move_is_refused() -> None:
+    res = result()
+    with pytest.raises(ValueError, match="frames must be -1 or 1"):
+        res.with_division_shifted(1, 2)  # type: ignore[arg-type]
+    two = res.with_division_shifted(1, 1).with_division_shifted(1, 1)  # daughters: frame 5 only
+    with pytest.raises(TableError, match="track 2 has one frame: the division cannot be later"):
+        two.with_division_shifted(1, 1)
+    one = res.with_division_shifted(1, -1).with_division_shifted(1, -1)  # mother: frame 0 only
+    with pytest.raises(TableError, match="track 1 has one frame: its division cannot be earlier"):
+        one.with_division_shifted(1, -1)
+    with pytest.raises(TableError, match="is rejected: accept it first"):
+        res.with_division_status(1, "rejected").with_division_shifted(1, -1)
+
+
+def test_every_decision_undoes_and_redoes() -> None:
+    res = result(frames())
+    widget = res.review()
+    browser = PlayedBrowser(widget)
+    first = res.tracks.copy(), res.lineage.copy(), res.divisions.copy()
+    assert browser.say({"type": "shift", "id": 1, "parent_id": 1, "frames": -1})["ok"]
+    assert res.lineage.set_index("track_id").loc[1, "end"] == 1
+    assert browser.say({"type": "status", "id": 2, "parent_id": 1, "status": "rejected"})["ok"]
+    assert (widget.undo_depth, widget.redo_depth) == (2, 0)
+    assert browser.say({"type": "undo", "id": 3})["ok"]
+    assert res.divisions["status"].tolist() == ["accepted"]  # the move accepted it
+    assert browser.say({"type": "undo", "id": 4})["ok"]
+    for table, before in zip((res.tracks, res.lineage, res.divisions), first, strict=True):
+        pd.testing.assert_frame_equal(table, before)
+    assert widget.divisions["t"] == [3]
+    assert (widget.undo_depth, widget.redo_depth) == (0, 2)
+    reply = browser.say({"type": "undo", "id": 5})
+    assert not reply["ok"]
+    assert reply["error"] == "nothing to undo"
+    assert browser.say({"type": "redo", "id": 6})["ok"]
+    assert res.lineage.set_index("track_id").loc[1, "end"] == 1
+    # A new decision drops what could be redone.
+    assert browser.say({"type": "shift", "id": 7, "parent_id": 1, "frames": 1})["ok"]
+    assert (widget.undo_depth, widget.redo_depth) == (2, 0)
+    assert not browser.say({"type": "redo", "id": 8})["ok"]
+    reply = browser.say({"type": "shift", "id": 9, "parent_id": 1, "frames": 3})
+    assert not reply["ok"]
+    assert "frames must be -1 or 1" in reply["error"]
 
 
 @pytest.mark.parametrize("fmt", ["ctc", "csv", "parquet"])

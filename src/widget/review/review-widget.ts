@@ -72,7 +72,9 @@ export function createReviewWidget(layers: () => Promise<IReviewLayer[]>): {
         layers: [],
         export_dir: 'cellpoint-review',
         editable: true,
-        note: ''
+        note: '',
+        undo_depth: 0,
+        redo_depth: 0
       };
     }
 
@@ -100,6 +102,18 @@ export function createReviewWidget(layers: () => Promise<IReviewLayer[]>): {
 
     async relink(parentId: number, mother: number, daughters: [number, number]): Promise<void> {
       await this._ask({ type: 'relink', parent_id: parentId, mother, daughters });
+    }
+
+    async shift(parentId: number, frames: -1 | 1): Promise<void> {
+      await this._ask({ type: 'shift', parent_id: parentId, frames });
+    }
+
+    async undo(): Promise<void> {
+      await this._ask({ type: 'undo' });
+    }
+
+    async redo(): Promise<void> {
+      await this._ask({ type: 'redo' });
     }
 
     async exportAs(format: ExportFormat, path: string, png?: ArrayBuffer): Promise<string> {
@@ -162,8 +176,12 @@ export function createReviewWidget(layers: () => Promise<IReviewLayer[]>): {
       this._showTables();
       this._viewer.addEventListener('view-change', this._onViewChange);
       this.listenTo(this.model, 'change:tracks change:lineage change:divisions', this._showTables);
-      this.listenTo(this.model, 'change:editable change:note', this._showProgress);
-      this._showProgress();
+      this.listenTo(
+        this.model,
+        'change:editable change:note change:undo_depth change:redo_depth',
+        this._showEditState
+      );
+      this._showEditState();
       this.el.appendChild(this._viewer);
       void layers().then(extra => (this._viewer.extraLayers = extra));
     }
@@ -176,9 +194,11 @@ export function createReviewWidget(layers: () => Promise<IReviewLayer[]>): {
       );
     }
 
-    private _showProgress(): void {
+    private _showEditState(): void {
       this._viewer.editable = this.model.get('editable');
       this._viewer.note = this.model.get('note');
+      this._viewer.undoDepth = this.model.get('undo_depth');
+      this._viewer.redoDepth = this.model.get('redo_depth');
     }
 
     private _onViewChange = (event: Event): void => {

@@ -41,6 +41,11 @@ export interface IReviewSource {
   frame(t: number): Promise<IFrameData>;
   setStatus(parentId: number, status: DivisionStatus): Promise<void>;
   relink(parentId: number, mother: number, daughters: [number, number]): Promise<void>;
+  /** Moves a division one frame earlier (-1) or later (+1): the mother's end with it. */
+  shift(parentId: number, frames: -1 | 1): Promise<void>;
+  /** Undoes the last decision, or redoes the last one undone. */
+  undo(): Promise<void>;
+  redo(): Promise<void>;
   exportAs(format: ExportFormat, path: string, png?: ArrayBuffer): Promise<string>;
 }
 
@@ -73,6 +78,8 @@ export class ReviewViewer extends LitElement {
     extraLayers: { attribute: false },
     editable: { attribute: false },
     note: { attribute: false },
+    undoDepth: { attribute: false },
+    redoDepth: { attribute: false },
     _current: { state: true },
     _relink: { state: true },
     _status: { state: true },
@@ -91,6 +98,9 @@ export class ReviewViewer extends LitElement {
   editable = true;
   /** What the viewer shows, when it is not the final result (tracking's progress). */
   note = '';
+  /** How many decisions the kernel can undo, and redo. */
+  undoDepth = 0;
+  redoDepth = 0;
   source: IReviewSource | undefined;
   /** Milliseconds of each redraw of the canvas, the latest last (the benchmark reads them). */
   readonly drawTimes: number[] = [];
@@ -282,6 +292,35 @@ export class ReviewViewer extends LitElement {
     );
   }
 
+  /** Moves the current division a frame earlier (-1) or later (+1), and accepts it. */
+  async shiftCurrent(frames: -1 | 1): Promise<void> {
+    const d = this.currentDivision;
+    const source = this.source;
+    if (!d || !source || !this._mayDecide()) {
+      return;
+    }
+    const t = d.t + frames;
+    await this._ask(
+      () => source.shift(d.parentId, frames),
+      `division of track ${d.parentId} moved to frame ${t} (accepted)`
+    );
+    await Promise.all([this._ensureFrame(t - 1), this.showFrame(t)]);
+  }
+
+  async undo(): Promise<void> {
+    const source = this.source;
+    if (source && this._mayDecide()) {
+      await this._ask(() => source.undo(), 'undone');
+    }
+  }
+
+  async redo(): Promise<void> {
+    const source = this.source;
+    if (source && this._mayDecide()) {
+      await this._ask(() => source.redo(), 'redone');
+    }
+  }
+
   async relinkCurrent(): Promise<void> {
     const d = this.currentDivision;
     const source = this.source;
@@ -468,7 +507,8 @@ export class ReviewViewer extends LitElement {
       </div>
       <div class="keys">
         Keys: ← → frame · space play · j / k next / previous division · a accept · r reject · l
-        relink · + − 0 zoom · Esc clear selection
+        relink · [ ] division a frame earlier / later · Ctrl+Z undo · Ctrl+Shift+Z redo · + − 0 zoom
+        · Esc clear selection
       </div>
     `;
   }
@@ -543,6 +583,24 @@ export class ReviewViewer extends LitElement {
       </select>`;
     return html`<fieldset class="divisions-box">
       <legend>Divisions (${divisions.length}, ${pending} to review)</legend>
+      <div class="row">
+        <button
+          class="undo"
+          ?disabled=${!this.editable || this.undoDepth === 0}
+          @click=${() => this.undo()}
+          title="Undo the last decision (Ctrl+Z)"
+        >
+          Undo
+        </button>
+        <button
+          class="redo"
+          ?disabled=${!this.editable || this.redoDepth === 0}
+          @click=${() => this.redo()}
+          title="Redo (Ctrl+Shift+Z)"
+        >
+          Redo
+        </button>
+      </div>
       <div class="divisions">
         <ul role="listbox" aria-label="Divisions, least sure first">
           ${divisions.map(
@@ -604,6 +662,22 @@ export class ReviewViewer extends LitElement {
                   title="Reject (r)"
                 >
                   Reject
+                </button>
+                <button
+                  class="earlier"
+                  ?disabled=${!this.editable}
+                  @click=${() => this.shiftCurrent(-1)}
+                  title="A frame earlier: the mother ends a frame sooner ([)"
+                >
+                  Earlier
+                </button>
+                <button
+                  class="later"
+                  ?disabled=${!this.editable}
+                  @click=${() => this.shiftCurrent(1)}
+                  title="A frame later: the mother lasts a frame longer (])"
+                >
+                  Later
                 </button>
                 <button
                   @click=${() => this.goToDivision(this._current - 1)}
@@ -813,6 +887,17 @@ export class ReviewViewer extends LitElement {
     ) {
       return;
     }
+    if ((event.ctrlKey || event.metaKey) && !event.altKey) {
+      const key = event.key.toLowerCase();
+      const undoing = key === 'z' ? (event.shiftKey ? this.redo : this.undo) : undefined;
+      const action = key === 'y' ? this.redo : undoing;
+      if (action) {
+        event.preventDefault();
+        event.stopPropagation();
+        void action.call(this);
+      }
+      return; // the plain keys below are not shortcuts with a modifier (Ctrl+R is not reject)
+    }
     const actions: Record<string, () => unknown> = {
       ArrowLeft: () => this.showFrame(this.view.t - 1),
       ArrowRight: () => this.showFrame(this.view.t + 1),
@@ -824,6 +909,8 @@ export class ReviewViewer extends LitElement {
       a: () => this.decide('accepted'),
       r: () => this.decide('rejected'),
       l: () => this.relinkCurrent(),
+      '[': () => this.shiftCurrent(-1),
+      ']': () => this.shiftCurrent(1),
       '+': () => this._zoom(1.25),
       '=': () => this._zoom(1.25),
       '-': () => this._zoom(0.8),
