@@ -537,14 +537,19 @@ class _Division:
 
 def _divisions(lineage: pd.DataFrame) -> list[_Division]:
     """The divisions of a lineage, by parent id."""
-    children = lineage[lineage["parent_id"] != 0].sort_values(["parent_id", "track_id"])
-    end = lineage.set_index("track_id")["end"]
-    out = []
-    for parent, group in children.groupby("parent_id", sort=True):
-        if len(group) > 1:
-            pairs = list(zip(group["track_id"].tolist(), group["start"].tolist(), strict=True))
-            out.append(_Division(int(parent), int(end[parent]), pairs))
-    return out
+    ids = lineage["track_id"].tolist()
+    end = dict(zip(ids, lineage["end"].tolist(), strict=True))
+    children: dict[int, list[tuple[int, int]]] = {}
+    for track, start, parent in zip(
+        ids, lineage["start"].tolist(), lineage["parent_id"].tolist(), strict=True
+    ):
+        if parent:
+            children.setdefault(parent, []).append((track, start))
+    return [
+        _Division(parent, end[parent], sorted(kids))
+        for parent, kids in sorted(children.items())
+        if len(kids) > 1
+    ]
 
 
 def _division_pairs(
@@ -601,14 +606,15 @@ def _track_fractions(truth: _Truth, assigned: IntArray) -> float:
     order = np.lexsort((truth.t, truth.label))
     labels, followed = truth.label[order], assigned[order]
     fractions: dict[int, dict[int, float]] = {}
-    for track, rows in pd.Series(np.arange(labels.size)).groupby(labels):
+    bounds = np.flatnonzero(np.diff(labels, prepend=-1, append=-1))
+    for begin, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        track, length = int(labels[begin]), stop - begin
         run, last = 0, 0
-        length = len(rows)
-        for comp in followed[rows.to_numpy()].tolist():
+        for comp in followed[begin:stop].tolist():
             run = run + 1 if comp > 0 and comp == last else (1 if comp > 0 else 0)
             if comp > 0:
                 by_truth = fractions.setdefault(comp, {})
-                by_truth[int(track)] = max(by_truth.get(int(track), 0.0), run / length)
+                by_truth[track] = max(by_truth.get(track, 0.0), run / length)
             last = comp
     best = dict.fromkeys(truth.lineage["track_id"].tolist(), 0.0)
     for _, by_truth in sorted(fractions.items()):

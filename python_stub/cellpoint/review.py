@@ -27,7 +27,7 @@ Replies: {"type": "reply", "id", "ok": true, ...} or {"type": "reply", "id", "ok
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 from traitlets import Bool, Dict, Float, Int, List, Unicode
@@ -155,9 +155,9 @@ class ReviewWidget(_CellpointWidget):
             )
             return {}, []
         if kind == "shift":
-            frames = int(message["frames"])
-            if frames not in (-1, 1):
-                raise ValueError(f"frames must be -1 or 1, got {frames}")
+            if message["frames"] not in (-1, 1):
+                raise ValueError(f"frames must be -1 or 1, not {message['frames']!r}")
+            frames: Literal[-1, 1] = -1 if message["frames"] == -1 else 1
             self._apply(self.result.with_division_shifted(int(message["parent_id"]), frames))
             return {}, []
         if kind in ("undo", "redo"):

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any, Literal, NoReturn, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 Status: TypeAlias = Literal["proposed", "accepted", "rejected"]
@@ -24,6 +25,7 @@ STATUS_DTYPE = pd.CategoricalDtype(list(STATUSES))
 
 _INT = np.dtype(np.int64)
 _FLOAT = np.dtype(np.float64)
+FloatArray: TypeAlias = "npt.NDArray[np.float64]"
 ColumnDtype: TypeAlias = "np.dtype[Any] | pd.CategoricalDtype"
 
 TRACKS_DTYPES: dict[str, ColumnDtype] = {
@@ -536,42 +538,50 @@ def shift_division(
     """
     if frames not in (-1, 1):
         raise ValueError(
-            f"a division moves one frame at a time: frames must be -1 or 1, got {frames}"
+            f"a division moves a frame at a time: frames must be -1 or 1, not {frames}"
         )
     tracks, lineage, divisions = validate_tables(tracks, lineage, divisions)
-    row = divisions.index[divisions["parent_id"] == parent_id]
+    row = np.flatnonzero(divisions["parent_id"].to_numpy() == parent_id)
     if not row.size:
         _fail("divisions", f"no division has parent_id {parent_id}")
-    if divisions.loc[row[0], "status"] == "rejected":
+    division = divisions.iloc[int(row[0])]
+    if division["status"] == "rejected":
         _fail("divisions", f"the division of track {parent_id} is rejected: accept it first")
-    a, b = (int(d) for d in divisions.loc[row[0], ["daughter_a", "daughter_b"]])
-    span = lineage.set_index("track_id")
-    end, start = int(span.loc[parent_id, "end"]), int(span.loc[a, "start"])
-    at = tracks.set_index(["track_id", "t"])
+    a, b = int(division["daughter_a"]), int(division["daughter_b"])
+    ids = lineage["track_id"].tolist()
+    first = dict(zip(ids, lineage["start"].tolist(), strict=True))
+    last = dict(zip(ids, lineage["end"].tolist(), strict=True))
+    end, start = last[parent_id], first[a]
+
+    def point(track: int, t: int) -> FloatArray:
+        """(y, x, visibility) of a track at frame t."""
+        at = (tracks["track_id"].to_numpy() == track) & (tracks["t"].to_numpy() == t)
+        row: FloatArray = tracks.loc[at, ["y", "x", "visibility"]].to_numpy(np.float64)[0]
+        return row
+
     if frames < 0:
-        if span.loc[parent_id, "start"] == end:
+        if first[parent_id] == end:
             _fail("divisions", f"track {parent_id} has one frame: its division cannot be earlier")
-        mother = at.loc[(parent_id, end)]
-        mid = (at.loc[(a, start), ["y", "x"]] + at.loc[(b, start), ["y", "x"]]) / 2
-        born = [
-            {"track_id": d, "t": end, "visibility": mother["visibility"]}
-            | dict(mother[["y", "x"]] + at.loc[(d, start), ["y", "x"]] - mid)
-            for d in (a, b)
-        ]
-        kept = tracks[~((tracks["track_id"] == parent_id) & (tracks["t"] == end))]
-        tracks = pd.concat([kept, pd.DataFrame(born)], ignore_index=True)
+        mother = point(parent_id, end)
+        mid = (point(a, start) + point(b, start)) / 2
+        added = [(d, end, *(mother[:2] + point(d, start)[:2] - mid[:2]), mother[2]) for d in (a, b)]
+        gone = (tracks["track_id"] == parent_id) & (tracks["t"] == end)
     else:
         for d in (a, b):
-            if span.loc[d, "end"] == start:
+            if last[d] == start:
                 _fail("divisions", f"track {d} has one frame: the division cannot be later")
-        firsts = at.loc[[(a, start), (b, start)]]
-        grown = {"track_id": parent_id, "t": start} | dict(firsts[["y", "x", "visibility"]].mean())
-        first = tracks["track_id"].isin([a, b]) & (tracks["t"] == start)
-        tracks = pd.concat([tracks[~first], pd.DataFrame([grown])], ignore_index=True)
-    lineage = lineage.copy()
-    lineage.loc[lineage["track_id"] == parent_id, "end"] += frames
-    lineage.loc[lineage["track_id"].isin([a, b]), "start"] += frames
-    divisions = divisions.astype({"status": str})
-    divisions.loc[row[0], ["t", "status"]] = [start + frames, "accepted"]
+        added = [(parent_id, start, *((point(a, start) + point(b, start)) / 2))]
+        gone = tracks["track_id"].isin([a, b]) & (tracks["t"] == start)
+    new = pd.DataFrame(added, columns=["track_id", "t", "y", "x", "visibility"])
+    tracks = pd.concat([tracks[~gone], new], ignore_index=True)
     tracks = tracks.sort_values(["track_id", "t"], ignore_index=True)
+    lineage = lineage.assign(
+        end=lineage["end"] + np.where(lineage["track_id"] == parent_id, frames, 0),
+        start=lineage["start"] + np.where(lineage["track_id"].isin([a, b]), frames, 0),
+    )
+    moved = divisions["parent_id"] == parent_id
+    divisions = divisions.assign(
+        t=divisions["t"].where(~moved, start + frames),
+        status=divisions["status"].astype(str).where(~moved, "accepted"),
+    )
     return validate_tables(tracks, lineage, divisions)

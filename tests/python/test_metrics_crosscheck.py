@@ -167,17 +167,20 @@ def false_division(seq: SimulatedSequence) -> Case:
     return Case(result, {"fp": 3, "ec": 1}, divisions=(n, 1, 0), complete_lost=1)
 
 
+def first_division(
+    seq: SimulatedSequence, fits: Callable[[int, int, int, int], bool]
+) -> tuple[int, int, int, int]:
+    """(parent, first daughter frame, daughter a, daughter b) of the first division that fits."""
+    columns = ["parent_id", "t", "daughter_a", "daughter_b"]
+    return next(tuple(d) for d in seq.divisions[columns].to_numpy().tolist() if fits(*d))
+
+
 def late_division(seq: SimulatedSequence) -> Case:
     # A division one frame late: the parent goes on on daughter a's first point, a and b start a
     # frame later, and b's first point is lost. As in test_metrics.test_division_one_frame_late:
     # FN 1, EA 2, EC 2, ED 1; the parent and both daughters are no longer complete.
     span = spans(seq.lineage)
-    columns = ("parent_id", "t", "daughter_a", "daughter_b")
-    parent, t, a, b = next(
-        (p, t, a, b)
-        for p, t, a, b in seq.divisions[list(columns)].to_numpy().tolist()
-        if min(span[a][1], span[b][1]) >= t + 2
-    )
+    parent, t, a, b = first_division(seq, lambda p, t, a, b: min(span[a][1], span[b][1]) >= t + 2)
     tracks = seq.tracks
     tracks = relabel(tracks, (tracks["track_id"] == a) & (tracks["t"] == t), parent)
     first_b = (tracks["track_id"] == b) & (tracks["t"] == t)
@@ -191,12 +194,7 @@ def early_division(seq: SimulatedSequence) -> Case:
     # track link into the parent's last vertex and a's track link the GT parent link out of it
     # (EC 2); the GT parent link to b is missed (EA 1). Parent and daughters are not complete.
     span = spans(seq.lineage)
-    columns = ("parent_id", "t", "daughter_a", "daughter_b")
-    parent, t, a, b = next(
-        (p, t, a, b)
-        for p, t, a, b in seq.divisions[list(columns)].to_numpy().tolist()
-        if span[p][1] - span[p][0] >= 2
-    )
+    parent, t, a, b = first_division(seq, lambda p, t, a, b: span[p][1] - span[p][0] >= 2)
     tracks = relabel(seq.tracks, (seq.tracks["track_id"] == parent) & (seq.tracks["t"] == t - 1), a)
     tracks = pd.concat([tracks, in_background(seq, b, range(t - 1, t))])
     result = rebuild(tracks, parents_of(seq.lineage), seq.frames.shape)

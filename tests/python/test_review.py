@@ -193,6 +193,12 @@ def test_a_refused_decision_changes_nothing() -> None:
     assert not browser.say({"type": "bogus", "id": 4})["ok"]
 
 
+def point_at(res: TrackingResult) -> dict[tuple[int, int], tuple[float, float]]:
+    """(track, t) -> (y, x)."""
+    columns = (res.tracks[c].tolist() for c in ("track_id", "t", "y", "x"))
+    return {(k, t): (y, x) for k, t, y, x in zip(*columns, strict=True)}
+
+
 def test_a_division_moves_a_frame_with_its_daughters() -> None:
     res = result()
     earlier = res.with_division_shifted(1, -1)
@@ -201,16 +207,16 @@ def test_a_division_moves_a_frame_with_its_daughters() -> None:
     assert earlier.divisions[["t", "status"]].values.tolist() == [[2, "accepted"]]
     # The daughters' new first points sit where the mother was, as far apart as a frame later
     # (both started at x = 8 on rows 20 and 30; the mother was at row 10, x = 7).
-    at = earlier.tracks.set_index(["track_id", "t"])
-    assert at.loc[(2, 2), ["y", "x"]].tolist() == [5.0, 7.0]
-    assert at.loc[(3, 2), ["y", "x"]].tolist() == [15.0, 7.0]
-    assert (1, 2) not in at.index
+    at = point_at(earlier)
+    assert at[(2, 2)] == (5.0, 7.0)
+    assert at[(3, 2)] == (15.0, 7.0)
+    assert (1, 2) not in at
     # Later again: the mother's point comes back at the daughters' midpoint, exactly as before.
     back = earlier.with_division_shifted(1, 1)
     pd.testing.assert_frame_equal(back.tracks, res.tracks)
     pd.testing.assert_frame_equal(back.lineage, res.lineage)
     later = res.with_division_shifted(1, 1)
-    assert later.tracks.set_index(["track_id", "t"]).loc[(1, 3), ["y", "x"]].tolist() == [25, 8]
+    assert point_at(later)[(1, 3)] == (25.0, 8.0)
     assert later.lineage.set_index("track_id").loc[[1, 2, 3], "start"].tolist() == [0, 4, 4]
 
 

@@ -37,14 +37,14 @@ import pandas as pd
 
 from ..frames import FrameStack
 from ..heldout import data_dir, real_sequences, training_frames
-from ..infer import CapModel, OnnxCap, track_kernel
+from ..infer import MODEL_NAME, MODELS_DIR, CapModel, OnnxCap, track_kernel
 from ..judge import FEATURES, PairCandidate, TreeJudge
 from ..preprocess import CANONICAL_DIAMETER, Geometry
 from ..raw import PairJudge, RawParams
 from ..result import TrackingResult
 from ..sim import simulate
 from .divisions import SISTER_MATCH_RADIUS, Truth
-from .export import MODEL_NAME, MODELS_DIR, sha256
+from .export import sha256
 
 # Training seeds: outside every held-out range (heldout.py: 10001 + k * 1000 and up).
 TRAIN_SEEDS = {"hard": range(1, 7), "small": range(1, 13), "simplus": range(1, 3)}
