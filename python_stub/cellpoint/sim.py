@@ -77,6 +77,10 @@ class SimConfig:
     """Frames in which the mother rounds up and brightens before its daughters appear."""
     mitosis_brightening: float = 0.6
     """Relative brightness gain of a mother at the end of mitosis (daughters start as bright)."""
+    anaphase_frames: int = 2
+    """Last frames of mitosis in which the mother is seen as two lobes parting along the
+    division axis. She is still one cell (one track, one marker over both lobes), as in the
+    CTC's ground truth: her daughters' tracks begin the frame after."""
     death_rate: float = 0.0
     """Deaths per cell per frame."""
     death_frames: int = 4
@@ -122,6 +126,9 @@ class SimConfig:
             "0 < contact <= 1": 0 < self.contact <= 1,
             "division_rate * min_cycle < 1": self.division_rate * self.min_cycle < 1,
             "mitosis_frames >= 1": self.mitosis_frames >= 1,
+            "0 <= anaphase_frames <= mitosis_frames": 0
+            <= self.anaphase_frames
+            <= self.mitosis_frames,
             "death_frames >= 2": self.death_frames >= 2,
             "snr > 0": self.snr > 0,
             "0 <= poisson_fraction <= 1": 0 <= self.poisson_fraction <= 1,
@@ -328,6 +335,8 @@ def simulate(
 _TEX_GRID = 32
 _TEX_EXTENT = 1.3  # the texture patch spans [-extent, extent] in units of the semi-axes
 _ROUND_UP = 0.15  # a mother's radius shrinks by this fraction as it rounds up
+_LOBE_SIZE = 0.8  # a parting mother's lobes, in daughter radii
+_LOBE_REACH = 0.9  # how far her lobes are apart in her last frame, in her daughters' spacing
 _DEATH_SHRINK = 0.5  # a dying cell's radius shrinks by this fraction until it has faded out
 _MAX_COVER = 0.6  # fraction of the field covered by nuclei at which divisions stop
 
@@ -345,6 +354,9 @@ class _Snapshot:
     amp: FloatArray  # signal above background, before bleaching
     tex_gain: FloatArray
     irregular: FloatArray  # scale of the boundary harmonics
+    # A mother in anaphase is drawn as two round lobes of radius b, centred `split` px either
+    # side of (y, x) along `angle`; (a, b, angle) is then the ellipse around both, her marker.
+    split: FloatArray
 
 
 @dataclass
@@ -352,6 +364,9 @@ class _History:
     snapshots: list[_Snapshot]
     divisions: list[tuple[int, int, int, int]]  # (first daughter frame, mother, daughter, daughter)
     deaths: dict[int, int]  # uid -> last frame
+    # Per division: (first daughter frame, mother, axis angle, daughters' offset from her, px,
+    # their radius), from which her last frames are drawn parting (`_part_mothers`).
+    splits: list[tuple[int, int, float, float, float]] = field(default_factory=list)
     # Appearance by uid, fixed for a cell's life: texture patch (in semi-axis units) and complex
     # amplitudes of the boundary's harmonics 2, 3, 4.
     textures: npt.NDArray[np.float32] = field(
@@ -482,6 +497,7 @@ class _World:
             amp=cfg.contrast * self.bright * (1 + cfg.mitosis_brightening * glow) * fade,
             tex_gain=1 + p_mit,
             irregular=1 - p_mit,
+            split=np.zeros(self.uid.size),
         )
 
     def _keep(self, keep: npt.NDArray[np.bool_]) -> None:
@@ -510,6 +526,17 @@ class _World:
         history.divisions.extend(
             (t, int(m), int(a), int(b))
             for m, a, b in zip(self.uid[mothers], *new_uid.reshape(k, 2).T, strict=True)
+        )
+        spread = np.hypot(offset[:, 0], offset[:, 1])
+        history.splits.extend(
+            zip(
+                [t] * k,
+                self.uid[mothers].tolist(),
+                axis.tolist(),
+                spread.tolist(),
+                r_birth[::2].tolist(),
+                strict=True,
+            )
         )
         self._append(
             uid=new_uid,
@@ -572,10 +599,49 @@ class _World:
         for t in range(1, self.cfg.n_frames):
             self.step(t, history)
             history.snapshots.append(self.snapshot())
+        _part_mothers(history, self.cfg.anaphase_frames)
         if self.textures:
             history.textures = np.stack(self.textures)
             history.harmonics = np.stack(self.harmonics)
         return history
+
+
+def _part_mothers(history: _History, frames: int) -> None:
+    """Draw each mother's last `frames` frames as two lobes (condensed chromatin, smaller than
+    the daughters: _LOBE_SIZE) parting along her daughters' axis, in her last frame nearly to
+    where the daughters appear, so that a waist parts them."""
+    for t, mother, axis, spread, radius in history.splits:
+        for k in range(1, frames + 1):
+            if t - k < 0:
+                break
+            snap = history.snapshots[t - k]
+            (i,) = np.flatnonzero(snap.uid == mother)
+            split = _LOBE_REACH * spread * (frames + 1 - k) / frames
+            snap.split[i], snap.angle[i] = split, axis
+            snap.a[i], snap.b[i] = split + _LOBE_SIZE * radius, _LOBE_SIZE * radius
+
+
+def _bodies(snap: _Snapshot) -> tuple[_Snapshot, IntArray]:
+    """The snapshot with each parting mother as her two lobes, and each body's cell index."""
+    cell = np.repeat(np.arange(snap.uid.size), np.where(snap.split > 0, 2, 1))
+    side = np.zeros(cell.size)
+    parting = snap.split[cell] > 0
+    side[parting] = np.tile([1.0, -1.0], int(parting.sum()) // 2)
+    shift = side * snap.split[cell]
+    radius = np.where(parting, snap.b[cell], snap.a[cell])
+    bodies = _Snapshot(
+        uid=snap.uid[cell],
+        y=snap.y[cell] + shift * np.sin(snap.angle[cell]),
+        x=snap.x[cell] + shift * np.cos(snap.angle[cell]),
+        a=radius,
+        b=snap.b[cell],
+        angle=snap.angle[cell],
+        amp=snap.amp[cell],
+        tex_gain=snap.tex_gain[cell],
+        irregular=snap.irregular[cell],
+        split=np.zeros(cell.size),
+    )
+    return bodies, cell
 
 
 # --- ground truth -----------------------------------------------------------------------------
@@ -675,7 +741,8 @@ def _render(
     gain = cfg.poisson_fraction * noise_var / cfg.background if cfg.background > 0 else 0.0
     read_sd = math.sqrt(noise_var - gain * cfg.background)
 
-    for t, snap in enumerate(history.snapshots):
+    for t, cells in enumerate(history.snapshots):
+        snap, _ = _bodies(cells)
         harm = history.harmonics[snap.uid] * snap.irregular[:, None]
         reach = snap.a * (1 + np.abs(harm).sum(1)) + 2  # beyond it a nucleus is dark
         near = np.flatnonzero(
@@ -700,7 +767,7 @@ def _render(
         frames[t] = np.clip(np.rint(image), 0, top)
         seen = np.flatnonzero(labels[t])
         if seen.size:
-            _draw_markers(markers[t], snap, seen, labels[t][seen], cfg.marker_scale)
+            _draw_markers(markers[t], cells, seen, labels[t][seen], cfg.marker_scale)
     return frames, markers
 
 

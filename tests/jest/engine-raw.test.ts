@@ -51,6 +51,8 @@ interface RawCase {
   sister_maps: { frames: Encoded; maps: Encoded } | null;
   /** The division judge (judge.json's text) and the model frames it read; null without. */
   judge: { judge: string; frames: Encoded; shape: number[]; scale: number; q: Encoded } | null;
+  /** The ground truth's division frames, where every division must be called on its frame. */
+  divisions_on_time: number[] | null;
   calls: Call[];
   expected: {
     tracks: Columns;
@@ -225,6 +227,10 @@ describe('RAW inference against the Python reference', () => {
     expectTables(result, c.expected);
     expect(progress).toEqual(Array.from(dec(c.expected.progress)));
     expect(result.peakHeldTracks).toBe(c.expected.peak_held_tracks);
+    if (c.divisions_on_time) {
+      // The CTC's convention, as the ground truth's: each division on its daughters' frame.
+      expect([...result.divisions.t].sort((a, b) => a - b)).toEqual(c.divisions_on_time);
+    }
     // Each frame's heatmap is read once, in order; so are the sister maps Python read.
     expect(reads).toEqual(Array.from({ length: c.n_frames }, (_, t) => t));
     expect(sisterReads).toEqual(c.sister_maps ? Array.from(dec(c.sister_maps.frames)) : []);

@@ -242,7 +242,8 @@ def test_dying_cells_shrink_and_fade_out() -> None:
 
 
 def test_mothers_round_up_and_brighten() -> None:
-    seq = simulate(seed=1, division_rate=0.04, mitosis_frames=3, **CLEAN)
+    # Without anaphase: her last frame shows her whole, not two lobes with a waist between.
+    seq = simulate(seed=1, division_rate=0.04, mitosis_frames=3, anaphase_frames=0, **CLEAN)
     lineage = seq.lineage.set_index("track_id")
     mothers = [
         p
@@ -255,6 +256,50 @@ def test_mothers_round_up_and_brighten() -> None:
         for p in mothers
     ]
     assert np.median(gain) > 1.2
+
+
+def elongation(marker: Array) -> float:
+    """Major over minor axis of a marker (from its second moments)."""
+    ys, xs = np.nonzero(marker)
+    eigen = np.linalg.eigvalsh(np.cov(np.stack([ys, xs]).astype(float)))
+    return float(np.sqrt(eigen[1] / max(eigen[0], 1e-9)))
+
+
+def test_mothers_part_into_two_lobes_while_still_one_cell() -> None:
+    # The CTC's convention: in anaphase a mother is one object (one marker, her track) though
+    # her chromatin has parted in two; the daughters' tracks begin the frame after.
+    def mothers(seq: SimulatedSequence) -> list[tuple[int, int, int, int]]:
+        lineage = seq.lineage.set_index("track_id")
+        return [
+            (p, t, a, b)
+            for p, t, a, b in seq.divisions[["parent_id", "t", "daughter_a", "daughter_b"]]
+            .to_numpy()
+            .tolist()
+            if t - lineage.loc[p, "start"] >= 4
+        ]
+
+    seq = simulate(seed=1, division_rate=0.04, mitosis_frames=3, **CLEAN)
+    columns = (seq.tracks[c].tolist() for c in ("track_id", "t", "y", "x"))
+    at = {(k, t): (y, x) for k, t, y, x in zip(*columns, strict=True)}
+    found = mothers(seq)
+    assert len(found) >= 3
+    before, last, dip = [], [], []
+    for p, t, a, b in found:
+        assert seq.lineage.set_index("track_id").loc[p, "end"] == t - 1
+        before.append(elongation(seq.markers[t - 4] == p))  # before mitosis: round-ish
+        last.append(elongation(seq.markers[t - 1] == p))  # one marker over both lobes
+        y, x = at[(p, t - 1)]
+        assert seq.markers[t - 1, round(y), round(x)] == p  # her centre is on her marker
+        # Her chromatin has parted: her middle is dimmer than the lobes (towards the daughters).
+        (ya, xa), (yb, xb) = at[(a, t)], at[(b, t)]
+        frame = seq.frames[t - 1].astype(float)
+        lobes = [frame[round((y + yd) / 2), round((x + xd) / 2)] for yd, xd in ((ya, xa), (yb, xb))]
+        dip.append(frame[round(y), round(x)] / np.mean(lobes))
+    assert np.median(last) > 1.5 > np.median(before)
+    assert np.median(dip) < 1
+    whole = simulate(seed=1, division_rate=0.04, mitosis_frames=3, anaphase_frames=0, **CLEAN)
+    rounded = [elongation(whole.markers[t - 1] == p) for p, t, _, _ in mothers(whole)]
+    assert np.median(rounded) < 1.2
 
 
 # --- crowding and knobs ----------------------------------------------------------------------

@@ -118,6 +118,16 @@ def test_raw_inference_replays_to_the_recorded_tables(case: Json) -> None:
     )
     np.testing.assert_array_equal(np.array(progress).reshape(-1, 2), dec(expected["progress"]))
     assert result.peak_held_tracks == expected["peak_held_tracks"]
+    if case["divisions_on_time"] is not None:  # the CTC's convention, as the ground truth's
+        assert sorted(result.divisions["t"].tolist()) == case["divisions_on_time"]
+
+
+def test_the_simulated_vectors_pin_when_divisions_are_called() -> None:
+    cases = [case for name in FILES if name.startswith("raw-") for case in load(name)["cases"]]
+    on_time = {case["name"]: case["divisions_on_time"] for case in cases}
+    on_time = {name: frames for name, frames in on_time.items() if frames}
+    assert set(on_time) == {"sim_small", "sim_hard_crop"}
+    assert sum(len(frames) for frames in on_time.values()) >= 3
 
 
 @pytest.mark.parametrize("case", load("peaks.json")["cases"], ids=lambda c: c["name"])
