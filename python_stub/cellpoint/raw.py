@@ -29,10 +29,10 @@ decides which pairs split their mother, from CANDIDATE_SCORE up: it reads how th
 brightness changed over the frames before.
 
 A daughter does not divide again within `min_cycle` frames of her birth: a cell cycle takes
-hours, many frames of any time-lapse that can be tracked. With the model shipped until session
-13 such divisions were 2 of the 68 proposed on 16 held-out "small" seeds and 3 of 127 on "hard"
-seed 10002, all false; 4 of 25 on SIM+/02's held-out frames, one right (an earlier false division
-had made its mother a young daughter).
+hours, many frames of any time-lapse that can be tracked. With the model before
+`joint-cpu-*.pt` (training/README.md) such divisions were 2 of the 68 proposed on 16 held-out
+"small" seeds and 3 of 127 on "hard" seed 10002, all false; 4 of 25 on SIM+/02's held-out
+frames, one right (an earlier false division had made its mother a young daughter).
 
 Heatmap peaks far from every living cell are new cells. Two tracks that have come onto one cell
 (nearer than half of `min_separation`, and not sisters) are one too many: the younger ends. The
