@@ -328,7 +328,7 @@ test('a model file that does not match the card is refused before any session is
 
 test('a card whose features are laid out otherwise is refused before any session is made', async () => {
   const files = modelFiles();
-  const { feature_layout: _, ...channelFirst } = files.card.encoder;
+  const channelFirst = { ...files.card.encoder, feature_layout: undefined };
   const made: string[] = [];
   const factory: SessionFactory = async (graph, backend) => {
     made.push(backend);
