@@ -30,6 +30,9 @@ pytestmark = pytest.mark.browser
 
 POINT_TOLERANCE = 1e-3  # pixels
 VALUE_TOLERANCE = 1e-4
+# WebGPU sums in another order than the CPU: on SwiftShader one visibility of the model vector
+# (of 102) lies 1.0e-4 from the reference's; coordinates stay within POINT_TOLERANCE.
+WEBGPU_VALUE_TOLERANCE = 2e-4
 
 
 def _vector() -> dict[str, Any]:
@@ -56,7 +59,7 @@ def _track(
     return run_engine(page, args)
 
 
-def _check_tables(result: dict[str, Any]) -> None:
+def _check_tables(result: dict[str, Any], value_tolerance: float = VALUE_TOLERANCE) -> None:
     expected = _vector()["tables"]
     for table in ("tracks", "lineage", "divisions"):
         for column, encoded in expected[table].items():
@@ -65,7 +68,7 @@ def _check_tables(result: dict[str, Any]) -> None:
             if want.dtype.kind in "iu":
                 np.testing.assert_array_equal(got, want, err_msg=f"{table}.{column}")
             else:
-                tolerance = POINT_TOLERANCE if column in ("x", "y") else VALUE_TOLERANCE
+                tolerance = POINT_TOLERANCE if column in ("x", "y") else value_tolerance
                 np.testing.assert_allclose(got, want, rtol=0, atol=tolerance, err_msg=column)
     assert result["windows"] == expected["windows"]
     assert set(result["divisions"]["status"]) <= {"proposed"}
@@ -123,7 +126,7 @@ def test_webgpu_gives_the_wasm_answers(webgpu_browser: Browser, lab_server: LabS
         assert out["ok"], out
         assert out["result"]["backend"] == "webgpu"
         assert out["result"]["fallbackReason"] is None
-        _check_tables(out["result"])
+        _check_tables(out["result"], WEBGPU_VALUE_TOLERANCE)
         expect(page.locator("#jp-main-dock-panel")).to_be_visible()
     finally:
         page.screenshot(path=artifact("engine-webgpu-last.png"))
