@@ -662,7 +662,8 @@ def sim_scenes() -> list[Scene]:
         ),
     ]
     for scene in perfect:  # a network that sees every division calls each on its frame
-        scene.on_time = sorted({cell.start for cell in scene.cells if cell.parent})
+        births = {cell.parent: cell.start for cell in scene.cells if cell.parent}
+        scene.on_time = sorted(births.values())  # one frame per division, repeats kept
     return [*perfect, hard_sisters, hard_judge]
 
 

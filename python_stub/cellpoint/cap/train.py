@@ -321,7 +321,7 @@ def train_joint(args: argparse.Namespace, device: torch.device) -> None:
     """Fine-tune the encoder and the sister head together on short windows: heatmap, matching
     and sister losses, plus the features' squared distance to the starting encoder's (relative
     to their energy) times --anchor-weight. The frozen sister head could only read what the
-    encoder had learnt for detection and matching (sessions 8 and 10, training/README.md)."""
+    encoder had learnt for detection and matching (training/README.md)."""
     rng = np.random.default_rng(args.seed)
     reference = frozen_encoder(args.encoder, device)
     encoder = Encoder()
