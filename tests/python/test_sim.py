@@ -290,10 +290,14 @@ def test_mothers_part_into_two_lobes_while_still_one_cell() -> None:
         last.append(elongation(seq.markers[t - 1] == p))  # one marker over both lobes
         y, x = at[(p, t - 1)]
         assert seq.markers[t - 1, round(y), round(x)] == p  # her centre is on her marker
-        # Her chromatin has parted: her middle is dimmer than the lobes (towards the daughters).
+        # Her chromatin has parted: her middle is dimmer than the lobes, which lie 2/3 of the
+        # way to where the daughters appear.
         (ya, xa), (yb, xb) = at[(a, t)], at[(b, t)]
         frame = seq.frames[t - 1].astype(float)
-        lobes = [frame[round((y + yd) / 2), round((x + xd) / 2)] for yd, xd in ((ya, xa), (yb, xb))]
+        lobes = [
+            frame[round(y + (yd - y) * 2 / 3), round(x + (xd - x) * 2 / 3)]
+            for yd, xd in ((ya, xa), (yb, xb))
+        ]
         dip.append(frame[round(y), round(x)] / np.mean(lobes))
     assert np.median(last) > 1.5 > np.median(before)
     assert np.median(dip) < 1
