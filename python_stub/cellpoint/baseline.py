@@ -315,6 +315,7 @@ def track_baseline(
     metadata = {
         "backend": "baseline",
         "method": "skimage.feature.blob_log + laptrack.LapTrack (splitting)",
+        "diameter": params.diameter,
         "versions": _versions(),
         "params": {**asdict(params), "sigma_range": list(params.sigma_range)},
         "detections": int(sum(len(c) for c in coords)),

@@ -15,6 +15,7 @@ import pandas as pd
 
 from .ctc import (
     CTCSequence,
+    default_radius,
     read_res_track,
     read_stack,
     tracks_from_labels,
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
     from .review import ReviewWidget
 
 SIDECAR = "cellpoint.json"
+# CTC masks: disks of this many nucleus diameters in radius cover nuclei up to 1.5 times the
+# typical size (mothers round up and grow before they divide).
+MASK_RADIUS = 0.75
 _TABLES: dict[str, Mapping[str, ColumnDtype]] = {
     "tracks": TRACKS_DTYPES,
     "lineage": LINEAGE_DTYPES,
@@ -148,13 +152,24 @@ class TrackingResult:
         shape: tuple[int, int, int] | None = None,
     ) -> Path:
         """Write a CTC result folder: `res_track.txt` and `mask000.tif ...` with a disk of
-        `radius` px per point (default: from the spacing of the points, see
-        `ctc.default_radius`), plus the exact tables (Parquet and `cellpoint.json`) so that
+        `radius` px per point, plus the exact tables (Parquet and `cellpoint.json`) so that
         `TrackingResult.read` gets back exactly this result. `shape` (T, H, W) defaults to
-        the result's own."""
+        the result's own.
+
+        `radius` defaults to MASK_RADIUS times the nucleus diameter the tracker used
+        (`metadata`), else to one from the spacing of the points (`ctc.default_radius`).
+        Where disks meet, each pixel goes to the nearest point, so masks never overlap and a
+        cell's mask covers its CTC marker as the points view of `cellpoint.evaluate` assumes,
+        however near a neighbour."""
         shape = self.shape if shape is None else _shape(shape)
         if shape is None:
             raise ValueError("to_ctc needs the image shape (T, H, W) for the masks: pass shape=...")
+        if radius is None:
+            diameter = self.metadata.get("diameter")
+            if isinstance(diameter, (int, float)) and diameter > 0:
+                radius = MASK_RADIUS * diameter
+            else:
+                radius = default_radius(self.tracks)
         folder = Path(folder)
         write_masks(self.tracks, shape, folder, radius)
         write_res_track(self.lineage, folder / "res_track.txt")

@@ -279,7 +279,11 @@ class SimulatedSequence:
             self.lineage,
             self.divisions,
             shape=self.frames.shape,
-            metadata={"source": "cellpoint.sim", "seed": self.seed},
+            metadata={
+                "source": "cellpoint.sim",
+                "seed": self.seed,
+                "diameter": self.config.diameter,
+            },
         )
 
     def cell_snr(self) -> pd.DataFrame:
