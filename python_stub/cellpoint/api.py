@@ -25,12 +25,12 @@ def track(
     *,
     diameter: float | None = None,
     backend: Literal["kernel"],
-    window: int = RawParams.window,
-    detection_threshold: float = RawParams.detection_threshold,
-    visibility_threshold: float = RawParams.visibility_threshold,
-    division_threshold: float = RawParams.division_threshold,
-    sister_threshold: float = RawParams.sister_threshold,
-    min_cycle: int = RawParams.min_cycle,
+    window: int | None = None,
+    detection_threshold: float | None = None,
+    visibility_threshold: float | None = None,
+    division_threshold: float | None = None,
+    sister_threshold: float | None = None,
+    min_cycle: int | None = None,
     progress: bool = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
     review: bool = False,
@@ -43,12 +43,12 @@ def track(
     *,
     diameter: float | None = None,
     backend: Backend = "auto",
-    window: int = RawParams.window,
-    detection_threshold: float = RawParams.detection_threshold,
-    visibility_threshold: float = RawParams.visibility_threshold,
-    division_threshold: float = RawParams.division_threshold,
-    sister_threshold: float = RawParams.sister_threshold,
-    min_cycle: int = RawParams.min_cycle,
+    window: int | None = None,
+    detection_threshold: float | None = None,
+    visibility_threshold: float | None = None,
+    division_threshold: float | None = None,
+    sister_threshold: float | None = None,
+    min_cycle: int | None = None,
     progress: bool = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
     review: bool = False,
@@ -60,12 +60,12 @@ def track(
     *,
     diameter: float | None = None,
     backend: Backend = "auto",
-    window: int = RawParams.window,
-    detection_threshold: float = RawParams.detection_threshold,
-    visibility_threshold: float = RawParams.visibility_threshold,
-    division_threshold: float = RawParams.division_threshold,
-    sister_threshold: float = RawParams.sister_threshold,
-    min_cycle: int = RawParams.min_cycle,
+    window: int | None = None,
+    detection_threshold: float | None = None,
+    visibility_threshold: float | None = None,
+    division_threshold: float | None = None,
+    sister_threshold: float | None = None,
+    min_cycle: int | None = None,
     progress: bool = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
     review: bool = False,
@@ -85,6 +85,9 @@ def track(
         both daughter slots lit, the sister head's peak that splits a mother.
     min_cycle: frames a cell born by division lives before she can divide again (1: any);
         lower it only where the frames are hours apart.
+        Each of these RAW parameters, where not passed, is the browser's JupyterLab setting
+        (Settings Editor, cellpoint) when the browser tracks, else the model's default
+        (`RawParams`); `res.metadata["params"]` holds the values used.
     progress: report frames done and cells found while tracking.
     browser_backend: force WebGPU or WASM in the browser; None: the user's settings there.
     review: also show the review viewer under the cell, filled as the browser tracks (at each
@@ -103,14 +106,16 @@ def track(
     if diameter is None:
         picks = sorted({0, len(frames) // 2, len(frames) - 1})
         diameter = float(np.median([estimate_diameter(frames[t]) for t in picks]))
-    params = RawParams(
-        window=window,
-        detection_threshold=detection_threshold,
-        visibility_threshold=visibility_threshold,
-        division_threshold=division_threshold,
-        sister_threshold=sister_threshold,
-        min_cycle=min_cycle,
-    )
+    passed = {
+        "window": window,
+        "detection_threshold": detection_threshold,
+        "visibility_threshold": visibility_threshold,
+        "division_threshold": division_threshold,
+        "sister_threshold": sister_threshold,
+        "min_cycle": min_cycle,
+    }
+    requested = {name: value for name, value in passed.items() if value is not None}
+    params = RawParams(**requested)  # checks the values before any work starts
 
     def in_kernel() -> TrackingResult:
         reporter = _TextProgress(len(frames)) if progress else None
@@ -131,7 +136,7 @@ def track(
             'backend="browser" needs a Jupyter kernel with JupyterLab attached; in a script '
             'use backend="kernel" (the same model, with onnxruntime)'
         )
-    job = browser.TrackingJob(frames, diameter, params, browser_backend)
+    job = browser.TrackingJob(frames, diameter, requested, browser_backend)
     return browser.run(job, fallback=in_kernel if backend == "auto" else None, review=review)
 
 

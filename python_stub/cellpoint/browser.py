@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -202,13 +202,17 @@ class TrackingJob:
         self,
         frames: FrameStack,
         diameter: float,
-        params: RawParams,
+        params: Mapping[str, float],
         backend: str | None = None,
         checkpoint: Checkpoint | None = None,
     ) -> None:
+        RawParams(**params)  # the browser checks them too; fail here, before any transfer
         self.frames = frames
         self.diameter = diameter
-        self.params = params
+        # RAW's parameters the user passed; the browser takes the others from its settings
+        # and says which values it used (`used_params`) when the run ends.
+        self.params = dict(params)
+        self.used_params: dict[str, float] | None = None
         self.backend_choice = backend
         self.checkpoint = checkpoint
         self.geometry = Geometry.for_diameter(frames.shape[1], frames.shape[2], diameter)
@@ -232,7 +236,7 @@ class TrackingJob:
             shape=list(frames.shape),
             dtype=frames.wire_dtype.name,
             diameter=float(diameter),
-            params=dict(params.__dict__),
+            params=self.params,
             backend_choice=backend or "",
             n_frames=frames.shape[0],
         )
@@ -305,7 +309,9 @@ class TrackingJob:
     def resume(self) -> TrackingResult | TrackingJob:
         """Goes on from this job's last checkpoint in a new job shown in the current cell: its
         result where the kernel can wait for it, else the new job (as `track` does)."""
-        job = TrackingJob(self.frames, self.diameter, self.params, self.backend_choice,
+        # The values this run used, so that a setting changed since does not apply halfway.
+        params = self.used_params if self.used_params is not None else self.params
+        job = TrackingJob(self.frames, self.diameter, params, self.backend_choice,
                           checkpoint=self.checkpoint)  # fmt: skip
         return run(job, fallback=None)
 
@@ -395,6 +401,7 @@ class TrackingJob:
                 "seconds": seconds,
                 "frame_bytes": message["frame_bytes"],
             }
+            self.used_params = message["params"]
             result = self._to_result(tables, metadata)
             with self._lock:
                 self._result = result
@@ -403,6 +410,8 @@ class TrackingJob:
                 self._done.set()
             self._refresh_viewers()
         elif kind == "failed":
+            if message["params"] is not None:
+                self.used_params = message["params"]
             if message["seq"] is not None and message["seq"] in self._finished_tables:
                 self.checkpoint = self._finished_tables.pop(message["seq"])
             self._fail(f"{message['name']}: {message['message']}")
@@ -502,7 +511,8 @@ class TrackingJob:
         metadata = {
             "model": card["name"],
             "diameter": self.diameter,
-            "params": self.params.__dict__,
+            # The values used, once the browser has said; before that what the user passed.
+            "params": self.used_params if self.used_params is not None else self.params,
             "windows": len(raw.windows),
             **extra,
         }

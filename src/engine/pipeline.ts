@@ -81,6 +81,8 @@ export interface EngineResult extends TrackingTables {
   readonly backend: string;
   readonly fallbackReason: string | null;
   readonly model: string;
+  /** RAW's parameters as this run used them: the job's, the rest RAW's defaults. */
+  readonly params: RawParams;
   readonly windows: readonly RawWindow[];
   readonly timings: StageTimings;
   /** The most bytes of encoded features held at once. */
@@ -278,6 +280,7 @@ export async function trackSequence(
       backend: model.backend,
       fallbackReason: model.fallbackReason,
       model: model.card.name,
+      params,
       windows: raw.windows,
       timings,
       peakFeatureBytes: cache.peakBytes,

@@ -292,7 +292,8 @@ export function createJobWidget(registry: IContributionRegistry): {
           name: error instanceof Error ? error.name : 'Error',
           message: error instanceof Error ? error.message : String(error),
           frames_done: framesDone ?? 0,
-          seq
+          seq,
+          params: partial ? { ...partial.params } : null
         });
       } finally {
         clearInterval(heartbeat);
@@ -310,7 +311,8 @@ export function createJobWidget(registry: IContributionRegistry): {
         backend: result.backend,
         fallback_reason: result.fallbackReason,
         seconds: { ...timings, transfer: this.transfer.seconds },
-        frame_bytes: this.transfer.bytes
+        frame_bytes: this.transfer.bytes,
+        params: { ...result.params }
       });
     }
   }

@@ -32,11 +32,15 @@ print("SAME TABLES", len(res.tracks), "rows", len(res.lineage), "tracks")
 
 
 def test_track_in_the_browser_gives_the_kernel_tables(page: Page, lab_server: LabServer) -> None:
+    # RAW's parameters: what track() is passed, else the JupyterLab setting (the test server's
+    # user settings say windowLength 32), else the model's default.
     cells = [
         SETUP.format(n_frames=12),
         'res = cp.track(frames, diameter=diameter, backend="browser")\n'
-        'print("backend:", res.metadata["backend"])',
+        'print("backend:", res.metadata["backend"], "window:", res.metadata["params"]["window"])',
         COMPARE,
+        'passed = cp.track(frames, diameter=diameter, backend="browser", window=5)\n'
+        'print("passed:", passed.metadata["params"]["window"])',
     ]
     write_notebook(lab_server.root, "track.ipynb", cells)
     open_notebook(page, lab_server, "track.ipynb")
@@ -45,12 +49,14 @@ def test_track_in_the_browser_gives_the_kernel_tables(page: Page, lab_server: La
     # The bar under the cell, while the job runs and once it is done.
     bar = page.locator("cellpoint-job-progress")
     expect(bar).to_be_visible(timeout=60_000)
-    wait_for_output(page, 1, r"backend: browser \(wasm\)")
+    wait_for_output(page, 1, r"backend: browser \(wasm\) window: 32")
     expect(bar.locator("[role=status]")).to_contain_text("done: 12/12 frames")
     bar.screenshot(path=artifact("track-progress-done.png"))
     run_cell(page, 2)
     wait_for_output(page, 2, r"SAME TABLES \d+ rows \d+ tracks")
     assert "Error" not in output(page, 2), output(page, 2)
+    run_cell(page, 3)
+    wait_for_output(page, 3, r"passed: 5")
     page.screenshot(path=artifact("track-notebook.png"), full_page=True)
 
 

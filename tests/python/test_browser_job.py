@@ -104,7 +104,7 @@ def frames() -> Array:
 
 
 def make_job(frames: Array, **kwargs: Any) -> tuple[cb.TrackingJob, PlayedBrowser]:
-    job = cb.TrackingJob(FrameStack(frames), 14.0, RawParams(window=4), **kwargs)
+    job = cb.TrackingJob(FrameStack(frames), 14.0, {"window": 4}, **kwargs)
     return job, PlayedBrowser(job)
 
 
@@ -113,10 +113,16 @@ def expected_result(job: cb.TrackingJob, columns: cb.Columns) -> TrackingResult:
     return to_result(raw, job.geometry, job.frames, {})
 
 
+# RAW's parameters as a browser reports them: the job's window, its settings' detection
+# threshold, the rest RAW's defaults.
+USED = {**RawParams(window=4, detection_threshold=0.3).__dict__}
+
+
 def test_a_job_runs_from_ready_to_done(frames: Array) -> None:
     job, played = make_job(frames)
     assert job.widget.shape == [6, 40, 48]
     assert job.widget.dtype == "uint16"
+    assert job.widget.params == {"window": 4}  # only what the user passed: settings do the rest
     played.say({"type": "ready", "protocol": cb.PROTOCOL})
     # Messages that arrive between cells start the job at once.
     assert played.sent[-1][0] == {"type": "start", "resume_seq": None}
@@ -137,9 +143,11 @@ def test_a_job_runs_from_ready_to_done(frames: Array) -> None:
     partial = job.partial
     assert partial is not None
     assert partial.tracks["t"].max() == 3
+    assert partial.metadata["params"] == {"window": 4}  # the browser has not said yet
     played.say_tables(columns, 2, "result", 5)
     played.say({"type": "done", "seq": 2, "backend": "wasm", "fallback_reason": None,
-                "seconds": {"encode": 1.0, "track": 0.5}, "frame_bytes": 23040})  # fmt: skip
+                "seconds": {"encode": 1.0, "track": 0.5}, "frame_bytes": 23040,
+                "params": USED})  # fmt: skip
     assert job.status == "done"
     result = job.result()
     want = expected_result(job, columns)
@@ -152,6 +160,7 @@ def test_a_job_runs_from_ready_to_done(frames: Array) -> None:
     assert (seconds["encode"], seconds["track"]) == (1.0, 0.5)
     assert 0 <= seconds["return"] <= seconds["call"]
     assert result.metadata["frame_bytes"] == 23040
+    assert result.metadata["params"] == USED
 
 
 def test_the_jobs_viewer_follows_the_checkpoints_then_takes_decisions(frames: Array) -> None:
@@ -172,7 +181,7 @@ def test_the_jobs_viewer_follows_the_checkpoints_then_takes_decisions(frames: Ar
 
     played.say_tables(columns, 2, "result", 5)
     played.say({"type": "done", "seq": 2, "backend": "wasm", "fallback_reason": None,
-                "seconds": {}, "frame_bytes": 23040})  # fmt: skip
+                "seconds": {}, "frame_bytes": 23040, "params": USED})  # fmt: skip
     assert (viewer.editable, viewer.note) == (True, "")
     assert max(viewer.tracks["t"]) == 5
     viewer._handle_custom_msg({"type": "status", "id": 2, "parent_id": 3, "status": "rejected"}, [])
@@ -231,6 +240,7 @@ def test_tables_travel_in_parts_under_the_message_limit() -> None:
                 "fallback_reason": None,
                 "seconds": {},
                 "frame_bytes": 0,
+                "params": USED,
             },
             "which did not all arrive",
         ),
@@ -296,13 +306,15 @@ def test_a_failure_in_the_browser_keeps_its_partial_tables(frames: Array) -> Non
     played.say({"type": "ready", "protocol": cb.PROTOCOL})
     played.say_tables(cut(raw_columns(6), 4), 5, "partial", 4)
     played.say({"type": "failed", "name": "ModelIntegrityError", "message": "tracker.onnx does "
-                "not match the model card", "frames_done": 5, "seq": 5})  # fmt: skip
+                "not match the model card", "frames_done": 5, "seq": 5,
+                "params": USED})  # fmt: skip
     assert job.status == "failed"
     with pytest.raises(cb.TrackingError, match=r"ModelIntegrityError: tracker\.onnx does not"):
         job.result()
     partial = job.partial
     assert partial is not None
     assert partial.metadata["frames_done"] == 5
+    assert partial.metadata["params"] == USED
     assert partial.tracks["t"].max() == 4
 
 
@@ -368,7 +380,10 @@ def test_track_outside_a_kernel(frames: Array) -> None:
         cp.track(frames, diameter=14.0, backend="browser")
     with pytest.raises(ValueError, match="backend must be one of 'auto', 'browser', 'kernel'"):
         cp.track(frames, diameter=14.0, backend="gpu")  # type: ignore[call-overload]
-    # "auto" with no kernel around runs in this process.
-    result = cp.track(frames, diameter=14.0, progress=False)
+    # "auto" with no kernel around runs in this process: what is passed, else RAW's defaults.
+    result = cp.track(frames, diameter=14.0, progress=False, window=3)
     assert isinstance(result, cp.TrackingResult)
     assert result.metadata["backend"] == "kernel"
+    assert result.metadata["params"] == {**RawParams().__dict__, "window": 3}
+    with pytest.raises(ValueError, match="detection_threshold must be in"):
+        cp.track(frames, diameter=14.0, backend="browser", detection_threshold=2)
