@@ -14,7 +14,7 @@ LABEXT := python_stub/cellpoint/labextension
 TS_SOURCES := $(shell find src style schema python_stub/cellpoint/models -type f) package.json tsconfig.json
 PY_SOURCES := $(shell find python_stub/cellpoint -type f -not -path '*/labextension/*' -not -path '*/__pycache__/*') pyproject.toml
 
-.PHONY: setup build install lint test test-js test-py demo bench clean
+.PHONY: setup build install chromium lint test test-js test-py demo bench clean
 
 setup: $(VENV)/.installed
 
@@ -23,6 +23,29 @@ $(VENV)/.tools:
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "jupyterlab>=4.4,<5" hatchling hatch-jupyter-builder hatch-nodejs-version
+	touch $@
+
+# The package's dependencies and its dev extra's (pyproject.toml), without building it: what
+# lint needs, and the package's install finds them in place.
+define DEV_REQUIREMENTS
+import tomllib
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+extras = project["optional-dependencies"]
+def expand(requirements):
+    for requirement in requirements:
+        name, _, rest = requirement.partition("[")
+        if name != project["name"]:
+            yield requirement
+            continue
+        for extra in rest.rstrip("]").split(","):
+            yield from expand(extras[extra])
+print("\n".join([*project["dependencies"], *expand(extras["dev"])]))
+endef
+export DEV_REQUIREMENTS
+
+$(VENV)/.deps: pyproject.toml $(VENV)/.tools
+	$(PY) -c "$$DEV_REQUIREMENTS" > $(VENV)/requirements-dev.txt
+	$(PY) -m pip install -q -r $(VENV)/requirements-dev.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -35,7 +58,7 @@ $(LABEXT)/package.json: $(TS_SOURCES) node_modules/.installed $(VENV)/.tools
 build: $(LABEXT)/package.json
 
 # A regular (non-editable) install: what tests and the demo use is what a user gets from pip.
-$(VENV)/.installed: $(LABEXT)/package.json $(PY_SOURCES)
+$(VENV)/.installed: $(LABEXT)/package.json $(PY_SOURCES) $(VENV)/.deps
 	$(PY) -m pip install -q --no-build-isolation ".[dev]"
 	touch $@
 
@@ -45,7 +68,7 @@ chromium:
 	@command -v $(CELLPOINT_CHROMIUM) >/dev/null || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-lint: install
+lint: $(VENV)/.deps node_modules/.installed
 	npx eslint .
 	npx prettier --check .
 	npx tsc -p tsconfig.test.json

@@ -106,7 +106,7 @@ def track(
     if diameter is None:
         picks = sorted({0, len(frames) // 2, len(frames) - 1})
         diameter = float(np.median([estimate_diameter(frames[t]) for t in picks]))
-    passed = {
+    passed: dict[str, Any] = {
         "window": window,
         "detection_threshold": detection_threshold,
         "visibility_threshold": visibility_threshold,

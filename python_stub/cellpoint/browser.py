@@ -202,7 +202,7 @@ class TrackingJob:
         self,
         frames: FrameStack,
         diameter: float,
-        params: Mapping[str, float],
+        params: Mapping[str, Any],
         backend: str | None = None,
         checkpoint: Checkpoint | None = None,
     ) -> None:
