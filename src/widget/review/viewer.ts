@@ -1,8 +1,10 @@
 /**
  * `<cellpoint-review>`: the review viewer. Frames on a canvas (contrast, colour map, zoom,
  * pan), a time slider with play and keyboard stepping, points coloured by track with tails and
- * labels on hover, a layer list, the lineage tree linked to the image, and the divisions, least
- * sure first, each shown as mother before and daughters after, to accept, reject or relink.
+ * labels on hover, and the lineage tree linked to the image; beside them its parts, each an
+ * element of its own: the layer list (layer-list.ts), the divisions to review (division-panel.ts)
+ * and the export (export-panel.ts). It holds the view's state and the keys, and answers its
+ * parts' events.
  *
  * It reads frames and sends decisions through an `IReviewSource` (the kernel, in a notebook);
  * the tables it shows are set by its owner, so a decision shows once the kernel has made it.
@@ -11,6 +13,7 @@
 import { LitElement, PropertyValues, css, html, nothing } from 'lit';
 
 import { jupyterText } from '../styles';
+import { DivisionAction, IRelink, ReviewDivisionPanel } from './division-panel';
 import {
   BUILTIN_LAYERS,
   FrameBitmap,
@@ -22,13 +25,15 @@ import {
   toImage,
   zoomAbout
 } from './draw';
-import { COLORMAPS, ColormapName, Frame, Pixels, frameView, percentileLimits } from './image';
+import { ExportFormat, ReviewExportPanel } from './export-panel';
+import { FrameCache } from './frame-cache';
+import { Frame, Pixels, frameView, percentileLimits } from './image';
+import { ILayerChange, ReviewLayerList } from './layer-list';
 import { layoutLineage } from './lineage-layout';
 import { lineageTree } from './lineage-tree';
-import { trackColour } from './palette';
-import { DivisionStatus, ICandidate, IDivision, ReviewTables } from './tables';
+import { DivisionStatus, IDivision, ReviewTables } from './tables';
 
-export type ExportFormat = 'ctc' | 'csv' | 'parquet' | 'png';
+export type { ExportFormat } from './export-panel';
 
 export interface IFrameData {
   data: Pixels;
@@ -62,7 +67,6 @@ const FRAME_CACHE = 24;
 const PLAY_FPS = 8;
 const CANVAS_WIDTH = 560;
 const CANVAS_HEIGHT = 420;
-const CROP_PX = 120;
 const POINT_RADIUS = 3.5;
 
 /** A limit as a person reads it: five significant digits, no float noise. */
@@ -389,7 +393,6 @@ export class ReviewViewer extends LitElement {
   render(): unknown {
     const [frames = 0] = this.shape;
     const t = this.view.t;
-    const division = this.currentDivision;
     return html`
       <div class="bar" role="toolbar" aria-label="Time">
         <button
@@ -502,8 +505,26 @@ export class ReviewViewer extends LitElement {
         </div>
       </div>
       <div class="panels">
-        ${this._renderDivisions(division)}
-        <div>${this._renderLayers()}${this._renderExport()}</div>
+        <cellpoint-review-divisions
+          .tables=${this.tables}
+          .current=${this._current}
+          .editable=${this.editable}
+          .undoDepth=${this.undoDepth}
+          .redoDepth=${this.redoDepth}
+          .relink=${this._relink}
+          @division-action=${this._onDivisionAction}
+        ></cellpoint-review-divisions>
+        <div>
+          <cellpoint-review-layers
+            .layers=${this._layers()}
+            @layer-change=${(e: CustomEvent<ILayerChange>) => this._setLayer(e.detail.name, e.detail.change)}
+          ></cellpoint-review-layers>
+          <cellpoint-review-export
+            .path=${this._exportPath}
+            @export-path=${(e: CustomEvent<string>) => (this._exportPath = e.detail)}
+            @export=${(e: CustomEvent<string>) => this.exportAs(e.detail as ExportFormat)}
+          ></cellpoint-review-export>
+        </div>
       </div>
       <div class="keys">
         Keys: ← → frame · space play · j / k next / previous division · a accept · r reject · l
@@ -513,230 +534,6 @@ export class ReviewViewer extends LitElement {
     `;
   }
 
-  private _renderLayers(): unknown {
-    return html`<fieldset class="layers">
-      <legend>Layers</legend>
-      ${this._layers().map(
-        l =>
-          html`<div class="row" data-layer=${l.name}>
-            <label
-              ><input
-                type="checkbox"
-                .checked=${l.visible}
-                aria-label="Show ${l.name}"
-                @change=${(e: Event) => this._setLayer(l.name, { visible: (e.target as HTMLInputElement).checked })}
-              />
-              ${l.name}</label
-            >
-            <input
-              type="range"
-              min="0"
-              max="1"
-              step="0.05"
-              .value=${String(l.opacity)}
-              aria-label="${l.name} opacity"
-              @input=${(e: Event) => this._setLayer(l.name, { opacity: Number((e.target as HTMLInputElement).value) })}
-            />
-            ${
-              l.colormap
-                ? html`<select
-                    aria-label="${l.name} colour map"
-                    @change=${(e: Event) => this._setLayer(l.name, { colormap: (e.target as HTMLSelectElement).value as ColormapName })}
-                  >
-                    ${COLORMAPS.map(c => html`<option value=${c} ?selected=${c === l.colormap}>${c}</option>`)}
-                  </select>`
-                : nothing
-            }
-          </div>`
-      )}
-    </fieldset>`;
-  }
-
-  private _renderDivisions(division: IDivision | undefined): unknown {
-    const divisions = this.tables.divisions;
-    const pending = divisions.filter(d => d.status === 'proposed').length;
-    const motherOptions = division ? this.tables.motherCandidates(division) : [];
-    const daughterOptions = division ? this.tables.daughterCandidates(division) : [];
-    /** A select of candidate tracks that sets one part of the relink. */
-    const picker = (
-      part: 'mother' | 'a' | 'b',
-      cls: string,
-      label: string,
-      candidates: ICandidate[]
-    ): unknown =>
-      html`<select
-        class=${cls}
-        aria-label=${label}
-        @change=${(e: Event) =>
-          (this._relink = {
-            ...this._relink,
-            [part]: Number((e.target as HTMLSelectElement).value)
-          })}
-      >
-        ${candidates.map(
-          c =>
-            html`<option value=${c.trackId} .selected=${c.trackId === this._relink[part]}>
-              track
-              ${c.trackId}${Number.isFinite(c.distance) ? ` (${c.distance.toFixed(0)} px)` : ''}
-            </option>`
-        )}
-      </select>`;
-    return html`<fieldset class="divisions-box">
-      <legend>Divisions (${divisions.length}, ${pending} to review)</legend>
-      <div class="row">
-        <button
-          class="undo"
-          ?disabled=${!this.editable || this.undoDepth === 0}
-          @click=${() => this.undo()}
-          title="Undo the last decision (Ctrl+Z)"
-        >
-          Undo
-        </button>
-        <button
-          class="redo"
-          ?disabled=${!this.editable || this.redoDepth === 0}
-          @click=${() => this.redo()}
-          title="Redo (Ctrl+Shift+Z)"
-        >
-          Redo
-        </button>
-      </div>
-      <div class="divisions">
-        <ul role="listbox" aria-label="Divisions, least sure first">
-          ${divisions.map(
-            (d, i) =>
-              html`<li
-                role="option"
-                aria-selected=${i === this._current ? 'true' : 'false'}
-                data-parent=${d.parentId}
-                data-status=${d.status}
-                @click=${() => this.goToDivision(i)}
-              >
-                <span class="swatch" style="background:${trackColour(d.parentId)}"></span>
-                t ${d.t}: ${d.parentId} → ${d.daughters[0]}, ${d.daughters[1]} · score
-                ${d.score.toFixed(2)} ·
-                <strong>${d.status}</strong>
-              </li>`
-          )}
-        </ul>
-      </div>
-      ${
-        division
-          ? html`<div class="crops">
-                <figure>
-                  <canvas
-                    class="mother"
-                    width=${CROP_PX}
-                    height=${CROP_PX}
-                    role="img"
-                    aria-label="Mother, track ${division.parentId}, at frame ${division.t - 1}"
-                  ></canvas>
-                  <figcaption>mother ${division.parentId}, t ${division.t - 1}</figcaption>
-                </figure>
-                <figure>
-                  <canvas
-                    class="daughters"
-                    width=${CROP_PX}
-                    height=${CROP_PX}
-                    role="img"
-                    aria-label="Daughters, tracks ${division.daughters[0]} and ${division.daughters[1]}, at frame ${division.t}"
-                  ></canvas>
-                  <figcaption>
-                    daughters ${division.daughters[0]}, ${division.daughters[1]}, t ${division.t}
-                  </figcaption>
-                </figure>
-              </div>
-              <div class="row">
-                <button
-                  class="accept"
-                  ?disabled=${!this.editable}
-                  @click=${() => this.decide('accepted')}
-                  title="Accept (a)"
-                >
-                  Accept
-                </button>
-                <button
-                  class="reject"
-                  ?disabled=${!this.editable}
-                  @click=${() => this.decide('rejected')}
-                  title="Reject (r)"
-                >
-                  Reject
-                </button>
-                <button
-                  class="earlier"
-                  ?disabled=${!this.editable}
-                  @click=${() => this.shiftCurrent(-1)}
-                  title="A frame earlier: the mother ends a frame sooner ([)"
-                >
-                  Earlier
-                </button>
-                <button
-                  class="later"
-                  ?disabled=${!this.editable}
-                  @click=${() => this.shiftCurrent(1)}
-                  title="A frame later: the mother lasts a frame longer (])"
-                >
-                  Later
-                </button>
-                <button
-                  @click=${() => this.goToDivision(this._current - 1)}
-                  title="Previous division (k)"
-                >
-                  Previous
-                </button>
-                <button
-                  @click=${() => this.goToDivision(this._current + 1)}
-                  title="Next division (j)"
-                >
-                  Next
-                </button>
-              </div>
-              <div class="row relink">
-                <label>mother ${picker('mother', 'mother-pick', 'Mother', motherOptions)}</label>
-                <label
-                  >daughters ${picker('a', 'daughter-a', 'First daughter', daughterOptions)}</label
-                >
-                ${picker('b', 'daughter-b', 'Second daughter', daughterOptions)}
-                <button
-                  class="relink-apply"
-                  ?disabled=${!this.editable}
-                  @click=${() => this.relinkCurrent()}
-                  title="Relink (l)"
-                >
-                  Relink
-                </button>
-              </div>`
-          : html`<p>No divisions were found.</p>`
-      }
-    </fieldset>`;
-  }
-
-  private _renderExport(): unknown {
-    return html`<fieldset class="export">
-      <legend>Export</legend>
-      <div class="row">
-        <label
-          >to
-          <input
-            type="text"
-            class="export-path"
-            .value=${this._exportPath}
-            aria-label="Export folder or file (in the kernel's working directory)"
-            @change=${(e: Event) => (this._exportPath = (e.target as HTMLInputElement).value)}
-        /></label>
-      </div>
-      <div class="row">
-        ${(['ctc', 'csv', 'parquet', 'png'] as ExportFormat[]).map(
-          f =>
-            html`<button data-export=${f} @click=${() => this.exportAs(f)}>
-              ${f === 'ctc' ? 'CTC folder' : f.toUpperCase()}
-            </button>`
-        )}
-      </div>
-    </fieldset>`;
-  }
-
   // --- frames ------------------------------------------------------------------------------
 
   private async _ensureFrame(t: number): Promise<Frame | undefined> {
@@ -744,30 +541,8 @@ export class ReviewViewer extends LitElement {
     if (t < 0 || t >= frames || !this.source) {
       return undefined;
     }
-    const cached = this._frames.get(t);
-    if (cached) {
-      this._frames.delete(t); // most recently used last
-      this._frames.set(t, cached);
-      return cached;
-    }
-    let pending = this._pending.get(t);
-    if (!pending) {
-      pending = this.source.frame(t).then(f => {
-        const view = frameView(f.data, f.height, f.width);
-        this._frames.set(t, view);
-        while (this._frames.size > FRAME_CACHE) {
-          this._frames.delete(this._frames.keys().next().value as number);
-        }
-        return view;
-      });
-      this._pending.set(t, pending);
-      pending.then(
-        () => this._pending.delete(t),
-        () => this._pending.delete(t)
-      );
-    }
     try {
-      return await pending;
+      return await this._frames.ensure(t);
     } catch (error) {
       this._status = { text: `frame ${t}: ${(error as Error).message}`, error: true };
       return undefined;
@@ -808,73 +583,43 @@ export class ReviewViewer extends LitElement {
 
   /** The mother before and the daughters after, cropped around them, side by side. */
   private async _drawCrops(): Promise<void> {
-    const d = this.currentDivision;
-    const root = this.renderRoot as ShadowRoot | undefined;
-    if (!d || !root) {
-      return;
-    }
-    const index = this.tables.index;
-    const before = index.position(d.parentId, d.t - 1);
-    const after = d.daughters
-      .map(id => index.position(id, d.t))
-      .filter((p): p is [number, number] => p !== undefined);
-    const centre = before ?? after[0];
-    if (!centre) {
-      return;
-    }
-    const [a, b] = after;
-    const spread = a && b ? Math.hypot(a[0] - b[0], a[1] - b[1]) : 0;
-    const side = Math.max(48, spread * 3);
-    for (const [cls, t, ids] of [
-      ['mother', d.t - 1, [d.parentId]],
-      ['daughters', d.t, d.daughters]
-    ] as ['mother' | 'daughters', number, number[]][]) {
-      const canvas = root.querySelector(`canvas.${cls}`) as HTMLCanvasElement | null;
-      const frame = await this._ensureFrame(t);
-      const ctx = canvas?.getContext('2d');
-      if (!canvas || !ctx || !frame) {
-        continue;
-      }
-      const bitmap = this._cropBitmaps[cls];
-      bitmap.update(
-        frame,
-        this._limits ?? percentileLimits(frame),
-        this._layer('image')?.colormap ?? 'gray'
-      );
-      const zoom = canvas.width / side;
-      const view: IViewTransform = {
-        zoom,
-        panX: canvas.width / 2 - centre[1] * zoom,
-        panY: canvas.height / 2 - centre[0] * zoom
-      };
-      drawScene(
-        ctx,
-        {
-          t,
-          index,
-          layers: BUILTIN_LAYERS.map(l => ({ ...l })),
-          extraLayers: [],
-          transform: view,
-          tailLength: 0,
-          selected: 0,
-          hovered: 0,
-          pointRadius: 0
-        },
-        bitmap
-      );
-      ctx.setTransform(zoom, 0, 0, zoom, view.panX, view.panY);
-      ctx.lineWidth = 2 / zoom;
-      for (const id of ids) {
-        const p = index.position(id, t);
-        if (p) {
-          ctx.strokeStyle = trackColour(id);
-          ctx.beginPath();
-          ctx.arc(p[1], p[0], 6 / zoom, 0, 2 * Math.PI);
-          ctx.stroke();
-        }
-      }
-    }
+    const panel = (this.renderRoot as ShadowRoot | undefined)?.querySelector(
+      'cellpoint-review-divisions'
+    ) as ReviewDivisionPanel | null;
+    await panel?.updateComplete; // its canvases are those of the division under review
+    await panel?.drawCrops(
+      t => this._ensureFrame(t),
+      this._limits,
+      this._layer('image')?.colormap ?? 'gray'
+    );
   }
+
+  private _onDivisionAction = (event: CustomEvent<DivisionAction>): void => {
+    const action = event.detail;
+    switch (action.kind) {
+      case 'go':
+        void this.goToDivision(action.index);
+        break;
+      case 'decide':
+        void this.decide(action.status);
+        break;
+      case 'shift':
+        void this.shiftCurrent(action.frames);
+        break;
+      case 'undo':
+        void this.undo();
+        break;
+      case 'redo':
+        void this.redo();
+        break;
+      case 'pick':
+        this._relink = action.relink;
+        break;
+      case 'relink':
+        void this.relinkCurrent();
+        break;
+    }
+  };
 
   // --- interaction ---------------------------------------------------------------------------
 
@@ -1087,21 +832,19 @@ export class ReviewViewer extends LitElement {
     return (this.renderRoot as ShadowRoot | undefined)?.querySelector('canvas.view') ?? null;
   }
 
-  private _frames = new Map<number, Frame>();
-  private _pending = new Map<number, Promise<Frame>>();
+  private _frames = new FrameCache(async t => {
+    const source = this.source as IReviewSource; // _ensureFrame asks only with a source
+    const f = await source.frame(t);
+    return frameView(f.data, f.height, f.width);
+  }, FRAME_CACHE);
   private _bitmap = new FrameBitmap(document.createElement('canvas'));
-  // The crops' frames, colour-mapped once and kept while the division under review stays.
-  private _cropBitmaps = {
-    mother: new FrameBitmap(document.createElement('canvas')),
-    daughters: new FrameBitmap(document.createElement('canvas'))
-  };
   private _transform: IViewTransform = { zoom: 1, panX: 0, panY: 0 };
   private _layout = layoutLineage([]);
   private _drag: { x: number; y: number; moved: boolean } | undefined;
   private _timer = 0;
   private _exportPath = 'cellpoint-review';
   private _current = 0;
-  private _relink = { mother: 0, a: 0, b: 0 };
+  private _relink: IRelink = { mother: 0, a: 0, b: 0 };
   private _status = { text: '', error: false };
   private _playing = false;
   private _limits: [number, number] | undefined;
@@ -1109,7 +852,15 @@ export class ReviewViewer extends LitElement {
 }
 
 export function defineReviewViewer(): void {
-  if (!customElements.get('cellpoint-review')) {
-    customElements.define('cellpoint-review', ReviewViewer);
+  const elements: [string, CustomElementConstructor][] = [
+    ['cellpoint-review-layers', ReviewLayerList],
+    ['cellpoint-review-divisions', ReviewDivisionPanel],
+    ['cellpoint-review-export', ReviewExportPanel],
+    ['cellpoint-review', ReviewViewer]
+  ];
+  for (const [name, element] of elements) {
+    if (!customElements.get(name)) {
+      customElements.define(name, element);
+    }
   }
 }
