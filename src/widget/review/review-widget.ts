@@ -12,9 +12,8 @@ import {
   IBackboneModelOptions,
   ISerializers
 } from '@jupyter-widgets/base';
-import { JSONObject } from '@lumino/coreutils';
-
-import { Buffers, bytesOf } from '../../comm-buffers';
+import { Buffers } from '../../comm-buffers';
+import { KernelRequests, isReply } from '../../comm-requests';
 import { MODULE_NAME, MODULE_VERSION } from '../../version';
 import type { ILayerState, IReviewLayer } from './draw';
 import type { Pixels } from './image';
@@ -29,13 +28,8 @@ import {
   defineReviewViewer
 } from './viewer';
 
-interface IReply {
-  type: 'reply';
-  id: number;
-  ok: boolean;
-  error?: string;
-  [key: string]: unknown;
-}
+/** A question the kernel leaves unanswered this long fails, saying so. */
+const REQUEST_TIMEOUT_MS = 60_000;
 
 const ARRAYS: Record<string, (b: ArrayBuffer) => Pixels> = {
   uint8: b => new Uint8Array(b),
@@ -82,7 +76,15 @@ export function createReviewWidget(layers: () => Promise<IReviewLayer[]>): {
 
     initialize(attributes: Backbone.ObjectHash, options: IBackboneModelOptions): void {
       super.initialize(attributes, options);
-      this.on('msg:custom', this._onReply, this);
+      this._requests = new KernelRequests(
+        (content, buffers) => this.send(content, {}, buffers),
+        REQUEST_TIMEOUT_MS
+      );
+      this.on('msg:custom', (content: unknown, buffers: Buffers) => {
+        if (isReply(content)) {
+          this._requests.answer(content, buffers ?? []);
+        }
+      });
     }
 
     async frame(t: number): Promise<IFrameData> {
@@ -93,7 +95,7 @@ export function createReviewWidget(layers: () => Promise<IReviewLayer[]>): {
       if (!make || !buffer) {
         throw new Error(`frame ${t} came as ${String(reply.dtype)}, which the viewer cannot show`);
       }
-      return { data: make(bytesOf(buffer)), height, width };
+      return { data: make(buffer), height, width };
     }
 
     async setStatus(parentId: number, status: DivisionStatus): Promise<void> {
@@ -121,43 +123,20 @@ export function createReviewWidget(layers: () => Promise<IReviewLayer[]>): {
       return String(reply.path);
     }
 
+    /** Asks the kernel, once it is connected to this widget. */
     private _ask(
-      content: JSONObject,
+      content: Parameters<KernelRequests['ask']>[0],
       buffers: ArrayBuffer[] = []
-    ): Promise<{ reply: IReply; buffers: Buffers }> {
+    ): ReturnType<KernelRequests['ask']> {
       if (!this.comm_live) {
         return Promise.reject(
           new Error('the kernel is not connected: run the cell again to review')
         );
       }
-      const id = ++this._lastId;
-      return new Promise((resolve, reject) => {
-        this._waiting.set(id, { resolve, reject });
-        this.send({ ...content, id }, {}, buffers);
-      });
+      return this._requests.ask(content, buffers);
     }
 
-    private _onReply(content: IReply, buffers: Buffers): void {
-      const waiting = content?.type === 'reply' ? this._waiting.get(content.id) : undefined;
-      if (!waiting) {
-        return;
-      }
-      this._waiting.delete(content.id);
-      if (content.ok) {
-        waiting.resolve({ reply: content, buffers: buffers ?? [] });
-      } else {
-        waiting.reject(new Error(content.error ?? 'the kernel refused'));
-      }
-    }
-
-    private _lastId = 0;
-    private _waiting = new Map<
-      number,
-      {
-        resolve: (r: { reply: IReply; buffers: Buffers }) => void;
-        reject: (e: Error) => void;
-      }
-    >();
+    private _requests!: KernelRequests;
   }
 
   class ReviewView extends DOMWidgetView {
