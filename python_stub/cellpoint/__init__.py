@@ -2,13 +2,13 @@
 
 from ._version import __version__
 from .api import track
-from .browser import TrackingError, TrackingJob
-from .ctc import CTCSequence, read_ctc
-from .frames import StackError
-from .metrics import EvaluationReport, evaluate, evaluate_ctc
-from .result import TrackingResult
-from .samples import load_sample
-from .tables import TableError
+from .eval.metrics import EvaluationReport, evaluate, evaluate_ctc
+from .eval.samples import load_sample
+from .io.ctc import CTCSequence, read_ctc
+from .io.frames import StackError
+from .io.result import TrackingResult
+from .io.tables import TableError
+from .job.job import TrackingError, TrackingJob
 from .widgets import PluginsWidget, plugins
 
 __all__ = [
