@@ -1,15 +1,46 @@
-"""cellpoint: cell tracking with the CAP (Cell as Point) method, in JupyterLab."""
+"""cellpoint: cell tracking with the CAP (Cell as Point) method, in JupyterLab.
+
+The public names load on first use, so that `import cellpoint` is quick: it loads none of the
+notebook packages, onnxruntime, scipy, pyarrow or torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .api import track
-from .browser import TrackingError, TrackingJob
-from .ctc import CTCSequence, read_ctc
-from .frames import StackError
-from .metrics import EvaluationReport, evaluate, evaluate_ctc
-from .result import TrackingResult
-from .samples import load_sample
-from .tables import TableError
-from .widgets import PluginsWidget, plugins
+
+if TYPE_CHECKING:
+    from .api import track
+    from .eval import sim
+    from .eval.metrics import EvaluationReport, evaluate, evaluate_ctc
+    from .eval.samples import load_sample
+    from .io.ctc import CTCSequence, read_ctc
+    from .io.frames import StackError
+    from .io.result import TrackingResult
+    from .io.tables import TableError
+    from .job.job import TrackingError, TrackingJob
+    from .widgets import PluginsWidget, plugins
+
+# Each public name and the module that holds it (`sim` is the module itself).
+_LAZY = {
+    "CTCSequence": ".io.ctc",
+    "EvaluationReport": ".eval.metrics",
+    "PluginsWidget": ".widgets",
+    "StackError": ".io.frames",
+    "TableError": ".io.tables",
+    "TrackingError": ".job.job",
+    "TrackingJob": ".job.job",
+    "TrackingResult": ".io.result",
+    "evaluate": ".eval.metrics",
+    "evaluate_ctc": ".eval.metrics",
+    "load_sample": ".eval.samples",
+    "plugins": ".widgets",
+    "read_ctc": ".io.ctc",
+    "sim": ".eval.sim",
+    "track": ".api",
+}
 
 __all__ = [
     "CTCSequence",
@@ -26,5 +57,23 @@ __all__ = [
     "load_sample",
     "plugins",
     "read_ctc",
+    "sim",
     "track",
 ]
+
+
+# Hidden from type checkers, which see the imports above instead and so flag a misspelt name.
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> Any:
+        """A public name, imported from its module on first use."""
+        if name not in _LAZY:
+            raise AttributeError(f"module 'cellpoint' has no attribute {name!r}")
+        module = importlib.import_module(_LAZY[name], __name__)
+        value = module if name == "sim" else getattr(module, name)
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

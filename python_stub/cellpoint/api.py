@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
-from . import browser
-from .frames import FrameStack
-from .infer import track_kernel
-from .preprocess import estimate_diameter
-from .raw import RawParams
-from .result import TrackingResult
+from .engine.infer import track_kernel
+from .engine.preprocess import estimate_diameter
+from .engine.raw import RawParams
+from .io.frames import FrameStack
+from .io.result import TrackingResult
+
+if TYPE_CHECKING:
+    from .job.job import TrackingJob
 
 Backend = Literal["auto", "browser", "kernel"]
 BACKENDS = ("auto", "browser", "kernel")
@@ -52,7 +54,7 @@ def track(
     progress: bool = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
     review: bool = False,
-) -> TrackingResult | browser.TrackingJob: ...
+) -> TrackingResult | TrackingJob: ...
 
 
 def track(
@@ -69,7 +71,7 @@ def track(
     progress: bool = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
     review: bool = False,
-) -> TrackingResult | browser.TrackingJob:
+) -> TrackingResult | TrackingJob:
     """Track every cell of a (T, H, W) stack with the CAP network.
 
     stack: numpy (T, H, W) or (T, H, W, C) array, list of 2D arrays, or a dask / zarr array
@@ -81,7 +83,7 @@ def track(
         kernel, and says which.
     window: frames the tracker sees at once (RAW window length).
     detection_threshold, visibility_threshold, division_threshold, sister_threshold: RAW's
-        thresholds (`cellpoint.raw.RawParams`): a new cell's heatmap peak, a cell still seen,
+        thresholds (`cellpoint.engine.raw.RawParams`): a new cell's heatmap peak, a cell still seen,
         both daughter slots lit, the sister head's peak that splits a mother.
     min_cycle: frames a cell born by division lives before she can divide again (1: any);
         lower it only where the frames are hours apart.
@@ -117,27 +119,39 @@ def track(
     requested = {name: value for name, value in passed.items() if value is not None}
     params = RawParams(**requested)  # checks the values before any work starts
 
-    def in_kernel() -> TrackingResult:
+    def track_here() -> TrackingResult:
         reporter = _TextProgress(len(frames)) if progress else None
         result = track_kernel(frames, diameter, params, on_progress=reporter)
         if reporter:
             reporter.close()
         return result
 
-    if backend == "kernel" or (backend == "auto" and not browser.in_kernel()):
-        result = in_kernel()
-        if review and browser.in_kernel():
+    if backend == "kernel" or (backend == "auto" and not in_kernel()):
+        result = track_here()
+        if review and in_kernel():
             from IPython.display import display
 
             display(result.review())  # type: ignore[no-untyped-call]
         return result
-    if not browser.in_kernel():
+    if not in_kernel():
         raise RuntimeError(
             'backend="browser" needs a Jupyter kernel with JupyterLab attached; in a script '
             'use backend="kernel" (the same model, with onnxruntime)'
         )
-    job = browser.TrackingJob(frames, diameter, requested, browser_backend)
-    return browser.run(job, fallback=in_kernel if backend == "auto" else None, review=review)
+    from .job.job import TrackingJob, run
+
+    job = TrackingJob(frames, diameter, requested, browser_backend)
+    return run(job, fallback=track_here if backend == "auto" else None, review=review)
+
+
+def in_kernel() -> bool:
+    """Whether this runs in a Jupyter kernel a frontend can be attached to."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 class _TextProgress:

@@ -4,7 +4,7 @@ data with the same command:
     python -m cellpoint.bench [--quick] [--data DIR] [--json PATH]
 
 Accuracy: TRA, DET, LNK and division F1 with their counts, of CAP (kernel backend, the shipped
-ONNX model) and of the baseline (`cellpoint.baseline`), on held-out simulated sequences (the
+ONNX model) and of the baseline (`cellpoint.eval.baseline`), on held-out simulated sequences (the
 validation seeds) and on the held-out last 20% of frames of each shared real CTC
 sequence where that data is present.
 
@@ -46,14 +46,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .baseline import track_baseline
-from .frames import FrameStack
-from .heldout import HELD_OUT_SEEDS, REAL_SEQUENCES, data_dir, held_out_real
-from .infer import MODELS_DIR, CapModel, ModelError, OnnxCap, track_kernel
-from .metrics import GroundTruth, evaluate
-from .raw import RawParams
-from .result import TrackingResult
-from .sim import PRESETS, SimulatedSequence, simulate
+from .engine.infer import MODELS_DIR, CapModel, ModelError, OnnxCap, track_kernel
+from .engine.raw import RawParams
+from .eval.baseline import track_baseline
+from .eval.heldout import HELD_OUT_SEEDS, REAL_SEQUENCES, data_dir, held_out_real
+from .eval.metrics import GroundTruth, evaluate
+from .eval.sim import PRESETS, SimulatedSequence, simulate
+from .io.frames import FrameStack
+from .io.result import TrackingResult
 
 # Held-out simulated sequences: preset -> (seed, quick overrides).
 ACCURACY_SIMS: dict[str, tuple[int, dict[str, Any]]] = {

@@ -4,8 +4,8 @@
 
 RES_FOLDER holds `mask000.tif ...` and `res_track.txt`; GT_FOLDER is `<seq>_GT`, `<seq>_GT/TRA`
 or the sequence folder beside its `<seq>_GT`. The masks are matched to the markers the CTC's way
-(`cellpoint.metrics.evaluate_masks`); `--points` adds a column for the result's points
-(`cellpoint.metrics.evaluate`): the exact tables that `TrackingResult.to_ctc` writes beside the
+(`cellpoint.eval.metrics.evaluate_masks`); `--points` adds a column for the result's points
+(`cellpoint.eval.metrics.evaluate`): the exact tables that `TrackingResult.to_ctc` writes beside the
 masks, or else the centroids of the masks.
 """
 
@@ -15,8 +15,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .metrics import evaluate, evaluate_ctc, format_reports, load_ground_truth
-from .result import TrackingResult
+from .eval.metrics import evaluate, evaluate_ctc, format_reports, load_ground_truth
+from .io.result import TrackingResult
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,7 +19,8 @@ export const MODEL: ModelLocation = {
     tracker: new URL('../../../python_stub/cellpoint/models/tracker.onnx', import.meta.url).href,
     sisters: new URL('../../../python_stub/cellpoint/models/sisters.onnx', import.meta.url).href
   },
-  judge: judge as unknown as JudgeData // rows of five numbers, as cellpoint.judge writes them
+  // rows of five numbers, as cellpoint.engine.judge writes them
+  judge: judge as unknown as JudgeData
 };
 
 export function createEngineWorker(): Worker {

@@ -1,8 +1,9 @@
 /**
  * The tracking engine: preprocessing, heatmap peaks, RAW inference, the CAP network in
  * onnxruntime-web and the pipeline that joins them, with no DOM, so that it runs in a Web
- * Worker. The Python package holds the reference of each (`cellpoint.preprocess`,
- * `cellpoint.raw`, `cellpoint.infer`); tests/vectors hold both hosts to the same answers.
+ * Worker. The Python package holds the reference of each (`cellpoint.engine.preprocess`,
+ * `cellpoint.engine.raw`, `cellpoint.engine.infer`); tests/vectors hold both hosts to the same
+ * answers.
  */
 
 export * from './preprocess';

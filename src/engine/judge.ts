@@ -1,5 +1,5 @@
 /**
- * The division judge: the browser's twin of `cellpoint.judge` (which says why it exists),
+ * The division judge: the browser's twin of `cellpoint.engine.judge` (which says why it exists),
  * held to it by the shared RAW vectors. Whether a sister pair is a division, from its sister
  * score and geometry and its mother's brightness over the frames before.
  */

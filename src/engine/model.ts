@@ -1,5 +1,5 @@
 /**
- * The CAP network in onnxruntime-web: the browser's twin of `cellpoint.infer.OnnxCap`.
+ * The CAP network in onnxruntime-web: the browser's twin of `cellpoint.engine.infer.OnnxCap`.
  *
  * The sessions of DESIGN.md's two graphs, `encoder.onnx` (a frame -> stride-4 features and the
  * cell-centre heatmap) and `tracker.onnx` (a window of features and query points -> points and
@@ -163,7 +163,7 @@ export const createOrtSession: SessionFactory = async (graph, backend) => {
     graphOptimizationLevel: 'all',
     // A memory pattern is planned and kept for every input shape, and the tracker sees a new
     // (frames, cells) shape nearly every window: WebAssembly memory only grows, so they would
-    // hold megabytes more each window (as in the kernel, cellpoint.infer).
+    // hold megabytes more each window (as in the kernel, cellpoint.engine.infer).
     enableMemPattern: false
   });
 };

@@ -1,5 +1,5 @@
 /**
- * Cell centres from the encoder's heatmap: the browser's twin of `cellpoint.raw.find_peaks`,
+ * Cell centres from the encoder's heatmap: the browser's twin of `cellpoint.engine.raw.find_peaks`,
  * held to it by tests/vectors/peaks.json. Float32 steps of the Python code are reproduced with
  * `Math.fround`, so that both hosts find the same peaks at the same (float32) positions.
  */
@@ -103,8 +103,8 @@ export interface SisterMap {
 
 /**
  * Sister pairs in a sister map: `[K * 5]` rows (xa, ya, xb, yb, score) in model pixels, the
- * twin of `cellpoint.raw.find_sisters`. Each midpoint peak reads the doubled-angle half-axis at
- * its map pixel; square roots alone recover the axis, so both hosts round alike.
+ * twin of `cellpoint.engine.raw.find_sisters`. Each midpoint peak reads the doubled-angle
+ * half-axis at its map pixel; square roots alone recover the axis, so both hosts round alike.
  */
 export function findSisters(
   map: SisterMap,

@@ -1,5 +1,5 @@
 /**
- * Frames in, DESIGN.md tables out: the browser's twin of `cellpoint.infer.track_kernel`.
+ * Frames in, DESIGN.md tables out: the browser's twin of `cellpoint.engine.infer.track_kernel`.
  *
  * Frames are pulled from a `FrameSource` a window at a time (the kernel streams them over the
  * comm), preprocessed, encoded once each, and dropped; RAW then reads the cached features of

@@ -1,6 +1,6 @@
 /**
- * Frame preprocessing, the browser's twin of `cellpoint.preprocess` (python_stub), held to it by
- * the shared vectors in tests/vectors/preprocess.json.
+ * Frame preprocessing, the browser's twin of `cellpoint.engine.preprocess` (python_stub), held
+ * to it by the shared vectors in tests/vectors/preprocess.json.
  *
  * Every frame is normalised on its own (its 1st percentile to 0, its 99.8th to 1, read off a
  * sorted regular subsample without interpolation), resized so that nuclei have the model's

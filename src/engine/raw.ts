@@ -1,7 +1,7 @@
 /**
  * Rolling-as-window (RAW) inference, the CAP paper's Algorithm 1 plus new cells from the
- * heatmap: the browser's twin of `cellpoint.raw.raw_inference` (python_stub), held to it by the
- * shared vectors in tests/vectors/raw-*.json (same calls, same tables, same window log).
+ * heatmap: the browser's twin of `cellpoint.engine.raw.raw_inference` (python_stub), held to it
+ * by the shared vectors in tests/vectors/raw-*.json (same calls, same tables, same window log).
  *
  * The loop: a window of up to `window` frames starts at tCur with one query per living cell at
  * its tCur position. The tracker's output is read frame by frame. A cell goes on while its own

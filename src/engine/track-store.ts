@@ -1,8 +1,8 @@
 /**
- * RAW's tracks, the browser's twin of `cellpoint.track_store` (python_stub): the tracks a later
- * frame may still change or read are objects (`held`, in id order); the others are finished
- * rows in typed arrays, so that what RAW holds is bounded by the cells in view, not by the
- * length of the sequence.
+ * RAW's tracks, the browser's twin of `cellpoint.engine.track_store` (python_stub): the tracks a
+ * later frame may still change or read are objects (`held`, in id order); the others are
+ * finished rows in typed arrays, so that what RAW holds is bounded by the cells in view, not by
+ * the length of the sequence.
  *
  * At frame t RAW's rules change only living tracks and read, besides them, the tracks that
  * ended at t - 1 (a mother the sister head names may have been lost there): a track that

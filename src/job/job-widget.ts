@@ -1,5 +1,5 @@
 /**
- * The browser's side of a tracking job (`cellpoint.browser.TrackingJob` in the kernel): the
+ * The browser's side of a tracking job (`cellpoint.job.job.TrackingJob` in the kernel): the
  * widget model says it is ready, runs the CAP tracker contribution when the kernel says start,
  * pulls frames from the kernel a request at a time, and sends back progress, checkpoints and
  * the tables; the view is the progress bar under the cell. Every message from the kernel is

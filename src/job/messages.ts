@@ -1,12 +1,12 @@
 /**
- * The tracking job's comm messages, the browser's side of `cellpoint.browser` (python_stub):
- * the schema both sides check (python_stub/cellpoint/schemas/job-messages.schema.json), and
+ * The tracking job's comm messages, the browser's side of `cellpoint.job` (python_stub):
+ * the schema both sides check (python_stub/cellpoint/job/job-messages.schema.json), and
  * RAW's tables cut into parts under `MAX_MESSAGE_BYTES` and put together again.
  */
 
 import Ajv from 'ajv';
 
-import schema from '../../python_stub/cellpoint/schemas/job-messages.schema.json';
+import schema from '../../python_stub/cellpoint/job/job-messages.schema.json';
 import type { RawCheckpoint, RawResult } from '../engine/raw';
 
 export const PROTOCOL = 1;

@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 import psutil
 from cellpoint.bench import GROWTH_FRAMES, GROWTH_FRAMES_QUICK, GROWTH_SIDE, growth_sequence
-from cellpoint.sim import PRESETS, simulate
+from cellpoint.eval.sim import PRESETS, simulate
 from playwright.sync_api import Browser, sync_playwright
 
 from .engine_page import open_lab, run_engine
@@ -167,7 +167,7 @@ def run(browser: Browser, lab: LabServer, seq: Sequence, backend: str) -> dict[s
 
 TRACK_CALL = """
 import json, time, cellpoint as cp
-from cellpoint.sim import simulate
+from cellpoint.eval.sim import simulate
 seq = simulate("gowt1", seed={seed}, n_frames={n_frames})
 start = time.perf_counter()
 res = cp.track(seq.frames, diameter=seq.config.diameter, backend="browser")

@@ -30,8 +30,8 @@ from .lab import NO_GPU_ARGS, lab_server, launch
 
 MAKE = """
 import numpy as np, pandas as pd
-from cellpoint.result import TrackingResult
-from cellpoint.tables import divisions_from_lineage
+from cellpoint.io.result import TrackingResult
+from cellpoint.io.tables import divisions_from_lineage
 rng = np.random.default_rng(3)
 T, H, W, N = {frames}, 1024, 1024, {tracks}
 yy, xx = np.mgrid[0:H, 0:W]

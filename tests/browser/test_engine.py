@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from cellpoint.infer import model_card
-from cellpoint.preprocess import Geometry
-from cellpoint.sim import simulate
+from cellpoint.engine.infer import model_card
+from cellpoint.engine.preprocess import Geometry
+from cellpoint.eval.sim import simulate
 from playwright.sync_api import Browser, Page, expect
 
 from .conftest import artifact

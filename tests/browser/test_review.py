@@ -19,9 +19,9 @@ pytestmark = pytest.mark.browser
 
 SETUP = """
 import cellpoint as cp
-from cellpoint.result import TrackingResult
-from cellpoint.sim import simulate
-from cellpoint.tables import divisions_from_lineage
+from cellpoint.io.result import TrackingResult
+from cellpoint.eval.sim import simulate
+from cellpoint.io.tables import divisions_from_lineage
 seq = simulate("small", seed=10005)
 truth = seq.to_result()
 parents = sorted(truth.divisions["parent_id"])
@@ -145,7 +145,7 @@ def test_review_round_trip(page: Page, lab_server: LabServer) -> None:
 
 def test_track_shows_the_viewer_and_hands_it_the_result(page: Page, lab_server: LabServer) -> None:
     cells = [
-        "import cellpoint as cp\nfrom cellpoint.sim import simulate\n"
+        "import cellpoint as cp\nfrom cellpoint.eval.sim import simulate\n"
         'seq = simulate("small", seed=7, n_frames=16)\n'
         'res = cp.track(seq.frames, diameter=seq.config.diameter, backend="browser", review=True)\n'
         'print("TRACKS", len(res.lineage), "DIVISIONS", len(res.divisions))',

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 
 SETUP = """
 import cellpoint as cp, pandas as pd
-from cellpoint.sim import simulate
+from cellpoint.eval.sim import simulate
 seq = simulate("small", seed=7, n_frames={n_frames})
 frames, diameter = seq.frames, seq.config.diameter
 """
@@ -80,8 +80,8 @@ def test_a_closed_page_ends_the_job_which_resumes_later(
 ) -> None:
     cells = [
         SETUP.format(n_frames=40),
-        "import cellpoint.browser as cb\n"
-        "cb.SILENCE_TIMEOUT_S = 6\n"
+        "import cellpoint.job.job as cj\n"
+        "cj.SILENCE_TIMEOUT_S = 6\n"
         "try:\n"
         '    res = cp.track(frames, diameter=diameter, backend="browser")\n'
         "except cp.TrackingError as e:\n"

@@ -2,9 +2,9 @@
  * @jest-environment node
  *
  * The browser engine with the shipped network, in onnxruntime-web's WASM backend under Node,
- * against the Python reference: tests/vectors/model.json records what `cellpoint.infer` (ONNX
- * Runtime on the CPU) made of a simulated crop: the encoder's outputs for the first frame, the
- * first tracker call and the final tables in input pixels.
+ * against the Python reference: tests/vectors/model.json records what `cellpoint.engine.infer`
+ * (ONNX Runtime on the CPU) made of a simulated crop: the encoder's outputs for the first frame,
+ * the first tracker call and the final tables in input pixels.
  */
 import { readFileSync } from 'fs';
 import { join } from 'path';

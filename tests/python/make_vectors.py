@@ -3,7 +3,7 @@ hosts of RAW inference and preprocessing to the same answers.
 
     PYTHONPATH=python_stub .venv/bin/python tests/python/make_vectors.py
 
-Each RAW vector is one run of `cellpoint.raw.raw_inference` against a scripted, deterministic
+Each RAW vector is one run of `cellpoint.engine.raw.raw_inference` against a scripted, deterministic
 "network" (`scripted.Oracle`, which knows the ground truth): its heatmaps have a Gaussian peak
 at every living cell's true centre (stride 4, quantised to multiples of 1/256 so that both hosts
 read bit-identical float32 maps), and its window tracker answers each query with the true future of
@@ -16,10 +16,10 @@ replays the recorded tracker outputs, but only where the call it gets matches th
 Scenes: hand-made ones (one event each, window hand-over, T < window, frames without cells, a
 lost cell found again by the heatmap, daughter slots lit beside a visible cell, thresholds, cells
 that come and go at two lengths, where RAW holds as many tracks at either) and
-two simulated sequences (`cellpoint.sim`: the "small" preset, and a 96 x 96 crop of the "hard"
+two simulated sequences (`cellpoint.eval.sim`: the "small" preset, and a 96 x 96 crop of the "hard"
 preset with divisions, a death and cells entering), whose pixels serve as model pixels.
 
-The model vector (model.json) runs the shipped network end to end (`cellpoint.infer`,
+The model vector (model.json) runs the shipped network end to end (`cellpoint.engine.infer`,
 onnxruntime on the CPU): a crop of a simulated sequence in, the encoder's outputs for its first
 frame, the first tracker call, and the final tables in input pixels out. Its floats come from
 a real network, so hosts (and CPUs) agree within a tolerance, not to the bit; it is rewritten
@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from cellpoint.judge import (
+from cellpoint.engine.judge import (
     BOX_RADIUS,
     CANDIDATE_SCORE,
     FEATURES,
@@ -56,8 +56,8 @@ from cellpoint.judge import (
     box_mean,
     pair_features,
 )
-from cellpoint.preprocess import Geometry, Preprocessor, normalise, resize_weights
-from cellpoint.raw import RawParams, RawResult, find_peaks, raw_inference
+from cellpoint.engine.preprocess import Geometry, Preprocessor, normalise, resize_weights
+from cellpoint.engine.raw import RawParams, RawResult, find_peaks, raw_inference
 from scripted import (
     HEAT_SCALE,
     SCENE_JUDGE,
@@ -592,7 +592,7 @@ def sim_scene(
     name: str, description: str, preset: str, seed: int, params: RawParams, **overrides: Any
 ) -> Scene:
     """Ground truth of a simulated sequence; its pixels serve as model pixels."""
-    from cellpoint.sim import simulate
+    from cellpoint.eval.sim import simulate
 
     seq = simulate(preset, seed=seed, **overrides)
     t, h, w = seq.frames.shape
@@ -905,7 +905,7 @@ class RecordingCap:
     """The shipped ONNX model, keeping what the vector needs of its first calls."""
 
     def __init__(self) -> None:
-        from cellpoint.infer import OnnxCap
+        from cellpoint.engine.infer import OnnxCap
 
         self.model = OnnxCap(threads=1)
         self.card = self.model.card
@@ -945,9 +945,9 @@ def model_vector() -> Json:
     The crop is one where the division judge keeps a mother whole that the sister score alone
     (above `sister_threshold`) would split, with a wide margin (its log-odds 2.5 under the cut),
     so the tables show that both hosts ask it."""
-    from cellpoint.frames import FrameStack
-    from cellpoint.infer import track_kernel
-    from cellpoint.sim import simulate
+    from cellpoint.engine.infer import track_kernel
+    from cellpoint.eval.sim import simulate
+    from cellpoint.io.frames import FrameStack
 
     seq = simulate("small", seed=424302)
     frames = np.ascontiguousarray(seq.frames[2:10, 32:, 32:])

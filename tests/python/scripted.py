@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from cellpoint.judge import FEATURES, TreeJudge
-from cellpoint.preprocess import FEATURE_STRIDE
+from cellpoint.engine.judge import FEATURES, TreeJudge
+from cellpoint.engine.preprocess import FEATURE_STRIDE
 
 FloatArray = npt.NDArray[np.float32]
 Array = npt.NDArray[Any]

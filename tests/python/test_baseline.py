@@ -1,4 +1,4 @@
-"""cellpoint.baseline: LoG detection + laptrack, the classical baseline of the bench.
+"""cellpoint.eval.baseline: LoG detection + laptrack, the classical baseline of the bench.
 
 Figures the thresholds below rest on (measured with the defaults, laptrack 0.17.1, scikit-image
 0.26.0): on simulated "small" sequences, seeds 0-9, DET 0.848-0.945 (mean 0.90) and TRA
@@ -13,11 +13,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pytest
-from cellpoint.baseline import BaselineParams, detect_frame, track_baseline
-from cellpoint.metrics import evaluate
-from cellpoint.result import TrackingResult
-from cellpoint.sim import simulate
-from cellpoint.tables import validate_tables
+from cellpoint.eval.baseline import BaselineParams, detect_frame, track_baseline
+from cellpoint.eval.metrics import evaluate
+from cellpoint.eval.sim import simulate
+from cellpoint.io.result import TrackingResult
+from cellpoint.io.tables import validate_tables
 
 DIAMETER = 12.0
 Centres = list[list[tuple[float, float]]]
@@ -190,7 +190,7 @@ def test_accepts_what_track_accepts() -> None:
 
 
 def test_says_what_to_install_when_laptrack_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    import cellpoint.baseline as baseline
+    import cellpoint.eval.baseline as baseline
 
     monkeypatch.setitem(baseline.PACKAGES, "no_such_module_here", "no-such-package")
     with pytest.raises(ImportError, match="needs no-such-package: pip install laptrack"):

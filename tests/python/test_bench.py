@@ -11,8 +11,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from cellpoint import bench
-from cellpoint.infer import ModelError, OnnxCap
-from cellpoint.judge import TreeJudge
+from cellpoint.engine.infer import ModelError, OnnxCap
+from cellpoint.engine.judge import TreeJudge
 
 TINY = ["--quick", "--presets", "small", "--frames", "8", "--size", "128"]
 ACCURACY_COLUMNS = [

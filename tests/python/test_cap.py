@@ -29,12 +29,12 @@ from cellpoint.cap.losses import focal_loss, heatmap_target, tracker_loss
 from cellpoint.cap.sisters import SisterHead, sister_pairs, sister_target
 from cellpoint.cap.tracker import Tracker, TrackerConfig, correlation, pyramid
 from cellpoint.cap.validate import validation_sets
-from cellpoint.frames import FrameStack
-from cellpoint.heldout import HELD_OUT_SEEDS, held_out_seeds
-from cellpoint.infer import OnnxCap
-from cellpoint.preprocess import Geometry
-from cellpoint.raw import find_sisters
-from cellpoint.sim import simulate
+from cellpoint.engine.infer import OnnxCap
+from cellpoint.engine.preprocess import Geometry
+from cellpoint.engine.raw import find_sisters
+from cellpoint.eval.heldout import HELD_OUT_SEEDS, held_out_seeds
+from cellpoint.eval.sim import simulate
+from cellpoint.io.frames import FrameStack
 from torch.nn import functional as fn
 from tracked import tracked
 

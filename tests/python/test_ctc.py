@@ -11,7 +11,7 @@ import pandas as pd
 import pandas.testing as pdt
 import pytest
 import tifffile
-from cellpoint.ctc import (
+from cellpoint.io.ctc import (
     default_radius,
     read_ctc,
     read_res_track,
@@ -21,7 +21,7 @@ from cellpoint.ctc import (
     write_masks,
     write_res_track,
 )
-from cellpoint.tables import TableError
+from cellpoint.io.tables import TableError
 
 Array = npt.NDArray[Any]
 SHAPE = (4, 32, 40)

@@ -1,4 +1,4 @@
-"""cellpoint.frames.FrameStack: what `track()` accepts, the errors for what it does not, and
+"""cellpoint.io.frames.FrameStack: what `track()` accepts, the errors for what it does not, and
 that lazy arrays are read one frame at a time."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-from cellpoint.frames import MAX_PIXELS_PER_FRAME, MAX_SIDE, MIN_SIDE, FrameStack, StackError
+from cellpoint.io.frames import MAX_PIXELS_PER_FRAME, MAX_SIDE, MIN_SIDE, FrameStack, StackError
 
 Array = npt.NDArray[Any]
 

@@ -1,4 +1,4 @@
-"""The division judge (cellpoint.judge) and its training (cellpoint.cap.judge): features as
+"""The division judge (cellpoint.engine.judge) and its training (cellpoint.cap.judge): features as
 documented, trees that decide as scikit-learn's do, labels that name true sisters and their
 mother, and a trained judge that the kernel loads only when it matches the model card."""
 
@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from cellpoint.cap.judge import fit, kind, label, record
-from cellpoint.infer import MODELS_DIR, ModelError, OnnxCap, load_judge, model_card
-from cellpoint.judge import (
+from cellpoint.engine.infer import MODELS_DIR, ModelError, OnnxCap, load_judge, model_card
+from cellpoint.engine.judge import (
     BOX_RADIUS,
     FEATURES,
     HISTORY,
@@ -23,9 +23,9 @@ from cellpoint.judge import (
     box_mean,
     pair_features,
 )
-from cellpoint.preprocess import Geometry
-from cellpoint.raw import RawParams
-from cellpoint.sim import simulate
+from cellpoint.engine.preprocess import Geometry
+from cellpoint.engine.raw import RawParams
+from cellpoint.eval.sim import simulate
 from scripted import SCENE_JUDGE
 
 

@@ -1,4 +1,4 @@
-"""cellpoint.metrics on a tiny hand-drawn ground truth, where every count is worked out by hand.
+"""cellpoint.eval.metrics on a tiny hand-drawn ground truth, every count worked out by hand.
 
 The ground truth (6 frames of 40 x 40 px, each marker a 5 x 5 square around its centre):
 track 1 (t = 0..2) divides into 2 and 3 (t = 3..5); tracks 4 and 5 (t = 0..5) run alone.
@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from cellpoint.ctc import CTCSequence, write_res_track
-from cellpoint.metrics import (
+from cellpoint.eval.metrics import (
     EvaluationReport,
     evaluate,
     evaluate_ctc,
@@ -25,7 +24,8 @@ from cellpoint.metrics import (
     format_reports,
     load_ground_truth,
 )
-from cellpoint.result import TrackingResult
+from cellpoint.io.ctc import CTCSequence, write_res_track
+from cellpoint.io.result import TrackingResult
 from cellpoint.score import main
 from tracked import Centres, tracked
 

@@ -1,4 +1,4 @@
-"""cellpoint.metrics against two independent implementations, py-ctcmetrics (the CTC's Python
+"""cellpoint.eval.metrics against two independent implementations, py-ctcmetrics (the CTC's Python
 evaluator) and traccuracy, on a simulated sequence and on copies of its ground truth with
 known errors injected.
 
@@ -32,11 +32,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import traccuracy
-from cellpoint.ctc import default_radius
-from cellpoint.metrics import EvaluationReport, evaluate, evaluate_ctc
-from cellpoint.result import TrackingResult
-from cellpoint.sim import SimulatedSequence, simulate
-from cellpoint.tables import divisions_from_lineage, lineage_from_tracks
+from cellpoint.eval.metrics import EvaluationReport, evaluate, evaluate_ctc
+from cellpoint.eval.sim import SimulatedSequence, simulate
+from cellpoint.io.ctc import default_radius
+from cellpoint.io.result import TrackingResult
+from cellpoint.io.tables import divisions_from_lineage, lineage_from_tracks
 from scipy import ndimage as ndi
 from test_metrics import CENTRES, PARENTS, draw, points, write_truth
 from traccuracy.loaders import load_ctc_data
@@ -438,7 +438,7 @@ def test_difference_non_split_count(tmp_path: Path) -> None:
     # The rest agrees: EA 7 for the GT edges at the three markers, ED 2 for the parent links
     # (1, 1) -> (2, 3) and (1, 1) -> (3, 3) that the ground truth does not have.
     import tifffile
-    from cellpoint.ctc import write_res_track
+    from cellpoint.io.ctc import write_res_track
 
     gt = write_truth(tmp_path / "01_GT", draw(CENTRES), points(CENTRES, PARENTS).lineage)
     masks = draw(CENTRES)

@@ -10,10 +10,17 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from cellpoint import StackError, evaluate, load_sample, track
-from cellpoint.frames import FrameStack
-from cellpoint.infer import MODELS_DIR, FeatureCache, ModelError, OnnxCap, Timings, model_card
-from cellpoint.judge import HISTORY
-from cellpoint.preprocess import Geometry, Preprocessor
+from cellpoint.engine.infer import (
+    MODELS_DIR,
+    FeatureCache,
+    ModelError,
+    OnnxCap,
+    Timings,
+    model_card,
+)
+from cellpoint.engine.judge import HISTORY
+from cellpoint.engine.preprocess import Geometry, Preprocessor
+from cellpoint.io.frames import FrameStack
 
 
 def test_model_card_describes_the_shipped_files() -> None:

@@ -1,5 +1,5 @@
-"""cellpoint.preprocess: per-frame normalisation, antialiased resizing, the input <-> model pixel
-geometry (pixel centres at integers), padding, and the rough nucleus-diameter estimate."""
+"""cellpoint.engine.preprocess: per-frame normalisation, antialiased resizing, the input <-> model
+pixel geometry (pixel centres at integers), padding, and the rough nucleus-diameter estimate."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-from cellpoint.preprocess import (
+from cellpoint.engine.preprocess import (
     CANONICAL_DIAMETER,
     MAX_SAMPLES,
     PAD_MULTIPLE,
@@ -19,7 +19,7 @@ from cellpoint.preprocess import (
     normalise,
     resize_weights,
 )
-from cellpoint.sim import simulate
+from cellpoint.eval.sim import simulate
 
 Array = npt.NDArray[Any]
 

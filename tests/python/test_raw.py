@@ -1,4 +1,4 @@
-"""cellpoint.raw: heatmap peaks, and rolling-as-window (RAW) inference driven by a scripted model.
+"""cellpoint.engine.raw: heatmap peaks, and rolling-as-window (RAW) inference with a scripted model.
 
 The network is replaced by an oracle (scripted.py) that knows hand-made ground-truth cells: its
 heatmap has a Gaussian peak at every living cell, and its window tracker answers each query
@@ -17,8 +17,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from cellpoint.judge import FEATURES, HISTORY, PairCandidate
-from cellpoint.raw import PairJudge, RawParams, RawResult, find_peaks, find_sisters, raw_inference
+from cellpoint.engine.judge import FEATURES, HISTORY, PairCandidate
+from cellpoint.engine.raw import (
+    PairJudge,
+    RawParams,
+    RawResult,
+    find_peaks,
+    find_sisters,
+    raw_inference,
+)
 from scripted import (
     CELL_LEVEL,
     DAUGHTER_VIS,

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pandas.testing as pdt
 import pytest
-from cellpoint.ctc import read_ctc, read_stack
-from cellpoint.result import TrackingResult
-from cellpoint.tables import STATUS_DTYPE, TableError
+from cellpoint.io.ctc import read_ctc, read_stack
+from cellpoint.io.result import TrackingResult
+from cellpoint.io.tables import STATUS_DTYPE, TableError
 from test_ctc import TRUTH, ctc_folder
 from test_tables import SHAPE, example_tables
 

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from cellpoint.result import TrackingResult
-from cellpoint.review import ReviewWidget
-from cellpoint.tables import TableError, divisions_from_lineage, relink_division
+from cellpoint.io.result import TrackingResult
+from cellpoint.io.tables import TableError, divisions_from_lineage, relink_division
+from cellpoint.review.widget import ReviewWidget
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
 

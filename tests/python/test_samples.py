@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from cellpoint import load_sample
-from cellpoint.samples import SAMPLES
+from cellpoint.eval.samples import SAMPLES
 
 BUILTINS = Path(__file__).resolve().parents[2] / "src" / "builtins.ts"
 

@@ -10,10 +10,10 @@ import numpy.typing as npt
 import pandas as pd
 import pandas.testing as pdt
 import pytest
-from cellpoint.ctc import read_ctc, tracks_from_labels
-from cellpoint.result import TrackingResult
-from cellpoint.sim import PRESETS, SimConfig, SimulatedSequence, simulate
-from cellpoint.tables import validate_tables
+from cellpoint.eval.sim import PRESETS, SimConfig, SimulatedSequence, simulate
+from cellpoint.io.ctc import read_ctc, tracks_from_labels
+from cellpoint.io.result import TrackingResult
+from cellpoint.io.tables import validate_tables
 from scipy import ndimage as ndi
 
 Array = npt.NDArray[Any]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pandas.testing as pdt
 import pytest
-from cellpoint.tables import (
+from cellpoint.io.tables import (
     DIVISIONS_DTYPES,
     LINEAGE_DTYPES,
     STATUS_DTYPE,

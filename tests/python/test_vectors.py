@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-from cellpoint.infer import model_card
-from cellpoint.judge import TreeJudge, box_mean, pair_features
-from cellpoint.preprocess import Geometry, Preprocessor, normalise, resize_weights
-from cellpoint.raw import RawParams, find_peaks, raw_inference
+from cellpoint.engine.infer import model_card
+from cellpoint.engine.judge import TreeJudge, box_mean, pair_features
+from cellpoint.engine.preprocess import Geometry, Preprocessor, normalise, resize_weights
+from cellpoint.engine.raw import RawParams, find_peaks, raw_inference
 from make_vectors import MODEL_VECTOR, VECTORS, build_all, dec, model_vector, skewed_frame
 
 Array = npt.NDArray[Any]

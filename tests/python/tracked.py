@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pandas as pd
-from cellpoint.result import TrackingResult
-from cellpoint.tables import divisions_from_lineage, lineage_from_tracks
+from cellpoint.io.result import TrackingResult
+from cellpoint.io.tables import divisions_from_lineage, lineage_from_tracks
 
 # track id -> frame -> (y, x)
 Centres = dict[int, dict[int, tuple[float, float]]]

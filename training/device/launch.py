@@ -1,6 +1,6 @@
-"""Run a cellpoint module on the GPU machine, whose Python lacks the notebook packages that
-`cellpoint/__init__.py` imports (ipywidgets, comm, IPython): the package is entered without
-its __init__, which training never needs.
+"""Run a cellpoint module on the GPU machine, whose copy of the working tree lacks the build's
+`_version.py` that `cellpoint/__init__.py` imports: the package is entered without its
+__init__, which training never needs.
 
     python3 training/device/launch.py cellpoint.cap.train joint --out $OUT/joint ...
 """

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import tifffile
-from cellpoint.heldout import data_dir, real_sequences, training_frames
+from cellpoint.eval.heldout import data_dir, real_sequences, training_frames
 
 out, share = Path(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
 root = data_dir()

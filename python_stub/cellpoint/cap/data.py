@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from torch.nn import functional as fn
 
-from ..preprocess import CANONICAL_DIAMETER, PAD_MULTIPLE, normalise
+from ..engine.preprocess import CANONICAL_DIAMETER, PAD_MULTIPLE, normalise
 from .tracker import COLUMNS
 
 AEG_PROBABILITY = 0.5

@@ -23,11 +23,11 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
-from ..ctc import tracks_from_labels
-from ..frames import FrameStack
-from ..preprocess import Geometry, Preprocessor
-from ..raw import RawParams, find_peaks
-from ..sim import SimulatedSequence
+from ..engine.preprocess import Geometry, Preprocessor
+from ..engine.raw import RawParams, find_peaks
+from ..eval.sim import SimulatedSequence
+from ..io.ctc import tracks_from_labels
+from ..io.frames import FrameStack
 from .encoder import Encoder
 from .export import load_encoder
 from .validate import validation_sets

@@ -37,14 +37,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ..frames import FrameStack
-from ..infer import CapModel, FeatureCache, OnnxCap, Timings, track_kernel
-from ..metrics import evaluate
-from ..preprocess import CANONICAL_DIAMETER, Geometry, Preprocessor
-from ..preprocess import FEATURE_STRIDE as STRIDE
-from ..raw import RawParams, find_sisters
-from ..result import TrackingResult
-from ..sim import PRESETS, simulate
+from ..engine.infer import CapModel, FeatureCache, OnnxCap, Timings, track_kernel
+from ..engine.preprocess import CANONICAL_DIAMETER, Geometry, Preprocessor
+from ..engine.preprocess import FEATURE_STRIDE as STRIDE
+from ..engine.raw import RawParams, find_sisters
+from ..eval.metrics import evaluate
+from ..eval.sim import PRESETS, simulate
+from ..io.frames import FrameStack
+from ..io.result import TrackingResult
 from .detection import match_points
 
 OUTCOMES = (
@@ -149,7 +149,7 @@ def score_sister_maps(
     SISTER_MATCH_RADIUS of each true midpoint."""
     n_true = sum(len(m) for m in midpoints.values())
     h, w = maps.shape[2:]
-    ys, xs = (np.mgrid[:h, :w] + 0.5) * STRIDE - 0.5  # map pixel centres, model px (raw.py)
+    ys, xs = (np.mgrid[:h, :w] + 0.5) * STRIDE - 0.5  # map pixel centres, model px (engine/raw.py)
     peaks = [
         float(maps[t - 1, 0][np.hypot(xs - x, ys - y) <= SISTER_MATCH_RADIUS].max(initial=0))
         for t, points in midpoints.items()

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..infer import FEATURE_LAYOUT, MODEL_NAME, MODELS_DIR
-from ..preprocess import (
+from ..engine.infer import FEATURE_LAYOUT, MODEL_NAME, MODELS_DIR
+from ..engine.preprocess import (
     CANONICAL_DIAMETER,
     FEATURE_STRIDE,
     HIGH_PERCENTILE,

@@ -1,4 +1,4 @@
-"""Trains the division judge (cellpoint/judge.py) on the pairs RAW asks it about.
+"""Trains the division judge (cellpoint/engine/judge.py) on the pairs RAW asks it about.
 
     python -m cellpoint.cap.judge --out runs/judge
     python -m cellpoint.cap.judge --out runs/judge2 --candidates runs/judge/candidates.parquet
@@ -35,18 +35,18 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ..frames import FrameStack
-from ..heldout import data_dir, real_sequences, training_frames
-from ..infer import MODEL_NAME, MODELS_DIR, CapModel, OnnxCap, track_kernel
-from ..judge import FEATURES, PairCandidate, TreeJudge
-from ..preprocess import CANONICAL_DIAMETER, Geometry
-from ..raw import PairJudge, RawParams
-from ..result import TrackingResult
-from ..sim import simulate
+from ..engine.infer import MODEL_NAME, MODELS_DIR, CapModel, OnnxCap, track_kernel
+from ..engine.judge import FEATURES, PairCandidate, TreeJudge
+from ..engine.preprocess import CANONICAL_DIAMETER, Geometry
+from ..engine.raw import PairJudge, RawParams
+from ..eval.heldout import data_dir, real_sequences, training_frames
+from ..eval.sim import simulate
+from ..io.frames import FrameStack
+from ..io.result import TrackingResult
 from .divisions import SISTER_MATCH_RADIUS, Truth
 from .export import sha256
 
-# Training seeds: outside every held-out range (heldout.py: 10001 + k * 1000 and up).
+# Training seeds: outside every held-out range (eval/heldout.py: 10001 + k * 1000 and up).
 TRAIN_SEEDS = {"hard": range(1, 7), "small": range(1, 13), "simplus": range(1, 3)}
 JUDGE_FILE = "judge.json"
 TREES = 150

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as fn
 
-from ..preprocess import CANONICAL_DIAMETER
-from ..preprocess import FEATURE_STRIDE as STRIDE
+from ..engine.preprocess import CANONICAL_DIAMETER
+from ..engine.preprocess import FEATURE_STRIDE as STRIDE
 from .tracker import bilinear, to_map_coords
 
 HEATMAP_SIGMA = 1.0  # map pixels (a canonical nucleus is 6 map pixels across)

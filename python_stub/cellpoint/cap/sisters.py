@@ -5,7 +5,7 @@ a few frames before it, and on dense fields RAW restarts its window at almost ev
 (births and entries), so they miss most divisions there (training/README.md). A
 division, though, is plain to see in two frames: one rounded, bright nucleus at t - 1, two
 small ones at t. This head finds, at frame t, the midpoint of each pair of sisters first seen
-at t and the axis joining them; RAW (raw.py) splits the track of their mother there.
+at t and the axis joining them; RAW (engine/raw.py) splits the track of their mother there.
 
 The axis is undirected (daughter a and b can swap), so it is regressed in doubled-angle form
 (L cos 2θ, L sin 2θ), L being half the sisters' distance: smooth, with no sign to choose.
@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..preprocess import FEATURE_STRIDE as STRIDE
+from ..engine.preprocess import FEATURE_STRIDE as STRIDE
 from .data import Window
 from .encoder import FEATURE_DIM, SeparableBlock
 from .losses import focal_loss, heatmap_target

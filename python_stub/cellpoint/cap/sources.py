@@ -7,10 +7,10 @@ import dataclasses
 
 import numpy as np
 
-from ..heldout import data_dir, real_sequences, training_frames
-from ..preprocess import CANONICAL_DIAMETER
-from ..result import TrackingResult
-from ..sim import PRESETS, simulate
+from ..engine.preprocess import CANONICAL_DIAMETER
+from ..eval.heldout import data_dir, real_sequences, training_frames
+from ..eval.sim import PRESETS, simulate
+from ..io.result import TrackingResult
 from .data import Source
 
 SIM_BASES = ("gowt1", "simplus", "hard", "small")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..preprocess import FEATURE_STRIDE as STRIDE
+from ..engine.preprocess import FEATURE_STRIDE as STRIDE
 from .encoder import FEATURE_DIM
 
 COLUMNS = 3  # the cell, daughter a, daughter b

@@ -16,13 +16,13 @@ import numpy.typing as npt
 import pandas as pd
 import torch
 
-from ..frames import FrameStack
-from ..heldout import data_dir, held_out_real, held_out_seeds
-from ..infer import track_kernel
-from ..judge import TreeJudge
-from ..metrics import evaluate
-from ..raw import RawParams
-from ..sim import simulate
+from ..engine.infer import track_kernel
+from ..engine.judge import TreeJudge
+from ..engine.raw import RawParams
+from ..eval.heldout import data_dir, held_out_real, held_out_seeds
+from ..eval.metrics import evaluate
+from ..eval.sim import simulate
+from ..io.frames import FrameStack
 from .encoder import Encoder
 from .export import load_encoder, load_sisters, load_tracker
 from .sisters import SisterHead

@@ -1,9 +1,9 @@
 /**
- * The browser's side of `TrackingResult.review()` (`cellpoint.review.ReviewWidget`): the model
- * asks the kernel for frames and sends it the reviewer's decisions (custom messages with ids,
- * answered by a reply of the same id); the view is `<cellpoint-review>`, fed from the model's
- * tables and writing the view (frame, selection, layers, contrast) back into the model so that
- * it is saved with the notebook's widget state.
+ * The browser's side of `TrackingResult.review()` (`cellpoint.review.widget.ReviewWidget`): the
+ * model asks the kernel for frames and sends it the reviewer's decisions (custom messages with
+ * ids, answered by a reply of the same id); the view is `<cellpoint-review>`, fed from the
+ * model's tables and writing the view (frame, selection, layers, contrast) back into the model
+ * so that it is saved with the notebook's widget state.
  */
 
 import {

@@ -1,4 +1,4 @@
-"""cellpoint.browser.TrackingJob, the kernel's side of the browser backend, driven by a browser
+"""cellpoint.job.job.TrackingJob, the kernel's side of the browser backend, driven by a browser
 played here: its messages go into the widget as the comm delivers them, the kernel's come out of
 `widget.send`. The real transport, and the TypeScript side, are exercised by
 tests/browser/test_track.py; this checks the kernel's bookkeeping message by message: frames
@@ -10,20 +10,30 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import cellpoint.job.job
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pytest
-from cellpoint import browser as cb
-from cellpoint.frames import FrameStack
-from cellpoint.infer import to_result
-from cellpoint.raw import RawParams
-from cellpoint.result import TrackingResult
+from cellpoint.engine.infer import to_result
+from cellpoint.engine.raw import RawParams
+from cellpoint.io.frames import FrameStack
+from cellpoint.io.result import TrackingResult
+from cellpoint.job.codec import (
+    MAX_MESSAGE_BYTES,
+    TABLE_COLUMNS,
+    Checkpoint,
+    Columns,
+    TableAssembly,
+    check_from_browser,
+    encode_tables,
+)
+from cellpoint.job.job import PROTOCOL, TrackingError, TrackingJob
 
 Array = npt.NDArray[Any]
 
 
-def raw_columns(n_frames: int, n_tracks: int = 3) -> cb.Columns:
+def raw_columns(n_frames: int, n_tracks: int = 3) -> Columns:
     """RAW tables (model pixels) of `n_tracks` cells, the last of which divides at frame 3."""
     ids, ts, xs, ys = [], [], [], []
     for k in range(1, n_tracks + 1):
@@ -61,7 +71,7 @@ def raw_columns(n_frames: int, n_tracks: int = 3) -> cb.Columns:
     }  # fmt: skip
 
 
-def cut(columns: cb.Columns, t_cur: int) -> cb.Columns:
+def cut(columns: Columns, t_cur: int) -> Columns:
     """The tables as a checkpoint at `t_cur` holds them."""
     out = {table: dict(cols) for table, cols in columns.items()}
     rows = columns["tracks"]["t"] <= t_cur
@@ -77,7 +87,7 @@ def cut(columns: cb.Columns, t_cur: int) -> cb.Columns:
 class PlayedBrowser:
     """Says what the browser says; records what the kernel sends it."""
 
-    def __init__(self, job: cb.TrackingJob) -> None:
+    def __init__(self, job: TrackingJob) -> None:
         self.job = job
         self.sent: list[tuple[dict[str, Any], list[bytes]]] = []
         job.widget.send = lambda content, buffers=None: self.sent.append(
@@ -87,8 +97,8 @@ class PlayedBrowser:
     def say(self, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
         self.job.widget._handle_custom_msg(content, buffers or [])
 
-    def say_tables(self, columns: cb.Columns, seq: int, kind: str, t_cur: int) -> int:
-        parts = list(cb.encode_tables(columns, seq, kind, t_cur))
+    def say_tables(self, columns: Columns, seq: int, kind: str, t_cur: int) -> int:
+        parts = list(encode_tables(columns, seq, kind, t_cur))
         for message, buffers in parts:
             self.say(message, buffers)
         return len(parts)
@@ -103,13 +113,13 @@ def frames() -> Array:
     return rng.integers(0, 4000, (6, 40, 48)).astype(np.uint16)
 
 
-def make_job(frames: Array, **kwargs: Any) -> tuple[cb.TrackingJob, PlayedBrowser]:
-    job = cb.TrackingJob(FrameStack(frames), 14.0, {"window": 4}, **kwargs)
+def make_job(frames: Array, **kwargs: Any) -> tuple[TrackingJob, PlayedBrowser]:
+    job = TrackingJob(FrameStack(frames), 14.0, {"window": 4}, **kwargs)
     return job, PlayedBrowser(job)
 
 
-def expected_result(job: cb.TrackingJob, columns: cb.Columns) -> TrackingResult:
-    raw = cb.Checkpoint(columns, len(job.frames) - 1).raw()
+def expected_result(job: TrackingJob, columns: Columns) -> TrackingResult:
+    raw = Checkpoint(columns, len(job.frames) - 1).raw()
     return to_result(raw, job.geometry, job.frames, {})
 
 
@@ -123,7 +133,7 @@ def test_a_job_runs_from_ready_to_done(frames: Array) -> None:
     assert job.widget.shape == [6, 40, 48]
     assert job.widget.dtype == "uint16"
     assert job.widget.params == {"window": 4}  # only what the user passed: settings do the rest
-    played.say({"type": "ready", "protocol": cb.PROTOCOL})
+    played.say({"type": "ready", "protocol": PROTOCOL})
     # Messages that arrive between cells start the job at once.
     assert played.sent[-1][0] == {"type": "start", "resume_seq": None}
     assert job.status == "running"
@@ -170,7 +180,7 @@ def test_the_jobs_viewer_follows_the_checkpoints_then_takes_decisions(frames: Ar
     assert viewer.shape == [6, 40, 48]
     viewer_sent: list[dict[str, Any]] = []
     viewer.send = lambda content, buffers=None: viewer_sent.append(content)
-    played.say({"type": "ready", "protocol": cb.PROTOCOL})
+    played.say({"type": "ready", "protocol": PROTOCOL})
     columns = raw_columns(6)
     played.say_tables(cut(columns, 3), 1, "checkpoint", 3)
     assert max(viewer.tracks["t"]) == 3
@@ -199,17 +209,17 @@ def test_tables_travel_in_parts_under_the_message_limit() -> None:
         "y": np.linspace(5, 500, n),
         "visibility": np.linspace(0, 1, n).astype(np.float32),
     }
-    parts = list(cb.encode_tables(columns, 4, "result", 5))
+    parts = list(encode_tables(columns, 4, "result", 5))
     assert len(parts) > 2
     for message, buffers in parts:
-        assert sum(len(b) for b in buffers) <= cb.MAX_MESSAGE_BYTES
-        cb._check_from_browser(message)
-    assembly = cb._TableAssembly("result", 5, len(parts), parts[0][0]["rows"])
+        assert sum(len(b) for b in buffers) <= MAX_MESSAGE_BYTES
+        check_from_browser(message)
+    assembly = TableAssembly("result", 5, len(parts), parts[0][0]["rows"])
     for message, buffers in reversed(parts):  # any order
         assembly.add(message, buffers)
     assert assembly.complete()
     back = assembly.checkpoint().columns
-    for table, names in cb.TABLE_COLUMNS.items():
+    for table, names in TABLE_COLUMNS.items():
         for name in names:
             np.testing.assert_array_equal(back[table][name], columns[table][name])
 
@@ -262,7 +272,7 @@ def test_a_message_that_breaks_the_contract_ends_the_job(
     frames: Array, message: dict[str, Any], why: str | None
 ) -> None:
     job, played = make_job(frames)
-    played.say({"type": "ready", "protocol": cb.PROTOCOL})
+    played.say({"type": "ready", "protocol": PROTOCOL})
     played.say_tables(cut(raw_columns(6), 2), 1, "checkpoint", 2)
     played.say(message)
     if why is None:
@@ -272,7 +282,7 @@ def test_a_message_that_breaks_the_contract_ends_the_job(
     assert played.last("cancel")["reason"]
     assert why in job.widget.message
     assert "broke the job's protocol" in job.widget.message
-    with pytest.raises(cb.TrackingError, match="broke the job's protocol") as failure:
+    with pytest.raises(TrackingError, match="broke the job's protocol") as failure:
         job.result()
     # What was tracked before stays with the job.
     partial = failure.value.job.partial
@@ -287,15 +297,15 @@ def test_messages_before_start_and_parts_out_of_order_are_refused(frames: Array)
     assert "a 'get-frames' message while the job is waiting" in job.widget.message
 
     job, played = make_job(frames)
-    played.say({"type": "ready", "protocol": cb.PROTOCOL})
-    message, buffers = next(cb.encode_tables(raw_columns(6), 3, "result", 5))
+    played.say({"type": "ready", "protocol": PROTOCOL})
+    message, buffers = next(encode_tables(raw_columns(6), 3, "result", 5))
     played.say(message, buffers)
     played.say(message, buffers)
     assert job.status == "failed"
     assert "tables 3 again" in job.widget.message
 
     job, played = make_job(frames)
-    played.say({"type": "ready", "protocol": cb.PROTOCOL})
+    played.say({"type": "ready", "protocol": PROTOCOL})
     played.say(message, buffers[:-1])
     assert "columns" in job.widget.message
     assert "buffers" in job.widget.message
@@ -303,13 +313,13 @@ def test_messages_before_start_and_parts_out_of_order_are_refused(frames: Array)
 
 def test_a_failure_in_the_browser_keeps_its_partial_tables(frames: Array) -> None:
     job, played = make_job(frames)
-    played.say({"type": "ready", "protocol": cb.PROTOCOL})
+    played.say({"type": "ready", "protocol": PROTOCOL})
     played.say_tables(cut(raw_columns(6), 4), 5, "partial", 4)
     played.say({"type": "failed", "name": "ModelIntegrityError", "message": "tracker.onnx does "
                 "not match the model card", "frames_done": 5, "seq": 5,
                 "params": USED})  # fmt: skip
     assert job.status == "failed"
-    with pytest.raises(cb.TrackingError, match=r"ModelIntegrityError: tracker\.onnx does not"):
+    with pytest.raises(TrackingError, match=r"ModelIntegrityError: tracker\.onnx does not"):
         job.result()
     partial = job.partial
     assert partial is not None
@@ -321,7 +331,7 @@ def test_a_failure_in_the_browser_keeps_its_partial_tables(frames: Array) -> Non
 def test_a_silent_browser_ends_a_waiting_job(
     frames: Array, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cb, "SILENCE_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(cellpoint.job.job, "SILENCE_TIMEOUT_S", 0.5)
     job, played = make_job(frames)
     # The browser's messages arrive on another thread (a kernel subshell) while the cell waits.
     speaker = threading.Thread(target=played.say, args=({"type": "ready", "protocol": 1},))
@@ -331,7 +341,7 @@ def test_a_silent_browser_ends_a_waiting_job(
     assert job.wait_ready(1)
     job.start()
     played.say_tables(cut(raw_columns(6), 3), 1, "checkpoint", 3)
-    with pytest.raises(cb.TrackingError, match="the browser stopped answering"):
+    with pytest.raises(TrackingError, match="the browser stopped answering"):
         job.wait(timeout=10)
     assert job.status == "failed"
     partial = job.partial
@@ -341,7 +351,7 @@ def test_a_silent_browser_ends_a_waiting_job(
 
 def test_resume_sends_the_checkpoint_then_starts_from_it(frames: Array) -> None:
     job, played = make_job(frames)
-    played.say({"type": "ready", "protocol": cb.PROTOCOL})
+    played.say({"type": "ready", "protocol": PROTOCOL})
     columns = cut(raw_columns(6), 3)
     played.say_tables(columns, 1, "checkpoint", 3)
     job.cancel("the user pressed stop")
@@ -349,10 +359,10 @@ def test_resume_sends_the_checkpoint_then_starts_from_it(frames: Array) -> None:
     assert played.last("cancel") == {"type": "cancel", "reason": "the user pressed stop"}
 
     again, played_again = make_job(frames, checkpoint=job.checkpoint)
-    played_again.say({"type": "ready", "protocol": cb.PROTOCOL})
+    played_again.say({"type": "ready", "protocol": PROTOCOL})
     *tables, start = played_again.sent
     assert start[0] == {"type": "start", "resume_seq": 0}
-    assembly = cb._TableAssembly("resume", 3, len(tables), tables[0][0]["rows"])
+    assembly = TableAssembly("resume", 3, len(tables), tables[0][0]["rows"])
     for message, buffers in tables:
         assert message["kind"] == "resume"
         assembly.add(message, buffers)
@@ -367,8 +377,8 @@ def test_resume_sends_the_checkpoint_then_starts_from_it(frames: Array) -> None:
 
 def test_result_before_done_says_to_ask_again_later(frames: Array) -> None:
     job, played = make_job(frames)
-    played.say({"type": "ready", "protocol": cb.PROTOCOL})
-    with pytest.raises(cb.TrackingError, match=r"run `job.result\(\)` again in a later cell"):
+    played.say({"type": "ready", "protocol": PROTOCOL})
+    with pytest.raises(TrackingError, match=r"run `job.result\(\)` again in a later cell"):
         job.result()
     assert "running" in repr(job)
 

@@ -51,9 +51,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .ctc import CTCSequence, read_res_track, read_stack
-from .result import TrackingResult
-from .tables import validate_lineage
+from ..io.ctc import CTCSequence, read_res_track, read_stack
+from ..io.result import TrackingResult
+from ..io.tables import validate_lineage
 
 Array = npt.NDArray[Any]
 IntArray = npt.NDArray[np.int64]

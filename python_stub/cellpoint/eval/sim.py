@@ -22,10 +22,10 @@ import pandas as pd
 from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 
-from .tables import DIVISIONS_COLUMNS, empty_divisions, validate_tables
+from ..io.tables import DIVISIONS_COLUMNS, empty_divisions, validate_tables
 
 if TYPE_CHECKING:
-    from .result import TrackingResult
+    from ..io.result import TrackingResult
 
 FloatArray = npt.NDArray[np.float64]
 Floats = npt.NDArray[np.floating[Any]]  # float32 in rendering
@@ -272,7 +272,7 @@ class SimulatedSequence:
 
     def to_result(self) -> TrackingResult:
         """The ground truth as a TrackingResult."""
-        from .result import TrackingResult
+        from ..io.result import TrackingResult
 
         return TrackingResult(
             self.tracks,
@@ -312,7 +312,7 @@ class SimulatedSequence:
         Frames go to ``<folder>/<seq_name>/t000.tif ...``, markers to
         ``<folder>/<seq_name>_GT/TRA/man_track000.tif ...`` with ``man_track.txt``.
         """
-        from .ctc import write_res_track, write_stack
+        from ..io.ctc import write_res_track, write_stack
 
         sequence = Path(folder) / seq_name
         truth = Path(folder) / f"{seq_name}_GT" / "TRA"

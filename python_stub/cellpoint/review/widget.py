@@ -32,11 +32,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 from traitlets import Bool, Dict, Float, Int, List, Unicode
 
-from .frames import FrameStack
-from .widgets import _CellpointWidget
+from ..io.frames import FrameStack
+from ..widgets import _CellpointWidget
 
 if TYPE_CHECKING:
-    from .result import TrackingResult
+    from ..io.result import TrackingResult
 
 EXPORT_FORMATS = ("ctc", "csv", "parquet", "png")
 Tables = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]  # tracks, lineage, divisions

@@ -41,10 +41,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .frames import FrameStack
-from .preprocess import normalise, resize_weights
-from .result import TrackingResult
-from .tables import divisions_from_lineage, empty_divisions, empty_lineage, empty_tracks
+from ..engine.preprocess import normalise, resize_weights
+from ..io.frames import FrameStack
+from ..io.result import TrackingResult
+from ..io.tables import divisions_from_lineage, empty_divisions, empty_lineage, empty_tracks
 
 if TYPE_CHECKING:
     import networkx as nx

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .ctc import CTCSequence, read_ctc
+from ..io.ctc import CTCSequence, read_ctc
 from .sim import PRESETS
 
 # Typical nucleus diameters of the shared sequences (input pixels), as measured for the
@@ -44,7 +44,7 @@ def data_dir() -> Path | None:
     the working directory, as `make` runs, or from this file in a source checkout)."""
     env = os.environ.get("CELLPOINT_DATA")
     candidates = [Path(env)] if env else []
-    for project in (Path.cwd(), Path(__file__).resolve().parents[2]):
+    for project in (Path.cwd(), Path(__file__).resolve().parents[3]):
         candidates.append(project / ".." / "shared" / "data")
     for path in candidates:
         if path.is_dir():

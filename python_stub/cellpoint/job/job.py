@@ -4,8 +4,8 @@ The kernel side of DESIGN.md's comm contract. A `TrackingJob` owns one `JobWidge
 (the progress bar under the cell) and its model live in the browser, where the model runs the
 engine. The browser pulls frames a request at a time (`get-frames`, each answer under
 `MAX_MESSAGE_BYTES`), reports progress, and sends RAW's tables (model pixels) as checkpoints
-while it works and as the result at the end, in parts under `MAX_MESSAGE_BYTES`. Every message
-from the browser is checked against `schemas/job-messages.schema.json` before it is used.
+while it works and as the result at the end, in parts under `MAX_MESSAGE_BYTES` (codec.py).
+Every message from the browser is checked against `job-messages.schema.json` before it is used.
 
 Where comm messages reach the kernel while a cell runs (ipykernel >= 7 with JupyterLab >= 4.4
 sends them on a subshell) `wait()` blocks with a watchdog: a browser that stops talking for
@@ -16,41 +16,31 @@ checkpoint (`partial`), and `resume()` goes on from it.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping
-from dataclasses import dataclass, field
-from importlib import resources
+from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
-from .frames import FrameStack
-from .infer import model_card, to_result
-from .preprocess import Geometry
-from .raw import RawParams, RawResult
-from .result import TrackingResult
-from .review import ReviewWidget
-from .tables import empty_divisions, empty_lineage, empty_tracks
-from .widgets import JobWidget
+from ..engine.infer import model_card, to_result
+from ..engine.preprocess import Geometry
+from ..engine.raw import RawParams
+from ..io.frames import FrameStack
+from ..io.result import TrackingResult
+from ..io.tables import empty_divisions, empty_lineage, empty_tracks
+from ..review.widget import ReviewWidget
+from .codec import (
+    MAX_MESSAGE_BYTES,
+    Checkpoint,
+    MessageError,
+    TableAssembly,
+    check_from_browser,
+    encode_tables,
+)
+from .widget import JobWidget
 
 PROTOCOL = 1
-MAX_MESSAGE_BYTES = 8 * 2**20  # the server takes websocket messages of up to 10 MiB
 READY_TIMEOUT_S = 10.0
 SILENCE_TIMEOUT_S = 30.0  # the browser reports at least every 2 s while it works
-
-TABLE_COLUMNS: dict[str, dict[str, str]] = {
-    "tracks": {"track_id": "int32", "t": "int32", "x": "float64", "y": "float64",
-               "visibility": "float32"},
-    "lineage": {"track_id": "int32", "start": "int32", "end": "int32", "parent_id": "int32"},
-    "divisions": {"parent_id": "int32", "t": "int32", "daughter_a": "int32",
-                  "daughter_b": "int32", "score": "float64"},
-    "windows": {"first": "int32", "length": "int32", "queries": "int32"},
-}  # fmt: skip
-
-Columns = dict[str, dict[str, npt.NDArray[Any]]]
 
 
 class TrackingError(RuntimeError):
@@ -60,134 +50,6 @@ class TrackingError(RuntimeError):
     def __init__(self, message: str, job: TrackingJob) -> None:
         super().__init__(message)
         self.job = job
-
-
-class MessageError(ValueError):
-    """A message from the browser that breaks the contract."""
-
-
-def _schema_validator(direction: str) -> Callable[[Any], None]:
-    import jsonschema
-
-    text = resources.files("cellpoint").joinpath("schemas/job-messages.schema.json").read_text()
-    schema = json.loads(text)
-    validator = jsonschema.Draft7Validator(
-        {"definitions": schema["definitions"], "$ref": f"#/definitions/{direction}"}
-    )
-
-    def check(message: Any) -> None:
-        errors = sorted(validator.iter_errors(message), key=lambda e: e.path)
-        if errors:
-            kind = message.get("type") if isinstance(message, dict) else None
-            raise MessageError(f"malformed {kind!r} message: {errors[0].message}")
-
-    return check
-
-
-_check_from_browser = _schema_validator("toKernel")
-
-
-# --- tables over the comm ---------------------------------------------------------------------
-
-
-@dataclass
-class Checkpoint:
-    """RAW's tables (model pixels) up to frame `t_cur`, from which a run can go on."""
-
-    columns: Columns
-    t_cur: int
-
-    def raw(self) -> RawResult:
-        c = self.columns
-        windows = np.stack([c["windows"][k] for k in ("first", "length", "queries")], axis=1)
-        return RawResult(
-            tracks={k: v.astype(np.int64) if v.dtype.kind == "i" else v
-                    for k, v in c["tracks"].items()},
-            lineage={k: v.astype(np.int64) for k, v in c["lineage"].items()},
-            divisions={k: v.astype(np.int64) if v.dtype.kind == "i" else v
-                       for k, v in c["divisions"].items()},
-            windows=[tuple(int(x) for x in row) for row in windows],  # type: ignore[misc]
-        )  # fmt: skip
-
-
-def encode_tables(
-    columns: Columns, seq: int, kind: str, t_cur: int
-) -> Iterator[tuple[dict[str, Any], list[bytes]]]:
-    """(message, buffers) parts of the tables, each under MAX_MESSAGE_BYTES."""
-    chunks: list[tuple[dict[str, Any], bytes]] = []
-    for table, names in TABLE_COLUMNS.items():
-        for name, dtype in names.items():
-            values = np.ascontiguousarray(
-                columns[table][name], dtype=np.dtype(dtype).newbyteorder("<")
-            )
-            step = max(1, MAX_MESSAGE_BYTES // 2 // values.itemsize)
-            for offset in range(0, max(len(values), 1), step):
-                piece = values[offset : offset + step]
-                meta = {"table": table, "name": name, "dtype": dtype, "offset": offset,
-                        "length": len(piece)}  # fmt: skip
-                chunks.append((meta, piece.tobytes()))
-    rows = {table: len(columns[table][next(iter(names))]) for table, names in TABLE_COLUMNS.items()}
-    parts: list[list[tuple[dict[str, Any], bytes]]] = [[]]
-    size = 0
-    for meta, chunk in chunks:
-        if parts[-1] and size + len(chunk) > MAX_MESSAGE_BYTES // 2:
-            parts.append([])
-            size = 0
-        parts[-1].append((meta, chunk))
-        size += len(chunk)
-    for i, part in enumerate(parts):
-        message = {"type": "tables", "seq": seq, "kind": kind, "part": i, "parts": len(parts),
-                   "t_cur": t_cur, "rows": rows, "columns": [m for m, _ in part]}  # fmt: skip
-        yield message, [chunk for _, chunk in part]
-
-
-@dataclass
-class _TableAssembly:
-    kind: str
-    t_cur: int
-    parts: int
-    rows: dict[str, int]
-    columns: Columns = field(default_factory=dict)
-    seen: set[int] = field(default_factory=set)
-
-    def add(self, message: dict[str, Any], buffers: list[bytes]) -> None:
-        part = message["part"]
-        if part in self.seen or part >= self.parts:
-            raise MessageError(f"tables {message['seq']}: part {part} again or out of range")
-        if len(buffers) != len(message["columns"]):
-            n = len(message["columns"])
-            raise MessageError(f"tables {message['seq']}: {n} columns, {len(buffers)} buffers")
-        self.seen.add(part)
-        for meta, data in zip(message["columns"], buffers, strict=True):
-            table, name = meta["table"], meta["name"]
-            dtype = TABLE_COLUMNS[table].get(name)
-            if dtype != meta["dtype"]:
-                raise MessageError(f"tables: {table}.{name} is not a {meta['dtype']} column")
-            values = np.frombuffer(memoryview(data), dtype=np.dtype(dtype).newbyteorder("<"))
-            if len(values) != meta["length"] or meta["offset"] + len(values) > self.rows[table]:
-                raise MessageError(f"tables: {table}.{name} chunk does not fit its rows")
-            target = self.columns.setdefault(table, {}).setdefault(
-                name, np.zeros(self.rows[table], dtype=dtype)
-            )
-            target[meta["offset"] : meta["offset"] + len(values)] = values
-
-    def complete(self) -> bool:
-        return len(self.seen) == self.parts
-
-    def checkpoint(self) -> Checkpoint:
-        for table, names in TABLE_COLUMNS.items():
-            for name in names:
-                if name not in self.columns.get(table, {}):
-                    if self.rows[table] == 0:
-                        self.columns.setdefault(table, {})[name] = np.zeros(
-                            0, TABLE_COLUMNS[table][name]
-                        )
-                    else:
-                        raise MessageError(f"tables: {table}.{name} never arrived")
-        return Checkpoint(self.columns, self.t_cur)
-
-
-# --- the job ----------------------------------------------------------------------------------
 
 
 class TrackingJob:
@@ -221,7 +83,7 @@ class TrackingJob:
         self._done = threading.Event()
         self._result: TrackingResult | None = None
         self._error: str | None = None
-        self._assembling: dict[int, _TableAssembly] = {}
+        self._assembling: dict[int, TableAssembly] = {}
         self._finished_tables: dict[int, Checkpoint] = {}
         self._completed: set[int] = set()
         self._last_heard = time.monotonic()
@@ -359,7 +221,7 @@ class TrackingJob:
         if self._done.is_set():
             return  # a job that has ended ignores late messages
         try:
-            _check_from_browser(content)
+            check_from_browser(content)
             self._handle(content, [bytes(b) for b in buffers])
         except MessageError as error:
             self.widget.send({"type": "cancel", "reason": str(error)})
@@ -458,7 +320,7 @@ class TrackingJob:
         if assembly is None:
             if message["kind"] == "result":
                 self._result_started = time.monotonic()
-            assembly = _TableAssembly(message["kind"], message["t_cur"], message["parts"],
+            assembly = TableAssembly(message["kind"], message["t_cur"], message["parts"],
                                       dict(message["rows"]))  # fmt: skip
             self._assembling[seq] = assembly
         elif (assembly.kind, assembly.parts) != (message["kind"], message["parts"]):
@@ -556,13 +418,3 @@ def run(
 def _no_tracks(frames: FrameStack) -> TrackingResult:
     return TrackingResult(empty_tracks(), empty_lineage(), empty_divisions(), frames.shape,
                           frames=frames)  # fmt: skip
-
-
-def in_kernel() -> bool:
-    """Whether this runs in a Jupyter kernel a frontend can be attached to."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None

@@ -39,7 +39,7 @@ from .tables import (
 )
 
 if TYPE_CHECKING:
-    from .review import ReviewWidget
+    from ..review.widget import ReviewWidget
 
 SIDECAR = "cellpoint.json"
 # CTC masks: disks of this many nucleus diameters in radius cover nuclei up to 1.5 times the
@@ -139,7 +139,7 @@ class TrackingResult:
         """The review viewer: frames, points, tails, lineage tree, and every division to
         accept, reject or relink. Decisions change this result's `lineage` and `divisions` at
         once. `frames`: the stack to show, by default the one `track` was given."""
-        from .review import ReviewWidget
+        from ..review.widget import ReviewWidget
 
         return ReviewWidget(self, frames)
 

@@ -17,14 +17,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .frames import FrameStack
+from ..io.frames import FrameStack
+from ..io.result import TrackingResult
+from ..io.tables import divisions_from_lineage
 from .judge import HISTORY, TreeJudge
 from .preprocess import Geometry, Preprocessor
 from .raw import PairJudge, RawParams, RawResult, raw_inference
-from .result import TrackingResult
-from .tables import divisions_from_lineage
 
-MODELS_DIR = Path(__file__).resolve().parent / "models"
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 MODEL_NAME = "cap-v1"
 FEATURE_LAYOUT = "channel-last"  # features [h, w, C] a frame between the graphs (cap.export)
 FloatArray = npt.NDArray[np.float32]

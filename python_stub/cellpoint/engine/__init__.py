@@ -1,0 +1,1 @@
+"""The kernel's engine, src/engine/'s twin: preprocessing, RAW, the division judge, the model."""

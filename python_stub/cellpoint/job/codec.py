@@ -1,0 +1,155 @@
+"""The table wire codec of a tracking job: RAW's tables (model pixels) as typed columns packed
+into comm buffers, in `tables` messages of parts under `MAX_MESSAGE_BYTES`, and put back together
+from them; and the message schema (`job-messages.schema.json`, which src/job/messages.ts checks
+too) that every message from the browser must follow.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..engine.raw import RawResult
+
+MAX_MESSAGE_BYTES = 8 * 2**20  # the server takes websocket messages of up to 10 MiB
+
+TABLE_COLUMNS: dict[str, dict[str, str]] = {
+    "tracks": {"track_id": "int32", "t": "int32", "x": "float64", "y": "float64",
+               "visibility": "float32"},
+    "lineage": {"track_id": "int32", "start": "int32", "end": "int32", "parent_id": "int32"},
+    "divisions": {"parent_id": "int32", "t": "int32", "daughter_a": "int32",
+                  "daughter_b": "int32", "score": "float64"},
+    "windows": {"first": "int32", "length": "int32", "queries": "int32"},
+}  # fmt: skip
+
+Columns = dict[str, dict[str, npt.NDArray[Any]]]
+
+
+class MessageError(ValueError):
+    """A message from the browser that breaks the contract."""
+
+
+def _schema_validator(direction: str) -> Callable[[Any], None]:
+    import jsonschema
+
+    text = resources.files("cellpoint.job").joinpath("job-messages.schema.json").read_text()
+    schema = json.loads(text)
+    validator = jsonschema.Draft7Validator(
+        {"definitions": schema["definitions"], "$ref": f"#/definitions/{direction}"}
+    )
+
+    def check(message: Any) -> None:
+        errors = sorted(validator.iter_errors(message), key=lambda e: e.path)
+        if errors:
+            kind = message.get("type") if isinstance(message, dict) else None
+            raise MessageError(f"malformed {kind!r} message: {errors[0].message}")
+
+    return check
+
+
+check_from_browser = _schema_validator("toKernel")
+
+
+@dataclass
+class Checkpoint:
+    """RAW's tables (model pixels) up to frame `t_cur`, from which a run can go on."""
+
+    columns: Columns
+    t_cur: int
+
+    def raw(self) -> RawResult:
+        c = self.columns
+        windows = np.stack([c["windows"][k] for k in ("first", "length", "queries")], axis=1)
+        return RawResult(
+            tracks={k: v.astype(np.int64) if v.dtype.kind == "i" else v
+                    for k, v in c["tracks"].items()},
+            lineage={k: v.astype(np.int64) for k, v in c["lineage"].items()},
+            divisions={k: v.astype(np.int64) if v.dtype.kind == "i" else v
+                       for k, v in c["divisions"].items()},
+            windows=[tuple(int(x) for x in row) for row in windows],  # type: ignore[misc]
+        )  # fmt: skip
+
+
+def encode_tables(
+    columns: Columns, seq: int, kind: str, t_cur: int
+) -> Iterator[tuple[dict[str, Any], list[bytes]]]:
+    """(message, buffers) parts of the tables, each under MAX_MESSAGE_BYTES."""
+    chunks: list[tuple[dict[str, Any], bytes]] = []
+    for table, names in TABLE_COLUMNS.items():
+        for name, dtype in names.items():
+            values = np.ascontiguousarray(
+                columns[table][name], dtype=np.dtype(dtype).newbyteorder("<")
+            )
+            step = max(1, MAX_MESSAGE_BYTES // 2 // values.itemsize)
+            for offset in range(0, max(len(values), 1), step):
+                piece = values[offset : offset + step]
+                meta = {"table": table, "name": name, "dtype": dtype, "offset": offset,
+                        "length": len(piece)}  # fmt: skip
+                chunks.append((meta, piece.tobytes()))
+    rows = {table: len(columns[table][next(iter(names))]) for table, names in TABLE_COLUMNS.items()}
+    parts: list[list[tuple[dict[str, Any], bytes]]] = [[]]
+    size = 0
+    for meta, chunk in chunks:
+        if parts[-1] and size + len(chunk) > MAX_MESSAGE_BYTES // 2:
+            parts.append([])
+            size = 0
+        parts[-1].append((meta, chunk))
+        size += len(chunk)
+    for i, part in enumerate(parts):
+        message = {"type": "tables", "seq": seq, "kind": kind, "part": i, "parts": len(parts),
+                   "t_cur": t_cur, "rows": rows, "columns": [m for m, _ in part]}  # fmt: skip
+        yield message, [chunk for _, chunk in part]
+
+
+@dataclass
+class TableAssembly:
+    """One `tables` message's columns, put together as its parts arrive."""
+
+    kind: str
+    t_cur: int
+    parts: int
+    rows: dict[str, int]
+    columns: Columns = field(default_factory=dict)
+    seen: set[int] = field(default_factory=set)
+
+    def add(self, message: dict[str, Any], buffers: list[bytes]) -> None:
+        part = message["part"]
+        if part in self.seen or part >= self.parts:
+            raise MessageError(f"tables {message['seq']}: part {part} again or out of range")
+        if len(buffers) != len(message["columns"]):
+            n = len(message["columns"])
+            raise MessageError(f"tables {message['seq']}: {n} columns, {len(buffers)} buffers")
+        self.seen.add(part)
+        for meta, data in zip(message["columns"], buffers, strict=True):
+            table, name = meta["table"], meta["name"]
+            dtype = TABLE_COLUMNS[table].get(name)
+            if dtype != meta["dtype"]:
+                raise MessageError(f"tables: {table}.{name} is not a {meta['dtype']} column")
+            values = np.frombuffer(memoryview(data), dtype=np.dtype(dtype).newbyteorder("<"))
+            if len(values) != meta["length"] or meta["offset"] + len(values) > self.rows[table]:
+                raise MessageError(f"tables: {table}.{name} chunk does not fit its rows")
+            target = self.columns.setdefault(table, {}).setdefault(
+                name, np.zeros(self.rows[table], dtype=dtype)
+            )
+            target[meta["offset"] : meta["offset"] + len(values)] = values
+
+    def complete(self) -> bool:
+        return len(self.seen) == self.parts
+
+    def checkpoint(self) -> Checkpoint:
+        for table, names in TABLE_COLUMNS.items():
+            for name in names:
+                if name not in self.columns.get(table, {}):
+                    if self.rows[table] == 0:
+                        self.columns.setdefault(table, {})[name] = np.zeros(
+                            0, TABLE_COLUMNS[table][name]
+                        )
+                    else:
+                        raise MessageError(f"tables: {table}.{name} never arrived")
+        return Checkpoint(self.columns, self.t_cur)
