@@ -224,45 +224,203 @@ export async function rawInference(
     throw new RangeError(`tracking needs at least 2 frames, got ${nFrames}`);
   }
   rawParams(params); // validates
-  const { onProgress, signal, onCheckpoint, resume, sisters, frames, judge } = options;
-  // numpy compares float32 values with float32-rounded thresholds.
-  const detection = params.detection_threshold;
-  const visible = Math.fround(params.visibility_threshold);
-  const divides = Math.fround(params.division_threshold);
-  const judging = sisters !== undefined && frames !== undefined && judge !== undefined;
-  const confirming = Math.fround(params.sister_threshold * CONFIRM_FRACTION);
-  const candidateFloor = Math.fround(judging ? CANDIDATE_SCORE : params.sister_threshold);
-  const separation = Math.fround(params.min_separation);
-  const store = new TrackStore();
-  const divisions: [number, number, number, number, number][] = [];
-  /** Tracks with daughters. */
-  const parents = new Set<number>();
-  const windows: RawWindow[] = [];
+  return new RawInference(nFrames, heatmap, trackWindow, params, options).run();
+}
+
+type DivisionRow = [number, number, number, number, number];
+
+/**
+ * One run of RAW: its state, the loop (`run`, `window`, `frame`, `follow`) and its rules, one
+ * method each, in the order of Python's `_RawInference` (cellpoint's raw.py).
+ */
+class RawInference {
+  constructor(
+    private readonly nFrames: number,
+    private readonly heatmap: HeatmapSource,
+    private readonly trackWindow: WindowTracker,
+    private readonly params: RawParams,
+    private readonly options: RawOptions
+  ) {
+    const { sisters, frames, judge } = options;
+    this.judging = sisters !== undefined && frames !== undefined && judge !== undefined;
+    // numpy compares float32 values with float32-rounded thresholds.
+    this.visible = Math.fround(params.visibility_threshold);
+    this.divides = Math.fround(params.division_threshold);
+    this.confirming = Math.fround(params.sister_threshold * CONFIRM_FRACTION);
+    this.candidateFloor = Math.fround(this.judging ? CANDIDATE_SCORE : params.sister_threshold);
+    this.separation = Math.fround(params.min_separation);
+    // Squared, so that both hosts compare exactly the same double-precision numbers.
+    this.duplicate = params.min_separation * DUPLICATE_FRACTION;
+    this.duplicateSquared = this.duplicate * this.duplicate;
+    this.offset = params.min_separation * DIVISION_OFFSET_FRACTION;
+  }
+
+  // --- the loop ------------------------------------------------------------------------------
+
+  async run(): Promise<RawRun> {
+    const { resume, onProgress, onCheckpoint } = this.options;
+    let tCur = 0;
+    if (resume) {
+      tCur = restore(resume, this.nFrames, this.store, this.divisions, this.windows);
+      this.divisions.forEach(d => this.parents.add(d[0]));
+    } else {
+      this.stopIfAborted(0);
+      await this.addNewCells(0);
+    }
+    while (tCur < this.nFrames - 1) {
+      this.stopIfAborted(tCur + 1);
+      const at = tCur;
+      onCheckpoint?.(() => ({ tables: this.tables(), tCur: at }));
+      if (this.store.living(tCur).length === 0) {
+        tCur += 1;
+        this.store.retire(tCur);
+        await this.addNewCells(tCur);
+        onProgress?.(tCur + 1, this.store.made);
+        continue;
+      }
+      tCur = await this.window(tCur);
+    }
+    return { ...this.tables(), peakHeldTracks: this.store.peakHeld };
+  }
+
+  /**
+   * One tracker call from tCur with a query per living cell, read frame by frame up to the
+   * first frame with an event; returns that frame (the window's last without one): the next
+   * window's first.
+   */
+  private async window(tCur: number): Promise<number> {
+    const { signal } = this.options;
+    const active = this.store.living(tCur);
+    const length = Math.min(this.params.window, this.nFrames - tCur);
+    const n = active.length;
+    const queries = new Float32Array(n * 3);
+    active.forEach((tr, i) => {
+      queries[3 * i + 1] = tr.xs[tr.xs.length - 1] as number;
+      queries[3 * i + 2] = tr.ys[tr.ys.length - 1] as number;
+    });
+    let output: WindowOutput;
+    try {
+      output = await this.trackWindow(tCur, length, queries, signal);
+    } catch (error) {
+      this.stopIfAborted(tCur + 1); // a tracker stopped by the signal: cancellation, not failure
+      throw error;
+    }
+    const { points, visibility } = output;
+    if (points.length !== length * n * 6 || visibility.length !== length * n * 3) {
+      throw new Error(
+        `the tracker returned ${points.length} point and ${visibility.length} visibility ` +
+          `values for ${length} frames and ${n} queries; expected ${length * n * 6} and ` +
+          `${length * n * 3}`
+      );
+    }
+    this.windows.push({ first: tCur, length, queries: n });
+    for (let i = 1; i < length; i++) {
+      if (await this.frame(tCur + i, i, active, output)) {
+        return tCur + i;
+      }
+    }
+    return tCur + length - 1;
+  }
+
+  /**
+   * Frame t, the window's i-th: each living cell goes on, divides or ends; then sisters the
+   * tracker did not divide, duplicate tracks, new cells. Whether a division or a new cell came.
+   */
+  private async frame(
+    t: number,
+    i: number,
+    active: Track[],
+    output: WindowOutput
+  ): Promise<boolean> {
+    this.store.retire(t);
+    const pairs = await this.sisterPairs(t);
+    let event = false;
+    active.forEach((tr, q) => {
+      event = this.follow(tr, t, i * active.length + q, output, pairs) || event;
+    });
+    event = (await this.splitSisters(t, pairs)) || event;
+    this.endDuplicates(t);
+    event = (await this.addNewCells(t)) || event;
+    this.options.onProgress?.(t + 1, this.store.made);
+    return event;
+  }
+
+  /**
+   * A living cell at frame t, from the tracker's row `row` (frame x query): on while its own
+   * column is visible, else divided if both daughter slots are lit, lie either side of her and
+   * (with a sister head) are confirmed, else ended. Whether she divided.
+   */
+  private follow(
+    tr: Track,
+    t: number,
+    row: number,
+    { points, visibility }: WindowOutput,
+    pairs: Float32Array | null
+  ): boolean {
+    if (!tr.alive) {
+      return false;
+    }
+    const v = row * 3;
+    const p = row * 6;
+    const v0 = visibility[v] as number;
+    const v1 = visibility[v + 1] as number;
+    const v2 = visibility[v + 2] as number;
+    if (v0 > this.visible) {
+      tr.xs.push(points[p] as number);
+      tr.ys.push(points[p + 1] as number);
+      tr.vis.push(v0);
+      return false;
+    }
+    tr.alive = false;
+    if (
+      v1 > this.divides &&
+      v2 > this.divides &&
+      this.canDivide(tr, t) &&
+      this.straddle(tr, ...slots(points, p)) &&
+      this.confirmed(pairs, ...slots(points, p))
+    ) {
+      const a = this.startTrack(
+        t,
+        points[p + 2] as number,
+        points[p + 3] as number,
+        v1,
+        tr.trackId
+      );
+      const b = this.startTrack(
+        t,
+        points[p + 4] as number,
+        points[p + 5] as number,
+        v2,
+        tr.trackId
+      );
+      this.recordDivision(tr, t, a, b, Math.min(v1, v2));
+      return true;
+    }
+    return false;
+  }
+
+  // --- the rules -----------------------------------------------------------------------------
 
   /** Whether the track may have daughters born at t: not a daughter younger than min_cycle. */
-  const canDivide = (track: Track, t: number): boolean =>
-    track.parentId === 0 || t - track.start >= params.min_cycle;
+  private canDivide(track: Track, t: number): boolean {
+    return track.parentId === 0 || t - track.start >= this.params.min_cycle;
+  }
 
-  const startTrack = (t: number, x: number, y: number, v: number, parent = 0): Track =>
-    store.start(t, x, y, v, parent);
+  private startTrack(t: number, x: number, y: number, v: number, parent = 0): Track {
+    return this.store.start(t, x, y, v, parent);
+  }
 
-  const recordDivision = (mother: Track, t: number, a: Track, b: Track, score: number): void => {
-    divisions.push([mother.trackId, t, a.trackId, b.trackId, score]);
-    parents.add(mother.trackId);
-  };
-
-  // Squared, so that both hosts compare exactly the same double-precision numbers.
-  const duplicate = params.min_separation * DUPLICATE_FRACTION;
-  const duplicateSquared = duplicate * duplicate;
-
-  const offset = params.min_separation * DIVISION_OFFSET_FRACTION;
+  private recordDivision(mother: Track, t: number, a: Track, b: Track, score: number): void {
+    this.divisions.push([mother.trackId, t, a.trackId, b.trackId, score]);
+    this.parents.add(mother.trackId);
+  }
 
   /**
    * How far daughters with midpoint (mx, my) lie from the mother's k-th point, if they lie either
    * side of her there (Python's `midpoint_gap`); null if not. Square roots, not hypot, so that
    * both hosts compute the same correctly rounded numbers.
    */
-  const midpointGap = (mother: Track, k: number, mx: number, my: number): number | null => {
+  private midpointGap(mother: Track, k: number, mx: number, my: number): number | null {
     const x = mother.xs[k] as number;
     const y = mother.ys[k] as number;
     const gap = Math.sqrt(squaredLength(mx - x, my - y));
@@ -272,16 +430,18 @@ export async function rawInference(
             squaredLength(x - (mother.xs[k - 1] as number), y - (mother.ys[k - 1] as number))
           )
         : 0;
-    return gap < offset + step ? gap : null;
-  };
+    return gap < this.offset + step ? gap : null;
+  }
 
   /** Whether daughters at (ax, ay) and (bx, by) lie either side of the mother's last point. */
-  const straddle = (mother: Track, ax: number, ay: number, bx: number, by: number): boolean =>
-    midpointGap(mother, mother.xs.length - 1, (ax + bx) / 2, (ay + by) / 2) !== null;
+  private straddle(mother: Track, ax: number, ay: number, bx: number, by: number): boolean {
+    const last = mother.xs.length - 1;
+    return this.midpointGap(mother, last, (ax + bx) / 2, (ay + by) / 2) !== null;
+  }
 
   /** Two tracks on one cell (not sisters): the younger ends at t - 1. */
-  const endDuplicates = (t: number): void => {
-    const here = store.living(t).filter(tr => tr.start < t);
+  private endDuplicates(t: number): void {
+    const here = this.store.living(t).filter(tr => tr.start < t);
     here.forEach((young, k) => {
       for (const old of here.slice(0, k)) {
         if (!old.alive || (old.parentId !== 0 && old.parentId === young.parentId)) {
@@ -291,21 +451,18 @@ export async function rawInference(
           (old.xs[old.xs.length - 1] as number) - (young.xs[young.xs.length - 1] as number);
         const dy =
           (old.ys[old.ys.length - 1] as number) - (young.ys[young.ys.length - 1] as number);
-        if (dx * dx + dy * dy < duplicateSquared) {
+        if (dx * dx + dy * dy < this.duplicateSquared) {
           endBeforeLast(young);
           break;
         }
       }
     });
-  };
-
-  /** Whether the track's k-th point lies nearer (x, y) than the root of `squared`. */
-  const near = (tr: Track, k: number, x: number, y: number, squared: number): boolean =>
-    squaredLength((tr.xs[k] as number) - x, (tr.ys[k] as number) - y) < squared;
+  }
 
   /** Frame t's sister pairs down to the confirming threshold (or the judge's floor); null
    * without a head. */
-  const sisterPairs = async (t: number): Promise<Float32Array | null> => {
+  private async sisterPairs(t: number): Promise<Float32Array | null> {
+    const { sisters } = this.options;
     if (!sisters) {
       return null;
     }
@@ -313,69 +470,60 @@ export async function rawInference(
     try {
       map = await sisters(t);
     } catch (error) {
-      stopIfAborted(t);
+      this.stopIfAborted(t);
       throw error;
     }
-    return findSisters(map, Math.min(confirming, candidateFloor), params.min_separation);
-  };
+    const threshold = Math.min(this.confirming, this.candidateFloor);
+    return findSisters(map, threshold, this.params.min_separation);
+  }
 
   /** Whether a sister pair lies where the daughter slots (ax, ay) and (bx, by) are. */
-  const confirmed = (
+  private confirmed(
     pairs: Float32Array | null,
     ax: number,
     ay: number,
     bx: number,
     by: number
-  ): boolean => {
+  ): boolean {
     if (pairs === null) {
       return true;
     }
     const mx = (ax + bx) / 2;
     const my = (ay + by) / 2;
     for (let k = 0; k < pairs.length; k += 5) {
-      if (!((pairs[k + 4] as number) > confirming)) {
+      if (!((pairs[k + 4] as number) > this.confirming)) {
         continue;
       }
       const px = ((pairs[k] as number) + (pairs[k + 2] as number)) / 2;
       const py = ((pairs[k + 1] as number) + (pairs[k + 3] as number)) / 2;
-      if (squaredLength(px - mx, py - my) < duplicateSquared) {
+      if (squaredLength(px - mx, py - my) < this.duplicateSquared) {
         return true;
       }
     }
     return false;
-  };
-
-  /** A frame for the judge, stopping (not failing) where the signal stopped its source. */
-  const modelFrame = async (t: number): Promise<ModelFrame> => {
-    try {
-      return await (frames as ModelFrameSource)(t);
-    } catch (error) {
-      stopIfAborted(t);
-      throw error;
-    }
-  };
+  }
 
   /**
    * The judge's word on sisters (xa, ya, xb, yb, score) born at t to `mother`, `gap` from her
    * point at t - 1 (without a judge, every pair above `sister_threshold` is one).
    */
-  const isDivision = async (
+  private async isDivision(
     t: number,
     pair: [number, number, number, number, number],
     mother: Track,
     gap: number
-  ): Promise<boolean> => {
-    if (!judging) {
+  ): Promise<boolean> {
+    if (!this.judging) {
       return true;
     }
     const [xa, ya, xb, yb, score] = pair;
     const k = t - 1 - mother.start; // her point at t - 1
     const history: number[] = [];
     for (let j = 0; j < Math.min(HISTORY, k + 1); j++) {
-      const frame = await modelFrame(t - 1 - j);
+      const frame = await this.modelFrame(t - 1 - j);
       history.push(boxMean(frame, mother.xs[k - j] as number, mother.ys[k - j] as number));
     }
-    const now = await modelFrame(t);
+    const now = await this.modelFrame(t);
     const features = pairFeatures(
       score,
       Math.sqrt(squaredLength(xa - xb, ya - yb)) / 2,
@@ -384,22 +532,23 @@ export async function rawInference(
       history,
       [boxMean(now, xa, ya), boxMean(now, xb, yb)]
     );
-    return (judge as PairJudge)({
+    return (this.options.judge as PairJudge)({
       t,
       pair,
       mother: [mother.xs[k] as number, mother.ys[k] as number],
       features
     });
-  };
+  }
 
   /** Sisters born at t that the tracker did not divide split their mother (Python's twin). */
-  const splitSisters = async (t: number, pairs: Float32Array | null): Promise<boolean> => {
+  private async splitSisters(t: number, pairs: Float32Array | null): Promise<boolean> {
     if (pairs === null) {
       return false;
     }
+    const { store, duplicateSquared } = this;
     let found = false;
     for (let k = 0; k < pairs.length; k += 5) {
-      if (!((pairs[k + 4] as number) > candidateFloor)) {
+      if (!((pairs[k + 4] as number) > this.candidateFloor)) {
         continue;
       }
       const xa = pairs[k] as number;
@@ -418,11 +567,11 @@ export async function rawInference(
       }
       const mx = (xa + xb) / 2;
       const my = (ya + yb) / 2;
-      const reach = Math.sqrt(squaredLength(xa - xb, ya - yb)) / 2 + duplicate;
+      const reach = Math.sqrt(squaredLength(xa - xb, ya - yb)) / 2 + this.duplicate;
       let mother: Track | null = null;
       let nearest = Infinity;
       for (const tr of store.held) {
-        if (tr.start >= t || parents.has(tr.trackId) || !canDivide(tr, t)) {
+        if (tr.start >= t || this.parents.has(tr.trackId) || !this.canDivide(tr, t)) {
           continue;
         }
         if (tr.alive && end(tr) === t) {
@@ -432,36 +581,40 @@ export async function rawInference(
         } else if (tr.alive || end(tr) !== t - 1) {
           continue;
         }
-        const gap = midpointGap(tr, t - 1 - tr.start, mx, my);
+        const gap = this.midpointGap(tr, t - 1 - tr.start, mx, my);
         if (gap !== null && gap < nearest) {
           mother = tr;
           nearest = gap;
         }
       }
-      if (mother === null || !(await isDivision(t, [xa, ya, xb, yb, score], mother, nearest))) {
+      if (
+        mother === null ||
+        !(await this.isDivision(t, [xa, ya, xb, yb, score], mother, nearest))
+      ) {
         continue;
       }
       if (mother.alive) {
         endBeforeLast(mother);
       }
-      const a = startTrack(t, xa, ya, score, mother.trackId);
-      const b = startTrack(t, xb, yb, score, mother.trackId);
-      recordDivision(mother, t, a, b, score);
+      const a = this.startTrack(t, xa, ya, score, mother.trackId);
+      const b = this.startTrack(t, xb, yb, score, mother.trackId);
+      this.recordDivision(mother, t, a, b, score);
       found = true;
     }
     return found;
-  };
+  }
 
-  const addNewCells = async (t: number): Promise<boolean> => {
+  /** Heatmap peaks of frame t far from every living cell start new tracks; whether any did. */
+  private async addNewCells(t: number): Promise<boolean> {
     let map: Heatmap;
     try {
-      map = await heatmap(t);
+      map = await this.heatmap(t);
     } catch (error) {
-      stopIfAborted(t); // a source stopped by the signal: cancellation, not failure
+      this.stopIfAborted(t); // a source stopped by the signal: cancellation, not failure
       throw error;
     }
-    const peaks = findPeaks(map, detection, params.min_separation);
-    const living = store.living(t);
+    const peaks = findPeaks(map, this.params.detection_threshold, this.params.min_separation);
+    const living = this.store.living(t);
     const lx = living.map(tr => tr.xs[tr.xs.length - 1] as number);
     const ly = living.map(tr => tr.ys[tr.ys.length - 1] as number);
     let found = false;
@@ -477,115 +630,61 @@ export async function rawInference(
         );
         nearest = Number.isNaN(d) ? NaN : Math.min(nearest, d);
       }
-      if (!(nearest < separation)) {
-        startTrack(t, x, y, peaks[k + 2] as number);
+      if (!(nearest < this.separation)) {
+        this.startTrack(t, x, y, peaks[k + 2] as number);
         found = true;
       }
     }
     return found;
-  };
+  }
 
-  const stopIfAborted = (framesDone: number): void => {
+  // --- the browser's own: cancelling, and async sources --------------------------------------
+
+  /** A frame for the judge, stopping (not failing) where the signal stopped its source. */
+  private async modelFrame(t: number): Promise<ModelFrame> {
+    try {
+      return await (this.options.frames as ModelFrameSource)(t);
+    } catch (error) {
+      this.stopIfAborted(t);
+      throw error;
+    }
+  }
+
+  private stopIfAborted(framesDone: number): void {
+    const { signal } = this.options;
     if (signal?.aborted) {
       throw new RawAbortError(
-        { ...tables(store, divisions, windows), peakHeldTracks: store.peakHeld },
+        { ...this.tables(), peakHeldTracks: this.store.peakHeld },
         framesDone,
-        nFrames,
+        this.nFrames,
         signal.reason
       );
     }
-  };
+  }
 
-  let tCur = 0;
-  if (resume) {
-    tCur = restore(resume, nFrames, store, divisions, windows);
-    divisions.forEach(d => parents.add(d[0]));
-  } else {
-    stopIfAborted(0);
-    await addNewCells(0);
+  private tables(): RawResult {
+    return tables(this.store, this.divisions, this.windows);
   }
-  while (tCur < nFrames - 1) {
-    stopIfAborted(tCur + 1);
-    const at = tCur;
-    onCheckpoint?.(() => ({ tables: tables(store, divisions, windows), tCur: at }));
-    const active = store.living(tCur);
-    if (active.length === 0) {
-      tCur += 1;
-      store.retire(tCur);
-      await addNewCells(tCur);
-      onProgress?.(tCur + 1, store.made);
-      continue;
-    }
-    const length = Math.min(params.window, nFrames - tCur);
-    const n = active.length;
-    const queries = new Float32Array(n * 3);
-    active.forEach((tr, i) => {
-      queries[3 * i + 1] = tr.xs[tr.xs.length - 1] as number;
-      queries[3 * i + 2] = tr.ys[tr.ys.length - 1] as number;
-    });
-    let output: WindowOutput;
-    try {
-      output = await trackWindow(tCur, length, queries, signal);
-    } catch (error) {
-      stopIfAborted(tCur + 1); // a tracker stopped by the signal: cancellation, not failure
-      throw error;
-    }
-    const { points, visibility: vis } = output;
-    if (points.length !== length * n * 6 || vis.length !== length * n * 3) {
-      throw new Error(
-        `the tracker returned ${points.length} point and ${vis.length} visibility values for ` +
-          `${length} frames and ${n} queries; expected ${length * n * 6} and ${length * n * 3}`
-      );
-    }
-    windows.push({ first: tCur, length, queries: n });
-    let nextStart = tCur + length - 1;
-    for (let i = 1; i < length; i++) {
-      const t = tCur + i;
-      let event = false;
-      store.retire(t);
-      const pairs = await sisterPairs(t);
-      for (let q = 0; q < n; q++) {
-        const tr = active[q] as Track;
-        if (!tr.alive) {
-          continue;
-        }
-        const v = (i * n + q) * 3;
-        const p = (i * n + q) * 6;
-        const v0 = vis[v] as number;
-        const v1 = vis[v + 1] as number;
-        const v2 = vis[v + 2] as number;
-        if (v0 > visible) {
-          tr.xs.push(points[p] as number);
-          tr.ys.push(points[p + 1] as number);
-          tr.vis.push(v0);
-        } else if (
-          v1 > divides &&
-          v2 > divides &&
-          canDivide(tr, t) &&
-          straddle(tr, ...slots(points, p)) &&
-          confirmed(pairs, ...slots(points, p))
-        ) {
-          tr.alive = false;
-          const a = startTrack(t, points[p + 2] as number, points[p + 3] as number, v1, tr.trackId);
-          const b = startTrack(t, points[p + 4] as number, points[p + 5] as number, v2, tr.trackId);
-          recordDivision(tr, t, a, b, Math.min(v1, v2));
-          event = true;
-        } else {
-          tr.alive = false;
-        }
-      }
-      event = (await splitSisters(t, pairs)) || event;
-      endDuplicates(t);
-      event = (await addNewCells(t)) || event;
-      onProgress?.(t + 1, store.made);
-      if (event) {
-        nextStart = t;
-        break;
-      }
-    }
-    tCur = nextStart;
-  }
-  return { ...tables(store, divisions, windows), peakHeldTracks: store.peakHeld };
+
+  private readonly store = new TrackStore();
+  private readonly divisions: DivisionRow[] = [];
+  /** Tracks with daughters. */
+  private readonly parents = new Set<number>();
+  private readonly windows: RawWindow[] = [];
+  private readonly judging: boolean;
+  private readonly visible: number;
+  private readonly divides: number;
+  private readonly confirming: number;
+  private readonly candidateFloor: number;
+  private readonly separation: number;
+  private readonly duplicate: number;
+  private readonly duplicateSquared: number;
+  private readonly offset: number;
+}
+
+/** Whether the track's k-th point lies nearer (x, y) than the root of `squared`. */
+function near(tr: Track, k: number, x: number, y: number, squared: number): boolean {
+  return squaredLength((tr.xs[k] as number) - x, (tr.ys[k] as number) - y) < squared;
 }
 
 /** The daughter slots' points (ax, ay, bx, by) of the query whose points start at `p`. */
@@ -608,7 +707,7 @@ function restore(
   checkpoint: RawCheckpoint,
   nFrames: number,
   store: TrackStore,
-  divisions: [number, number, number, number, number][],
+  divisions: DivisionRow[],
   windows: RawWindow[]
 ): number {
   const { tables: done, tCur } = checkpoint;
@@ -661,7 +760,7 @@ function restore(
 
 function tables(
   store: TrackStore,
-  divisions: readonly [number, number, number, number, number][],
+  divisions: readonly DivisionRow[],
   windows: readonly RawWindow[]
 ): RawResult {
   const division = (k: 0 | 1 | 2 | 3): Int32Array => Int32Array.from(divisions, d => d[k]);

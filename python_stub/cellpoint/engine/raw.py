@@ -199,24 +199,150 @@ def raw_inference(
     `sister_threshold` do."""
     if n_frames < 2:
         raise ValueError(f"tracking needs at least 2 frames, got {n_frames}")
-    store = TrackStore()
-    divisions: list[tuple[int, int, int, int, float]] = []
-    parents: set[int] = set()  # tracks with daughters
-    windows: list[tuple[int, int, int]] = []
-    # Float32 values are compared with float32 thresholds, whatever numpy's promotion rules
-    # (numpy 1.x compares a float32 scalar with a Python float in float64): the browser does
-    # the same (src/engine/raw.ts).
-    separation = np.float32(params.min_separation)
-    division_threshold = np.float32(params.division_threshold)
-    visibility_threshold = np.float32(params.visibility_threshold)
-    duplicate = params.min_separation * DUPLICATE_FRACTION
-    duplicate_squared = duplicate * duplicate
-    offset = params.min_separation * DIVISION_OFFSET_FRACTION
-    judging = sisters is not None and frames is not None and judge is not None
-    confirm_threshold = np.float32(params.sister_threshold * CONFIRM_FRACTION)
-    candidate_floor = np.float32(CANDIDATE_SCORE if judging else params.sister_threshold)
+    run = _RawInference(
+        n_frames, heatmap, track_window, params, on_progress, sisters, frames, judge
+    )
+    return run.run()
 
-    def midpoint_gap(mother: Track, k: int, mx: float, my: float) -> float | None:
+
+class _RawInference:
+    """One run of RAW: its state, the loop (`run`, `window`, `frame`, `follow`) and its rules,
+    one method each, in the order of the browser's `RawInference` (src/engine/raw.ts)."""
+
+    def __init__(
+        self,
+        n_frames: int,
+        heatmap: HeatmapSource,
+        track_window: WindowTracker,
+        params: RawParams,
+        on_progress: Callable[[int, int], None] | None,
+        sisters: SisterSource | None,
+        frames: ModelFrameSource | None,
+        judge: PairJudge | None,
+    ) -> None:
+        self.n_frames, self.heatmap, self.track_window = n_frames, heatmap, track_window
+        self.params, self.on_progress = params, on_progress
+        self.sisters, self.frames, self.judge = sisters, frames, judge
+        self.store = TrackStore()
+        self.divisions: list[tuple[int, int, int, int, float]] = []
+        self.parents: set[int] = set()  # tracks with daughters
+        self.windows: list[tuple[int, int, int]] = []
+        self.judging = sisters is not None and frames is not None and judge is not None
+        # Float32 values are compared with float32 thresholds, whatever numpy's promotion rules
+        # (numpy 1.x compares a float32 scalar with a Python float in float64): the browser
+        # does the same.
+        self.visible = np.float32(params.visibility_threshold)
+        self.divides = np.float32(params.division_threshold)
+        self.confirming = np.float32(params.sister_threshold * CONFIRM_FRACTION)
+        self.candidate_floor = np.float32(
+            CANDIDATE_SCORE if self.judging else params.sister_threshold
+        )
+        self.separation = np.float32(params.min_separation)
+        self.duplicate = params.min_separation * DUPLICATE_FRACTION
+        self.duplicate_squared = self.duplicate * self.duplicate
+        self.offset = params.min_separation * DIVISION_OFFSET_FRACTION
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def run(self) -> RawResult:
+        store = self.store
+        self.add_new_cells(0)
+        t_cur = 0
+        while t_cur < self.n_frames - 1:
+            if not store.living(t_cur):
+                t_cur += 1
+                store.retire(t_cur)
+                self.add_new_cells(t_cur)
+                if self.on_progress:
+                    self.on_progress(t_cur + 1, store.made)
+                continue
+            t_cur = self.window(t_cur)
+        tracks, lineage = store.tables()
+        divisions = self.divisions
+        return RawResult(
+            tracks=tracks,
+            lineage=lineage,
+            divisions={
+                "parent_id": np.array([d[0] for d in divisions], np.int64),
+                "t": np.array([d[1] for d in divisions], np.int64),
+                "daughter_a": np.array([d[2] for d in divisions], np.int64),
+                "daughter_b": np.array([d[3] for d in divisions], np.int64),
+                "score": np.array([d[4] for d in divisions], np.float64),
+            },
+            windows=self.windows,
+            peak_held_tracks=store.peak_held,
+        )
+
+    def window(self, t_cur: int) -> int:
+        """One tracker call from t_cur with a query per living cell, read frame by frame up to
+        the first frame with an event; returns that frame (the window's last without one): the
+        next window's first."""
+        active = self.store.living(t_cur)
+        length = min(self.params.window, self.n_frames - t_cur)
+        queries = np.array([(0.0, tr.xs[-1], tr.ys[-1]) for tr in active], np.float32)
+        points, vis = self.track_window(t_cur, length, queries)
+        self.windows.append((t_cur, length, len(active)))
+        for i in range(1, length):
+            if self.frame(t_cur + i, active, points[i], vis[i]):
+                return t_cur + i
+        return t_cur + length - 1
+
+    def frame(self, t: int, active: list[Track], points: FloatArray, vis: FloatArray) -> bool:
+        """Frame t: each living cell goes on, divides or ends (the tracker's `points` [N, 3, 2]
+        and `vis` [N, 3] of this frame); then sisters the tracker did not divide, duplicate
+        tracks, new cells. Whether a division or a new cell came."""
+        self.store.retire(t)
+        pairs = self.sister_pairs(t)
+        event = False
+        for n, tr in enumerate(active):
+            event = self.follow(tr, t, points[n], vis[n], pairs) or event
+        event = self.split_sisters(t, pairs) or event
+        self.end_duplicates(t)
+        event = self.add_new_cells(t) or event
+        if self.on_progress:
+            self.on_progress(t + 1, self.store.made)
+        return event
+
+    def follow(
+        self, tr: Track, t: int, points: FloatArray, v: FloatArray, pairs: FloatArray | None
+    ) -> bool:
+        """A living cell at frame t, from her row of the tracker's output: on while her own
+        column is visible, else divided if both daughter slots are lit, lie either side of her
+        and (with a sister head) are confirmed, else ended. Whether she divided."""
+        if not tr.alive:
+            return False
+        if v[0] > self.visible:
+            tr.add(*_xy(points[0]), float(v[0]))
+            return False
+        tr.alive = False
+        if (
+            v[1] > self.divides
+            and v[2] > self.divides
+            and self.can_divide(tr, t)
+            and self.straddle(tr, points[1], points[2])
+            and self.confirmed(pairs, points[1], points[2])
+        ):
+            a = self.start_track(t, *_xy(points[1]), float(v[1]), tr.track_id)
+            b = self.start_track(t, *_xy(points[2]), float(v[2]), tr.track_id)
+            self.record_division(tr, t, a, b, float(min(v[1], v[2])))
+            return True
+        return False
+
+    # --- the rules ---------------------------------------------------------------------------
+
+    def can_divide(self, track: Track, t: int) -> bool:
+        """Whether the track may have daughters born at t: not a daughter younger than
+        `min_cycle` frames."""
+        return track.parent_id == 0 or t - track.start >= self.params.min_cycle
+
+    def start_track(self, t: int, x: float, y: float, v: float, parent: int = 0) -> Track:
+        return self.store.start(t, x, y, v, parent)
+
+    def record_division(self, mother: Track, t: int, a: Track, b: Track, score: float) -> None:
+        self.divisions.append((mother.track_id, t, a.track_id, b.track_id, score))
+        self.parents.add(mother.track_id)
+
+    def midpoint_gap(self, mother: Track, k: int, mx: float, my: float) -> float | None:
         """How far daughters with midpoint (mx, my) lie from the mother's k-th point, if they
         lie either side of her there: nearer than DIVISION_OFFSET_FRACTION of min_separation
         plus her step into that point. Square roots, not hypot, so that both hosts compute
@@ -226,65 +352,54 @@ def raw_inference(
         if k > 0:
             sx, sy = mother.xs[k] - mother.xs[k - 1], mother.ys[k] - mother.ys[k - 1]
             step = math.sqrt(_squared(sx, sy))
-        return gap if gap < offset + step else None
+        return gap if gap < self.offset + step else None
 
-    def straddle(mother: Track, a: FloatArray, b: FloatArray) -> bool:
+    def straddle(self, mother: Track, a: FloatArray, b: FloatArray) -> bool:
         """Whether daughters at points a and b lie either side of the mother's last point."""
         mx, my = (float(a[0]) + float(b[0])) / 2, (float(a[1]) + float(b[1])) / 2
-        return midpoint_gap(mother, len(mother.xs) - 1, mx, my) is not None
+        return self.midpoint_gap(mother, len(mother.xs) - 1, mx, my) is not None
 
-    def can_divide(track: Track, t: int) -> bool:
-        """Whether the track may have daughters born at t: not a daughter younger than
-        `min_cycle` frames."""
-        return track.parent_id == 0 or t - track.start >= params.min_cycle
-
-    def start_track(t: int, x: float, y: float, v: float, parent: int = 0) -> Track:
-        return store.start(t, x, y, v, parent)
-
-    def record_division(mother: Track, t: int, a: Track, b: Track, score: float) -> None:
-        divisions.append((mother.track_id, t, a.track_id, b.track_id, score))
-        parents.add(mother.track_id)
-
-    def end_duplicates(t: int) -> None:
+    def end_duplicates(self, t: int) -> None:
         """Two tracks on one cell (closer than DUPLICATE_FRACTION of min_separation, not
         sisters): the younger ends at t - 1."""
-        here = [tr for tr in store.living(t) if tr.start < t]
+        here = [tr for tr in self.store.living(t) if tr.start < t]
         for k, young in enumerate(here):  # held tracks are in (start, id) order already
             for old in here[:k]:
                 if not old.alive or (old.parent_id and old.parent_id == young.parent_id):
                     continue
                 dx, dy = old.xs[-1] - young.xs[-1], old.ys[-1] - young.ys[-1]
-                if dx * dx + dy * dy < duplicate_squared:  # exact in both hosts
+                if dx * dx + dy * dy < self.duplicate_squared:  # exact in both hosts
                     young.end_before_last()
                     break
 
-    def sister_pairs(t: int) -> FloatArray | None:
+    def sister_pairs(self, t: int) -> FloatArray | None:
         """Frame t's sister pairs down to the confirming threshold (or the judge's floor);
         None without a head."""
-        if sisters is None:
+        if self.sisters is None:
             return None
-        threshold = float(min(confirm_threshold, candidate_floor))
-        return find_sisters(sisters(t), threshold, params.min_separation)
+        threshold = float(min(self.confirming, self.candidate_floor))
+        return find_sisters(self.sisters(t), threshold, self.params.min_separation)
 
-    def confirmed(pairs: FloatArray | None, a: FloatArray, b: FloatArray) -> bool:
+    def confirmed(self, pairs: FloatArray | None, a: FloatArray, b: FloatArray) -> bool:
         """Whether a sister pair lies where the tracker's daughter slots a and b are."""
         if pairs is None:
             return True
         mx, my = (float(a[0]) + float(b[0])) / 2, (float(a[1]) + float(b[1])) / 2
         return any(
-            _squared((xa + xb) / 2 - mx, (ya + yb) / 2 - my) < duplicate_squared
+            _squared((xa + xb) / 2 - mx, (ya + yb) / 2 - my) < self.duplicate_squared
             for xa, ya, xb, yb, score in pairs.tolist()
-            if score > confirm_threshold
+            if score > self.confirming
         )
 
-    def is_division(t: int, pair: list[float], mother: Track, gap: float) -> bool:
+    def is_division(self, t: int, pair: list[float], mother: Track, gap: float) -> bool:
         """The judge's word on sisters `pair` (xa, ya, xb, yb, score) born at t to `mother`
         (without a judge, every pair above `sister_threshold` is one)."""
-        if not judging:
+        if not self.judging:
             return True
-        xa, ya, xb, yb, score = pair
+        frames, judge = self.frames, self.judge
         assert frames is not None
         assert judge is not None
+        xa, ya, xb, yb, score = pair
         k = t - 1 - mother.start  # her point at t - 1
         history = [
             box_mean(frames(t - 1 - j), mother.xs[k - j], mother.ys[k - j])
@@ -302,15 +417,16 @@ def raw_inference(
         return judge(PairCandidate(t, (xa, ya, xb, yb, score), (mother.xs[k], mother.ys[k]),
                                    features))  # fmt: skip
 
-    def split_sisters(t: int, pairs: FloatArray | None) -> bool:
+    def split_sisters(self, t: int, pairs: FloatArray | None) -> bool:
         """Sisters born at t that the tracker did not divide: the track that was their mother
         at t - 1 (followed into one of them or between, or lost at t) and is nearest their
         midpoint, within the reach `straddle` allows, ends at t - 1; they start as her
         children."""
         if pairs is None:
             return False
+        store, duplicate_squared = self.store, self.duplicate_squared
         found = False
-        for pair in pairs[pairs[:, 4] > candidate_floor].tolist():
+        for pair in pairs[pairs[:, 4] > self.candidate_floor].tolist():
             xa, ya, xb, yb, score = pair
             mx, my = (xa + xb) / 2, (ya + yb) / 2
             if any(
@@ -319,105 +435,44 @@ def raw_inference(
                 for x, y in ((xa, ya), (xb, yb))
             ):
                 continue  # the tracker divided her already
-            reach = math.sqrt(_squared(xa - xb, ya - yb)) / 2 + duplicate
+            reach = math.sqrt(_squared(xa - xb, ya - yb)) / 2 + self.duplicate
             mother, nearest = None, math.inf
             for tr in store.held:
-                if tr.start >= t or tr.track_id in parents or not can_divide(tr, t):
+                if tr.start >= t or tr.track_id in self.parents or not self.can_divide(tr, t):
                     continue
                 if tr.alive and tr.end == t:
                     if not _near(tr, t - tr.start, mx, my, reach * reach):
                         continue  # followed neither sister
                 elif tr.alive or tr.end != t - 1:
                     continue
-                gap = midpoint_gap(tr, t - 1 - tr.start, mx, my)
+                gap = self.midpoint_gap(tr, t - 1 - tr.start, mx, my)
                 if gap is not None and gap < nearest:
                     mother, nearest = tr, gap
-            if mother is None or not is_division(t, pair, mother, nearest):
+            if mother is None or not self.is_division(t, pair, mother, nearest):
                 continue
             if mother.alive:
                 mother.end_before_last()
-            a = start_track(t, xa, ya, score, mother.track_id)
-            b = start_track(t, xb, yb, score, mother.track_id)
-            record_division(mother, t, a, b, score)
+            a = self.start_track(t, xa, ya, score, mother.track_id)
+            b = self.start_track(t, xb, yb, score, mother.track_id)
+            self.record_division(mother, t, a, b, score)
             found = True
         return found
 
-    def add_new_cells(t: int) -> bool:
-        peaks = find_peaks(heatmap(t), params.detection_threshold, params.min_separation)
-        points = [(tr.xs[-1], tr.ys[-1]) for tr in store.living(t)]
+    def add_new_cells(self, t: int) -> bool:
+        """Heatmap peaks of frame t far from every living cell start new tracks; whether any
+        did."""
+        params = self.params
+        peaks = find_peaks(self.heatmap(t), params.detection_threshold, params.min_separation)
+        points = [(tr.xs[-1], tr.ys[-1]) for tr in self.store.living(t)]
         living = np.array(points, np.float32).reshape(-1, 2)
         found = False
         for x, y, score in peaks:
-            if len(living) and np.min(np.hypot(living[:, 0] - x, living[:, 1] - y)) < separation:
+            near = np.hypot(living[:, 0] - x, living[:, 1] - y) if len(living) else None
+            if near is not None and np.min(near) < self.separation:
                 continue
-            start_track(t, float(x), float(y), float(score))
+            self.start_track(t, float(x), float(y), float(score))
             found = True
         return found
-
-    add_new_cells(0)
-    t_cur = 0
-    while t_cur < n_frames - 1:
-        active = store.living(t_cur)
-        if not active:
-            t_cur += 1
-            store.retire(t_cur)
-            add_new_cells(t_cur)
-            if on_progress:
-                on_progress(t_cur + 1, store.made)
-            continue
-        length = min(params.window, n_frames - t_cur)
-        queries = np.array([(0.0, tr.xs[-1], tr.ys[-1]) for tr in active], np.float32)
-        points, vis = track_window(t_cur, length, queries)
-        windows.append((t_cur, length, len(active)))
-        next_start = t_cur + length - 1
-        for i in range(1, length):
-            t = t_cur + i
-            event = False
-            store.retire(t)
-            pairs = sister_pairs(t)
-            for n, tr in enumerate(active):
-                if not tr.alive:
-                    continue
-                v = vis[i, n]
-                if v[0] > visibility_threshold:
-                    tr.add(*_xy(points[i, n, 0]), float(v[0]))
-                elif (
-                    v[1] > division_threshold
-                    and v[2] > division_threshold
-                    and can_divide(tr, t)
-                    and straddle(tr, points[i, n, 1], points[i, n, 2])
-                    and confirmed(pairs, points[i, n, 1], points[i, n, 2])
-                ):
-                    tr.alive = False
-                    a = start_track(t, *_xy(points[i, n, 1]), float(v[1]), tr.track_id)
-                    b = start_track(t, *_xy(points[i, n, 2]), float(v[2]), tr.track_id)
-                    record_division(tr, t, a, b, float(min(v[1], v[2])))
-                    event = True
-                else:
-                    tr.alive = False
-            event = split_sisters(t, pairs) or event
-            end_duplicates(t)
-            event = add_new_cells(t) or event
-            if on_progress:
-                on_progress(t + 1, store.made)
-            if event:
-                next_start = t
-                break
-        t_cur = next_start
-    tracks, lineage = store.tables()
-    return RawResult(
-        tracks=tracks,
-        lineage=lineage,
-        divisions={
-            "parent_id": np.array([d[0] for d in divisions], np.int64),
-            "t": np.array([d[1] for d in divisions], np.int64),
-            "daughter_a": np.array([d[2] for d in divisions], np.int64),
-            "daughter_b": np.array([d[3] for d in divisions], np.int64),
-            "score": np.array([d[4] for d in divisions], np.float64),
-        },
-        windows=windows,
-        peak_held_tracks=store.peak_held,
-    )
 
 
 def _near(track: Track, k: int, x: float, y: float, squared: float) -> bool:
