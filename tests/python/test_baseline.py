@@ -176,9 +176,12 @@ def test_finds_divisions_of_a_sequence_with_clear_divisions() -> None:
     assert len(seq.divisions) == 7
     result = track_baseline(seq.frames, seq.config.diameter)
     check_contract(result)
-    report = evaluate(result, seq)
-    assert report.division_tp >= 3  # measured 6 of 7
-    assert report.division_precision >= 0.5  # measured 6 of 7
+    # LoG sees a mother's two anaphase lobes as two nuclei, so the baseline splits her at the
+    # first two-lobed frame, as it does on Fluo-N2DH-SIM+: found within 2 frames, early.
+    report = evaluate(result, seq, division_tolerance=2)
+    assert report.division_tp >= 5  # measured 6 of 7
+    assert report.division_precision >= 0.5  # measured 6 of 8
+    assert report.division_timing < 0  # measured -1.33 frames
 
 
 def test_accepts_what_track_accepts() -> None:
