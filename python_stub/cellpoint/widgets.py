@@ -1,8 +1,10 @@
-"""Jupyter widgets backed by the cellpoint JupyterLab extension: their common base, and the
-plugins widget (what the browser's cellpoint host offers)."""
+"""Jupyter widgets backed by the cellpoint JupyterLab extension: their common base, how they
+answer the browser's requests, and the plugins widget (what the browser's cellpoint host
+offers)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ipywidgets import DOMWidget
@@ -21,6 +23,31 @@ class _CellpointWidget(DOMWidget):
     _model_module_version = Unicode(MODULE_VERSION).tag(sync=True)
     _view_module = Unicode(MODULE_NAME).tag(sync=True)
     _view_module_version = Unicode(MODULE_VERSION).tag(sync=True)
+
+
+# What answering a request gives: the reply's fields, and its binary buffers.
+Reply = tuple[dict[str, Any], list[bytes]]
+
+
+def answer(
+    widget: DOMWidget,
+    request: Mapping[str, Any],
+    compute: Callable[[], Reply],
+    expected: tuple[type[Exception], ...] = (Exception,),
+) -> Exception | None:
+    """Answers a browser's request in the one envelope of every cellpoint widget (its browser
+    side: src/comm-requests.ts): `{"type": "reply", "id", "ok": true, **fields}` with the
+    buffers `compute()` gives, or `{"type": "reply", "id", "ok": false, "error"}` where it
+    raised one of `expected`, which is returned (the caller decides whether that also ends
+    something). Other exceptions propagate."""
+    envelope = {"type": "reply", "id": request.get("id")}
+    try:
+        fields, buffers = compute()
+    except expected as error:
+        widget.send({**envelope, "ok": False, "error": str(error) or type(error).__name__})
+        return error
+    widget.send({**envelope, "ok": True, **fields}, buffers)
+    return None
 
 
 class PluginsWidget(_CellpointWidget):

@@ -19,7 +19,8 @@ import type { PageFrameSource } from '../engine/client';
 import type { EngineResult } from '../engine/pipeline';
 import type { FrameDtype } from '../engine/protocol';
 import type { RawCheckpoint, RawResult } from '../engine/raw';
-import { Buffers, bytesOf } from '../comm-buffers';
+import { Buffers } from '../comm-buffers';
+import { KernelRequests } from '../comm-requests';
 import { IContributionRegistry } from '../host';
 import { MODULE_NAME, MODULE_VERSION } from '../version';
 import { IJobState, JobProgress, defineJobProgress } from '../widget/job-progress';
@@ -115,11 +116,11 @@ export function createJobWidget(registry: IContributionRegistry): {
     }
 
     private controller: AbortController | null = null;
-    private readonly pending = new Map<
-      number,
-      { resolve: (b: ArrayBuffer[]) => void; reject: (e: Error) => void }
-    >();
-    private nextRequest = 0;
+    // Frames may wait on a kernel busy with a cell: no timeout (the kernel's watchdog and the
+    // job's heartbeat tell a lost peer).
+    private readonly requests = new KernelRequests((content, buffers) =>
+      this.post(content, buffers)
+    );
     private nextSeq = 1;
     private readonly resumes = new Map<number, TablesAssembly>();
     /** Frames pulled from the kernel: bytes, and seconds from asking to having them. */
@@ -151,22 +152,9 @@ export function createJobWidget(registry: IContributionRegistry): {
           assembly.add(message, buffers);
           break;
         }
-        case 'frames': {
-          const request = this.pending.get(message.request);
-          this.pending.delete(message.request);
-          if (buffers.length !== message.count) {
-            request?.reject(new Error(`${message.count} frames came in ${buffers.length} buffers`));
-          } else {
-            request?.resolve(buffers.map(bytesOf));
-          }
+        case 'reply':
+          this.requests.answer(message, buffers);
           break;
-        }
-        case 'frames-error': {
-          const request = this.pending.get(message.request);
-          this.pending.delete(message.request);
-          request?.reject(new Error(message.message));
-          break;
-        }
         case 'cancel':
           this.stop(message.reason);
           break;
@@ -192,10 +180,7 @@ export function createJobWidget(registry: IContributionRegistry): {
         console.info(`cellpoint: tracking job stopped: ${reason}`);
         this.controller.abort(reason);
       }
-      for (const { reject } of this.pending.values()) {
-        reject(new Error(reason));
-      }
-      this.pending.clear();
+      this.requests.failAll(reason);
     }
 
     private source(): PageFrameSource {
@@ -203,12 +188,13 @@ export function createJobWidget(registry: IContributionRegistry): {
       const dtype = this.get('dtype') as FrameDtype;
       const frameBytes = height * width * ITEM_SIZE[dtype];
       const perRequest = Math.max(1, Math.floor(MAX_MESSAGE_BYTES / frameBytes));
-      const request = (first: number, count: number): Promise<ArrayBuffer[]> =>
-        new Promise((resolve, reject) => {
-          const id = this.nextRequest++;
-          this.pending.set(id, { resolve, reject });
-          this.post({ type: 'get-frames', request: id, first, count });
-        });
+      const request = async (first: number, count: number): Promise<ArrayBuffer[]> => {
+        const { buffers } = await this.requests.ask({ type: 'get-frames', first, count });
+        if (buffers.length !== count) {
+          throw new Error(`${count} frames came in ${buffers.length} buffers`);
+        }
+        return buffers;
+      };
       return {
         shape: [n, height, width],
         dtype,

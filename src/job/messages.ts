@@ -7,9 +7,10 @@
 import Ajv from 'ajv';
 
 import schema from '../../python_stub/cellpoint/job/job-messages.schema.json';
+import type { IReply } from '../comm-requests';
 import type { RawCheckpoint, RawResult } from '../engine/raw';
 
-export const PROTOCOL = 1;
+export const PROTOCOL = 2;
 /** The server takes websocket messages of up to 10 MiB; parts stay well under. */
 export const MAX_MESSAGE_BYTES = 8 * 2 ** 20;
 
@@ -62,8 +63,8 @@ export interface TablesMessage {
 /** What the kernel sends (checked with `checkFromKernel` before use). */
 export type FromKernel =
   | { type: 'start'; resume_seq: number | null }
-  | { type: 'frames'; request: number; first: number; count: number; dtype: string }
-  | { type: 'frames-error'; request: number; message: string }
+  | (IReply & { ok: true; first: number; count: number; dtype: string })
+  | (IReply & { ok: false; error: string })
   | TablesMessage
   | { type: 'cancel'; reason: string };
 

@@ -104,8 +104,8 @@ describe('messages from the kernel', () => {
       'the kernel sent a malformed "start" message'
     );
     expect(() =>
-      checkFromKernel({ type: 'frames', request: 1, first: 0, count: 2, dtype: 'complex64' })
-    ).toThrow(/malformed "frames" message/);
+      checkFromKernel({ type: 'reply', id: 1, ok: true, first: 0, count: 2, dtype: 'complex64' })
+    ).toThrow(/malformed "reply" message/);
     expect(() => checkFromKernel({ type: 'cancel', reason: 'x', extra: 1 })).toThrow();
     expect(() => checkFromKernel('start')).toThrow();
   });

@@ -138,9 +138,10 @@ def test_a_job_runs_from_ready_to_done(frames: Array) -> None:
     assert played.sent[-1][0] == {"type": "start", "resume_seq": None}
     assert job.status == "running"
 
-    played.say({"type": "get-frames", "request": 7, "first": 2, "count": 3})
+    played.say({"type": "get-frames", "id": 7, "first": 2, "count": 3})
     reply, buffers = played.sent[-1]
-    assert reply == {"type": "frames", "request": 7, "first": 2, "count": 3, "dtype": "uint16"}
+    assert reply == {"type": "reply", "id": 7, "ok": True, "first": 2, "count": 3,
+                     "dtype": "uint16"}  # fmt: skip
     assert buffers == [frames[t].astype("<u2").tobytes() for t in (2, 3, 4)]
 
     played.say({"type": "progress", "frames_done": 3, "n_frames": 6, "cells": 4,
@@ -228,8 +229,8 @@ def test_tables_travel_in_parts_under_the_message_limit() -> None:
     ("message", "why"),
     [
         ({"type": "teleport"}, "is not valid under any of the given schemas"),
-        ({"type": "get-frames", "request": 1, "first": 0}, "is not valid"),
-        ({"type": "get-frames", "request": 1, "first": -1, "count": 1}, "is not valid"),
+        ({"type": "get-frames", "id": 1, "first": 0}, "is not valid"),
+        ({"type": "get-frames", "id": 1, "first": -1, "count": 1}, "is not valid"),
         (
             {
                 "type": "progress",
@@ -241,7 +242,7 @@ def test_tables_travel_in_parts_under_the_message_limit() -> None:
             },
             "is not valid",
         ),
-        ({"type": "get-frames", "request": 1, "first": 5, "count": 2}, "asked of a 6-frame stack"),
+        ({"type": "get-frames", "id": 1, "first": 5, "count": 2}, "asked of a 6-frame stack"),
         (
             {
                 "type": "done",
@@ -290,9 +291,30 @@ def test_a_message_that_breaks_the_contract_ends_the_job(
     assert partial.tracks["t"].max() == 2
 
 
+def test_a_frame_that_cannot_be_read_is_refused_and_ends_the_job(
+    frames: Array, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job, played = make_job(frames)
+    played.say({"type": "ready", "protocol": PROTOCOL})
+    wire = job.frames.wire
+
+    def broken(t: int) -> Array:
+        if t == 3:
+            raise OSError("frame 3: the file is gone")
+        return wire(t)
+
+    monkeypatch.setattr(job.frames, "wire", broken)
+    played.say({"type": "get-frames", "id": 4, "first": 2, "count": 2})
+    reply, buffers = played.sent[-1]
+    assert reply == {"type": "reply", "id": 4, "ok": False, "error": "frame 3: the file is gone"}
+    assert buffers == []
+    assert job.status == "failed"
+    assert job.widget.message == "OSError: frame 3: the file is gone"
+
+
 def test_messages_before_start_and_parts_out_of_order_are_refused(frames: Array) -> None:
     job, played = make_job(frames)
-    played.say({"type": "get-frames", "request": 1, "first": 0, "count": 1})
+    played.say({"type": "get-frames", "id": 1, "first": 0, "count": 1})
     assert job.status == "failed"
     assert "a 'get-frames' message while the job is waiting" in job.widget.message
 
@@ -334,7 +356,7 @@ def test_a_silent_browser_ends_a_waiting_job(
     monkeypatch.setattr(cellpoint.job.job, "SILENCE_TIMEOUT_S", 0.5)
     job, played = make_job(frames)
     # The browser's messages arrive on another thread (a kernel subshell) while the cell waits.
-    speaker = threading.Thread(target=played.say, args=({"type": "ready", "protocol": 1},))
+    speaker = threading.Thread(target=played.say, args=({"type": "ready", "protocol": PROTOCOL},))
     speaker.start()
     speaker.join()
     assert job.concurrent

@@ -28,6 +28,7 @@ from ..io.frames import FrameStack
 from ..io.result import TrackingResult
 from ..io.tables import empty_divisions, empty_lineage, empty_tracks
 from ..review.widget import ReviewWidget
+from ..widgets import answer
 from .codec import (
     MAX_MESSAGE_BYTES,
     Checkpoint,
@@ -38,7 +39,7 @@ from .codec import (
 )
 from .widget import JobWidget
 
-PROTOCOL = 1
+PROTOCOL = 2
 READY_TIMEOUT_S = 10.0
 SILENCE_TIMEOUT_S = 30.0  # the browser reports at least every 2 s while it works
 
@@ -286,15 +287,13 @@ class TrackingJob:
         frame_bytes = self.frames.shape[1] * self.frames.shape[2] * self.frames.wire_dtype.itemsize
         if count > 1 and count * frame_bytes > MAX_MESSAGE_BYTES:
             raise MessageError(f"{count} frames of {frame_bytes} bytes in one message")
-        try:
-            data = [self.frames.wire(t).tobytes() for t in range(first, first + count)]
-        except Exception as error:
-            self.widget.send({"type": "frames-error", "request": message["request"],
-                              "message": f"{type(error).__name__}: {error}"})  # fmt: skip
-            raise
-        reply = {"type": "frames", "request": message["request"], "first": first,
-                 "count": count, "dtype": self.frames.wire_dtype.name}  # fmt: skip
-        self.widget.send(reply, data)
+        error = answer(self.widget, message, lambda: self._frame_bytes(first, count))
+        if error is not None:
+            raise error  # the job fails here too, saying why
+
+    def _frame_bytes(self, first: int, count: int) -> tuple[dict[str, Any], list[bytes]]:
+        data = [self.frames.wire(t).tobytes() for t in range(first, first + count)]
+        return {"first": first, "count": count, "dtype": self.frames.wire_dtype.name}, data
 
     def _progress(self, message: dict[str, Any]) -> None:
         done, total = message["frames_done"], message["n_frames"]

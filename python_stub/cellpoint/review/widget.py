@@ -33,7 +33,7 @@ import pandas as pd
 from traitlets import Bool, Dict, Float, Int, List, Unicode
 
 from ..io.frames import FrameStack
-from ..widgets import _CellpointWidget
+from ..widgets import _CellpointWidget, answer
 
 if TYPE_CHECKING:
     from ..io.result import TrackingResult
@@ -121,13 +121,9 @@ class ReviewWidget(_CellpointWidget):
 
     def _on_msg(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
         message = content if isinstance(content, dict) else {}
-        reply: dict[str, Any] = {"type": "reply", "id": message.get("id")}
-        try:
-            extra, data = self._handle(message, buffers)
-        except (ValueError, KeyError, TypeError, IndexError, OSError) as error:
-            self.send({**reply, "ok": False, "error": str(error)})
-            return
-        self.send({**reply, "ok": True, **extra}, data)
+        # A refused edit (or export) changes nothing; the viewer shows why.
+        refused = (ValueError, KeyError, TypeError, IndexError, OSError)
+        answer(self, message, lambda: self._handle(message, buffers), refused)
 
     def _handle(
         self, message: dict[str, Any], buffers: list[bytes]
