@@ -190,6 +190,20 @@ def test_the_jobs_viewer_follows_the_checkpoints_then_takes_decisions(frames: Ar
     assert not viewer_sent[-1]["ok"]
     assert "tracking still runs" in viewer_sent[-1]["error"]
 
+    # The next checkpoint goes as what changed: rows after frame 3 are new, and the lineage
+    # rows of the tracks living at 3 (their ends moved on); the synced tables stay.
+    played.say_tables(cut(columns, 4), 3, "checkpoint", 4)
+    growth = viewer_sent[-1]
+    assert growth["type"] == "grow"
+    assert growth["since"] == 3
+    assert set(growth["tracks"]["t"]) == {4}
+    assert growth["tracks"]["track_id"] == [1, 2, 4, 5]
+    assert growth["lineage"]["track_id"] == [1, 2, 4, 5]
+    assert growth["lineage"]["end"] == [4, 4, 4, 4]
+    assert growth["divisions"]["parent_id"] == []
+    assert max(viewer.tracks["t"]) == 3
+    assert viewer.note == "tracking: 5/6 frames"
+
     played.say_tables(columns, 2, "result", 5)
     played.say({"type": "done", "seq": 2, "backend": "wasm", "fallback_reason": None,
                 "seconds": {}, "frame_bytes": 23040, "params": USED})  # fmt: skip

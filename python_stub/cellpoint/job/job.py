@@ -351,8 +351,8 @@ class TrackingJob:
             if result is not None:
                 viewer.show(result)
             elif partial is not None:
-                note = f"tracking: {partial.metadata['frames_done']}/{len(self.frames)} frames"
-                viewer.show(partial, editable=False, note=note)
+                done = partial.metadata["frames_done"]
+                viewer.grow(partial, done - 1, f"tracking: {done}/{len(self.frames)} frames")
 
     def _fail(self, message: str, status: str = "failed") -> None:
         with self._lock:

@@ -16,7 +16,11 @@ which the browser owns. Custom messages from the browser, each with an `id` the 
     {"type": "export", "id", "format": "ctc" | "csv" | "parquet" | "png", "path"} (+ PNG bytes)
 
 While `track(..., review=True)` runs, the viewer shows the tables of the frames done so far
-(`show`, at every checkpoint) and refuses decisions; the final result then replaces them.
+and refuses decisions; the final result then replaces them. A checkpoint goes as what changed
+since the last (`grow`: rows up to a checkpoint's frame are final), a custom message to the
+browser: {"type": "grow", "since", "tracks", "lineage", "divisions"} holds the tracks rows
+after frame `since`, the lineage rows of the tracks living at `since` or born after, and the
+divisions after it, columns as lists; the synced tables change only with the final result.
 Every decision can be undone and redone (`undo_depth`, `redo_depth` say how many); a new
 decision drops what could be redone.
 
@@ -90,6 +94,9 @@ class ReviewWidget(_CellpointWidget):
         # The tables before each decision, and those undone: (tracks, lineage, divisions).
         self._undo: list[Tables] = []
         self._redo: list[Tables] = []
+        # The checkpoint frame of the tables the browser holds, grown from what was synced;
+        # None where the synced tables are what it shows.
+        self._grown_to: int | None = None
         self._publish()
         self.on_msg(self._on_msg)
 
@@ -108,9 +115,30 @@ class ReviewWidget(_CellpointWidget):
         self.result = result
         self._undo.clear()
         self._redo.clear()
+        self._grown_to = None
         with self.hold_sync():
             self.editable, self.note = editable, note
             self._publish()
+
+    def grow(self, result: TrackingResult, until: int, note: str) -> None:
+        """Show tracking's tables up to frame `until` (a checkpoint's), grown from those shown:
+        only what changed travels (see the module's docstring)."""
+        since, self._grown_to = self._grown_to, until
+        self.result = result
+        if since is None or until < since:
+            self.show(result, editable=False, note=note)
+            self._grown_to = until
+            return
+        tracks, lineage, divisions = result.tracks, result.lineage, result.divisions
+        changed = lineage[(lineage["end"] >= since) | (lineage["start"] > since)]
+        self.send({
+            "type": "grow",
+            "since": since,
+            "tracks": _columns(tracks[tracks["t"] > since]),
+            "lineage": _columns(changed),
+            "divisions": _columns(divisions[divisions["t"] > since]),
+        })  # fmt: skip
+        self.note = note
 
     def _publish(self) -> None:
         """Send the result's tables to the browser (after every decision)."""

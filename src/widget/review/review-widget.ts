@@ -17,7 +17,7 @@ import { KernelRequests, isReply } from '../../comm-requests';
 import { MODULE_NAME, MODULE_VERSION } from '../../version';
 import type { ILayerState, IReviewLayer } from './draw';
 import type { Pixels } from './image';
-import { ReviewTables } from './tables';
+import { ITablesGrowth, ReviewTables, growTables } from './tables';
 import type { DivisionStatus } from './tables';
 import {
   ExportFormat,
@@ -83,8 +83,16 @@ export function createReviewWidget(layers: () => Promise<IReviewLayer[]>): {
       this.on('msg:custom', (content: unknown, buffers: Buffers) => {
         if (isReply(content)) {
           this._requests.answer(content, buffers ?? []);
+        } else if ((content as Partial<ITablesGrowth> & { type?: string })?.type === 'grow') {
+          this._grow(content as ITablesGrowth);
         }
       });
+    }
+
+    /** Tracking's tables grown to its next checkpoint: the views show them; they stay in the
+     * browser (the kernel syncs the final result). */
+    private _grow(growth: ITablesGrowth): void {
+      this.set(growTables(this.get('tracks'), this.get('lineage'), this.get('divisions'), growth));
     }
 
     async frame(t: number): Promise<IFrameData> {

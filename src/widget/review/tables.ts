@@ -187,3 +187,76 @@ export class ReviewTables {
 
   private _rows: Map<number, ILineageRow>;
 }
+
+/** What changed since frame `since`: the kernel's `grow` message (cellpoint.review.widget). */
+export interface ITablesGrowth {
+  since: number;
+  tracks: ITrackColumns;
+  lineage: ILineageColumns;
+  divisions: IDivisionColumns;
+}
+
+type Columns = Record<string, unknown[]>;
+
+/** The rows of `columns` in the order `order` gives (indices into them). */
+function pick<T extends object>(columns: T, order: number[]): T {
+  const out: Columns = {};
+  for (const [name, values] of Object.entries(columns as Columns)) {
+    out[name] = order.map(i => values[i]);
+  }
+  return out as T;
+}
+
+/** `a` then `b`, column by column (the columns of `b`, which has them all). */
+function concat<T extends object>(a: T, b: T): T {
+  const out: Columns = {};
+  for (const [name, values] of Object.entries(b as Columns)) {
+    out[name] = [...column<unknown>(a, name), ...values];
+  }
+  return out as T;
+}
+
+function rowsWhere<T extends object>(columns: T, keep: (i: number) => boolean): T {
+  const n = column<unknown>(columns, Object.keys(columns)[0] ?? '').length;
+  return pick(columns, Array.from({ length: n }, (_, i) => i).filter(keep));
+}
+
+function sortedBy<T extends object>(columns: T, ...keys: string[]): T {
+  const values = keys.map(k => column<number>(columns, k));
+  const n = values[0]?.length ?? 0;
+  const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => {
+    for (const v of values) {
+      const d = (v[i] as number) - (v[j] as number);
+      if (d !== 0) {
+        return d;
+      }
+    }
+    return 0;
+  });
+  return pick(columns, order);
+}
+
+/**
+ * The tables tracking had at a checkpoint, grown to the next: rows up to `since` are final, so
+ * the growth's tracks rows (after `since`) and divisions (born after it) join them, and its
+ * lineage rows (the tracks living at `since` or born after) replace those of the same tracks.
+ * In the kernel's order: tracks by (track_id, t), lineage by track_id, divisions by (t,
+ * parent_id).
+ */
+export function growTables(
+  tracks: ITrackColumns,
+  lineage: ILineageColumns,
+  divisions: IDivisionColumns,
+  growth: ITablesGrowth
+): { tracks: ITrackColumns; lineage: ILineageColumns; divisions: IDivisionColumns } {
+  const { since } = growth;
+  const oldTracks = rowsWhere(tracks, i => (tracks.t[i] as number) <= since);
+  const renewed = new Set(growth.lineage.track_id);
+  const oldLineage = rowsWhere(lineage, i => !renewed.has(lineage.track_id[i] as number));
+  const oldDivisions = rowsWhere(divisions, i => (divisions.t[i] as number) <= since);
+  return {
+    tracks: sortedBy(concat(oldTracks, growth.tracks), 'track_id', 't'),
+    lineage: sortedBy(concat(oldLineage, growth.lineage), 'track_id'),
+    divisions: sortedBy(concat(oldDivisions, growth.divisions), 't', 'parent_id')
+  };
+}
