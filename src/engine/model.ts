@@ -1,7 +1,7 @@
 /**
  * The CAP network in onnxruntime-web: the browser's twin of `cellpoint.engine.infer.OnnxCap`.
  *
- * The sessions of DESIGN.md's two graphs, `encoder.onnx` (a frame -> stride-4 features and the
+ * The sessions of the two graphs (docs/architecture.md, "The model"), `encoder.onnx` (a frame -> stride-4 features and the
  * cell-centre heatmap) and `tracker.onnx` (a window of features and query points -> points and
  * visibilities of each cell and its two daughter slots), and of `sisters.onnx` where the card
  * lists it (the features of two consecutive frames -> the sister map). The files are checked

@@ -1,5 +1,5 @@
 /**
- * Frames in, DESIGN.md tables out: the browser's twin of `cellpoint.engine.infer.track_kernel`.
+ * Frames in, the result's tables out (schema/tables.schema.json): the browser's twin of `cellpoint.engine.infer.track_kernel`.
  *
  * Frames are pulled from a `FrameSource` a window at a time (the kernel streams them over the
  * comm), preprocessed, encoded once each, and dropped; RAW then reads the cached features of
@@ -10,7 +10,8 @@
 
 import { CapModel } from './model';
 import { HISTORY, ModelFrame } from './judge';
-import { Geometry, Preprocessor, FrameData } from './preprocess';
+import type { FrameData } from '../frame-dtypes';
+import { Geometry, Preprocessor } from './preprocess';
 import {
   RawAbortError,
   RawCheckpoint,
@@ -313,7 +314,7 @@ export async function trackSequence(
   }
 }
 
-/** RAW's tables in model pixels -> DESIGN.md's in input pixels (as Python's `to_result`). */
+/** RAW's tables in model pixels -> the result's in input pixels (as Python's `to_result`). */
 export function assemble(raw: RawResult, geometry: Geometry): TrackingTables {
   const { tracks, lineage, divisions } = raw;
   const { y, x } = geometry.toInputColumns(tracks.y, tracks.x);

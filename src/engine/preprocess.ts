@@ -13,6 +13,8 @@
  * computes in float32, so that the bounds and normalised values are bit-identical to numpy's.
  */
 
+import type { FrameData } from '../frame-dtypes';
+
 /** Nucleus diameter, in model pixels, the network is trained for. */
 export const CANONICAL_DIAMETER = 24;
 /** The padded model input is a multiple of this (the encoder's coarsest stride). */
@@ -23,18 +25,6 @@ export const LOW_PERCENTILE = 1.0;
 export const HIGH_PERCENTILE = 99.8;
 /** Pixels sampled (on a regular stride) to estimate the percentiles. */
 export const MAX_SAMPLES = 65536;
-
-/** Any typed array a frame arrives in (the kernel sends numpy's bytes as they are). */
-export type FrameData =
-  | Uint8Array
-  | Uint8ClampedArray
-  | Int8Array
-  | Uint16Array
-  | Int16Array
-  | Uint32Array
-  | Int32Array
-  | Float32Array
-  | Float64Array;
 
 const fround = Math.fround;
 

@@ -4,24 +4,13 @@
  * than the windows it is working on; results and partial results come back as typed arrays.
  */
 
+import type { FrameDtype } from '../frame-dtypes';
 import { BackendChoice, Graph, ModelCard } from './model';
 import { JudgeData } from './judge';
 import { RawCheckpoint, RawParams } from './raw';
 import { EngineProgress, EngineResult } from './pipeline';
 
-/** Frame dtypes the engine reads as they are (numpy's names). */
-export const FRAME_DTYPES = {
-  uint8: Uint8Array,
-  int8: Int8Array,
-  uint16: Uint16Array,
-  int16: Int16Array,
-  uint32: Uint32Array,
-  int32: Int32Array,
-  float32: Float32Array,
-  float64: Float64Array
-} as const;
-
-export type FrameDtype = keyof typeof FRAME_DTYPES;
+export type { FrameDtype } from '../frame-dtypes';
 
 /** The worker posts a checkpoint at most this often: building one reads every row so far. */
 export const CHECKPOINT_MS = 2000;

@@ -5,15 +5,8 @@
 
 import { BackendChoice, CapSessions, Graph, ModelFiles, cardGraphs } from './model';
 import { FrameSource, TrackingAbortedError, trackSequence } from './pipeline';
-import {
-  CHECKPOINT_MS,
-  FRAME_DTYPES,
-  FromWorker,
-  ModelLocation,
-  ToWorker,
-  resultBuffers
-} from './protocol';
-import { FrameData } from './preprocess';
+import { FRAME_DTYPES, FrameData } from '../frame-dtypes';
+import { CHECKPOINT_MS, FromWorker, ModelLocation, ToWorker, resultBuffers } from './protocol';
 
 interface WorkerScope {
   onmessage: ((event: MessageEvent<ToWorker>) => void) | null;

@@ -17,7 +17,7 @@ import { JSONObject } from '@lumino/coreutils';
 import type { ICapTracker } from '../builtins';
 import type { PageFrameSource } from '../engine/client';
 import type { EngineResult } from '../engine/pipeline';
-import type { FrameDtype } from '../engine/protocol';
+import { FRAME_DTYPES, FrameDtype } from '../frame-dtypes';
 import type { RawCheckpoint, RawResult } from '../engine/raw';
 import { Buffers } from '../comm-buffers';
 import { KernelRequests } from '../comm-requests';
@@ -40,16 +40,6 @@ export const DEFAULT_TRACKER = 'cellpoint.cap';
 const HEARTBEAT_MS = 2000;
 const PROGRESS_MS = 250;
 const READY_REPEAT_MS = 1000;
-const ITEM_SIZE: Record<FrameDtype, number> = {
-  uint8: 1,
-  int8: 1,
-  uint16: 2,
-  int16: 2,
-  uint32: 4,
-  int32: 4,
-  float32: 4,
-  float64: 8
-};
 
 /** Widget classes for the kernel's `JobWidget`, bound to this page's registry. */
 export function createJobWidget(registry: IContributionRegistry): {
@@ -186,7 +176,7 @@ export function createJobWidget(registry: IContributionRegistry): {
     private source(): PageFrameSource {
       const [n, height, width] = this.get('shape') as [number, number, number];
       const dtype = this.get('dtype') as FrameDtype;
-      const frameBytes = height * width * ITEM_SIZE[dtype];
+      const frameBytes = height * width * FRAME_DTYPES[dtype].BYTES_PER_ELEMENT;
       const perRequest = Math.max(1, Math.floor(MAX_MESSAGE_BYTES / frameBytes));
       const request = async (first: number, count: number): Promise<ArrayBuffer[]> => {
         const { buffers } = await this.requests.ask({ type: 'get-frames', first, count });

@@ -1,13 +1,12 @@
 /**
  * The tracking job's comm messages, the browser's side of `cellpoint.job` (python_stub):
- * the schema both sides check (python_stub/cellpoint/job/job-messages.schema.json), and
+ * the schema both sides check (schema/job-messages.schema.json), and
  * RAW's tables cut into parts under `MAX_MESSAGE_BYTES` and put together again.
  */
 
-import Ajv from 'ajv';
-
-import schema from '../../python_stub/cellpoint/job/job-messages.schema.json';
+import schema from '../../schema/job-messages.schema.json';
 import type { IReply } from '../comm-requests';
+import { messageCheck } from '../contracts';
 import type { RawCheckpoint, RawResult } from '../engine/raw';
 
 export const PROTOCOL = 2;
@@ -18,26 +17,14 @@ type ColumnType = 'int32' | 'float32' | 'float64';
 type TableName = 'tracks' | 'lineage' | 'divisions' | 'windows';
 export type TablesKind = 'checkpoint' | 'result' | 'partial' | 'resume';
 
-/** Every column of every table, in the order they travel (the kernel's TABLE_COLUMNS). */
-const COLUMNS: readonly [TableName, string, ColumnType][] = [
-  ['tracks', 'track_id', 'int32'],
-  ['tracks', 't', 'int32'],
-  ['tracks', 'x', 'float64'],
-  ['tracks', 'y', 'float64'],
-  ['tracks', 'visibility', 'float32'],
-  ['lineage', 'track_id', 'int32'],
-  ['lineage', 'start', 'int32'],
-  ['lineage', 'end', 'int32'],
-  ['lineage', 'parent_id', 'int32'],
-  ['divisions', 'parent_id', 'int32'],
-  ['divisions', 't', 'int32'],
-  ['divisions', 'daughter_a', 'int32'],
-  ['divisions', 'daughter_b', 'int32'],
-  ['divisions', 'score', 'float64'],
-  ['windows', 'first', 'int32'],
-  ['windows', 'length', 'int32'],
-  ['windows', 'queries', 'int32']
-];
+const TABLES: readonly TableName[] = ['tracks', 'lineage', 'divisions', 'windows'];
+
+/** Every column of every table, in the order they travel (the schema's `x-wire-columns`). */
+const COLUMNS: readonly [TableName, string, ColumnType][] = TABLES.flatMap(table =>
+  Object.entries(schema['x-wire-columns'][table]).map(
+    ([name, dtype]) => [table, name, dtype as ColumnType] as [TableName, string, ColumnType]
+  )
+);
 
 const ARRAYS = { int32: Int32Array, float32: Float32Array, float64: Float64Array } as const;
 
@@ -68,23 +55,8 @@ export type FromKernel =
   | TablesMessage
   | { type: 'cancel'; reason: string };
 
-const ajv = new Ajv({ allErrors: false, strict: false });
-const validateFromKernel = ajv.compile({
-  definitions: schema.definitions,
-  $ref: '#/definitions/toBrowser'
-});
-
 /** The message, if it keeps the contract; else an error saying how it breaks it. */
-export function checkFromKernel(message: unknown): FromKernel {
-  if (!validateFromKernel(message)) {
-    const first = validateFromKernel.errors?.[0];
-    const type = (message as { type?: unknown } | null)?.type;
-    throw new Error(
-      `the kernel sent a malformed ${JSON.stringify(type)} message: ${first?.instancePath ?? ''} ${first?.message ?? ''}`.trim()
-    );
-  }
-  return message as FromKernel;
-}
+export const checkFromKernel = messageCheck<FromKernel>(schema, 'toBrowser');
 
 function columnOf(raw: RawResult, table: TableName, name: string): ArrayLike<number> {
   if (table === 'windows') {

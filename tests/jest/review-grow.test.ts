@@ -2,6 +2,7 @@ import {
   IDivisionColumns,
   ILineageColumns,
   ITrackColumns,
+  checkTables,
   growTables
 } from '../../src/widget/review/tables';
 
@@ -83,5 +84,23 @@ describe('growTables', () => {
     );
     expect(grown.tracks).toEqual(tracksUntil2);
     expect(grown.lineage).toEqual(lineageUntil2);
+  });
+});
+
+describe('checkTables', () => {
+  it('takes tables that keep the contract and names what breaks it', () => {
+    expect(() =>
+      checkTables({ tracks: tracksUntil2, lineage: lineageUntil2, divisions: noDivisions })
+    ).not.toThrow();
+    expect(() =>
+      checkTables({
+        tracks: { ...tracksUntil2, visibility: [1, 1, 1, 1, 1, 2] },
+        lineage: lineageUntil2,
+        divisions: noDivisions
+      })
+    ).toThrow('the tables break their contract: /tracks/visibility/5 must be <= 1');
+    expect(() =>
+      checkTables({ tracks: tracksUntil2, lineage: { track_id: [1, 2] }, divisions: noDivisions })
+    ).toThrow("/lineage must have required property 'start'");
   });
 });

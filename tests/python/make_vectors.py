@@ -177,7 +177,7 @@ def params_json(p: RawParams) -> Json:
 
 
 def columns_json(tracks: Any, lineage: Any, divisions: Any) -> Json:
-    """The three tables' columns (mappings or DataFrames of the DESIGN.md columns), encoded."""
+    """The three tables' columns (mappings or DataFrames of the result tables' columns), encoded."""
     return {
         "tracks": {
             "track_id": enc(tracks["track_id"], "int32"),

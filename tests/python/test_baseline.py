@@ -40,7 +40,7 @@ def disks(centres: Centres, shape: tuple[int, int] = (64, 64), diameter: float =
 
 
 def check_contract(result: TrackingResult) -> None:
-    """The DESIGN.md tables, and what the baseline promises on top."""
+    """The result tables, and what the baseline promises on top."""
     tracks, lineage, divisions = validate_tables(result.tracks, result.lineage, result.divisions)
     assert (tracks["track_id"] >= 1).all()
     steps = tracks.groupby("track_id")["t"].diff().dropna()

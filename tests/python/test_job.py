@@ -243,8 +243,11 @@ def test_tables_travel_in_parts_under_the_message_limit() -> None:
     ("message", "why"),
     [
         ({"type": "teleport"}, "is not valid under any of the given schemas"),
-        ({"type": "get-frames", "id": 1, "first": 0}, "is not valid"),
-        ({"type": "get-frames", "id": 1, "first": -1, "count": 1}, "is not valid"),
+        ({"type": "get-frames", "id": 1, "first": 0}, "'count' is a required property"),
+        (
+            {"type": "get-frames", "id": 1, "first": -1, "count": 1},
+            "-1 is less than the minimum of 0",
+        ),
         (
             {
                 "type": "progress",
@@ -254,7 +257,7 @@ def test_tables_travel_in_parts_under_the_message_limit() -> None:
                 "backend": "cuda",
                 "seconds": 1,
             },
-            "is not valid",
+            "'cuda' is not one of ['webgpu', 'wasm']",
         ),
         ({"type": "get-frames", "id": 1, "first": 5, "count": 2}, "asked of a 6-frame stack"),
         (

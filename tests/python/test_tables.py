@@ -1,4 +1,4 @@
-"""The table contract (DESIGN.md, "Tables"): validation, derivation, division review."""
+"""The table contract (schema/tables.schema.json): validation, derivation, division review."""
 
 from __future__ import annotations
 

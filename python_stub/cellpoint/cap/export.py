@@ -3,11 +3,11 @@
     python -m cellpoint.cap.export --encoder runs/encoder/last.pt --tracker runs/tracker/last.pt \
         --sisters runs/sisters/last.pt
 
-The encoder and tracker graphs are DESIGN.md's two; the sister head (sisters.py) is a third,
-small graph over the features of two consecutive frames. Between the graphs, features are
-channel-last ([h, w, C] a frame, FEATURE_LAYOUT): the tracker gathers a point's features as
-one row, and the hosts never copy a window into another layout. The PyTorch encoder and sister
-head stay channel-first (convolutions); their graphs turn the layout at their edge.
+The encoder and tracker graphs are CAP's two (docs/architecture.md); the sister head (sisters.py) is
+a third, small graph over the features of two consecutive frames. Between the graphs, features are
+channel-last ([h, w, C] a frame, FEATURE_LAYOUT): the tracker gathers a point's features as one row,
+and the hosts never copy a window into another layout. The PyTorch encoder and sister head stay
+channel-first (convolutions); their graphs turn the layout at their edge.
 
 Each exported graph is run with onnxruntime on random inputs and held to PyTorch's answers
 before anything is written into the package's models/ folder.

@@ -314,7 +314,7 @@ def track_kernel(
 def to_result(
     raw: RawResult, geometry: Geometry, frames: FrameStack, metadata: dict[str, Any]
 ) -> TrackingResult:
-    """RAW output in model pixels -> the DESIGN.md tables in input pixels."""
+    """RAW output in model pixels -> the result's tables in input pixels."""
     shape = frames.shape
     y, x = geometry.to_input(raw.tracks["y"], raw.tracks["x"])
     # Points may drift into the padding; they still belong to the frame's edge.

@@ -19,10 +19,10 @@ Both halves come from PyPI, as they would in a biologist's script:
 - linking: `laptrack.LapTrack` (Jaqaman et al., Nature Methods 2008: frame-to-frame LAP, then a
   second LAP that closes gaps and splits segments; alternative costs estimated by laptrack, as
   TrackMate does), squared Euclidean costs in input pixels, merging off. Its tree becomes the
-  DESIGN.md tables: a node with two successors is a division (each daughter a new track whose
-  parent is the mother); a link that skips frames (gap closing) is bridged by positions
-  interpolated linearly across the gap (visibility `GAP_VISIBILITY`), so that every track covers
-  consecutive frames as CTC requires and no continuation link is needed.
+  result's tables (schema/tables.schema.json): a node with two successors is a division (each
+  daughter a new track whose parent is the mother); a link that skips frames (gap closing) is
+  bridged by positions interpolated linearly across the gap (visibility `GAP_VISIBILITY`), so that
+  every track covers consecutive frames as CTC requires and no continuation link is needed.
 
 Defaults, derived from the nucleus diameter d (input pixels), were chosen on simulated
 sequences ("small" seeds 10001 and 3, "hard" seed 10002, "gowt1" cropped to 512 x 512 x 40,

@@ -4,7 +4,7 @@ Layout (celltrackingchallenge.net): a sequence folder `01/` holds frames `t000.t
 (`t0000.tif` beyond 1000 frames); its ground truth `01_GT/TRA/` holds marker label images
 `man_track000.tif ...` (label = track id) and `man_track.txt`; a result folder holds
 `mask000.tif ...` and `res_track.txt`. The text files have one line `L B E P` per track: label,
-first frame, last frame, parent label (0 for none), the lineage table of DESIGN.md.
+first frame, last frame, parent label (0 for none), the lineage table (schema/tables.schema.json).
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ _EXACT_FLOATS: dict[str, Any] = (
 
 @dataclass(eq=False, repr=False)
 class TrackingResult:
-    """Tracks, lineage and divisions (DESIGN.md, "Tables"), checked and made canonical on
+    """Tracks, lineage and divisions (schema/tables.schema.json), checked and made canonical on
     construction; `shape` is the (T, H, W) of the tracked frames where known, `metadata` a
     JSON-serialisable dict (backend, model version, ...)."""
 

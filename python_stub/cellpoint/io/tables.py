@@ -1,4 +1,4 @@
-"""The three tables of a tracking result (DESIGN.md, "Tables") and their validation.
+"""The three tables of a tracking result (schema/tables.schema.json) and their validation.
 
 Every table that enters or leaves cellpoint passes through `validate_tables` (or one of the
 per-table validators), which returns a canonical copy: exactly the contract's columns in the
@@ -19,36 +19,32 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-Status: TypeAlias = Literal["proposed", "accepted", "rejected"]
-STATUSES: tuple[Status, ...] = ("proposed", "accepted", "rejected")
-STATUS_DTYPE = pd.CategoricalDtype(list(STATUSES))
+from .. import contracts
 
-_INT = np.dtype(np.int64)
-_FLOAT = np.dtype(np.float64)
+Status: TypeAlias = Literal["proposed", "accepted", "rejected"]
 FloatArray: TypeAlias = "npt.NDArray[np.float64]"
 ColumnDtype: TypeAlias = "np.dtype[Any] | pd.CategoricalDtype"
 
-TRACKS_DTYPES: dict[str, ColumnDtype] = {
-    "track_id": _INT,
-    "t": _INT,
-    "y": _FLOAT,
-    "x": _FLOAT,
-    "visibility": np.dtype(np.float32),
-}
-LINEAGE_DTYPES: dict[str, ColumnDtype] = {
-    "track_id": _INT,
-    "start": _INT,
-    "end": _INT,
-    "parent_id": _INT,
-}
-DIVISIONS_DTYPES: dict[str, ColumnDtype] = {
-    "parent_id": _INT,
-    "t": _INT,
-    "daughter_a": _INT,
-    "daughter_b": _INT,
-    "score": _FLOAT,
-    "status": STATUS_DTYPE,
-}
+_CONTRACT = contracts.load("tables.schema.json")["definitions"]
+STATUSES: tuple[Status, ...] = tuple(
+    _CONTRACT["divisions"]["properties"]["status"]["items"]["enum"]
+)
+STATUS_DTYPE = pd.CategoricalDtype(list(STATUSES))
+
+
+def _dtypes(table: str) -> dict[str, ColumnDtype]:
+    """A table's columns, in order, and their dtypes, as the contract gives them."""
+    spec = _CONTRACT[table]
+    return {
+        name: STATUS_DTYPE if dtype == "category" else np.dtype(dtype)
+        for name in spec["x-columns"]
+        for dtype in [spec["properties"][name]["x-dtype"]]
+    }
+
+
+TRACKS_DTYPES = _dtypes("tracks")
+LINEAGE_DTYPES = _dtypes("lineage")
+DIVISIONS_DTYPES = _dtypes("divisions")
 TRACKS_COLUMNS = tuple(TRACKS_DTYPES)
 LINEAGE_COLUMNS = tuple(LINEAGE_DTYPES)
 DIVISIONS_COLUMNS = tuple(DIVISIONS_DTYPES)
@@ -57,7 +53,8 @@ _SHOWN = 5  # offending items quoted in an error message
 
 
 class TableError(ValueError):
-    """A table breaks the contract of DESIGN.md; the message says which table, column and rows."""
+    """A table breaks the contract (schema/tables.schema.json); the message says which table,
+    column and rows."""
 
 
 def empty_tracks() -> pd.DataFrame:

@@ -1,32 +1,31 @@
 """The table wire codec of a tracking job: RAW's tables (model pixels) as typed columns packed
 into comm buffers, in `tables` messages of parts under `MAX_MESSAGE_BYTES`, and put back together
-from them; and the message schema (`job-messages.schema.json`, which src/job/messages.ts checks
-too) that every message from the browser must follow.
+from them; and the message contract (`schema/job-messages.schema.json`, which src/job/messages.ts
+checks too, and whose `x-wire-columns` both codecs read) that every message from the browser
+must follow.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from .. import contracts
 from ..engine.raw import RawResult
 
 MAX_MESSAGE_BYTES = 8 * 2**20  # the server takes websocket messages of up to 10 MiB
+SCHEMA = "job-messages.schema.json"
 
+# Table -> column -> wire dtype, in the order the columns travel.
 TABLE_COLUMNS: dict[str, dict[str, str]] = {
-    "tracks": {"track_id": "int32", "t": "int32", "x": "float64", "y": "float64",
-               "visibility": "float32"},
-    "lineage": {"track_id": "int32", "start": "int32", "end": "int32", "parent_id": "int32"},
-    "divisions": {"parent_id": "int32", "t": "int32", "daughter_a": "int32",
-                  "daughter_b": "int32", "score": "float64"},
-    "windows": {"first": "int32", "length": "int32", "queries": "int32"},
-}  # fmt: skip
+    table: columns
+    for table, columns in contracts.load(SCHEMA)["x-wire-columns"].items()
+    if table != "description"
+}
 
 Columns = dict[str, dict[str, npt.NDArray[Any]]]
 
@@ -35,25 +34,7 @@ class MessageError(ValueError):
     """A message from the browser that breaks the contract."""
 
 
-def _schema_validator(direction: str) -> Callable[[Any], None]:
-    import jsonschema
-
-    text = resources.files("cellpoint.job").joinpath("job-messages.schema.json").read_text()
-    schema = json.loads(text)
-    validator = jsonschema.Draft7Validator(
-        {"definitions": schema["definitions"], "$ref": f"#/definitions/{direction}"}
-    )
-
-    def check(message: Any) -> None:
-        errors = sorted(validator.iter_errors(message), key=lambda e: e.path)
-        if errors:
-            kind = message.get("type") if isinstance(message, dict) else None
-            raise MessageError(f"malformed {kind!r} message: {errors[0].message}")
-
-    return check
-
-
-check_from_browser = _schema_validator("toKernel")
+check_from_browser = contracts.message_check(SCHEMA, "toKernel", MessageError)
 
 
 @dataclass

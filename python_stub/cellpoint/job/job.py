@@ -1,11 +1,11 @@
 """The browser backend: a tracking job that runs the CAP network in the attached JupyterLab.
 
-The kernel side of DESIGN.md's comm contract. A `TrackingJob` owns one `JobWidget`; its view
-(the progress bar under the cell) and its model live in the browser, where the model runs the
+The kernel side of a tracking job (docs/architecture.md). A `TrackingJob` owns one `JobWidget`; its
+view (the progress bar under the cell) and its model live in the browser, where the model runs the
 engine. The browser pulls frames a request at a time (`get-frames`, each answer under
-`MAX_MESSAGE_BYTES`), reports progress, and sends RAW's tables (model pixels) as checkpoints
-while it works and as the result at the end, in parts under `MAX_MESSAGE_BYTES` (codec.py).
-Every message from the browser is checked against `job-messages.schema.json` before it is used.
+`MAX_MESSAGE_BYTES`), reports progress, and sends RAW's tables (model pixels) as checkpoints while
+it works and as the result at the end, in parts under `MAX_MESSAGE_BYTES` (codec.py). Every message
+from the browser is checked against `schema/job-messages.schema.json` first.
 
 Where comm messages reach the kernel while a cell runs (ipykernel >= 7 with JupyterLab >= 4.4
 sends them on a subshell) `wait()` blocks with a watchdog: a browser that stops talking for

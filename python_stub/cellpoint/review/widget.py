@@ -25,7 +25,8 @@ Every decision can be undone and redone (`undo_depth`, `redo_depth` say how many
 decision drops what could be redone.
 
 Replies: {"type": "reply", "id", "ok": true, ...} or {"type": "reply", "id", "ok": false,
-"error": "..."}; a failed edit changes nothing.
+"error": "..."}; a failed edit changes nothing. schema/review-messages.schema.json is the
+contract of all of them; each side checks what it receives.
 """
 
 from __future__ import annotations
@@ -36,13 +37,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 from traitlets import Bool, Dict, Float, Int, List, Unicode
 
+from .. import contracts
 from ..io.frames import FrameStack
 from ..widgets import _CellpointWidget, answer
 
 if TYPE_CHECKING:
     from ..io.result import TrackingResult
 
-EXPORT_FORMATS = ("ctc", "csv", "parquet", "png")
+_check_from_browser = contracts.message_check("review-messages.schema.json", "toKernel", ValueError)
 Tables = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]  # tracks, lineage, divisions
 
 
@@ -149,9 +151,10 @@ class ReviewWidget(_CellpointWidget):
 
     def _on_msg(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
         message = content if isinstance(content, dict) else {}
-        # A refused edit (or export) changes nothing; the viewer shows why.
+        # A refused edit (or export, or a message off the contract) changes nothing; the
+        # viewer shows why.
         refused = (ValueError, KeyError, TypeError, IndexError, OSError)
-        answer(self, message, lambda: self._handle(message, buffers), refused)
+        answer(self, message, lambda: self._handle(_check_from_browser(content), buffers), refused)
 
     def _handle(
         self, message: dict[str, Any], buffers: list[bytes]
@@ -179,17 +182,13 @@ class ReviewWidget(_CellpointWidget):
             )
             return {}, []
         if kind == "shift":
-            if message["frames"] not in (-1, 1):
-                raise ValueError(f"frames must be -1 or 1, not {message['frames']!r}")
             frames: Literal[-1, 1] = -1 if message["frames"] == -1 else 1
             self._apply(self.result.with_division_shifted(int(message["parent_id"]), frames))
             return {}, []
         if kind in ("undo", "redo"):
             self._step_back() if kind == "undo" else self._step_forward()
             return {}, []
-        if kind == "export":
-            return {"path": str(self._export(message, buffers))}, []
-        raise ValueError(f"unknown message type {kind!r}")
+        return {"path": str(self._export(message, buffers))}, []  # export: the contract's last
 
     def _apply(self, changed: TrackingResult) -> None:
         self._undo.append(self._tables())
@@ -217,9 +216,7 @@ class ReviewWidget(_CellpointWidget):
         self._publish()
 
     def _export(self, message: dict[str, Any], buffers: list[bytes]) -> Path:
-        fmt = message["format"]
-        if fmt not in EXPORT_FORMATS:
-            raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}, not {fmt!r}")
+        fmt = message["format"]  # one the contract names
         path = Path(str(message.get("path") or self.export_dir))
         if fmt == "png":
             if len(buffers) != 1 or not bytes(buffers[0][:8]) == b"\x89PNG\r\n\x1a\n":

@@ -5,7 +5,10 @@
  */
 import ndarray from 'ndarray';
 
-export type Pixels = Uint8Array | Uint16Array | Float32Array;
+import type { FrameData } from '../../frame-dtypes';
+
+/** A frame's samples, in any dtype frames travel in. */
+export type Pixels = FrameData;
 export type Frame = ndarray.NdArray<Pixels>;
 
 /** A row-major `height x width` view of a frame's samples (no copy). */

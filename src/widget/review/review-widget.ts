@@ -14,10 +14,11 @@ import {
 } from '@jupyter-widgets/base';
 import { Buffers } from '../../comm-buffers';
 import { KernelRequests, isReply } from '../../comm-requests';
+import { FRAME_DTYPES, FrameDtype } from '../../frame-dtypes';
 import { MODULE_NAME, MODULE_VERSION } from '../../version';
 import type { ILayerState, IReviewLayer } from './draw';
-import type { Pixels } from './image';
-import { ITablesGrowth, ReviewTables, growTables } from './tables';
+import { FromKernel, checkFromKernel } from './messages';
+import { ITablesGrowth, ReviewTables, checkTables, growTables } from './tables';
 import type { DivisionStatus } from './tables';
 import {
   ExportFormat,
@@ -30,12 +31,6 @@ import {
 
 /** A question the kernel leaves unanswered this long fails, saying so. */
 const REQUEST_TIMEOUT_MS = 60_000;
-
-const ARRAYS: Record<string, (b: ArrayBuffer) => Pixels> = {
-  uint8: b => new Uint8Array(b),
-  uint16: b => new Uint16Array(b),
-  float32: b => new Float32Array(b)
-};
 
 /** Widget classes for the kernel's `ReviewWidget`; `layers` are the plugins' review layers. */
 export function createReviewWidget(layers: () => Promise<IReviewLayer[]>): {
@@ -81,10 +76,23 @@ export function createReviewWidget(layers: () => Promise<IReviewLayer[]>): {
         REQUEST_TIMEOUT_MS
       );
       this.on('msg:custom', (content: unknown, buffers: Buffers) => {
-        if (isReply(content)) {
-          this._requests.answer(content, buffers ?? []);
-        } else if ((content as Partial<ITablesGrowth> & { type?: string })?.type === 'grow') {
-          this._grow(content as ITablesGrowth);
+        let message: FromKernel;
+        try {
+          message = checkFromKernel(content);
+        } catch (error) {
+          // A reply that breaks the contract fails its request, saying how.
+          const id = (content as { id?: unknown } | null)?.id;
+          const reason = (error as Error).message;
+          if (typeof id === 'number') {
+            this._requests.answer({ type: 'reply', id, ok: false, error: reason });
+          }
+          console.error(`cellpoint review: ${reason}`);
+          return;
+        }
+        if (isReply(message)) {
+          this._requests.answer(message, buffers ?? []);
+        } else {
+          this._grow(message);
         }
       });
     }
@@ -98,12 +106,12 @@ export function createReviewWidget(layers: () => Promise<IReviewLayer[]>): {
     async frame(t: number): Promise<IFrameData> {
       const { reply, buffers } = await this._ask({ type: 'frame', t });
       const [height, width] = reply.shape as [number, number];
-      const make = ARRAYS[String(reply.dtype)];
+      const make = FRAME_DTYPES[String(reply.dtype) as FrameDtype];
       const buffer = buffers[0];
       if (!make || !buffer) {
         throw new Error(`frame ${t} came as ${String(reply.dtype)}, which the viewer cannot show`);
       }
-      return { data: make(buffer), height, width };
+      return { data: new make(buffer), height, width };
     }
 
     async setStatus(parentId: number, status: DivisionStatus): Promise<void> {
@@ -174,11 +182,16 @@ export function createReviewWidget(layers: () => Promise<IReviewLayer[]>): {
     }
 
     private _showTables(): void {
-      this._viewer.tables = new ReviewTables(
-        this.model.get('tracks'),
-        this.model.get('lineage'),
-        this.model.get('divisions')
+      const [tracks, lineage, divisions] = ['tracks', 'lineage', 'divisions'].map(k =>
+        this.model.get(k)
       );
+      try {
+        checkTables({ tracks, lineage, divisions });
+      } catch (error) {
+        this._viewer.note = (error as Error).message;
+        return;
+      }
+      this._viewer.tables = new ReviewTables(tracks, lineage, divisions);
     }
 
     private _showEditState(): void {

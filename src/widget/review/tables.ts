@@ -4,6 +4,8 @@
  * tracks a reviewer may pick when relinking a division.
  */
 
+import tablesSchema from '../../../schema/tables.schema.json';
+import { tablesCheck } from '../../contracts';
 import type { ILineageRow } from './lineage-layout';
 import { TrackIndex } from './track-index';
 
@@ -260,3 +262,6 @@ export function growTables(
     divisions: sortedBy(concat(oldDivisions, growth.divisions), 't', 'parent_id')
   };
 }
+
+/** Throws where the tables break schema/tables.schema.json (which the kernel keeps too). */
+export const checkTables = tablesCheck(tablesSchema);
