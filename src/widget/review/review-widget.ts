@@ -98,9 +98,16 @@ export function createReviewWidget(layers: () => Promise<IReviewLayer[]>): {
     }
 
     /** Tracking's tables grown to its next checkpoint: the views show them; they stay in the
-     * browser (the kernel syncs the final result). */
+     * browser (the kernel syncs the final result). Set as the kernel's state, so that the next
+     * view change saved does not send them back. */
     private _grow(growth: ITablesGrowth): void {
-      this.set(growTables(this.get('tracks'), this.get('lineage'), this.get('divisions'), growth));
+      const grown = growTables(
+        this.get('tracks'),
+        this.get('lineage'),
+        this.get('divisions'),
+        growth
+      );
+      this.set_state({ ...grown });
     }
 
     async frame(t: number): Promise<IFrameData> {
