@@ -28,6 +28,28 @@ const COLUMNS: readonly [TableName, string, ColumnType][] = TABLES.flatMap(table
 
 const ARRAYS = { int32: Int32Array, float32: Float32Array, float64: Float64Array } as const;
 
+/**
+ * A result table as the kernel sends it outside a job (the review viewer's state and growth):
+ * the columns the wire names as little-endian typed arrays (DataViews, once ipywidgets has put
+ * the buffers back), the others as they are; returned with every column a plain array.
+ */
+export function decodeTable(table: 'tracks' | 'lineage' | 'divisions', state: object): object {
+  const wire = schema['x-wire-columns'][table] as Record<string, ColumnType>;
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(state)) {
+    const dtype = wire[name];
+    if (dtype && value instanceof DataView) {
+      const Type = ARRAYS[dtype];
+      const n = value.byteLength / Type.BYTES_PER_ELEMENT;
+      const bytes = value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength);
+      out[name] = Array.from(new Type(bytes as ArrayBuffer, 0, n));
+    } else {
+      out[name] = value;
+    }
+  }
+  return out;
+}
+
 export interface ColumnMeta {
   table: TableName;
   name: string;

@@ -177,14 +177,20 @@ def test_a_job_runs_from_ready_to_done(frames: Array) -> None:
 def test_the_jobs_viewer_follows_the_checkpoints_then_takes_decisions(frames: Array) -> None:
     job, played = make_job(frames)
     viewer = job.review()
-    assert viewer.tracks["track_id"] == []  # nothing tracked yet
+    assert viewer.tracks["track_id"].tolist() == []  # nothing tracked yet
     assert viewer.shape == [6, 40, 48]
     viewer_sent: list[dict[str, Any]] = []
-    viewer.send = lambda content, buffers=None: viewer_sent.append(content)
+    viewer_buffers: list[list[Any]] = []
+
+    def send(content: dict[str, Any], buffers: list[Any] | None = None) -> None:
+        viewer_sent.append(content)
+        viewer_buffers.append(list(buffers or []))
+
+    viewer.send = send
     played.say({"type": "ready", "protocol": PROTOCOL})
     columns = raw_columns(6)
     played.say_tables(cut(columns, 3), 1, "checkpoint", 3)
-    assert max(viewer.tracks["t"]) == 3
+    assert max(viewer.tracks["t"].tolist()) == 3
     assert (viewer.editable, viewer.note) == (False, "tracking: 4/6 frames")
     viewer._handle_custom_msg({"type": "status", "id": 1, "parent_id": 3, "status": "rejected"}, [])
     assert not viewer_sent[-1]["ok"]
@@ -196,19 +202,24 @@ def test_the_jobs_viewer_follows_the_checkpoints_then_takes_decisions(frames: Ar
     growth = viewer_sent[-1]
     assert growth["type"] == "grow"
     assert growth["since"] == 3
-    assert set(growth["tracks"]["t"]) == {4}
-    assert growth["tracks"]["track_id"] == [1, 2, 4, 5]
-    assert growth["lineage"]["track_id"] == [1, 2, 4, 5]
-    assert growth["lineage"]["end"] == [4, 4, 4, 4]
-    assert growth["divisions"]["parent_id"] == []
-    assert max(viewer.tracks["t"]) == 3
+    # Typed columns, as the synced tables: one buffer each, where buffer_paths says.
+    paths, buffers = growth["buffer_paths"], viewer_buffers[-1]
+    little = {tuple(p): np.dtype(TABLE_COLUMNS[p[0]][p[1]]).newbyteorder("<") for p in paths}
+    grown = {p: np.frombuffer(b, little[p]) for p, b in zip(little, buffers, strict=True)}
+    assert set(grown[("tracks", "t")]) == {4}
+    assert grown[("tracks", "track_id")].tolist() == [1, 2, 4, 5]
+    assert grown[("lineage", "track_id")].tolist() == [1, 2, 4, 5]
+    assert grown[("lineage", "end")].tolist() == [4, 4, 4, 4]
+    assert grown[("divisions", "parent_id")].tolist() == []
+    assert growth["divisions"] == {"status": []}
+    assert max(viewer.tracks["t"].tolist()) == 3
     assert viewer.note == "tracking: 5/6 frames"
 
     played.say_tables(columns, 2, "result", 5)
     played.say({"type": "done", "seq": 2, "backend": "wasm", "fallback_reason": None,
                 "seconds": {}, "frame_bytes": 23040, "params": USED})  # fmt: skip
     assert (viewer.editable, viewer.note) == (True, "")
-    assert max(viewer.tracks["t"]) == 5
+    assert max(viewer.tracks["t"].tolist()) == 5
     viewer._handle_custom_msg({"type": "status", "id": 2, "parent_id": 3, "status": "rejected"}, [])
     assert viewer_sent[-1]["ok"]
     assert job.result().divisions["status"].tolist() == ["rejected"]  # the user's result

@@ -4,9 +4,11 @@ The browser (src/widget/review/) draws frames, points, tails and the lineage tre
 the divisions; this widget serves what it asks for and applies the reviewer's decisions to the
 result at once, so that `res.lineage` and `res.divisions` are what the reviewer decided.
 
-Synced state: the tables (columns as lists, so that the notebook's saved widget state keeps
-the decisions), the frame shape and dtype, and the view (frame, selection, layers, contrast),
-which the browser owns. Custom messages from the browser, each with an `id` the reply repeats:
+Synced state: the tables (each column a typed binary buffer in the wire dtypes of the job's
+tables, the division status as words; the browser holds them as plain arrays, which is what a
+saved notebook's widget state keeps, decisions included), the frame shape and dtype, and the
+view (frame, selection, layers, contrast), which the browser owns. Custom messages from the
+browser, each with an `id` the reply repeats:
 
     {"type": "frame", "id", "t"}                         -> reply + the frame's bytes
     {"type": "status", "id", "parent_id", "status"}      accept / reject / propose a division
@@ -18,9 +20,10 @@ which the browser owns. Custom messages from the browser, each with an `id` the 
 While `track(..., review=True)` runs, the viewer shows the tables of the frames done so far
 and refuses decisions; the final result then replaces them. A checkpoint goes as what changed
 since the last (`grow`: rows up to a checkpoint's frame are final), a custom message to the
-browser: {"type": "grow", "since", "tracks", "lineage", "divisions"} holds the tracks rows
-after frame `since`, the lineage rows of the tracks living at `since` or born after, and the
-divisions after it, columns as lists; the synced tables change only with the final result.
+browser: {"type": "grow", "since", "tracks", "lineage", "divisions", "buffer_paths"} holds the
+tracks rows after frame `since`, the lineage rows of the tracks living at `since` or born
+after, and the divisions after it, its columns as the synced tables' (the buffers at
+`buffer_paths`); the synced tables change only with the final result.
 Every decision can be undone and redone (`undo_depth`, `redo_depth` say how many); a new
 decision drops what could be redone.
 
@@ -34,11 +37,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import pandas as pd
 from traitlets import Bool, Dict, Float, Int, List, Unicode
 
 from .. import contracts
 from ..io.frames import FrameStack
+from ..job.codec import TABLE_COLUMNS
 from ..widgets import _CellpointWidget, answer
 
 if TYPE_CHECKING:
@@ -48,8 +53,48 @@ _check_from_browser = contracts.message_check("review-messages.schema.json", "to
 Tables = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]  # tracks, lineage, divisions
 
 
-def _columns(table: pd.DataFrame) -> dict[str, list[Any]]:
-    return {name: table[name].astype(object).tolist() for name in table.columns}
+def _columns(name: str, table: pd.DataFrame) -> dict[str, Any]:
+    """A table as it travels to the viewer: each column a little-endian typed array (a binary
+    buffer) in the wire dtype of the job's tables (schema/job-messages.schema.json,
+    `x-wire-columns`), the division status as its words."""
+    wire = TABLE_COLUMNS[name]
+    out: dict[str, Any] = {}
+    for column in table.columns:
+        if column in wire:
+            # Little-endian bytes, labelled with the native dtype so that the buffer reads as
+            # numbers here too (the same on the little-endian machines browsers run on).
+            native = np.dtype(wire[column])
+            values = np.ascontiguousarray(table[column], native.newbyteorder("<"))
+            out[column] = values.view(native).data
+        else:
+            out[column] = table[column].astype(object).tolist()
+    return out
+
+
+def _split_buffers(
+    tables: dict[str, Any],
+) -> tuple[dict[str, Any], list[list[str]], list[memoryview]]:
+    """Tables without their binary columns, the columns' paths and the buffers (as ipywidgets
+    puts them back in the browser: `put_buffers`)."""
+    state: dict[str, Any] = {}
+    paths, buffers = [], []
+    for table, columns in tables.items():
+        state[table] = {}
+        for name, values in columns.items():
+            if isinstance(values, memoryview):
+                paths.append([table, name])
+                buffers.append(values)
+            else:
+                state[table][name] = values
+    return state, paths, buffers
+
+
+def _tables(tracks: pd.DataFrame, lineage: pd.DataFrame, divisions: pd.DataFrame) -> dict[str, Any]:
+    return {
+        "tracks": _columns("tracks", tracks),
+        "lineage": _columns("lineage", lineage),
+        "divisions": _columns("divisions", divisions),
+    }
 
 
 class ReviewWidget(_CellpointWidget):
@@ -105,10 +150,10 @@ class ReviewWidget(_CellpointWidget):
     def __repr__(self) -> str:
         # The text a notebook shows where no JupyterLab draws the viewer (nbconvert, a console).
         t, h, w = self.shape
-        statuses = pd.Series(self.divisions.get("status", []), dtype=object).value_counts()
+        statuses = self.result.divisions["status"].astype(object).value_counts()
         decided = ", ".join(f"{n} {s}" for s, n in statuses.items()) or "none"
         return (
-            f"ReviewWidget: {len(self.lineage.get('track_id', []))} tracks over {t} frames of "
+            f"ReviewWidget: {len(self.result.lineage)} tracks over {t} frames of "
             f"{h} x {w} px; divisions: {decided} (the viewer shows in JupyterLab)"
         )
 
@@ -133,20 +178,15 @@ class ReviewWidget(_CellpointWidget):
             return
         tracks, lineage, divisions = result.tracks, result.lineage, result.divisions
         changed = lineage[(lineage["end"] >= since) | (lineage["start"] > since)]
-        self.send({
-            "type": "grow",
-            "since": since,
-            "tracks": _columns(tracks[tracks["t"] > since]),
-            "lineage": _columns(changed),
-            "divisions": _columns(divisions[divisions["t"] > since]),
-        })  # fmt: skip
+        grown = _tables(tracks[tracks["t"] > since], changed, divisions[divisions["t"] > since])
+        state, paths, buffers = _split_buffers(grown)
+        self.send({"type": "grow", "since": since, **state, "buffer_paths": paths}, buffers)
         self.note = note
 
     def _publish(self) -> None:
         """Send the result's tables to the browser (after every decision)."""
-        self.tracks = _columns(self.result.tracks)
-        self.lineage = _columns(self.result.lineage)
-        self.divisions = _columns(self.result.divisions)
+        tables = _tables(self.result.tracks, self.result.lineage, self.result.divisions)
+        self.tracks, self.lineage, self.divisions = (tables[k] for k in tables)
         self.undo_depth, self.redo_depth = len(self._undo), len(self._redo)
 
     def _on_msg(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:

@@ -10,14 +10,16 @@ import {
   DOMWidgetModel,
   DOMWidgetView,
   IBackboneModelOptions,
-  ISerializers
+  ISerializers,
+  put_buffers
 } from '@jupyter-widgets/base';
 import { Buffers } from '../../comm-buffers';
 import { KernelRequests, isReply } from '../../comm-requests';
 import { FRAME_DTYPES, FrameDtype } from '../../frame-dtypes';
 import { MODULE_NAME, MODULE_VERSION } from '../../version';
 import type { ILayerState, IReviewLayer } from './draw';
-import { FromKernel, checkFromKernel } from './messages';
+import { decodeTable } from '../../job/messages';
+import { FromKernel, GrowMessage, checkFromKernel } from './messages';
 import { ITablesGrowth, ReviewTables, checkTables, growTables } from './tables';
 import type { DivisionStatus } from './tables';
 import {
@@ -67,7 +69,13 @@ export function createReviewWidget(layers: () => Promise<IReviewLayer[]>): {
       };
     }
 
-    static serializers: ISerializers = { ...DOMWidgetModel.serializers };
+    /** The tables' typed columns arrive as buffers (the job's wire dtypes): plain arrays here. */
+    static serializers: ISerializers = {
+      ...DOMWidgetModel.serializers,
+      tracks: { deserialize: (state: object) => decodeTable('tracks', state) },
+      lineage: { deserialize: (state: object) => decodeTable('lineage', state) },
+      divisions: { deserialize: (state: object) => decodeTable('divisions', state) }
+    };
 
     initialize(attributes: Backbone.ObjectHash, options: IBackboneModelOptions): void {
       super.initialize(attributes, options);
@@ -92,7 +100,7 @@ export function createReviewWidget(layers: () => Promise<IReviewLayer[]>): {
         if (isReply(message)) {
           this._requests.answer(message, buffers ?? []);
         } else {
-          this._grow(message);
+          this._grow(message, buffers ?? []);
         }
       });
     }
@@ -100,14 +108,20 @@ export function createReviewWidget(layers: () => Promise<IReviewLayer[]>): {
     /** Tracking's tables grown to its next checkpoint: the views show them; they stay in the
      * browser (the kernel syncs the final result). Set as the kernel's state, so that the next
      * view change saved does not send them back. */
-    private _grow(growth: ITablesGrowth): void {
-      const grown = growTables(
-        this.get('tracks'),
-        this.get('lineage'),
-        this.get('divisions'),
-        growth
+    private _grow(message: GrowMessage, buffers: Buffers): void {
+      put_buffers(
+        message as unknown as Parameters<typeof put_buffers>[0],
+        message.buffer_paths,
+        buffers
       );
-      this.set_state({ ...grown });
+      const growth: ITablesGrowth = {
+        since: message.since,
+        tracks: decodeTable('tracks', message.tracks) as ITablesGrowth['tracks'],
+        lineage: decodeTable('lineage', message.lineage) as ITablesGrowth['lineage'],
+        divisions: decodeTable('divisions', message.divisions) as ITablesGrowth['divisions']
+      };
+      const [tracks, lineage, divisions] = ['tracks', 'lineage', 'divisions'].map(k => this.get(k));
+      this.set_state({ ...growTables(tracks, lineage, divisions, growth) });
     }
 
     async frame(t: number): Promise<IFrameData> {
