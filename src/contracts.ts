@@ -3,9 +3,15 @@
  * schema/; the kernel's side is `cellpoint.contracts`).
  */
 
-import Ajv from 'ajv';
+import Ajv, { ValidateFunction } from 'ajv';
 
 const ajv = new Ajv({ allErrors: false, strict: false });
+
+/** Where and how the value `validate` last refused breaks its schema. */
+function firstError(validate: ValidateFunction): string {
+  const first = validate.errors?.[0];
+  return `${first?.instancePath ?? ''} ${first?.message ?? ''}`;
+}
 
 interface IMessageSchema {
   definitions: Record<string, unknown>;
@@ -22,10 +28,9 @@ export function messageCheck<T>(schema: IMessageSchema, direction: string): (m: 
   });
   return (message: unknown): T => {
     if (!validate(message)) {
-      const first = validate.errors?.[0];
       const type = (message as { type?: unknown } | null)?.type;
       throw new Error(
-        `the kernel sent a malformed ${JSON.stringify(type)} message: ${first?.instancePath ?? ''} ${first?.message ?? ''}`.trim()
+        `the kernel sent a malformed ${JSON.stringify(type)} message: ${firstError(validate)}`.trim()
       );
     }
     return message as T;
@@ -40,10 +45,7 @@ export function tablesCheck(schema: object): (tables: unknown) => void {
   const validate = ajv.compile(schema);
   return (tables: unknown): void => {
     if (!validate(tables)) {
-      const first = validate.errors?.[0];
-      throw new Error(
-        `the tables break their contract: ${first?.instancePath ?? ''} ${first?.message ?? ''}`.trim()
-      );
+      throw new Error(`the tables break their contract: ${firstError(validate)}`.trim());
     }
   };
 }

@@ -5,6 +5,7 @@
  */
 
 import schema from '../../schema/job-messages.schema.json';
+import { bytesOf } from '../comm-buffers';
 import type { IReply } from '../comm-requests';
 import { messageCheck } from '../contracts';
 import type { RawCheckpoint, RawResult } from '../engine/raw';
@@ -39,10 +40,7 @@ export function decodeTable(table: 'tracks' | 'lineage' | 'divisions', state: ob
   for (const [name, value] of Object.entries(state)) {
     const dtype = wire[name];
     if (dtype && value instanceof DataView) {
-      const Type = ARRAYS[dtype];
-      const n = value.byteLength / Type.BYTES_PER_ELEMENT;
-      const bytes = value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength);
-      out[name] = Array.from(new Type(bytes as ArrayBuffer, 0, n));
+      out[name] = Array.from(new ARRAYS[dtype](bytesOf(value)));
     } else {
       out[name] = value;
     }

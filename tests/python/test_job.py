@@ -27,6 +27,7 @@ from cellpoint.job.codec import (
     TableAssembly,
     check_from_browser,
     encode_tables,
+    wire_dtype,
 )
 from cellpoint.job.job import PROTOCOL, TrackingError, TrackingJob
 
@@ -204,7 +205,7 @@ def test_the_jobs_viewer_follows_the_checkpoints_then_takes_decisions(frames: Ar
     assert growth["since"] == 3
     # Typed columns, as the synced tables: one buffer each, where buffer_paths says.
     paths, buffers = growth["buffer_paths"], viewer_buffers[-1]
-    little = {tuple(p): np.dtype(TABLE_COLUMNS[p[0]][p[1]]).newbyteorder("<") for p in paths}
+    little = {tuple(p): wire_dtype(*p) for p in paths}
     grown = {p: np.frombuffer(b, little[p]) for p, b in zip(little, buffers, strict=True)}
     assert set(grown[("tracks", "t")]) == {4}
     assert grown[("tracks", "track_id")].tolist() == [1, 2, 4, 5]

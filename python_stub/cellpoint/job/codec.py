@@ -27,6 +27,12 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
     if table != "description"
 }
 
+
+def wire_dtype(table: str, column: str) -> np.dtype[Any]:
+    """The little-endian dtype a table's column travels in."""
+    return np.dtype(TABLE_COLUMNS[table][column]).newbyteorder("<")
+
+
 Columns = dict[str, dict[str, npt.NDArray[Any]]]
 
 
@@ -64,9 +70,7 @@ def encode_tables(
     chunks: list[tuple[dict[str, Any], bytes]] = []
     for table, names in TABLE_COLUMNS.items():
         for name, dtype in names.items():
-            values = np.ascontiguousarray(
-                columns[table][name], dtype=np.dtype(dtype).newbyteorder("<")
-            )
+            values = np.ascontiguousarray(columns[table][name], dtype=wire_dtype(table, name))
             step = max(1, MAX_MESSAGE_BYTES // 2 // values.itemsize)
             for offset in range(0, max(len(values), 1), step):
                 piece = values[offset : offset + step]
@@ -112,7 +116,7 @@ class TableAssembly:
             dtype = TABLE_COLUMNS[table].get(name)
             if dtype != meta["dtype"]:
                 raise MessageError(f"tables: {table}.{name} is not a {meta['dtype']} column")
-            values = np.frombuffer(memoryview(data), dtype=np.dtype(dtype).newbyteorder("<"))
+            values = np.frombuffer(memoryview(data), dtype=wire_dtype(table, name))
             if len(values) != meta["length"] or meta["offset"] + len(values) > self.rows[table]:
                 raise MessageError(f"tables: {table}.{name} chunk does not fit its rows")
             target = self.columns.setdefault(table, {}).setdefault(

@@ -43,7 +43,7 @@ from traitlets import Bool, Dict, Float, Int, List, Unicode
 
 from .. import contracts
 from ..io.frames import FrameStack
-from ..job.codec import TABLE_COLUMNS
+from ..job.codec import TABLE_COLUMNS, wire_dtype
 from ..widgets import _CellpointWidget, answer
 
 if TYPE_CHECKING:
@@ -57,15 +57,14 @@ def _columns(name: str, table: pd.DataFrame) -> dict[str, Any]:
     """A table as it travels to the viewer: each column a little-endian typed array (a binary
     buffer) in the wire dtype of the job's tables (schema/job-messages.schema.json,
     `x-wire-columns`), the division status as its words."""
-    wire = TABLE_COLUMNS[name]
     out: dict[str, Any] = {}
     for column in table.columns:
-        if column in wire:
+        if column in TABLE_COLUMNS[name]:
             # Little-endian bytes, labelled with the native dtype so that the buffer reads as
             # numbers here too (the same on the little-endian machines browsers run on).
-            native = np.dtype(wire[column])
-            values = np.ascontiguousarray(table[column], native.newbyteorder("<"))
-            out[column] = values.view(native).data
+            little = wire_dtype(name, column)
+            values = np.ascontiguousarray(table[column], little)
+            out[column] = values.view(little.newbyteorder("=")).data
         else:
             out[column] = table[column].astype(object).tolist()
     return out

@@ -31,6 +31,9 @@ import {
   defineReviewViewer
 } from './viewer';
 
+/** The result's tables, as the model holds them. */
+const TABLES = ['tracks', 'lineage', 'divisions'] as const;
+
 /** A question the kernel leaves unanswered this long fails, saying so. */
 const REQUEST_TIMEOUT_MS = 60_000;
 
@@ -120,7 +123,7 @@ export function createReviewWidget(layers: () => Promise<IReviewLayer[]>): {
         lineage: decodeTable('lineage', message.lineage) as ITablesGrowth['lineage'],
         divisions: decodeTable('divisions', message.divisions) as ITablesGrowth['divisions']
       };
-      const [tracks, lineage, divisions] = ['tracks', 'lineage', 'divisions'].map(k => this.get(k));
+      const [tracks, lineage, divisions] = TABLES.map(k => this.get(k));
       this.set_state({ ...growTables(tracks, lineage, divisions, growth) });
     }
 
@@ -191,7 +194,12 @@ export function createReviewWidget(layers: () => Promise<IReviewLayer[]>): {
       };
       this._showTables();
       this._viewer.addEventListener('view-change', this._onViewChange);
-      this.listenTo(this.model, 'change:tracks change:lineage change:divisions', this._showTables);
+      // One 'change' for the tables set together (a sync, a growth): checked and indexed once.
+      this.listenTo(this.model, 'change', () => {
+        if (TABLES.some(k => this.model.hasChanged(k))) {
+          this._showTables();
+        }
+      });
       this.listenTo(
         this.model,
         'change:editable change:note change:undo_depth change:redo_depth',
@@ -203,9 +211,7 @@ export function createReviewWidget(layers: () => Promise<IReviewLayer[]>): {
     }
 
     private _showTables(): void {
-      const [tracks, lineage, divisions] = ['tracks', 'lineage', 'divisions'].map(k =>
-        this.model.get(k)
-      );
+      const [tracks, lineage, divisions] = TABLES.map(k => this.model.get(k));
       try {
         checkTables({ tracks, lineage, divisions });
       } catch (error) {
