@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
-from .engine.infer import track_kernel
+from .engine.infer import Lineage, check_lineage, track_kernel
 from .engine.preprocess import estimate_diameter
 from .engine.raw import RawParams
 from .io.frames import FrameStack
@@ -33,6 +33,7 @@ def track(
     division_threshold: float | None = None,
     sister_threshold: float | None = None,
     min_cycle: int | None = None,
+    lineage: Lineage = "global",
     progress: bool = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
     review: bool = False,
@@ -51,6 +52,7 @@ def track(
     division_threshold: float | None = None,
     sister_threshold: float | None = None,
     min_cycle: int | None = None,
+    lineage: Lineage = "global",
     progress: bool = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
     review: bool = False,
@@ -68,6 +70,7 @@ def track(
     division_threshold: float | None = None,
     sister_threshold: float | None = None,
     min_cycle: int | None = None,
+    lineage: Lineage = "global",
     progress: bool = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
     review: bool = False,
@@ -90,6 +93,9 @@ def track(
         Each of these RAW parameters, where not passed, is the browser's JupyterLab setting
         (Settings Editor, cellpoint) when the browser tracks, else the model's default
         (`RawParams`); `res.metadata["params"]` holds the values used.
+    lineage: "global" (default) times each division over the whole sequence, at the frame
+        where the sister head saw the daughters born most strongly within a few frames after
+        RAW's call (`cellpoint.engine.lineage`); "greedy" keeps RAW's calls.
     progress: report frames done and cells found while tracking.
     browser_backend: force WebGPU or WASM in the browser; None: the user's settings there.
     review: also show the review viewer under the cell, filled as the browser tracks (at each
@@ -118,10 +124,11 @@ def track(
     }
     requested = {name: value for name, value in passed.items() if value is not None}
     params = RawParams(**requested)  # checks the values before any work starts
+    check_lineage(lineage)
 
     def track_here() -> TrackingResult:
         reporter = _TextProgress(len(frames)) if progress else None
-        result = track_kernel(frames, diameter, params, on_progress=reporter)
+        result = track_kernel(frames, diameter, params, on_progress=reporter, lineage=lineage)
         if reporter:
             reporter.close()
         return result
@@ -140,7 +147,7 @@ def track(
         )
     from .job.job import TrackingJob, run
 
-    job = TrackingJob(frames, diameter, requested, browser_backend)
+    job = TrackingJob(frames, diameter, requested, browser_backend, lineage=lineage)
     return run(job, fallback=track_here if backend == "auto" else None, review=review)
 
 

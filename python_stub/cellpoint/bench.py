@@ -46,10 +46,18 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .engine.infer import MODELS_DIR, CapModel, ModelError, OnnxCap, track_kernel
+from .engine.infer import (
+    MODELS_DIR,
+    CapModel,
+    Lineage,
+    ModelError,
+    OnnxCap,
+    run_kernel,
+    track_kernel,
+)
 from .engine.raw import RawParams
 from .eval.baseline import track_baseline
-from .eval.heldout import HELD_OUT_SEEDS, REAL_SEQUENCES, data_dir, held_out_real
+from .eval.heldout import HELD_OUT_SEEDS, REAL_SEQUENCES, data_dir, held_out_real, whole_real
 from .eval.metrics import GroundTruth, evaluate
 from .eval.sim import PRESETS, SimulatedSequence, simulate
 from .io.frames import FrameStack
@@ -78,6 +86,7 @@ GROWTH_CELLS_QUICK = (50, 150)
 GROWTH_CELLS_FRAMES = 25
 DENSE_FIELD = (512, 200)  # side, frames: about 270 cells in view (full bench only)
 CAP = "CAP (kernel)"
+CAP_GREEDY = "CAP, divisions as RAW called them"  # without the lineage step
 BASELINE = "baseline (LoG + laptrack)"
 MODEL_MISSING = "CAP model missing"
 
@@ -121,9 +130,13 @@ def sim_datasets(presets: Sequence[str], quick: bool, max_frames: int | None) ->
 
 
 def real_datasets(root: Path, max_frames: int | None) -> Iterator[Dataset]:
-    """The held-out last 20% of frames of each shared sequence found under `root`."""
+    """The held-out last 20% of frames of each shared sequence found under `root`; then, unless
+    frames are capped, each whole sequence."""
     for name, frames, truth, diameter in held_out_real(root, max_frames):
         yield Dataset(name, frames, truth, diameter)
+    if max_frames is None:
+        for name, frames, whole, diameter in whole_real(root):
+            yield Dataset(name, frames, whole, diameter)
 
 
 def missing_real(root: Path) -> list[str]:
@@ -136,12 +149,16 @@ def missing_real(root: Path) -> list[str]:
 def accuracy_rows(
     dataset: Dataset, model: CapModel | None, params: RawParams
 ) -> list[dict[str, Any]]:
-    """One row per method (CAP where a model is given, then the baseline) on one dataset."""
+    """One row per method on one dataset: CAP where a model is given (with the lineage step and
+    without it, from one run), then the baseline."""
     rows = []
     if model is not None:
         start = time.perf_counter()
-        result = track_kernel(FrameStack(dataset.frames), dataset.diameter, params, model=model)
-        rows.append(_accuracy_row(dataset, CAP, result, time.perf_counter() - start))
+        run = run_kernel(FrameStack(dataset.frames), dataset.diameter, params, model=model)
+        seconds = time.perf_counter() - start
+        methods: tuple[tuple[Lineage, str], ...] = (("global", CAP), ("greedy", CAP_GREEDY))
+        for lineage, method in methods:
+            rows.append(_accuracy_row(dataset, method, run.result(lineage), seconds))
     start = time.perf_counter()
     result = track_baseline(dataset.frames, dataset.diameter)
     rows.append(_accuracy_row(dataset, BASELINE, result, time.perf_counter() - start))

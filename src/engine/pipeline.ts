@@ -76,6 +76,11 @@ export interface StageTimings {
   total: number;
 }
 
+/**
+ * A run's tables in input pixels, with the divisions as RAW called them; a notebook's result
+ * is these after the kernel's lineage step (cellpoint.engine.lineage), which times each
+ * division by the `sisters` evidence in `raw`.
+ */
 export interface EngineResult extends TrackingTables {
   /** RAW's own tables, in model pixels: what a checkpoint holds and a resumed run goes on from. */
   readonly raw: RawResult;

@@ -175,6 +175,19 @@ export interface RawDivisions {
   readonly score: Float64Array;
 }
 
+/**
+ * Every sister pair the head named, frame by frame (empty without a head): the evidence by
+ * which the kernel's lineage step times the divisions (cellpoint.engine.lineage).
+ */
+export interface RawSisters {
+  readonly t: Int32Array;
+  readonly xa: Float32Array;
+  readonly ya: Float32Array;
+  readonly xb: Float32Array;
+  readonly yb: Float32Array;
+  readonly score: Float32Array;
+}
+
 /** One tracker call: its first frame, number of frames and number of queries. */
 export interface RawWindow {
   readonly first: number;
@@ -186,6 +199,7 @@ export interface RawResult {
   readonly tracks: RawTracks;
   readonly lineage: RawLineage;
   readonly divisions: RawDivisions;
+  readonly sisters: RawSisters;
   readonly windows: readonly RawWindow[];
 }
 
@@ -228,6 +242,8 @@ export async function rawInference(
 }
 
 type DivisionRow = [number, number, number, number, number];
+/** A sister pair as `findSisters` gives it: xa, ya, xb, yb, score. */
+type SisterRow = [number, number, number, number, number];
 
 /**
  * One run of RAW: its state, the loop (`run`, `window`, `frame`, `follow`) and its rules, one
@@ -261,7 +277,7 @@ class RawInference {
     const { resume, onProgress, onCheckpoint } = this.options;
     let tCur = 0;
     if (resume) {
-      tCur = restore(resume, this.nFrames, this.store, this.divisions, this.windows);
+      tCur = restore(resume, this.nFrames, this.store, this.divisions, this.sisters, this.windows);
       this.divisions.forEach(d => this.parents.add(d[0]));
     } else {
       this.stopIfAborted(0);
@@ -474,7 +490,11 @@ class RawInference {
       throw error;
     }
     const threshold = Math.min(this.confirming, this.candidateFloor);
-    return findSisters(map, threshold, this.params.min_separation);
+    const pairs = findSisters(map, threshold, this.params.min_separation);
+    for (let k = 0; k < pairs.length; k += 5) {
+      this.sisters.push([t, ...(pairs.subarray(k, k + 5) as unknown as SisterRow)]);
+    }
+    return pairs;
   }
 
   /** Whether a sister pair lies where the daughter slots (ax, ay) and (bx, by) are. */
@@ -663,11 +683,13 @@ class RawInference {
   }
 
   private tables(): RawResult {
-    return tables(this.store, this.divisions, this.windows);
+    return tables(this.store, this.divisions, this.sisters, this.windows);
   }
 
   private readonly store = new TrackStore();
   private readonly divisions: DivisionRow[] = [];
+  /** Every pair the sister head named: (t, xa, ya, xb, yb, score). */
+  private readonly sisters: [number, ...SisterRow][] = [];
   /** Tracks with daughters. */
   private readonly parents = new Set<number>();
   private readonly windows: RawWindow[] = [];
@@ -708,6 +730,7 @@ function restore(
   nFrames: number,
   store: TrackStore,
   divisions: DivisionRow[],
+  sisters: [number, ...SisterRow][],
   windows: RawWindow[]
 ): number {
   const { tables: done, tCur } = checkpoint;
@@ -754,6 +777,17 @@ function restore(
       d.score[i] as number
     ]);
   }
+  const s = done.sisters;
+  for (let i = 0; i < s.t.length; i++) {
+    sisters.push([
+      s.t[i] as number,
+      s.xa[i] as number,
+      s.ya[i] as number,
+      s.xb[i] as number,
+      s.yb[i] as number,
+      s.score[i] as number
+    ]);
+  }
   windows.push(...done.windows);
   return tCur;
 }
@@ -761,9 +795,11 @@ function restore(
 function tables(
   store: TrackStore,
   divisions: readonly DivisionRow[],
+  sisters: readonly [number, ...SisterRow][],
   windows: readonly RawWindow[]
 ): RawResult {
   const division = (k: 0 | 1 | 2 | 3): Int32Array => Int32Array.from(divisions, d => d[k]);
+  const pair = (k: 1 | 2 | 3 | 4 | 5): Float32Array => Float32Array.from(sisters, s => s[k]);
   return {
     ...store.tables(),
     divisions: {
@@ -772,6 +808,14 @@ function tables(
       daughter_a: division(2),
       daughter_b: division(3),
       score: Float64Array.from(divisions, d => d[4])
+    },
+    sisters: {
+      t: Int32Array.from(sisters, s => s[0]),
+      xa: pair(1),
+      ya: pair(2),
+      xb: pair(3),
+      yb: pair(4),
+      score: pair(5)
     },
     windows: windows.slice()
   };

@@ -10,15 +10,15 @@ import type { IReply } from '../comm-requests';
 import { messageCheck } from '../contracts';
 import type { RawCheckpoint, RawResult } from '../engine/raw';
 
-export const PROTOCOL = 2;
+export const PROTOCOL = 3;
 /** The server takes websocket messages of up to 10 MiB; parts stay well under. */
 export const MAX_MESSAGE_BYTES = 8 * 2 ** 20;
 
 type ColumnType = 'int32' | 'float32' | 'float64';
-type TableName = 'tracks' | 'lineage' | 'divisions' | 'windows';
+type TableName = 'tracks' | 'lineage' | 'divisions' | 'sisters' | 'windows';
 export type TablesKind = 'checkpoint' | 'result' | 'partial' | 'resume';
 
-const TABLES: readonly TableName[] = ['tracks', 'lineage', 'divisions', 'windows'];
+const TABLES: readonly TableName[] = ['tracks', 'lineage', 'divisions', 'sisters', 'windows'];
 
 /** Every column of every table, in the order they travel (the schema's `x-wire-columns`). */
 const COLUMNS: readonly [TableName, string, ColumnType][] = TABLES.flatMap(table =>
@@ -107,6 +107,7 @@ export function encodeTables(
     tracks: raw.tracks.track_id.length,
     lineage: raw.lineage.track_id.length,
     divisions: raw.divisions.parent_id.length,
+    sisters: raw.sisters.t.length,
     windows: raw.windows.length
   };
   const parts: [ColumnMeta, ArrayBuffer][][] = [[]];
@@ -200,6 +201,7 @@ export class TablesAssembly {
       throw new Error(`tables: ${table}.${name} never arrived`);
     };
     const i32 = (table: TableName, name: string): Int32Array => get(table, name) as Int32Array;
+    const f32 = (table: TableName, name: string): Float32Array => get(table, name) as Float32Array;
     const first = i32('windows', 'first');
     const tables: RawResult = {
       tracks: {
@@ -221,6 +223,14 @@ export class TablesAssembly {
         daughter_a: i32('divisions', 'daughter_a'),
         daughter_b: i32('divisions', 'daughter_b'),
         score: get('divisions', 'score') as Float64Array
+      },
+      sisters: {
+        t: i32('sisters', 't'),
+        xa: f32('sisters', 'xa'),
+        ya: f32('sisters', 'ya'),
+        xb: f32('sisters', 'xb'),
+        yb: f32('sisters', 'yb'),
+        score: f32('sisters', 'score')
       },
       windows: Array.from(first, (f, i) => ({
         first: f,

@@ -58,6 +58,7 @@ interface RawCase {
     tracks: Columns;
     lineage: Columns;
     divisions: Columns;
+    sisters: Columns;
     windows: Encoded;
     progress: Encoded;
     /** The most tracks RAW held as objects at once. */
@@ -192,6 +193,11 @@ function expectTables(result: RawResult, expected: RawCase['expected']): void {
     ]);
   }
   expect(maxDiff(result.divisions.score, dec(divisions.score as Encoded))).toBeLessThan(1e-6);
+  const { sisters } = expected;
+  expect(Array.from(result.sisters.t)).toEqual(ints(sisters.t as Encoded));
+  for (const key of ['xa', 'ya', 'xb', 'yb', 'score'] as const) {
+    expect([key, maxDiff(result.sisters[key], dec(sisters[key] as Encoded))]).toEqual([key, 0]);
+  }
   const windows = ints(expected.windows);
   expect(result.windows.flatMap(w => [w.first, w.length, w.queries])).toEqual(windows);
 }

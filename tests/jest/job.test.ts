@@ -40,6 +40,14 @@ function rawTables(rows: number): RawResult {
       daughter_b: Int32Array.of(3),
       score: Float64Array.of(0.75)
     },
+    sisters: {
+      t: Int32Array.of(5, 5, 6),
+      xa: Float32Array.of(1.5, 40.25, 2),
+      ya: Float32Array.of(2.5, 41.75, 3),
+      xb: Float32Array.of(7.5, 48, 9),
+      yb: Float32Array.of(8.5, 49, 10),
+      score: Float32Array.of(0.875, 0.125, 0.5)
+    },
     windows: [
       { first: 0, length: 5, queries: 3 },
       { first: 4, length: 6, queries: 4 }
@@ -71,6 +79,7 @@ describe('tables over the comm', () => {
     expect(tables.tracks.visibility).toEqual(raw.tracks.visibility);
     expect(tables.lineage.end).toEqual(raw.lineage.end);
     expect(tables.divisions.score).toEqual(raw.divisions.score);
+    expect(tables.sisters).toEqual(raw.sisters);
     expect(tables.windows).toEqual(raw.windows);
   });
 

@@ -200,6 +200,10 @@ def columns_json(tracks: Any, lineage: Any, divisions: Any) -> Json:
 def tables_json(result: RawResult) -> Json:
     return {
         **columns_json(result.tracks, result.lineage, result.divisions),
+        "sisters": {
+            name: enc(column, "int32" if name == "t" else "float32")
+            for name, column in result.sisters.items()
+        },
         "windows": enc(np.array(result.windows, np.int64).reshape(-1, 3), "int32"),
     }
 

@@ -65,7 +65,7 @@ def test_main_prints_accuracy_and_speed_tables(
     for column in ACCURACY_COLUMNS:
         assert column in accuracy[0]
     rows = accuracy[1:]
-    methods = [bench.CAP, bench.BASELINE] if has_model else [bench.BASELINE]
+    methods = [bench.CAP, bench.CAP_GREEDY, bench.BASELINE] if has_model else [bench.BASELINE]
     assert len(rows) == len(methods)
     for row, method in zip(rows, methods, strict=True):
         assert row.lstrip().startswith("sim:small seed 10001 (8x128x128)")
@@ -128,8 +128,8 @@ def test_run_bench_puts_cap_and_baseline_side_by_side() -> None:
         model_factory=StandIn,
         log=lambda _: None,
     )
-    assert result.accuracy["method"].tolist() == [bench.CAP, bench.BASELINE]
-    assert result.accuracy["frames"].tolist() == [6, 6]
+    assert result.accuracy["method"].tolist() == [bench.CAP, bench.CAP_GREEDY, bench.BASELINE]
+    assert result.accuracy["frames"].tolist() == [6, 6, 6]
     cap = result.accuracy.iloc[0]
     assert cap["tracks"] == 0
     assert cap["DET"] == 0.0

@@ -66,6 +66,10 @@ def raw_columns(n_frames: int, n_tracks: int = 3) -> Columns:
                       "daughter_a": np.array([n_tracks + 1], np.int32),
                       "daughter_b": np.array([n_tracks + 2], np.int32),
                       "score": np.array([0.8])},
+        "sisters": {"t": np.array([3, 3], np.int32),
+                    **{k: np.array(v, np.float32) for k, v in
+                       {"xa": [40.5, 10], "ya": [30.25, 11], "xb": [42.5, 12],
+                        "yb": [33.75, 13], "score": [0.875, 0.25]}.items()}},
         "windows": {"first": np.array([0, 3], np.int32),
                     "length": np.array([4, n_frames - 3], np.int32),
                     "queries": np.array([3, 4], np.int32)},
@@ -82,6 +86,8 @@ def cut(columns: Columns, t_cur: int) -> Columns:
     out["lineage"]["end"] = np.minimum(out["lineage"]["end"], t_cur)
     divided = columns["divisions"]["t"] <= t_cur
     out["divisions"] = {k: v[divided] for k, v in columns["divisions"].items()}
+    named = columns["sisters"]["t"] <= t_cur
+    out["sisters"] = {k: v[named] for k, v in columns["sisters"].items()}
     return out
 
 
@@ -121,7 +127,8 @@ def make_job(frames: Array, **kwargs: Any) -> tuple[TrackingJob, PlayedBrowser]:
 
 def expected_result(job: TrackingJob, columns: Columns) -> TrackingResult:
     raw = Checkpoint(columns, len(job.frames) - 1).raw()
-    return to_result(raw, job.geometry, job.frames, {})
+    params = RawParams(**(job.used_params or job.params))
+    return to_result(raw, job.geometry, job.frames, {}, params, job.lineage)
 
 
 # RAW's parameters as a browser reports them: the job's window, its settings' detection

@@ -108,7 +108,7 @@ def test_raw_inference_replays_to_the_recorded_tables(case: Json) -> None:
     assert sister_reads == (dec(recorded["frames"]).tolist() if recorded else [])
     assert sorted(set(frame_reads)) == (dec(judged["frames"]).tolist() if judged else [])
     expected = case["expected"]
-    for table in ("tracks", "lineage", "divisions"):
+    for table in ("tracks", "lineage", "divisions", "sisters"):
         got = getattr(result, table)
         assert sorted(got) == sorted(expected[table])
         for column, encoded in expected[table].items():

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,7 @@ from ..io.frames import FrameStack
 from ..io.result import TrackingResult
 from ..io.tables import divisions_from_lineage
 from .judge import HISTORY, TreeJudge
+from .lineage import time_divisions
 from .preprocess import Geometry, Preprocessor
 from .raw import PairJudge, RawParams, RawResult, raw_inference
 
@@ -28,6 +29,16 @@ MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 MODEL_NAME = "cap-v1"
 FEATURE_LAYOUT = "channel-last"  # features [h, w, C] a frame between the graphs (cap.export)
 FloatArray = npt.NDArray[np.float32]
+# How divisions are timed: over the whole sequence (lineage.py), or as RAW called them.
+Lineage = Literal["global", "greedy"]
+LINEAGES = ("global", "greedy")
+
+
+def check_lineage(lineage: str) -> None:
+    if lineage not in LINEAGES:
+        raise ValueError(
+            f"lineage must be one of {', '.join(map(repr, LINEAGES))}, got {lineage!r}"
+        )
 
 
 class ModelError(RuntimeError):
@@ -243,9 +254,37 @@ def track_kernel(
     model: CapModel | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     judge: PairJudge | None = None,
+    lineage: Lineage = "global",
 ) -> TrackingResult:
     """Tracks a checked stack in this process; coordinates come back in input pixels. `judge`
-    stands in for the model's division judge (training records its candidates so)."""
+    stands in for the model's division judge (training records its candidates so); `lineage`
+    as `to_result`'s."""
+    return run_kernel(stack, diameter, params, model, on_progress, judge).result(lineage)
+
+
+@dataclass
+class KernelRun:
+    """RAW's tables of a run in this process (model pixels), before the lineage step."""
+
+    raw: RawResult
+    geometry: Geometry
+    stack: FrameStack
+    params: RawParams
+    metadata: dict[str, Any]
+
+    def result(self, lineage: Lineage = "global") -> TrackingResult:
+        return to_result(self.raw, self.geometry, self.stack, self.metadata, self.params, lineage)
+
+
+def run_kernel(
+    stack: FrameStack,
+    diameter: float,
+    params: RawParams,
+    model: CapModel | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    judge: PairJudge | None = None,
+) -> KernelRun:
+    """RAW on a checked stack in this process (`track_kernel` without the lineage step)."""
     model = model if model is not None else OnnxCap()
     t, h, w = stack.shape
     geometry = Geometry.for_diameter(h, w, diameter)
@@ -308,13 +347,23 @@ def track_kernel(
             "sisters": timings.sisters,
         },
     }
-    return to_result(raw, geometry, stack, metadata)
+    return KernelRun(raw, geometry, stack, params, metadata)
 
 
 def to_result(
-    raw: RawResult, geometry: Geometry, frames: FrameStack, metadata: dict[str, Any]
+    raw: RawResult,
+    geometry: Geometry,
+    frames: FrameStack,
+    metadata: dict[str, Any],
+    params: RawParams,
+    lineage: Lineage = "global",
 ) -> TrackingResult:
-    """RAW output in model pixels -> the result's tables in input pixels."""
+    """RAW output in model pixels -> the result's tables in input pixels, its divisions timed
+    over the whole sequence (lineage.py) unless `lineage` is "greedy" (as RAW called them)."""
+    check_lineage(lineage)
+    if lineage == "global":
+        raw = time_divisions(raw, params)
+    metadata = {**metadata, "lineage": lineage}
     shape = frames.shape
     y, x = geometry.to_input(raw.tracks["y"], raw.tracks["x"])
     # Points may drift into the padding; they still belong to the frame's edge.
@@ -329,9 +378,9 @@ def to_result(
             "visibility": raw.tracks["visibility"],
         }
     ).sort_values(["track_id", "t"], kind="stable", ignore_index=True)
-    lineage = pd.DataFrame(raw.lineage)
+    lineage_table = pd.DataFrame(raw.lineage)
     scores = dict(
         zip(raw.divisions["parent_id"].tolist(), raw.divisions["score"].tolist(), strict=True)
     )
-    divisions = divisions_from_lineage(lineage, scores=scores, status="proposed")
-    return TrackingResult(tracks, lineage, divisions, shape, metadata, frames)
+    divisions = divisions_from_lineage(lineage_table, scores=scores, status="proposed")
+    return TrackingResult(tracks, lineage_table, divisions, shape, metadata, frames)

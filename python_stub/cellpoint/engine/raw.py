@@ -68,6 +68,8 @@ PairJudge = Callable[[PairCandidate], bool]
 
 # Two living tracks nearer each other than this fraction of `min_separation` follow one cell.
 DUPLICATE_FRACTION = 0.5
+# The sister pairs' columns after t: find_sisters' rows.
+SISTER_COLUMNS = ("xa", "ya", "xb", "yb", "score")
 # A division's daughters lie either side of their mother: their midpoint is nearer her last
 # point than this fraction of `min_separation` plus her last step (she may have moved on).
 DIVISION_OFFSET_FRACTION = 0.4
@@ -176,6 +178,9 @@ class RawResult:
     tracks: dict[str, npt.NDArray[np.generic]]  # track_id, t, x, y, visibility
     lineage: dict[str, npt.NDArray[np.int64]]  # track_id, start, end, parent_id
     divisions: dict[str, npt.NDArray[np.generic]]  # parent_id, t, daughter_a, daughter_b, score
+    # Every sister pair the head named, frame by frame (t, xa, ya, xb, yb, score; none without
+    # a head): the evidence the lineage step (lineage.py) times divisions by.
+    sisters: dict[str, npt.NDArray[np.generic]]
     windows: list[tuple[int, int, int]]  # (first frame, frames, queries) of each tracker call
     # The most tracks RAW held as objects at once (the rest were finished rows); 0 for tables
     # that did not come from a run in this process.
@@ -225,6 +230,7 @@ class _RawInference:
         self.sisters, self.frames, self.judge = sisters, frames, judge
         self.store = TrackStore()
         self.divisions: list[tuple[int, int, int, int, float]] = []
+        self.sister_rows: list[FloatArray] = []  # each frame's pairs, t prepended
         self.parents: set[int] = set()  # tracks with daughters
         self.windows: list[tuple[int, int, int]] = []
         self.judging = sisters is not None and frames is not None and judge is not None
@@ -259,6 +265,7 @@ class _RawInference:
             t_cur = self.window(t_cur)
         tracks, lineage = store.tables()
         divisions = self.divisions
+        sisters = np.concatenate([np.zeros((0, 6), np.float32), *self.sister_rows])
         return RawResult(
             tracks=tracks,
             lineage=lineage,
@@ -268,6 +275,10 @@ class _RawInference:
                 "daughter_a": np.array([d[2] for d in divisions], np.int64),
                 "daughter_b": np.array([d[3] for d in divisions], np.int64),
                 "score": np.array([d[4] for d in divisions], np.float64),
+            },
+            sisters={
+                "t": sisters[:, 0].astype(np.int64),
+                **{name: sisters[:, k + 1] for k, name in enumerate(SISTER_COLUMNS)},
             },
             windows=self.windows,
             peak_held_tracks=store.peak_held,
@@ -378,7 +389,9 @@ class _RawInference:
         if self.sisters is None:
             return None
         threshold = float(min(self.confirming, self.candidate_floor))
-        return find_sisters(self.sisters(t), threshold, self.params.min_separation)
+        pairs = find_sisters(self.sisters(t), threshold, self.params.min_separation)
+        self.sister_rows.append(np.insert(pairs, 0, np.float32(t), axis=1))
+        return pairs
 
     def confirmed(self, pairs: FloatArray | None, a: FloatArray, b: FloatArray) -> bool:
         """Whether a sister pair lies where the tracker's daughter slots a and b are."""

@@ -110,3 +110,12 @@ def held_out_real(
         end = n if max_frames is None else min(n, cut + max_frames)
         truth = cut_ground_truth(real.markers, real.lineage, cut, end)
         yield f"{real.name}[{cut}:{end}]", np.asarray(real.frames[cut:end]), truth, real.diameter
+
+
+def whole_real(root: Path) -> Iterator[tuple[str, npt.NDArray[Any], RealSequence, float]]:
+    """As `held_out_real`, the whole of each sequence: its first TRAIN_FRACTION was trained
+    on, and the name says so."""
+    for real in real_sequences(root):
+        n = real.frames.shape[0]
+        name = f"{real.name}[0:{n}] (0-{training_frames(n) - 1} trained on)"
+        yield name, np.asarray(real.frames), real, real.diameter

@@ -59,6 +59,8 @@ class Checkpoint:
             lineage={k: v.astype(np.int64) for k, v in c["lineage"].items()},
             divisions={k: v.astype(np.int64) if v.dtype.kind == "i" else v
                        for k, v in c["divisions"].items()},
+            sisters={k: v.astype(np.int64) if v.dtype.kind == "i" else v
+                     for k, v in c["sisters"].items()},
             windows=[tuple(int(x) for x in row) for row in windows],  # type: ignore[misc]
         )  # fmt: skip
 

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
-from ..engine.infer import model_card, to_result
+from ..engine.infer import Lineage, check_lineage, model_card, to_result
 from ..engine.preprocess import Geometry
 from ..engine.raw import RawParams
 from ..io.frames import FrameStack
@@ -39,7 +39,7 @@ from .codec import (
 )
 from .widget import JobWidget
 
-PROTOCOL = 2
+PROTOCOL = 3
 READY_TIMEOUT_S = 10.0
 SILENCE_TIMEOUT_S = 30.0  # the browser reports at least every 2 s while it works
 
@@ -68,8 +68,11 @@ class TrackingJob:
         params: Mapping[str, Any],
         backend: str | None = None,
         checkpoint: Checkpoint | None = None,
+        lineage: Lineage = "global",
     ) -> None:
         RawParams(**params)  # the browser checks them too; fail here, before any transfer
+        check_lineage(lineage)
+        self.lineage = lineage
         self.frames = frames
         self.diameter = diameter
         # RAW's parameters the user passed; the browser takes the others from its settings
@@ -175,7 +178,7 @@ class TrackingJob:
         # The values this run used, so that a setting changed since does not apply halfway.
         params = self.used_params if self.used_params is not None else self.params
         job = TrackingJob(self.frames, self.diameter, params, self.backend_choice,
-                          checkpoint=self.checkpoint)  # fmt: skip
+                          checkpoint=self.checkpoint, lineage=self.lineage)  # fmt: skip
         return run(job, fallback=None)
 
     def __await__(self) -> Generator[Any, None, TrackingResult]:
@@ -369,15 +372,17 @@ class TrackingJob:
     def _to_result(self, tables: Checkpoint, extra: dict[str, Any]) -> TrackingResult:
         card = model_card()
         raw = tables.raw()
+        params = self.used_params if self.used_params is not None else self.params
         metadata = {
             "model": card["name"],
             "diameter": self.diameter,
             # The values used, once the browser has said; before that what the user passed.
-            "params": self.used_params if self.used_params is not None else self.params,
+            "params": params,
             "windows": len(raw.windows),
             **extra,
         }
-        return to_result(raw, self.geometry, self.frames, metadata)
+        return to_result(raw, self.geometry, self.frames, metadata, RawParams(**params),
+                         self.lineage)  # fmt: skip
 
 
 def run(

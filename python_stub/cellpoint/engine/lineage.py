@@ -1,0 +1,198 @@
+"""The lineage step: when each division happened, decided over the whole sequence.
+
+RAW reads the network forward in time and calls a division at the first frame its evidence
+passes a threshold: the tracker's daughter slots light up as a nucleus elongates, and on real
+mitoses that is frames before the nucleus parts (the CTC's convention: a mother's last frame
+is the last in which she is one object; her daughters begin in the next). RAW cannot take the
+call back once it has made it. This step can, for it sees every frame.
+
+The sister head (cap/sisters.py) is trained on exactly that convention: its map of frames
+t - 1 and t peaks where two sisters are born at t. RAW keeps every pair the head named
+(`RawResult.sisters`). For each division this step weighs its daughters' birth at RAW's
+frame and at each of the TIMING_REACH frames after it: the evidence for a birth at frame u is
+the strongest pair of frame u whose midpoint lies where the daughters' midpoint lies at u
+(within DUPLICATE_FRACTION of `min_separation`, as RAW's confirmation). A division moves to the
+frame with the strongest evidence; until then the mother goes on at her daughters' midpoint
+(one object, the two halves of which RAW was already following) and the daughters begin there.
+
+The choices are not independent: a daughter may divide again no sooner than `min_cycle`
+frames after her birth, so moving a mother's division later can forbid her daughter's. The
+choices are solved together, exactly, as a small integer program (one option per division;
+no pair of options that breaks `min_cycle`) with HiGHS (`scipy.optimize.milp`). Ties keep the
+earlier frame. The step runs in the kernel on RAW's tables from either backend (to_result),
+so the browser's and the kernel's results are timed by the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .raw import DUPLICATE_FRACTION, RawParams, RawResult
+
+# Frames after RAW's call to which a division may move.
+TIMING_REACH = 3
+# Evidence weighs this much less per frame moved, so that ties keep the earlier frame.
+TIE_BREAK = 1e-6
+
+
+@dataclass(frozen=True)
+class _Option:
+    division: int  # row in RAW's divisions table
+    shift: int  # frames after RAW's call
+    evidence: float
+
+
+class _Points:
+    """Each track's rows in RAW's tracks table (by track, then time), by track id."""
+
+    def __init__(self, raw: RawResult) -> None:
+        ids = np.asarray(raw.tracks["track_id"])
+        self.first_row = dict(
+            zip(*np.unique(ids, return_index=True), strict=True)  # rows come in id order
+        )
+        self.start = dict(
+            zip(raw.lineage["track_id"].tolist(), raw.lineage["start"].tolist(), strict=True)
+        )
+        self.end = dict(
+            zip(raw.lineage["track_id"].tolist(), raw.lineage["end"].tolist(), strict=True)
+        )
+        self.x = np.asarray(raw.tracks["x"], np.float64)
+        self.y = np.asarray(raw.tracks["y"], np.float64)
+
+    def at(self, track: int, t: int) -> tuple[float, float]:
+        row = self.first_row[track] + t - self.start[track]
+        return float(self.x[row]), float(self.y[row])
+
+
+def time_divisions(raw: RawResult, params: RawParams) -> RawResult:
+    """RAW's tables with every division moved to the frame the sister evidence is strongest
+    (see the module's docstring); RAW's tables as they are without divisions or sister pairs."""
+    divisions = raw.divisions
+    if len(divisions["parent_id"]) == 0 or len(raw.sisters["t"]) == 0:
+        return raw
+    points = _Points(raw)
+    options = list(_options(raw, points, params.min_separation * DUPLICATE_FRACTION))
+    chosen = _solve(options, _conflicts(raw, options, params.min_cycle), len(divisions["t"]))
+    if not any(chosen):
+        return raw
+    return _moved(raw, points, chosen)
+
+
+def _options(raw: RawResult, points: _Points, radius: float) -> Iterator[_Option]:
+    """Each division's possible birth frames: RAW's, and later ones while both daughters are
+    still there to begin, with the sister evidence for each."""
+    sisters = raw.sisters
+    frame_of = np.asarray(sisters["t"])
+    mid_x = (np.asarray(sisters["xa"], np.float64) + np.asarray(sisters["xb"], np.float64)) / 2
+    mid_y = (np.asarray(sisters["ya"], np.float64) + np.asarray(sisters["yb"], np.float64)) / 2
+    score = np.asarray(sisters["score"], np.float64)
+    d = raw.divisions
+    for row, (t, a, b) in enumerate(
+        zip(d["t"].tolist(), d["daughter_a"].tolist(), d["daughter_b"].tolist(), strict=True)
+    ):
+        last = min(points.end[a], points.end[b], t + TIMING_REACH)
+        for u in range(t, last + 1):
+            (xa, ya), (xb, yb) = points.at(a, u), points.at(b, u)
+            here = (frame_of == u) & (
+                (mid_x - (xa + xb) / 2) ** 2 + (mid_y - (ya + yb) / 2) ** 2 < radius * radius
+            )
+            evidence = float(score[here].max()) if here.any() else 0.0
+            yield _Option(row, u - t, evidence)
+
+
+def _conflicts(raw: RawResult, options: list[_Option], min_cycle: int) -> list[tuple[int, int]]:
+    """Pairs of options that cannot both hold: a daughter dividing within `min_cycle` frames
+    of her (moved) birth."""
+    d = raw.divisions
+    born = {}  # daughter -> the row of the division that made her
+    for row, (a, b) in enumerate(
+        zip(d["daughter_a"].tolist(), d["daughter_b"].tolist(), strict=True)
+    ):
+        born[a] = born[b] = row
+    by_row: dict[int, list[int]] = {}
+    for k, option in enumerate(options):
+        by_row.setdefault(option.division, []).append(k)
+    pairs = []
+    for row, (parent, t) in enumerate(zip(d["parent_id"].tolist(), d["t"].tolist(), strict=True)):
+        if parent not in born:
+            continue
+        mother_row = born[parent]
+        mother_t = int(d["t"][mother_row])
+        for i in by_row[mother_row]:
+            for j in by_row[row]:
+                birth = mother_t + options[i].shift
+                if t + options[j].shift - birth < min_cycle:
+                    pairs.append((i, j))
+    return pairs
+
+
+def _solve(options: list[_Option], conflicts: list[tuple[int, int]], n_divisions: int) -> list[int]:
+    """The shift of each division that maximises the summed evidence under the conflicts."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import coo_matrix
+
+    n = len(options)
+    cost = np.array([-o.evidence + TIE_BREAK * o.shift for o in options])
+    rows = [o.division for o in options] + [
+        n_divisions + k for k, _ in enumerate(conflicts) for _ in range(2)
+    ]
+    cols = list(range(n)) + [i for pair in conflicts for i in pair]
+    matrix = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_divisions + len(conflicts), n))
+    lower = np.r_[np.ones(n_divisions), np.zeros(len(conflicts))]
+    upper = np.ones(n_divisions + len(conflicts))
+    solution = milp(
+        cost,
+        constraints=LinearConstraint(matrix.tocsr(), lower, upper),
+        integrality=np.ones(n),
+        bounds=Bounds(0, 1),
+    )
+    if not solution.success:  # RAW's own calls always satisfy the constraints
+        raise RuntimeError(f"the division timing found no solution: {solution.message}")
+    shifts = [0] * n_divisions
+    for option, x in zip(options, solution.x, strict=True):
+        if x > 0.5:
+            shifts[option.division] = option.shift
+    return shifts
+
+
+def _moved(raw: RawResult, points: _Points, shifts: list[int]) -> RawResult:
+    """RAW's tables with division `row` moved `shifts[row]` frames later: the mother goes on
+    at her daughters' midpoint until the frame before, the daughters begin then."""
+    tracks = {k: np.asarray(v) for k, v in raw.tracks.items()}
+    lineage = {k: np.array(v) for k, v in raw.lineage.items()}
+    divisions = {k: np.array(v) for k, v in raw.divisions.items()}
+    keep = np.ones(len(tracks["t"]), bool)
+    added: dict[str, list[float]] = {k: [] for k in tracks}
+    index = {tid: i for i, tid in enumerate(lineage["track_id"].tolist())}
+    for row, shift in enumerate(shifts):
+        if not shift:
+            continue
+        t = int(divisions["t"][row])
+        mother = int(divisions["parent_id"][row])
+        a, b = int(divisions["daughter_a"][row]), int(divisions["daughter_b"][row])
+        for u in range(t, t + shift):
+            (xa, ya), (xb, yb) = points.at(a, u), points.at(b, u)
+            va = tracks["visibility"][points.first_row[a] + u - points.start[a]]
+            vb = tracks["visibility"][points.first_row[b] + u - points.start[b]]
+            for name, value in (("track_id", mother), ("t", u), ("x", (xa + xb) / 2),
+                                ("y", (ya + yb) / 2), ("visibility", min(va, vb))):  # fmt: skip
+                added[name].append(value)
+        for daughter in (a, b):
+            first = points.first_row[daughter]
+            keep[first : first + shift] = False
+            lineage["start"][index[daughter]] += shift
+        lineage["end"][index[mother]] += shift
+        divisions["t"][row] += shift
+    columns = {
+        k: np.concatenate([v[keep], np.asarray(added[k], v.dtype)]) for k, v in tracks.items()
+    }
+    order = np.lexsort((columns["t"], columns["track_id"]))
+    return replace(
+        raw,
+        tracks={k: v[order] for k, v in columns.items()},
+        lineage=lineage,
+        divisions=divisions,
+    )

@@ -1,0 +1,212 @@
+"""cellpoint.engine.lineage: divisions timed over the whole sequence by the sister evidence.
+
+RAW's tables are written by hand here: a mother, her daughters from RAW's call on, and the
+sister pairs the head named frame by frame. The step must move a division to the frame with
+the strongest pair over the daughters, keep the CTC's convention (the daughters begin the frame
+after the mother's last), and respect `min_cycle` across generations, jointly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+from cellpoint.engine.infer import to_result
+from cellpoint.engine.lineage import TIMING_REACH, time_divisions
+from cellpoint.engine.preprocess import Geometry
+from cellpoint.engine.raw import RawParams, RawResult
+from cellpoint.io.frames import FrameStack
+
+PARAMS = RawParams(min_cycle=5)  # min_separation 12: evidence counts within 6 px
+
+
+@dataclass
+class Tables:
+    """RAW's tables, written track by track."""
+
+    tracks: list[tuple[int, int, float, float]] = field(default_factory=list)
+    lineage: list[tuple[int, int, int, int]] = field(default_factory=list)
+    divisions: list[tuple[int, int, int, int, float]] = field(default_factory=list)
+    sisters: list[tuple[int, float, float, float, float, float]] = field(default_factory=list)
+
+    def track(self, track_id: int, start: int, end: int, parent: int, x: float, dx: float = 0):
+        """A track at (x + dx * (t - start), 50 + track_id) from `start` to `end`."""
+        self.lineage.append((track_id, start, end, parent))
+        for t in range(start, end + 1):
+            self.tracks.append((track_id, t, x + dx * (t - start), 50.0 + track_id))
+
+    def divide(self, parent: int, a: int, b: int, t: int) -> None:
+        self.divisions.append((parent, t, a, b, 0.75))
+
+    def pair_over(self, a: int, b: int, t: int, score: float, off: float = 0.0) -> None:
+        """A sister pair at frame t whose midpoint is the daughters' there, `off` px aside."""
+        (xa, ya), (xb, yb) = self.at(a, t), self.at(b, t)
+        self.sisters.append((t, xa + off, ya, xb + off, yb, score))
+
+    def at(self, track_id: int, t: int) -> tuple[float, float]:
+        return next((x, y) for k, u, x, y in self.tracks if k == track_id and u == t)
+
+    def raw(self) -> RawResult:
+        tracks = sorted(self.tracks)
+        sisters = np.array(self.sisters, np.float64).reshape(-1, 6)
+        return RawResult(
+            tracks={
+                "track_id": np.array([r[0] for r in tracks], np.int64),
+                "t": np.array([r[1] for r in tracks], np.int64),
+                "x": np.array([r[2] for r in tracks]),
+                "y": np.array([r[3] for r in tracks]),
+                "visibility": np.linspace(0.6, 0.9, len(tracks)).astype(np.float32),
+            },
+            lineage={
+                k: np.array([r[i] for r in sorted(self.lineage)], np.int64)
+                for i, k in enumerate(("track_id", "start", "end", "parent_id"))
+            },
+            divisions={
+                k: np.array(
+                    [r[i] for r in self.divisions], np.float64 if k == "score" else np.int64
+                )
+                for i, k in enumerate(("parent_id", "t", "daughter_a", "daughter_b", "score"))
+            },
+            sisters={
+                "t": sisters[:, 0].astype(np.int64),
+                **{
+                    k: sisters[:, i + 1].astype(np.float32)
+                    for i, k in enumerate(("xa", "ya", "xb", "yb", "score"))
+                },
+            },  # fmt: skip
+            windows=[],
+        )
+
+
+def one_division(called: int = 5, end: int = 14) -> Tables:
+    """Mother 1 over frames 0 .. called - 1; daughters 2 and 3, 8 px apart, from `called`."""
+    tables = Tables()
+    tables.track(1, 0, called - 1, 0, 100.0, dx=1.0)
+    tables.track(2, called, end, 1, 96.0)
+    tables.track(3, called, end, 1, 104.0)
+    tables.divide(1, 2, 3, called)
+    return tables
+
+
+def lineage_of(raw: RawResult) -> dict[int, tuple[int, int, int]]:
+    rows = zip(*(raw.lineage[k].tolist() for k in ("track_id", "start", "end", "parent_id")))
+    return {k: (start, end, parent) for k, start, end, parent in rows}
+
+
+def check_consistent(raw: RawResult) -> None:
+    """Every track's rows cover start .. end once, in order; daughters begin the frame after
+    their mother's last; each division row says so."""
+    lineage = lineage_of(raw)
+    ids, ts = raw.tracks["track_id"], raw.tracks["t"]
+    assert np.all(np.diff(ids) >= 0)
+    for k, (start, end, parent) in lineage.items():
+        assert ts[ids == k].tolist() == list(range(start, end + 1))
+        if parent:
+            assert start == lineage[parent][1] + 1
+    for parent, t, a, b in zip(*(raw.divisions[k].tolist()
+                                 for k in ("parent_id", "t", "daughter_a", "daughter_b"))):  # fmt: skip
+        assert lineage[a][0] == lineage[b][0] == t == lineage[parent][1] + 1
+
+
+def test_a_division_moves_to_the_frame_of_its_strongest_sister_pair() -> None:
+    tables = one_division(called=5)
+    tables.pair_over(2, 3, 5, 0.4)  # what RAW called on: the nucleus elongating
+    tables.pair_over(2, 3, 7, 0.9)  # the birth
+    raw = tables.raw()
+    timed = time_divisions(raw, PARAMS)
+    check_consistent(timed)
+    assert lineage_of(timed) == {1: (0, 6, 0), 2: (7, 14, 1), 3: (7, 14, 1)}
+    assert timed.divisions["t"].tolist() == [7]
+    assert timed.divisions["score"].tolist() == [0.75]  # RAW's score stays
+    # Until then the mother is one object where her daughters' two halves were: their midpoint.
+    mother = timed.tracks["track_id"] == 1
+    assert timed.tracks["x"][mother][-2:].tolist() == [100.0, 100.0]
+    assert timed.tracks["y"][mother][-2:].tolist() == [51.0 + 1.5, 51.0 + 1.5]
+    assert len(timed.tracks["t"]) == len(raw.tracks["t"]) - 2  # two points became one, twice
+    assert timed.sisters is raw.sisters
+
+
+def test_raws_frame_stays_where_its_evidence_is_strongest_or_tied() -> None:
+    tables = one_division(called=5)
+    tables.pair_over(2, 3, 5, 0.8)
+    tables.pair_over(2, 3, 6, 0.6)
+    assert lineage_of(time_divisions(tables.raw(), PARAMS))[2] == (5, 14, 1)
+    tied = one_division(called=5)
+    tied.pair_over(2, 3, 5, 0.5)
+    tied.pair_over(2, 3, 8, 0.5)
+    assert time_divisions(tied.raw(), PARAMS).divisions["t"].tolist() == [5]
+
+
+def test_only_pairs_over_the_daughters_and_within_reach_count() -> None:
+    aside = one_division(called=5)
+    aside.pair_over(2, 3, 5, 0.3)
+    aside.pair_over(2, 3, 6, 0.9, off=7.0)  # another cell's sisters, 7 px away
+    assert time_divisions(aside.raw(), PARAMS).divisions["t"].tolist() == [5]
+    near = one_division(called=5)
+    near.pair_over(2, 3, 5, 0.3)
+    near.pair_over(2, 3, 6, 0.9, off=5.0)
+    assert time_divisions(near.raw(), PARAMS).divisions["t"].tolist() == [6]
+    far = one_division(called=5)
+    far.pair_over(2, 3, 5, 0.3)
+    far.pair_over(2, 3, 5 + TIMING_REACH + 1, 0.9)
+    assert time_divisions(far.raw(), PARAMS).divisions["t"].tolist() == [5]
+
+
+def test_a_division_moves_no_later_than_its_daughters_last_frame() -> None:
+    tables = one_division(called=5, end=6)  # daughter tracks end at 6
+    tables.pair_over(2, 3, 5, 0.3)
+    tables.pair_over(2, 3, 6, 0.9)
+    timed = time_divisions(tables.raw(), PARAMS)
+    check_consistent(timed)
+    assert lineage_of(timed) == {1: (0, 5, 0), 2: (6, 6, 1), 3: (6, 6, 1)}
+
+
+def test_generations_are_timed_together_under_min_cycle() -> None:
+    """Alone, the mother's division would move 2 frames later; that leaves her daughter 3
+    frames before her own division, under min_cycle 5, whose evidence is strongest where RAW
+    called it. The best lineage keeps both."""
+    tables = one_division(called=5, end=9)
+    tables.track(4, 10, 16, 2, 90.0)
+    tables.track(5, 10, 16, 2, 99.0)
+    tables.divide(2, 4, 5, 10)
+    tables.pair_over(2, 3, 5, 0.5)
+    tables.pair_over(2, 3, 7, 0.9)
+    tables.pair_over(4, 5, 10, 0.8)
+    tables.pair_over(4, 5, 12, 0.1)
+    timed = time_divisions(tables.raw(), PARAMS)
+    assert sorted(timed.divisions["t"].tolist()) == [5, 10]
+    # With her daughter's evidence later as well, both move.
+    later = one_division(called=5, end=9)
+    later.track(4, 10, 16, 2, 90.0)
+    later.track(5, 10, 16, 2, 99.0)
+    later.divide(2, 4, 5, 10)
+    later.pair_over(2, 3, 5, 0.5)
+    later.pair_over(2, 3, 7, 0.9)
+    later.pair_over(4, 5, 10, 0.3)
+    later.pair_over(4, 5, 12, 0.8)
+    timed = time_divisions(later.raw(), PARAMS)
+    check_consistent(timed)
+    assert sorted(timed.divisions["t"].tolist()) == [7, 12]
+    assert lineage_of(timed)[2] == (7, 11, 1)
+
+
+def test_tables_without_sister_pairs_are_raws() -> None:
+    raw = one_division().raw()
+    assert time_divisions(raw, PARAMS) is raw
+
+
+def test_to_result_times_divisions_unless_greedy() -> None:
+    tables = one_division(called=5)
+    tables.pair_over(2, 3, 5, 0.4)
+    tables.pair_over(2, 3, 7, 0.9)
+    frames = FrameStack(np.zeros((15, 200, 200), np.uint8))
+    geometry = Geometry.for_diameter(200, 200, 24.0)  # model pixels are input pixels
+    timed = to_result(tables.raw(), geometry, frames, {}, PARAMS)
+    assert timed.divisions["t"].tolist() == [7]
+    assert timed.metadata["lineage"] == "global"
+    greedy = to_result(tables.raw(), geometry, frames, {}, PARAMS, "greedy")
+    assert greedy.divisions["t"].tolist() == [5]
+    assert greedy.metadata["lineage"] == "greedy"
+    with pytest.raises(ValueError, match="lineage must be one of 'global', 'greedy'"):
+        to_result(tables.raw(), geometry, frames, {}, PARAMS, "best")  # type: ignore[arg-type]
