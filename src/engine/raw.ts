@@ -767,29 +767,29 @@ function restore(
     }
     store.takeBack(track, tCur);
   }
-  const d = done.divisions;
-  for (let i = 0; i < d.parent_id.length; i++) {
-    divisions.push([
-      d.parent_id[i] as number,
-      d.t[i] as number,
-      d.daughter_a[i] as number,
-      d.daughter_b[i] as number,
-      d.score[i] as number
-    ]);
+  for (const row of rowsOf(done.divisions, [
+    'parent_id',
+    't',
+    'daughter_a',
+    'daughter_b',
+    'score'
+  ])) {
+    divisions.push(row as DivisionRow);
   }
-  const s = done.sisters;
-  for (let i = 0; i < s.t.length; i++) {
-    sisters.push([
-      s.t[i] as number,
-      s.xa[i] as number,
-      s.ya[i] as number,
-      s.xb[i] as number,
-      s.yb[i] as number,
-      s.score[i] as number
-    ]);
+  for (const row of rowsOf(done.sisters, ['t', 'xa', 'ya', 'xb', 'yb', 'score'])) {
+    sisters.push(row as [number, ...SisterRow]);
   }
   windows.push(...done.windows);
   return tCur;
+}
+
+/** A table's rows, each the values of `keys` in that order. */
+function rowsOf<K extends string>(
+  table: Readonly<Record<K, ArrayLike<number>>>,
+  keys: readonly K[]
+): number[][] {
+  const n = table[keys[0] as K].length;
+  return Array.from({ length: n }, (_, i) => keys.map(k => table[k][i] as number));
 }
 
 function tables(

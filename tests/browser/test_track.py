@@ -27,6 +27,7 @@ ref = cp.track(frames, diameter=diameter, backend="kernel", progress=False)
 pd.testing.assert_frame_equal(res.tracks, ref.tracks, check_exact=False, rtol=0, atol=1e-3)
 pd.testing.assert_frame_equal(res.lineage, ref.lineage)
 pd.testing.assert_frame_equal(res.divisions, ref.divisions, check_exact=False, rtol=0, atol=1e-4)
+assert res.metadata["lineage"] == ref.metadata["lineage"] == "global", res.metadata["lineage"]
 print("SAME TABLES", len(res.tracks), "rows", len(res.lineage), "tracks")
 """
 

@@ -162,30 +162,27 @@ def test_a_division_moves_no_later_than_its_daughters_last_frame() -> None:
     assert lineage_of(timed) == {1: (0, 5, 0), 2: (6, 6, 1), 3: (6, 6, 1)}
 
 
-def test_generations_are_timed_together_under_min_cycle() -> None:
-    """Alone, the mother's division would move 2 frames later; that leaves her daughter 3
-    frames before her own division, under min_cycle 5, whose evidence is strongest where RAW
-    called it. The best lineage keeps both."""
+def two_generations(mother: tuple[float, float], daughter: tuple[float, float]) -> RawResult:
+    """One division called at 5 whose daughter 2 divides at 10 (min_cycle 5 allows no less),
+    with sister evidence (at RAW's frame, 2 frames later) for each."""
     tables = one_division(called=5, end=9)
     tables.track(4, 10, 16, 2, 90.0)
     tables.track(5, 10, 16, 2, 99.0)
     tables.divide(2, 4, 5, 10)
-    tables.pair_over(2, 3, 5, 0.5)
-    tables.pair_over(2, 3, 7, 0.9)
-    tables.pair_over(4, 5, 10, 0.8)
-    tables.pair_over(4, 5, 12, 0.1)
-    timed = time_divisions(tables.raw(), PARAMS)
+    for (a, b, t), scores in (((2, 3, 5), mother), ((4, 5, 10), daughter)):
+        tables.pair_over(a, b, t, scores[0])
+        tables.pair_over(a, b, t + 2, scores[1])
+    return tables.raw()
+
+
+def test_generations_are_timed_together_under_min_cycle() -> None:
+    """Alone, the mother's division would move 2 frames later; that leaves her daughter 3
+    frames before her own division, under min_cycle 5, whose evidence is strongest where RAW
+    called it. The best lineage keeps both."""
+    timed = time_divisions(two_generations(mother=(0.5, 0.9), daughter=(0.8, 0.1)), PARAMS)
     assert sorted(timed.divisions["t"].tolist()) == [5, 10]
     # With her daughter's evidence later as well, both move.
-    later = one_division(called=5, end=9)
-    later.track(4, 10, 16, 2, 90.0)
-    later.track(5, 10, 16, 2, 99.0)
-    later.divide(2, 4, 5, 10)
-    later.pair_over(2, 3, 5, 0.5)
-    later.pair_over(2, 3, 7, 0.9)
-    later.pair_over(4, 5, 10, 0.3)
-    later.pair_over(4, 5, 12, 0.8)
-    timed = time_divisions(later.raw(), PARAMS)
+    timed = time_divisions(two_generations(mother=(0.5, 0.9), daughter=(0.3, 0.8)), PARAMS)
     check_consistent(timed)
     assert sorted(timed.divisions["t"].tolist()) == [7, 12]
     assert lineage_of(timed)[2] == (7, 11, 1)
