@@ -30,7 +30,9 @@ class Tables:
     divisions: list[tuple[int, int, int, int, float]] = field(default_factory=list)
     sisters: list[tuple[int, float, float, float, float, float]] = field(default_factory=list)
 
-    def track(self, track_id: int, start: int, end: int, parent: int, x: float, dx: float = 0):
+    def track(
+        self, track_id: int, start: int, end: int, parent: int, x: float, dx: float = 0
+    ) -> None:
         """A track at (x + dx * (t - start), 50 + track_id) from `start` to `end`."""
         self.lineage.append((track_id, start, end, parent))
         for t in range(start, end + 1):
@@ -74,7 +76,7 @@ class Tables:
                     k: sisters[:, i + 1].astype(np.float32)
                     for i, k in enumerate(("xa", "ya", "xb", "yb", "score"))
                 },
-            },  # fmt: skip
+            },
             windows=[],
         )
 
@@ -89,9 +91,13 @@ def one_division(called: int = 5, end: int = 14) -> Tables:
     return tables
 
 
+def rows(table: dict[str, np.ndarray], *columns: str) -> list[tuple[int, ...]]:
+    return list(zip(*(table[k].tolist() for k in columns), strict=True))
+
+
 def lineage_of(raw: RawResult) -> dict[int, tuple[int, int, int]]:
-    rows = zip(*(raw.lineage[k].tolist() for k in ("track_id", "start", "end", "parent_id")))
-    return {k: (start, end, parent) for k, start, end, parent in rows}
+    lineage = rows(raw.lineage, "track_id", "start", "end", "parent_id")
+    return {k: (start, end, parent) for k, start, end, parent in lineage}
 
 
 def check_consistent(raw: RawResult) -> None:
@@ -104,8 +110,7 @@ def check_consistent(raw: RawResult) -> None:
         assert ts[ids == k].tolist() == list(range(start, end + 1))
         if parent:
             assert start == lineage[parent][1] + 1
-    for parent, t, a, b in zip(*(raw.divisions[k].tolist()
-                                 for k in ("parent_id", "t", "daughter_a", "daughter_b"))):  # fmt: skip
+    for parent, t, a, b in rows(raw.divisions, "parent_id", "t", "daughter_a", "daughter_b"):
         assert lineage[a][0] == lineage[b][0] == t == lineage[parent][1] + 1
 
 
