@@ -1,9 +1,10 @@
 """cellpoint.engine.lineage: divisions timed over the whole sequence by the sister evidence.
 
 RAW's tables are written by hand here: a mother, her daughters from RAW's call on, and the
-sister pairs the head named frame by frame. The step must move a division to the frame with
-the strongest pair over the daughters, keep the CTC's convention (the daughters begin the frame
-after the mother's last), and respect `min_cycle` across generations, jointly.
+sister pairs the head named frame by frame. The step must move a division to the latest frame
+whose pair over the daughters is at least STRONG_FRACTION of their strongest, keep the CTC's
+convention (the daughters begin the frame after the mother's last), and respect `min_cycle`
+across generations, jointly.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 from cellpoint.engine.infer import to_result
-from cellpoint.engine.lineage import TIMING_REACH, time_divisions
+from cellpoint.engine.lineage import STRONG_FRACTION, TIMING_REACH, time_divisions
 from cellpoint.engine.preprocess import Geometry
 from cellpoint.engine.raw import RawParams, RawResult
 from cellpoint.io.frames import FrameStack
@@ -114,7 +115,7 @@ def check_consistent(raw: RawResult) -> None:
         assert lineage[a][0] == lineage[b][0] == t == lineage[parent][1] + 1
 
 
-def test_a_division_moves_to_the_frame_of_its_strongest_sister_pair() -> None:
+def test_a_division_moves_to_the_latest_frame_of_a_strong_sister_pair() -> None:
     tables = one_division(called=5)
     tables.pair_over(2, 3, 5, 0.4)  # what RAW called on: the nucleus elongating
     tables.pair_over(2, 3, 7, 0.9)  # the birth
@@ -132,15 +133,25 @@ def test_a_division_moves_to_the_frame_of_its_strongest_sister_pair() -> None:
     assert timed.sisters is raw.sisters
 
 
-def test_raws_frame_stays_where_its_evidence_is_strongest_or_tied() -> None:
+def test_a_later_pair_moves_a_division_only_if_strong() -> None:
+    """The lobes first, then the birth: a later pair at least STRONG_FRACTION of the strongest
+    wins, a weaker one does not."""
+    weak = one_division(called=5)
+    weak.pair_over(2, 3, 5, 0.8)
+    weak.pair_over(2, 3, 6, 0.8 * STRONG_FRACTION - 0.01)
+    assert lineage_of(time_divisions(weak.raw(), PARAMS))[2] == (5, 14, 1)
+    strong = one_division(called=5)
+    strong.pair_over(2, 3, 5, 0.8)
+    strong.pair_over(2, 3, 6, 0.8 * STRONG_FRACTION + 0.01)
+    strong.pair_over(2, 3, 7, 0.1)
+    assert time_divisions(strong.raw(), PARAMS).divisions["t"].tolist() == [6]
+
+
+def test_a_division_without_pairs_over_its_daughters_stays() -> None:
     tables = one_division(called=5)
-    tables.pair_over(2, 3, 5, 0.8)
-    tables.pair_over(2, 3, 6, 0.6)
-    assert lineage_of(time_divisions(tables.raw(), PARAMS))[2] == (5, 14, 1)
-    tied = one_division(called=5)
-    tied.pair_over(2, 3, 5, 0.5)
-    tied.pair_over(2, 3, 8, 0.5)
-    assert time_divisions(tied.raw(), PARAMS).divisions["t"].tolist() == [5]
+    tables.pair_over(2, 3, 6, 0.9, off=40.0)  # sisters elsewhere
+    raw = tables.raw()
+    assert time_divisions(raw, PARAMS) is raw
 
 
 def test_only_pairs_over_the_daughters_and_within_reach_count() -> None:
