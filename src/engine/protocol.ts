@@ -82,7 +82,8 @@ export function resultBuffers(result: EngineResult | null): ArrayBuffer[] {
     ...Object.values(result.divisions),
     ...Object.values(raw.tracks),
     ...Object.values(raw.lineage),
-    ...Object.values(raw.divisions)
+    ...Object.values(raw.divisions),
+    ...Object.values(raw.sisters)
   ].filter(ArrayBuffer.isView);
   return [...new Set(columns.map(c => c.buffer as ArrayBuffer))];
 }
