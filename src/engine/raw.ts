@@ -12,8 +12,9 @@
  * far from every living cell are new cells. Two tracks that have come onto one cell (nearer
  * than half of `min_separation`, and not sisters) are one too many: the younger ends. The first
  * frame with a division or a new cell becomes the next tCur, so that the next window's queries
- * include the new tracks; a window without events hands over at its last frame. Everything is
- * in model pixels.
+ * include the new tracks; a window without events hands over at its last frame. A tracker call
+ * looks twice as far ahead as the window before was read, at least half of `window`
+ * (`callLength`). Everything is in model pixels.
  *
  * With a sister source (the sister head's maps), sisters born at t that the tracker did not
  * divide split the track that was their mother at t - 1: it ends there, they start as her
@@ -50,7 +51,7 @@ export const CONFIRM_FRACTION = 0.5;
 
 /** RAW's knobs; the same names and defaults as Python's `RawParams`. */
 export interface RawParams {
-  /** l_win, frames per tracker call (>= 2). */
+  /** l_win, frames of the longest tracker call (>= 2). */
   readonly window: number;
   /** Heatmap peak value that starts a cell. */
   readonly detection_threshold: number;
@@ -269,6 +270,7 @@ class RawInference {
     this.duplicate = params.min_separation * DUPLICATE_FRACTION;
     this.duplicateSquared = this.duplicate * this.duplicate;
     this.offset = params.min_separation * DIVISION_OFFSET_FRACTION;
+    this.nextCall = params.window;
   }
 
   // --- the loop ------------------------------------------------------------------------------
@@ -279,6 +281,7 @@ class RawInference {
     if (resume) {
       tCur = restore(resume, this.nFrames, this.store, this.divisions, this.sisters, this.windows);
       this.divisions.forEach(d => this.parents.add(d[0]));
+      this.nextCall = resumedCall(this.params.window, this.windows, tCur);
     } else {
       this.stopIfAborted(0);
       await this.addNewCells(0);
@@ -288,6 +291,7 @@ class RawInference {
       const at = tCur;
       onCheckpoint?.(() => ({ tables: this.tables(), tCur: at }));
       if (this.store.living(tCur).length === 0) {
+        this.nextCall = this.params.window;
         tCur += 1;
         this.store.retire(tCur);
         await this.addNewCells(tCur);
@@ -307,7 +311,7 @@ class RawInference {
   private async window(tCur: number): Promise<number> {
     const { signal } = this.options;
     const active = this.store.living(tCur);
-    const length = Math.min(this.params.window, this.nFrames - tCur);
+    const length = Math.min(this.nextCall, this.nFrames - tCur);
     const n = active.length;
     const queries = new Float32Array(n * 3);
     active.forEach((tr, i) => {
@@ -330,12 +334,15 @@ class RawInference {
       );
     }
     this.windows.push({ first: tCur, length, queries: n });
+    let read = length - 1; // frames after tCur read
     for (let i = 1; i < length; i++) {
       if (await this.frame(tCur + i, i, active, output)) {
-        return tCur + i;
+        read = i;
+        break;
       }
     }
-    return tCur + length - 1;
+    this.nextCall = callLength(this.params.window, read);
+    return tCur + read;
   }
 
   /**
@@ -687,6 +694,8 @@ class RawInference {
   }
 
   private readonly store = new TrackStore();
+  /** Frames of the next tracker call (`callLength`). */
+  private nextCall: number;
   private readonly divisions: DivisionRow[] = [];
   /** Every pair the sister head named: (t, xa, ya, xb, yb, score). */
   private readonly sisters: [number, ...SisterRow][] = [];
@@ -722,6 +731,27 @@ function slots(points: Float32Array, p: number): [number, number, number, number
 /** dx² + dy² as products, so that both hosts round it alike. */
 function squaredLength(dx: number, dy: number): number {
   return dx * dx + dy * dy;
+}
+
+/**
+ * Frames of the next tracker call after a window read for `read` frames after its first: twice
+ * as many, at least half of `window`, at most `window` (Python's `call_length`).
+ */
+export function callLength(window: number, read: number): number {
+  return Math.min(window, Math.max(2 * read, Math.floor(window / 2), 2));
+}
+
+/**
+ * The next tracker call's frames at a checkpoint's tCur: a window ends on the frame it was read
+ * to, where there are always cells (an event starts tracks there), so a tCur past the last
+ * window's frames came after a frame without cells, which resets the call to a full window.
+ */
+function resumedCall(window: number, windows: readonly RawWindow[], tCur: number): number {
+  const last = windows[windows.length - 1];
+  if (!last || tCur > last.first + last.length - 1) {
+    return window;
+  }
+  return callLength(window, tCur - last.first);
 }
 
 /** Fills RAW's state from a checkpoint; returns its tCur. */

@@ -6,6 +6,7 @@
  * is the recorded one, and must produce the same tables.
  */
 import {
+  callLength,
   DEFAULT_RAW_PARAMS,
   findPeaks,
   Heatmap,
@@ -499,6 +500,18 @@ describe('cancelling RAW', () => {
 // --- contracts --------------------------------------------------------------------------------
 
 describe('RAW contracts', () => {
+  it.each([
+    [24, 1, 12],
+    [24, 8, 16],
+    [24, 12, 24],
+    [24, 23, 24],
+    [16, 5, 10],
+    [2, 1, 2],
+    [3, 1, 2]
+  ])('after a window of %i read for %i frames, calls %i frames (as Python)', (w, read, n) => {
+    expect(callLength(w, read)).toBe(n);
+  });
+
   it('has the Python defaults', () => {
     expect(DEFAULT_RAW_PARAMS).toEqual({
       window: 24,

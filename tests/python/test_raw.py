@@ -22,6 +22,7 @@ from cellpoint.engine.raw import (
     PairJudge,
     RawParams,
     RawResult,
+    call_length,
     find_peaks,
     find_sisters,
     raw_inference,
@@ -226,7 +227,8 @@ def test_daughter_slots_not_either_side_of_the_cell_are_no_division() -> None:
     # Its first point is a heatmap peak's (sub-pixel, off the grid), the rest the tracker's.
     np.testing.assert_allclose(xy[0], truth[0], atol=0.5)
     np.testing.assert_allclose(xy[1:], truth[1:], atol=1e-3)
-    assert result.windows == [(0, 24, 2), (8, 22, 2)]
+    # The window read for 8 frames: the next call looks 16 ahead, the one after a full 24.
+    assert result.windows == [(0, 24, 2), (8, 16, 2), (23, 7, 2)]
 
 
 def test_a_cell_that_disappears_ends_without_restarting_the_window() -> None:
@@ -295,14 +297,17 @@ def test_a_lineage_through_several_windows() -> None:
     ids = check_against_truth(result, cells)
     check_queries(oracle, cells)
     # Events at 10 (division), 30 (entry), 40 (division) restart windows; the death at 17 does
-    # not; windows without events hand over at their last frame (25, 55).
+    # not; windows without events hand over at their last frame (25, 39, 47). Each call looks
+    # twice as far ahead as the window before was read, at least 8 frames (half of 16): 10
+    # after the window read for 5, 8 after the one read for 1.
     assert result.windows == [
         (0, 16, 3),
         (10, 16, 4),
         (25, 16, 3),
-        (30, 16, 4),
-        (40, 16, 5),
-        (55, 5, 5),
+        (30, 10, 4),
+        (39, 16, 4),
+        (40, 8, 5),
+        (47, 13, 5),
     ]
     tid = {cid: t for t, cid in ids.items()}
     div = result.divisions
@@ -318,6 +323,16 @@ def test_a_lineage_through_several_windows() -> None:
     assert rows == sorted([(tid[1], 10, tid[2], tid[3]), (tid[2], 40, tid[6], tid[7])])
     assert div["score"].tolist() == pytest.approx([0.7, 0.7])
     assert progress[-1] == (60, 8)
+
+
+@pytest.mark.parametrize(
+    ("window", "read", "frames"),
+    [(24, 1, 12), (24, 8, 16), (24, 12, 24), (24, 23, 24), (16, 5, 10), (2, 1, 2), (3, 1, 2)],
+)
+def test_a_call_looks_twice_as_far_as_the_window_before_was_read(
+    window: int, read: int, frames: int
+) -> None:
+    assert call_length(window, read) == frames
 
 
 def test_what_raw_holds_is_bounded_by_the_cells_in_view_not_the_sequence() -> None:

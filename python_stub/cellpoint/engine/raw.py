@@ -38,6 +38,13 @@ Heatmap peaks far from every living cell are new cells. Two tracks that have com
 (nearer than half of `min_separation`, and not sisters) are one too many: the younger ends. The
 first frame with a division or a new cell becomes the next t_cur, so the next window's queries
 include the new tracks; a window without events hands over at its last frame.
+
+How far ahead each tracker call looks (`call_length`): twice as many frames as the window
+before was read for, at least half of `window` and at most `window` (a full window after a
+frame without cells). Events come about as often again, and on dense fields they come every
+frame, where full calls were read for one frame of 24 (hard seed 10002: the track stage 92 s
+-> 36 s, TRA 0.819 either way). Shorter calls would see too little ahead: at 2 frames hard
+BC(1) falls from 0.12 to 0.08 and GOWT1/02 73-91 TRA from 0.972 to 0.967.
 """
 
 from __future__ import annotations
@@ -81,7 +88,7 @@ CONFIRM_FRACTION = 0.5
 
 @dataclass(frozen=True)
 class RawParams:
-    window: int = 24  # l_win, frames per tracker call (>= 2)
+    window: int = 24  # l_win, frames of the longest tracker call (>= 2)
     detection_threshold: float = 0.25  # heatmap peak value that starts a cell
     visibility_threshold: float = 0.5  # a cell column below this is gone
     division_threshold: float = 0.5  # both daughter slots above this: a division
@@ -107,6 +114,11 @@ class RawParams:
             raise ValueError(
                 f"min_cycle must be a whole number of frames >= 1, got {self.min_cycle}"
             )
+
+
+def call_length(window: int, read: int) -> int:
+    """Frames of the next tracker call after a window read for `read` frames after its first."""
+    return min(window, max(2 * read, window // 2, 2))
 
 
 def find_peaks(heatmap: FloatArray, threshold: float, min_separation: float) -> FloatArray:
@@ -233,6 +245,7 @@ class _RawInference:
         self.sister_rows: list[FloatArray] = []  # each frame's pairs, t prepended
         self.parents: set[int] = set()  # tracks with daughters
         self.windows: list[tuple[int, int, int]] = []
+        self.next_call = params.window  # frames of the next tracker call
         self.judging = sisters is not None and frames is not None and judge is not None
         # Float32 values are compared with float32 thresholds, whatever numpy's promotion rules
         # (numpy 1.x compares a float32 scalar with a Python float in float64): the browser
@@ -256,6 +269,7 @@ class _RawInference:
         t_cur = 0
         while t_cur < self.n_frames - 1:
             if not store.living(t_cur):
+                self.next_call = self.params.window
                 t_cur += 1
                 store.retire(t_cur)
                 self.add_new_cells(t_cur)
@@ -289,14 +303,17 @@ class _RawInference:
         the first frame with an event; returns that frame (the window's last without one): the
         next window's first."""
         active = self.store.living(t_cur)
-        length = min(self.params.window, self.n_frames - t_cur)
+        length = min(self.next_call, self.n_frames - t_cur)
         queries = np.array([(0.0, tr.xs[-1], tr.ys[-1]) for tr in active], np.float32)
         points, vis = self.track_window(t_cur, length, queries)
         self.windows.append((t_cur, length, len(active)))
+        read = length - 1  # frames after t_cur read
         for i in range(1, length):
             if self.frame(t_cur + i, active, points[i], vis[i]):
-                return t_cur + i
-        return t_cur + length - 1
+                read = i
+                break
+        self.next_call = call_length(self.params.window, read)
+        return t_cur + read
 
     def frame(self, t: int, active: list[Track], points: FloatArray, vis: FloatArray) -> bool:
         """Frame t: each living cell goes on, divides or ends (the tracker's `points` [N, 3, 2]
