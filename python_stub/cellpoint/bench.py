@@ -596,9 +596,9 @@ def format_bench(bench: Bench) -> str:
             "tracked frames/frame: frames the tracker ran over per frame of the sequence (a "
             "window restarts at each new cell or division, and its call looks twice as far "
             "ahead as the window before was read, at least half a window; a short sequence's "
-            "last windows are cut at its end, so it tracks fewer); features held: the most bytes of features "
-            "cached at once; tracks held: the most tracks RAW kept as objects at once (the rest "
-            "are finished rows).",
+            "last windows are cut at its end, so it tracks fewer); features held: the most "
+            "bytes of features cached at once; tracks held: the most tracks RAW kept as objects "
+            "at once (the rest are finished rows).",
         )
     parts += [
         "",
