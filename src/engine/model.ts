@@ -155,9 +155,33 @@ export interface Session {
 /** Makes a session of a graph on a backend: onnxruntime-web's, or a test's. */
 export type SessionFactory = (graph: Uint8Array, backend: Backend) => Promise<Session>;
 
-/** onnxruntime-web's sessions, one thread (JupyterLab pages are not cross-origin isolated). */
+/** The WebAssembly threads of this page (or worker), and why one where it is one. */
+export interface WasmThreads {
+  readonly threads: number;
+  readonly crossOriginIsolated: boolean;
+  readonly reason: string | null;
+}
+
+/**
+ * One thread, and why. Threads share memory through SharedArrayBuffer, which only cross-origin
+ * isolated pages have; on such a page onnxruntime-web's threaded loader asks for a worker
+ * script by a URL that the extension's bundle does not keep (measured in a JupyterLab served
+ * with COOP/COEP headers: the engine never starts), so it stays one thread there too.
+ */
+export function wasmThreads(scope: object = globalThis): WasmThreads {
+  const isolated = (scope as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+  return {
+    threads: 1,
+    crossOriginIsolated: isolated,
+    reason: isolated
+      ? "onnxruntime-web's threaded WebAssembly does not load from cellpoint's bundle yet"
+      : 'the page is not cross-origin isolated, so WebAssembly has no shared memory'
+  };
+}
+
+/** onnxruntime-web's sessions, on the threads `wasmThreads` gives. */
 export const createOrtSession: SessionFactory = async (graph, backend) => {
-  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.numThreads = wasmThreads().threads;
   return ort.InferenceSession.create(graph, {
     executionProviders: [backend],
     graphOptimizationLevel: 'all',

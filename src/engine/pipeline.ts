@@ -8,7 +8,7 @@
  * the frames pulled ahead with its last frame), whatever the sequence's length.
  */
 
-import { CapModel } from './model';
+import { CapModel, WasmThreads, wasmThreads } from './model';
 import { HISTORY, ModelFrame } from './judge';
 import type { FrameData } from '../frame-dtypes';
 import { Geometry, Preprocessor } from './preprocess';
@@ -95,6 +95,8 @@ export interface EngineResult extends TrackingTables {
   readonly peakFeatureBytes: number;
   /** The most tracks RAW held as objects at once (the others were finished rows). */
   readonly peakHeldTracks: number;
+  /** The WebAssembly threads the run had. */
+  readonly threads: WasmThreads;
 }
 
 export interface EngineProgress {
@@ -290,6 +292,7 @@ export async function trackSequence(
       windows: raw.windows,
       timings,
       peakFeatureBytes: cache.peakBytes,
+      threads: wasmThreads(),
       peakHeldTracks
     };
   };

@@ -286,6 +286,11 @@ export function createJobWidget(registry: IContributionRegistry): {
         seq,
         backend: result.backend,
         fallback_reason: result.fallbackReason,
+        threads: {
+          count: result.threads.threads,
+          cross_origin_isolated: result.threads.crossOriginIsolated,
+          reason: result.threads.reason
+        },
         seconds: { ...timings, transfer: this.transfer.seconds },
         frame_bytes: this.transfer.bytes,
         params: { ...result.params }

@@ -75,8 +75,9 @@ def _build_test_extension(out: Path) -> Path:
 
 
 @contextmanager
-def lab_server(base: Path) -> Iterator[LabServer]:
-    """JupyterLab with everything it writes under `base`; notebooks go in `LabServer.root`."""
+def lab_server(base: Path, headers: dict[str, str] | None = None) -> Iterator[LabServer]:
+    """JupyterLab with everything it writes under `base`; notebooks go in `LabServer.root`;
+    `headers` on every response."""
     settings_dir = base / "settings"
     for name, values in USER_SETTINGS.items():
         path = settings_dir / name
@@ -108,6 +109,7 @@ def lab_server(base: Path) -> Iterator[LabServer]:
             f"--ServerApp.root_dir={root}",
             "--LabApp.expose_app_in_browser=True",
             "--allow-root",  # CI runs as root
+            *([f"--ServerApp.tornado_settings={{'headers': {headers!r}}}"] if headers else []),
         ],
         env=env,
         stdout=log,

@@ -6,12 +6,14 @@ restart ends it in the browser."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from .conftest import artifact, open_notebook, output, run_cell, wait_for_output, write_notebook
 from .lab import LabServer
+from .lab import lab_server as start_lab_server
 
 pytestmark = pytest.mark.browser
 
@@ -41,7 +43,8 @@ def test_track_in_the_browser_gives_the_kernel_tables(page: Page, lab_server: La
     cells = [
         SETUP.format(n_frames=12),
         'res = cp.track(frames, diameter=diameter, backend="browser")\n'
-        'print("backend:", res.metadata["backend"], "window:", res.metadata["params"]["window"])',
+        'print("backend:", res.metadata["backend"], "window:", res.metadata["params"]["window"])\n'
+        'print("threads:", res.metadata["threads"], res.metadata["threads_reason"])',
         COMPARE,
         'passed = cp.track(frames, diameter=diameter, backend="browser", window=5)\n'
         'print("passed:", passed.metadata["params"]["window"])',
@@ -54,6 +57,7 @@ def test_track_in_the_browser_gives_the_kernel_tables(page: Page, lab_server: La
     bar = page.locator("cellpoint-job-progress")
     expect(bar).to_be_visible(timeout=60_000)
     wait_for_output(page, 1, r"backend: browser \(wasm\) window: 32")
+    wait_for_output(page, 1, r"threads: 1 the page is not cross-origin isolated")
     expect(bar.locator("[role=status]")).to_contain_text("done: 12/12 frames")
     bar.screenshot(path=artifact("track-progress-done.png"))
     run_cell(page, 2)
@@ -157,3 +161,37 @@ def test_a_kernel_restart_stops_the_browser_job(page: Page, lab_server: LabServe
     # The kernel is back and answers.
     run_cell(page, 2)
     wait_for_output(page, 2, "ALIVE 2")
+
+
+# The headers that make a page cross-origin isolated, so that WebAssembly can share memory.
+ISOLATION = {
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Embedder-Policy": "require-corp",
+}
+
+
+@pytest.fixture(scope="module")
+def isolated_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    with start_lab_server(tmp_path_factory.mktemp("isolated-lab"), headers=ISOLATION) as server:
+        yield server
+
+
+def test_a_cross_origin_isolated_page_tracks_and_says_on_how_many_threads(
+    browser: Browser, isolated_lab: LabServer
+) -> None:
+    cells = [
+        SETUP.format(n_frames=12),
+        'res = cp.track(frames, diameter=diameter, backend="browser")\n'
+        'print("isolated:", res.metadata["cross_origin_isolated"], "threads:",'
+        ' res.metadata["threads"], res.metadata["threads_reason"])',
+        COMPARE,
+    ]
+    write_notebook(isolated_lab.root, "threads.ipynb", cells)
+    page = browser.new_context().new_page()
+    open_notebook(page, isolated_lab, "threads.ipynb")
+    assert page.evaluate("crossOriginIsolated") is True
+    for i in range(3):
+        run_cell(page, i)
+    wait_for_output(page, 1, r"isolated: True threads: 1")
+    wait_for_output(page, 2, r"SAME TABLES \d+ rows \d+ tracks")
+    assert "Error" not in output(page, 2), output(page, 2)

@@ -26,7 +26,8 @@ import {
   createOrtSession,
   sha256,
   sha256Portable,
-  trackSequence
+  trackSequence,
+  wasmThreads
 } from '../../src/engine';
 import { dec, Encoded, load, maxDiff } from './vectors';
 
@@ -235,6 +236,18 @@ test('a card that lists the sister head needs its file', async () => {
   await expect(CapSessions.create(files, 'wasm')).rejects.toThrow(
     `the model card ${card.name} lists sisters.onnx, but it was not loaded`
   );
+});
+
+describe('WebAssembly threads', () => {
+  it('are one, and say why', () => {
+    const plain = wasmThreads({ crossOriginIsolated: false });
+    expect([plain.threads, plain.crossOriginIsolated]).toEqual([1, false]);
+    expect(plain.reason).toMatch(/not cross-origin isolated/);
+    expect(wasmThreads({}).crossOriginIsolated).toBe(false);
+    const isolated = wasmThreads({ crossOriginIsolated: true });
+    expect([isolated.threads, isolated.crossOriginIsolated]).toEqual([1, true]);
+    expect(isolated.reason).toMatch(/threaded WebAssembly does not load/);
+  });
 });
 
 describe('backends', () => {

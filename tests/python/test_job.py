@@ -134,6 +134,7 @@ def expected_result(job: TrackingJob, columns: Columns) -> TrackingResult:
 # RAW's parameters as a browser reports them: the job's window, its settings' detection
 # threshold, the rest RAW's defaults.
 USED = {**RawParams(window=4, detection_threshold=0.3).__dict__}
+ONE_THREAD = {"count": 1, "cross_origin_isolated": False, "reason": "not isolated"}
 
 
 def test_a_job_runs_from_ready_to_done(frames: Array) -> None:
@@ -165,8 +166,8 @@ def test_a_job_runs_from_ready_to_done(frames: Array) -> None:
     assert partial.metadata["params"] == {"window": 4}  # the browser has not said yet
     played.say_tables(columns, 2, "result", 5)
     played.say({"type": "done", "seq": 2, "backend": "wasm", "fallback_reason": None,
-                "seconds": {"encode": 1.0, "track": 0.5}, "frame_bytes": 23040,
-                "params": USED})  # fmt: skip
+                "threads": ONE_THREAD, "seconds": {"encode": 1.0, "track": 0.5},
+                "frame_bytes": 23040, "params": USED})  # fmt: skip
     assert job.status == "done"
     result = job.result()
     want = expected_result(job, columns)
@@ -180,6 +181,8 @@ def test_a_job_runs_from_ready_to_done(frames: Array) -> None:
     assert 0 <= seconds["return"] <= seconds["call"]
     assert result.metadata["frame_bytes"] == 23040
     assert result.metadata["params"] == USED
+    assert (result.metadata["threads"], result.metadata["cross_origin_isolated"]) == (1, False)
+    assert result.metadata["threads_reason"] == ONE_THREAD["reason"]
 
 
 def test_the_jobs_viewer_follows_the_checkpoints_then_takes_decisions(frames: Array) -> None:
@@ -225,7 +228,8 @@ def test_the_jobs_viewer_follows_the_checkpoints_then_takes_decisions(frames: Ar
 
     played.say_tables(columns, 2, "result", 5)
     played.say({"type": "done", "seq": 2, "backend": "wasm", "fallback_reason": None,
-                "seconds": {}, "frame_bytes": 23040, "params": USED})  # fmt: skip
+                "threads": ONE_THREAD, "seconds": {}, "frame_bytes": 23040,
+                "params": USED})  # fmt: skip
     assert (viewer.editable, viewer.note) == (True, "")
     assert max(viewer.tracks["t"].tolist()) == 5
     viewer._handle_custom_msg({"type": "status", "id": 2, "parent_id": 3, "status": "rejected"}, [])
@@ -285,6 +289,7 @@ def test_tables_travel_in_parts_under_the_message_limit() -> None:
                 "seq": 9,
                 "backend": "wasm",
                 "fallback_reason": None,
+                "threads": ONE_THREAD,
                 "seconds": {},
                 "frame_bytes": 0,
                 "params": USED,

@@ -264,6 +264,9 @@ class TrackingJob:
             metadata = {
                 "backend": f"browser ({message['backend']})",
                 "fallback_reason": message["fallback_reason"],
+                "threads": message["threads"]["count"],
+                "cross_origin_isolated": message["threads"]["cross_origin_isolated"],
+                "threads_reason": message["threads"]["reason"],
                 "seconds": seconds,
                 "frame_bytes": message["frame_bytes"],
             }
