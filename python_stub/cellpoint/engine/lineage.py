@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
+import numpy.typing as npt
 
 from .raw import DUPLICATE_FRACTION, RawParams, RawResult
 
@@ -73,8 +74,12 @@ class _Points:
         self.x = np.asarray(raw.tracks["x"], np.float64)
         self.y = np.asarray(raw.tracks["y"], np.float64)
 
+    def row(self, track: int, t: int) -> int:
+        """The row of the track's point at frame t."""
+        return int(self.first_row[track] + t - self.start[track])
+
     def at(self, track: int, t: int) -> tuple[float, float]:
-        row = self.first_row[track] + t - self.start[track]
+        row = self.row(track, t)
         return float(self.x[row]), float(self.y[row])
 
 
@@ -97,10 +102,14 @@ def _options(raw: RawResult, points: _Points, radius: float) -> Iterator[_Option
     strong: RAW's frame, and where any pair lies over the daughters, the later ones while both
     daughters are still there to begin."""
     sisters = raw.sisters
-    frame_of = np.asarray(sisters["t"])
-    mid_x = (np.asarray(sisters["xa"], np.float64) + np.asarray(sisters["xb"], np.float64)) / 2
-    mid_y = (np.asarray(sisters["ya"], np.float64) + np.asarray(sisters["yb"], np.float64)) / 2
-    score = np.asarray(sisters["score"], np.float64)
+    by_frame = np.argsort(np.asarray(sisters["t"]), kind="stable")  # each frame's pairs together
+    frame_of = np.asarray(sisters["t"])[by_frame]
+
+    def column(name: str) -> npt.NDArray[np.float64]:
+        return np.asarray(sisters[name], np.float64)[by_frame]
+
+    mid_x, mid_y = (column("xa") + column("xb")) / 2, (column("ya") + column("yb")) / 2
+    score = column("score")
     d = raw.divisions
     for row, (t, a, b) in enumerate(
         zip(d["t"].tolist(), d["daughter_a"].tolist(), d["daughter_b"].tolist(), strict=True)
@@ -108,10 +117,11 @@ def _options(raw: RawResult, points: _Points, radius: float) -> Iterator[_Option
         evidence = []
         for u in range(t, min(points.end[a], points.end[b], t + TIMING_REACH) + 1):
             (xa, ya), (xb, yb) = points.at(a, u), points.at(b, u)
-            here = (frame_of == u) & (
-                (mid_x - (xa + xb) / 2) ** 2 + (mid_y - (ya + yb) / 2) ** 2 < radius * radius
-            )
-            evidence.append(float(score[here].max()) if here.any() else 0.0)
+            first, end = np.searchsorted(frame_of, (u, u + 1))
+            near = (mid_x[first:end] - (xa + xb) / 2) ** 2 + (
+                mid_y[first:end] - (ya + yb) / 2
+            ) ** 2 < radius * radius
+            evidence.append(float(score[first:end][near].max()) if near.any() else 0.0)
         strongest = max(evidence)
         if strongest == 0:
             yield _Option(row, 0, False)
@@ -193,8 +203,8 @@ def _moved(raw: RawResult, points: _Points, shifts: list[int]) -> RawResult:
         a, b = int(divisions["daughter_a"][row]), int(divisions["daughter_b"][row])
         for u in range(t, t + shift):
             (xa, ya), (xb, yb) = points.at(a, u), points.at(b, u)
-            va = tracks["visibility"][points.first_row[a] + u - points.start[a]]
-            vb = tracks["visibility"][points.first_row[b] + u - points.start[b]]
+            va = tracks["visibility"][points.row(a, u)]
+            vb = tracks["visibility"][points.row(b, u)]
             for name, value in (("track_id", mother), ("t", u), ("x", (xa + xb) / 2),
                                 ("y", (ya + yb) / 2), ("visibility", min(va, vb))):  # fmt: skip
                 added[name].append(value)

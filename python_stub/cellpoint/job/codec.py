@@ -52,17 +52,20 @@ class Checkpoint:
 
     def raw(self) -> RawResult:
         c = self.columns
+
+        def widened(table: str) -> dict[str, npt.NDArray[Any]]:
+            """The table with its integer columns as int64, as RAW makes them."""
+            return {k: v.astype(np.int64) if v.dtype.kind == "i" else v
+                    for k, v in c[table].items()}  # fmt: skip
+
         windows = np.stack([c["windows"][k] for k in ("first", "length", "queries")], axis=1)
         return RawResult(
-            tracks={k: v.astype(np.int64) if v.dtype.kind == "i" else v
-                    for k, v in c["tracks"].items()},
-            lineage={k: v.astype(np.int64) for k, v in c["lineage"].items()},
-            divisions={k: v.astype(np.int64) if v.dtype.kind == "i" else v
-                       for k, v in c["divisions"].items()},
-            sisters={k: v.astype(np.int64) if v.dtype.kind == "i" else v
-                     for k, v in c["sisters"].items()},
+            tracks=widened("tracks"),
+            lineage=widened("lineage"),
+            divisions=widened("divisions"),
+            sisters=widened("sisters"),
             windows=[tuple(int(x) for x in row) for row in windows],  # type: ignore[misc]
-        )  # fmt: skip
+        )
 
 
 def encode_tables(
