@@ -245,6 +245,8 @@ export async function rawInference(
 type DivisionRow = [number, number, number, number, number];
 /** A sister pair as `findSisters` gives it: xa, ya, xb, yb, score. */
 type SisterRow = [number, number, number, number, number];
+/** A sister pair of frame t, as the `sisters` table holds it: t, then the pair. */
+type SisterRecord = [number, ...SisterRow];
 
 /**
  * One run of RAW: its state, the loop (`run`, `window`, `frame`, `follow`) and its rules, one
@@ -499,7 +501,7 @@ class RawInference {
     const threshold = Math.min(this.confirming, this.candidateFloor);
     const pairs = findSisters(map, threshold, this.params.min_separation);
     for (let k = 0; k < pairs.length; k += 5) {
-      this.sisters.push([t, ...(pairs.subarray(k, k + 5) as unknown as SisterRow)]);
+      this.sisters.push([t, ...pairs.subarray(k, k + 5)] as SisterRecord);
     }
     return pairs;
   }
@@ -698,7 +700,7 @@ class RawInference {
   private nextCall: number;
   private readonly divisions: DivisionRow[] = [];
   /** Every pair the sister head named: (t, xa, ya, xb, yb, score). */
-  private readonly sisters: [number, ...SisterRow][] = [];
+  private readonly sisters: SisterRecord[] = [];
   /** Tracks with daughters. */
   private readonly parents = new Set<number>();
   private readonly windows: RawWindow[] = [];
@@ -760,7 +762,7 @@ function restore(
   nFrames: number,
   store: TrackStore,
   divisions: DivisionRow[],
-  sisters: [number, ...SisterRow][],
+  sisters: SisterRecord[],
   windows: RawWindow[]
 ): number {
   const { tables: done, tCur } = checkpoint;
@@ -807,7 +809,7 @@ function restore(
     divisions.push(row as DivisionRow);
   }
   for (const row of rowsOf(done.sisters, ['t', 'xa', 'ya', 'xb', 'yb', 'score'])) {
-    sisters.push(row as [number, ...SisterRow]);
+    sisters.push(row as SisterRecord);
   }
   windows.push(...done.windows);
   return tCur;
@@ -825,7 +827,7 @@ function rowsOf<K extends string>(
 function tables(
   store: TrackStore,
   divisions: readonly DivisionRow[],
-  sisters: readonly [number, ...SisterRow][],
+  sisters: readonly SisterRecord[],
   windows: readonly RawWindow[]
 ): RawResult {
   const division = (k: 0 | 1 | 2 | 3): Int32Array => Int32Array.from(divisions, d => d[k]);
