@@ -360,11 +360,25 @@ describe('<cellpoint-review>', () => {
 
   it('exports through the kernel and says where', async () => {
     const { el, kernel } = await viewer();
+    const buttons = Array.from(root(el).querySelectorAll<HTMLButtonElement>('button[data-export]'));
+    expect(buttons.map(b => [b.dataset.export, text(b)])).toEqual([
+      ['ctc', 'CTC folder'],
+      ['csv', 'CSV'],
+      ['parquet', 'PARQUET'],
+      ['geff', 'GEFF'],
+      ['png', 'PNG']
+    ]);
     (root(el).querySelector('button[data-export=csv]') as HTMLButtonElement).click();
     await settle(el);
     expect(kernel.calls).toContain('export csv cellpoint-review');
     expect(text(root(el).querySelector('[role=status]'))).toBe(
       'exported CSV to cellpoint-review/csv'
+    );
+    (root(el).querySelector('button[data-export=geff]') as HTMLButtonElement).click();
+    await settle(el);
+    expect(kernel.calls).toContain('export geff cellpoint-review');
+    expect(text(root(el).querySelector('[role=status]'))).toBe(
+      'exported GEFF to cellpoint-review/geff'
     );
   });
 

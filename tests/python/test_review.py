@@ -266,15 +266,26 @@ def test_every_decision_undoes_and_redoes() -> None:
     assert reply["error"] == "malformed 'shift' message: 3 is not one of [-1, 1]"
 
 
-@pytest.mark.parametrize("fmt", ["ctc", "csv", "parquet"])
-def test_exports_write_the_reviewed_tables(tmp_path: Path, fmt: str) -> None:
+@pytest.mark.parametrize(
+    ("fmt", "written"),
+    [
+        ("ctc", "ctc"),
+        ("csv", "csv"),
+        ("parquet", "parquet"),
+        # A GEFF store goes in the folder, so that its tables stay a folder of tables.
+        ("geff", "geff/result.geff"),
+        ("geff", "named.geff"),
+    ],
+)
+def test_exports_write_the_reviewed_tables(tmp_path: Path, fmt: str, written: str) -> None:
     res = result(frames())
     browser = PlayedBrowser(res.review())
     browser.say({"type": "status", "id": 1, "parent_id": 1, "status": "rejected"})
-    reply = browser.say({"type": "export", "id": 2, "format": fmt, "path": str(tmp_path / fmt)})
+    path = tmp_path / written.split("/")[0]
+    reply = browser.say({"type": "export", "id": 2, "format": fmt, "path": str(path)})
     assert reply["ok"]
-    assert reply["path"] == str(tmp_path / fmt)
-    back = TrackingResult.read(tmp_path / fmt)
+    assert reply["path"] == str(tmp_path / written)
+    back = TrackingResult.read(tmp_path / written)
     assert back.divisions["status"].tolist() == ["rejected"]
     pd.testing.assert_frame_equal(back.lineage, res.lineage)
 

@@ -1,1 +1,1 @@
-"""Data in and out: the result tables, `TrackingResult`, input stacks, CTC folders."""
+"""Data in and out: the result tables, `TrackingResult`, input stacks, CTC folders, GEFF stores."""

@@ -184,13 +184,17 @@ class TrackingResult:
         """Write tracks.csv, lineage.csv, divisions.csv and cellpoint.json."""
         return self._write_tables(Path(folder), "csv")
 
+    def to_geff(self, path: str | os.PathLike[str]) -> Path:
+        """Write a GEFF store (the field's graph exchange format, a zarr folder, by convention
+        named `*.geff`): a node per point, an edge per step of a track and per daughter, the
+        divisions on the nodes, so that `TrackingResult.read` gets back exactly this result
+        (see `cellpoint.io.geff`). Needs the `geff` package: `pip install 'cellpoint[geff]'`."""
+        from .geff import write_geff
+
+        return write_geff(self, path)
+
     def _write_tables(self, folder: Path, kind: Literal["parquet", "csv"]) -> Path:
-        try:
-            sidecar = json.dumps(
-                {"tables": kind, "shape": self.shape, "metadata": self.metadata}, indent=2
-            )
-        except TypeError as error:
-            raise TypeError(f"metadata must be JSON-serialisable: {error}") from error
+        sidecar = _json_text({"tables": kind, "shape": self.shape, "metadata": self.metadata})
         folder.mkdir(parents=True, exist_ok=True)
         for name in _TABLES:
             table: pd.DataFrame = getattr(self, name)
@@ -205,15 +209,21 @@ class TrackingResult:
 
     @classmethod
     def read(cls, path: str | os.PathLike[str]) -> TrackingResult:
-        """Read a folder written by `to_ctc`, `to_parquet` or `to_csv`.
+        """Read a folder written by `to_ctc`, `to_parquet`, `to_csv` or `to_geff`.
 
         A CTC folder without the exact tables (e.g. from another tracker) is rebuilt from
         `res_track.txt` and the masks: a point per label at its centroid, visibility 1,
-        divisions (accepted, score 1) wherever a parent has two daughters.
+        divisions (accepted, score 1) wherever a parent has two daughters. A GEFF store (a zarr
+        group with GEFF metadata) from another tool is read as `cellpoint.io.geff.read_geff`
+        says.
         """
+        from .geff import is_geff, read_geff
+
         folder = Path(path)
         if not folder.is_dir():
             raise FileNotFoundError(f"no result folder at {folder}")
+        if is_geff(folder):
+            return read_geff(folder)
         info: dict[str, Any] = {}
         if (folder / SIDECAR).is_file():
             info = json.loads((folder / SIDECAR).read_text())
@@ -346,6 +356,14 @@ def _shape(shape: Sequence[int]) -> tuple[int, int, int]:
     if len(shape) != 3 or any(int(n) < 1 for n in shape):
         raise ValueError(f"shape must be (T, H, W) of positive sizes, got {tuple(shape)}")
     return int(shape[0]), int(shape[1]), int(shape[2])
+
+
+def _json_text(info: dict[str, Any]) -> str:
+    """`info` (the shape and metadata of a result, for a file beside its tables) as JSON."""
+    try:
+        return json.dumps(info, indent=2)
+    except TypeError as error:
+        raise TypeError(f"metadata must be JSON-serialisable: {error}") from error
 
 
 def _read_table(folder: Path, name: str, kind: str) -> pd.DataFrame:

@@ -15,7 +15,7 @@ browser, each with an `id` the reply repeats:
     {"type": "relink", "id", "parent_id", "mother", "daughters": [a, b]}
     {"type": "shift", "id", "parent_id", "frames": -1 | 1}  a division a frame earlier / later
     {"type": "undo", "id"}, {"type": "redo", "id"}       the last decision undone / redone
-    {"type": "export", "id", "format": "ctc" | "csv" | "parquet" | "png", "path"} (+ PNG bytes)
+    {"type": "export", "id", "format", "path"}           ctc, csv, parquet, geff, png (+ PNG bytes)
 
 While `track(..., review=True)` runs, the viewer shows the tables of the frames done so far
 and refuses decisions; the final result then replaces them. A checkpoint goes as what changed
@@ -265,6 +265,10 @@ class ReviewWidget(_CellpointWidget):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(bytes(buffers[0]))
             return path
+        if fmt == "geff":
+            # A store of its own, so that a folder of tables stays one (TrackingResult.read).
+            is_store = path.suffix.lower() in (".geff", ".zarr")
+            return self.result.to_geff(path if is_store else path / "result.geff")
         if fmt == "ctc":
             return self.result.to_ctc(path)
         if fmt == "csv":

@@ -1,14 +1,14 @@
 /**
  * `<cellpoint-review-export>`: where and as what the review viewer exports (a CTC folder, CSV or
- * Parquet tables, a PNG of the view). Rendered into the viewer's shadow root; it says what the
- * user asked in `export-path` and `export` events, and the viewer does it.
+ * Parquet tables, a GEFF graph store, a PNG of the view). Rendered into the viewer's shadow root;
+ * it says what the user asked in `export-path` and `export` events, and the viewer does it.
  */
 
 import { LitElement, html } from 'lit';
 
-export type ExportFormat = 'ctc' | 'csv' | 'parquet' | 'png';
+export type ExportFormat = 'ctc' | 'csv' | 'parquet' | 'geff' | 'png';
 
-export const EXPORT_FORMATS: readonly ExportFormat[] = ['ctc', 'csv', 'parquet', 'png'];
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['ctc', 'csv', 'parquet', 'geff', 'png'];
 
 export class ReviewExportPanel extends LitElement {
   static properties = { path: { attribute: false } };
