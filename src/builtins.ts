@@ -40,6 +40,14 @@ export const BUILTIN_MANIFEST = {
         command: 'ctc.read-track-file',
         filename_patterns: ['*_track.txt'],
         accepts_directories: false
+      },
+      // A GEFF store is a zarr folder, which the kernel's `geff` package reads and writes.
+      {
+        id: 'cellpoint.geff',
+        title: 'GEFF graph store (read in the kernel)',
+        command: 'geff.read',
+        filename_patterns: ['*.geff'],
+        accepts_directories: true
       }
     ],
     writers: [
@@ -50,6 +58,14 @@ export const BUILTIN_MANIFEST = {
         command: 'ctc.write-track-file',
         filename_extensions: ['.txt'],
         tables: ['lineage']
+      },
+      {
+        id: 'cellpoint.geff-writer',
+        title: 'GEFF graph store (written in the kernel)',
+        display_name: 'GEFF',
+        command: 'geff.write',
+        filename_extensions: ['.geff'],
+        tables: ['tracks', 'lineage', 'divisions']
       }
     ],
     widgets: [
@@ -104,6 +120,19 @@ export interface IKernelSample {
   pythonCode(key: string): string;
 }
 
+/** How a kernel-side reader opens a path: the Python code that returns its `TrackingResult`. */
+export interface IKernelReader {
+  pythonCode(path: string): string;
+}
+
+/**
+ * How a kernel-side writer saves a result: the Python code that writes the `TrackingResult` that
+ * the Python expression `result` names to `path`.
+ */
+export interface IKernelWriter {
+  pythonCode(result: string, path: string): string;
+}
+
 /** What the CAP tracker contribution offers: a job in the engine's Web Worker. */
 export interface ICapTracker {
   /** Tracks `source`; the backend and RAW's knobs default to the user's settings. */
@@ -116,6 +145,7 @@ export function jobDefaults(
 ): Omit<ClientJobOptions, 'diameter'> {
   return {
     backend: settings.backend,
+    threads: settings.threads,
     params: {
       window: settings.windowLength,
       detection_threshold: settings.detectionThreshold,
@@ -157,6 +187,12 @@ export function registerBuiltins(registry: IContributionRegistry, settings: Trac
       const { formatTrackFile } = await import('./formats/ctc');
       return { write: formatTrackFile };
     },
+    'geff.read': async (): Promise<IKernelReader> => ({
+      pythonCode: path => `__import__('cellpoint').TrackingResult.read(${JSON.stringify(path)})`
+    }),
+    'geff.write': async (): Promise<IKernelWriter> => ({
+      pythonCode: (result, path) => `${result}.to_geff(${JSON.stringify(path)})`
+    }),
     'sample.kernel': async (): Promise<IKernelSample> => ({
       pythonCode: key => `__import__('cellpoint').load_sample(${JSON.stringify(key)})`
     }),

@@ -6,6 +6,7 @@ import { DEFAULT_RAW_PARAMS } from './engine/raw';
 /** Tracker preferences a user sets in JupyterLab's Settings editor (schema/settings/plugin.json). */
 export interface ITrackerSettings {
   backend: 'auto' | 'webgpu' | 'wasm';
+  threads: number;
   windowLength: number;
   detectionThreshold: number;
   visibilityThreshold: number;
@@ -18,6 +19,7 @@ export interface ITrackerSettings {
  * setting registry is unavailable. */
 export const DEFAULT_SETTINGS: Readonly<ITrackerSettings> = Object.freeze({
   backend: 'auto',
+  threads: 0,
   windowLength: DEFAULT_RAW_PARAMS.window,
   detectionThreshold: DEFAULT_RAW_PARAMS.detection_threshold,
   visibilityThreshold: DEFAULT_RAW_PARAMS.visibility_threshold,

@@ -36,6 +36,7 @@ def track(
     lineage: Lineage = "global",
     progress: bool = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
+    browser_threads: int | None = None,
     review: bool = False,
 ) -> TrackingResult: ...
 
@@ -55,6 +56,7 @@ def track(
     lineage: Lineage = "global",
     progress: bool = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
+    browser_threads: int | None = None,
     review: bool = False,
 ) -> TrackingResult | TrackingJob: ...
 
@@ -73,6 +75,7 @@ def track(
     lineage: Lineage = "global",
     progress: bool = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
+    browser_threads: int | None = None,
     review: bool = False,
 ) -> TrackingResult | TrackingJob:
     """Track every cell of a (T, H, W) stack with the CAP network.
@@ -98,6 +101,8 @@ def track(
         RAW's call (`cellpoint.engine.lineage`); "greedy" keeps RAW's calls.
     progress: report frames done and cells found while tracking.
     browser_backend: force WebGPU or WASM in the browser; None: the user's settings there.
+    browser_threads: WebAssembly threads in the browser (more than one only on a cross-origin
+        isolated page, see the README); None: the user's settings there.
     review: also show the review viewer under the cell, filled as the browser tracks (at each
         checkpoint) or, in the kernel, when tracking ends; its decisions change the result.
 
@@ -147,7 +152,9 @@ def track(
         )
     from .job.job import TrackingJob, run
 
-    job = TrackingJob(frames, diameter, requested, browser_backend, lineage=lineage)
+    job = TrackingJob(
+        frames, diameter, requested, browser_backend, lineage=lineage, threads=browser_threads
+    )
     return run(job, fallback=track_here if backend == "auto" else None, review=review)
 
 

@@ -20,7 +20,12 @@ export const MODEL: ModelLocation = {
     sisters: new URL('../../../python_stub/cellpoint/models/sisters.onnx', import.meta.url).href
   },
   // rows of five numbers, as cellpoint.engine.judge writes them
-  judge: judge as unknown as JudgeData
+  judge: judge as unknown as JudgeData,
+  // The JSEP build, the one the bundled onnxruntime-web (WebGPU and WASM) runs.
+  runtime: {
+    mjs: new URL('onnxruntime-web/ort-wasm-simd-threaded.jsep.mjs', import.meta.url).href,
+    wasm: new URL('onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm', import.meta.url).href
+  }
 };
 
 export function createEngineWorker(): Worker {

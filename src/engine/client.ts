@@ -37,6 +37,8 @@ export class EngineJobError extends Error {
 
 export class EngineClient {
   private worker: Worker | null = null;
+  /** The threads the worker's first job asked for: onnxruntime keeps them for its life. */
+  private workerThreads: number | null = null;
   private nextJob = 1;
   private readonly handlers = new Map<number, (message: FromWorker) => void>();
 
@@ -47,6 +49,11 @@ export class EngineClient {
 
   /** Tracks `source`'s frames in the worker. */
   track(source: PageFrameSource, options: ClientJobOptions): Promise<EngineResult> {
+    const threads = options.threads ?? 0;
+    if (this.worker && this.workerThreads !== threads && this.handlers.size === 0) {
+      this.dispose(); // another thread count needs a fresh onnxruntime
+    }
+    this.workerThreads ??= threads;
     const worker = this.ensureWorker();
     const job = this.nextJob++;
     const { signal, onProgress, onCheckpoint, ...jobOptions } = options;
@@ -118,6 +125,7 @@ export class EngineClient {
   dispose(): void {
     this.worker?.terminate();
     this.worker = null;
+    this.workerThreads = null;
     this.failAll('the tracking engine was shut down');
   }
 
@@ -135,6 +143,7 @@ export class EngineClient {
       worker.onerror = event => {
         // The worker itself broke (it could not load, or ran out of memory): every job ends.
         this.worker = null;
+        this.workerThreads = null;
         this.failAll(event.message || 'the tracking engine stopped unexpectedly');
       };
       this.worker = worker;

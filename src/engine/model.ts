@@ -163,25 +163,72 @@ export interface WasmThreads {
 }
 
 /**
- * One thread, and why. Threads share memory through SharedArrayBuffer, which only cross-origin
- * isolated pages have; on such a page onnxruntime-web's threaded loader asks for a worker
- * script by a URL that the extension's bundle does not keep (measured in a JupyterLab served
- * with COOP/COEP headers: the engine never starts), so it stays one thread there too.
+ * Where onnxruntime-web's WebAssembly runtime is served: its loader script and its binary. A
+ * threaded run needs both as files of their own, for every thread's worker loads the script
+ * again by its URL.
  */
-export function wasmThreads(scope: object = globalThis): WasmThreads {
-  const isolated = (scope as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
-  return {
-    threads: 1,
-    crossOriginIsolated: isolated,
-    reason: isolated
-      ? "onnxruntime-web's threaded WebAssembly does not load from cellpoint's bundle yet"
-      : 'the page is not cross-origin isolated, so WebAssembly has no shared memory'
-  };
+export interface WasmRuntime {
+  readonly mjs: string;
+  readonly wasm: string;
 }
 
-/** onnxruntime-web's sessions, on the threads `wasmThreads` gives. */
+/** Threads where the settings leave it to the engine: the cores the browser reports, at most
+ * this many (onnxruntime's own pool gains little beyond). */
+export const MAX_AUTO_THREADS = 8;
+
+/**
+ * The threads a run gets: `wanted` (0: every core the browser reports, up to
+ * MAX_AUTO_THREADS) where the page is cross-origin isolated and the runtime's files are served
+ * apart, else one, and why. Threads share memory through SharedArrayBuffer, which only
+ * cross-origin isolated pages have.
+ */
+export function wasmThreads(
+  wanted = 0,
+  runtime?: WasmRuntime,
+  scope: object = globalThis
+): WasmThreads {
+  const isolated = (scope as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+  const one = (reason: string): WasmThreads => ({
+    threads: 1,
+    crossOriginIsolated: isolated,
+    reason
+  });
+  if (!isolated) {
+    return one('the page is not cross-origin isolated, so WebAssembly has no shared memory');
+  }
+  if (!runtime) {
+    return one("onnxruntime-web's WebAssembly files are not served apart from the bundle");
+  }
+  if (wanted === 1) {
+    return one('the settings ask for one thread');
+  }
+  const cores = (scope as { navigator?: { hardwareConcurrency?: number } }).navigator
+    ?.hardwareConcurrency;
+  const threads = wanted > 1 ? wanted : Math.min(Math.max(cores ?? 1, 1), MAX_AUTO_THREADS);
+  return { threads, crossOriginIsolated: isolated, reason: threads > 1 ? null : 'one core' };
+}
+
+let wasmSetUp: WasmThreads | null = null;
+
+/**
+ * Sets onnxruntime-web's WebAssembly up for this worker and says on how many threads it runs.
+ * onnxruntime reads these once, when it first starts, so the first call decides; a later call
+ * that wants another count gets what the first set (the page starts a new worker for that).
+ */
+export function setUpWasm(wanted = 0, runtime?: WasmRuntime): WasmThreads {
+  if (!wasmSetUp) {
+    wasmSetUp = wasmThreads(wanted, runtime);
+    ort.env.wasm.numThreads = wasmSetUp.threads;
+    if (runtime) {
+      ort.env.wasm.wasmPaths = { mjs: runtime.mjs, wasm: runtime.wasm };
+    }
+  }
+  return wasmSetUp;
+}
+
+/** onnxruntime-web's sessions, on the threads `setUpWasm` set (one where it was not called). */
 export const createOrtSession: SessionFactory = async (graph, backend) => {
-  ort.env.wasm.numThreads = wasmThreads().threads;
+  setUpWasm();
   return ort.InferenceSession.create(graph, {
     executionProviders: [backend],
     graphOptimizationLevel: 'all',

@@ -8,7 +8,7 @@
  * the frames pulled ahead with its last frame), whatever the sequence's length.
  */
 
-import { CapModel, WasmThreads, wasmThreads } from './model';
+import { CapModel, WasmThreads, setUpWasm } from './model';
 import { HISTORY, ModelFrame } from './judge';
 import type { FrameData } from '../frame-dtypes';
 import { Geometry, Preprocessor } from './preprocess';
@@ -68,6 +68,9 @@ export interface TrackingTables {
 
 /** Seconds spent in each stage. */
 export interface StageTimings {
+  /** Starting the engine for this run: fetching the runtime and the model and making the
+   * sessions (the worker's, which keeps them: 0 on a warm worker). Not part of `total`. */
+  start: number;
   preprocess: number;
   encode: number;
   track: number;
@@ -237,6 +240,7 @@ export async function trackSequence(
   const params = rawParams(options.params);
   const geometry = Geometry.forDiameter(height, width, options.diameter);
   const timings: StageTimings = {
+    start: 0,
     preprocess: 0,
     encode: 0,
     track: 0,
@@ -292,7 +296,7 @@ export async function trackSequence(
       windows: raw.windows,
       timings,
       peakFeatureBytes: cache.peakBytes,
-      threads: wasmThreads(),
+      threads: setUpWasm(), // what this worker set up when its first sessions were made
       peakHeldTracks
     };
   };

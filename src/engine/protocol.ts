@@ -5,7 +5,7 @@
  */
 
 import type { FrameDtype } from '../frame-dtypes';
-import { BackendChoice, Graph, ModelCard } from './model';
+import { BackendChoice, Graph, ModelCard, WasmRuntime } from './model';
 import { JudgeData } from './judge';
 import { RawCheckpoint, RawParams } from './raw';
 import { EngineProgress, EngineResult } from './pipeline';
@@ -22,12 +22,17 @@ export interface ModelLocation {
   readonly urls: { readonly [graph in Graph]?: string };
   /** The division judge the card lists (small: it travels with the card). */
   readonly judge?: JudgeData;
+  /** onnxruntime-web's WebAssembly files, where the page serves them apart (threads need it). */
+  readonly runtime?: WasmRuntime;
 }
 
 export interface JobOptions {
   readonly diameter: number;
   readonly params?: Partial<RawParams>;
   readonly backend?: BackendChoice;
+  /** WebAssembly threads (0: as many as `wasmThreads` allows). A worker keeps the count its
+   * first job set, so the page starts another worker for a job that asks for a new one. */
+  readonly threads?: number;
   /** Go on from this checkpoint of an earlier run of the same frames. */
   readonly resume?: RawCheckpoint;
 }

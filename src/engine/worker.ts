@@ -3,7 +3,7 @@
  * responsive. The network's sessions are made once per backend choice and kept for later jobs.
  */
 
-import { BackendChoice, CapSessions, Graph, ModelFiles, cardGraphs } from './model';
+import { BackendChoice, CapSessions, Graph, ModelFiles, cardGraphs, setUpWasm } from './model';
 import { FrameSource, TrackingAbortedError, trackSequence } from './pipeline';
 import { FRAME_DTYPES, FrameData } from '../frame-dtypes';
 import { CHECKPOINT_MS, FromWorker, ModelLocation, ToWorker, resultBuffers } from './protocol';
@@ -25,9 +25,14 @@ async function fetchBytes(url: string): Promise<Uint8Array> {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-function model(location: ModelLocation, choice: BackendChoice): Promise<CapSessions> {
+function model(
+  location: ModelLocation,
+  choice: BackendChoice,
+  threads: number
+): Promise<CapSessions> {
   let sessions = models.get(choice);
   if (!sessions) {
+    setUpWasm(threads, location.runtime);
     sessions = (async () => {
       const bytes: Partial<Record<Graph, Uint8Array>> = {};
       for (const graph of cardGraphs(location.card)) {
@@ -78,7 +83,11 @@ async function run(message: Extract<ToWorker, { type: 'start' }>): Promise<void>
   };
   let lastCheckpoint = performance.now();
   try {
-    const sessions = await model(message.model, options.backend ?? 'auto');
+    const choice = options.backend ?? 'auto';
+    const warm = models.has(choice);
+    const started = performance.now();
+    const sessions = await model(message.model, choice, options.threads ?? 0);
+    const startSeconds = warm ? 0 : (performance.now() - started) / 1000;
     const result = await trackSequence(sessions, source, {
       diameter: options.diameter,
       params: options.params,
@@ -93,6 +102,7 @@ async function run(message: Extract<ToWorker, { type: 'start' }>): Promise<void>
         }
       }
     });
+    result.timings.start = startSeconds;
     post({ type: 'done', job: id, result }, resultBuffers(result));
   } catch (error) {
     const aborted = error instanceof TrackingAbortedError ? error : null;

@@ -63,6 +63,7 @@ export function createJobWidget(registry: IContributionRegistry): {
         diameter: 0,
         params: {},
         backend_choice: '',
+        threads_choice: 0,
         status: 'waiting',
         message: '',
         frames_done: 0,
@@ -230,10 +231,12 @@ export function createJobWidget(registry: IContributionRegistry): {
         }
         const tracker = await registry.load<ICapTracker>(DEFAULT_TRACKER);
         const backend = this.get('backend_choice') as string;
+        const threads = this.get('threads_choice') as number;
         const result = await tracker.track(this.source(), {
           diameter: this.get('diameter') as number,
           params: this.get('params') as Record<string, number>,
           ...(backend ? { backend: backend as 'auto' | 'webgpu' | 'wasm' } : {}),
+          ...(threads > 0 ? { threads } : {}),
           resume,
           signal: controller.signal,
           onProgress: p => {

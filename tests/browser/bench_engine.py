@@ -1,5 +1,6 @@
 """Figures for the browser engine: the CAP tracker contribution in a real JupyterLab in
-Chromium, on WASM (one thread: JupyterLab pages are not cross-origin isolated) and on WebGPU.
+Chromium, on WASM (one thread: JupyterLab pages are not cross-origin isolated by default) and
+on WebGPU, then the whole `track()` call on a cross-origin isolated page.
 
     python -m tests.browser.bench_engine [--quick] [--webgpu-frames N] [--json PATH]
 
@@ -13,8 +14,12 @@ without divisions, about 74 cells in view) at its shortest and longest length, o
 the engine holds should not grow with the length.
 
 Then the whole user call, `cellpoint.track(stack, backend="browser")` from a notebook on the
-GOWT1-size sequence: transfer (the browser asking the kernel for frames until they arrive, and
-its throughput in MB/s), the engine's stages, the return of the tables, and the call's seconds.
+GOWT1-size sequence, in a JupyterLab served with the README's cross-origin isolation headers:
+on 1 and 2 WebAssembly threads, a first call (the page's engine starts: `start`) and a second
+(warm), each with its transfer (the browser asking the kernel for frames until they arrive, and
+its throughput in MB/s), the engine's stages, the return of the tables and the call's seconds;
+then the kernel backend on the same frames on 1 and 2 onnxruntime threads, the ratio browser /
+kernel at the same threads, and whether the tables are the same.
 
 Printed per run: seconds per frame in each stage (preprocess, encode, track, sisters, assemble,
 as the worker measures them), the whole call's seconds, the most bytes of features the engine held,
@@ -46,7 +51,7 @@ from cellpoint.eval.sim import PRESETS, simulate
 from playwright.sync_api import Browser, sync_playwright
 
 from .engine_page import open_lab, run_engine
-from .lab import NO_GPU_ARGS, WEBGPU_ARGS, LabServer, lab_server, launch
+from .lab import ISOLATION_HEADERS, NO_GPU_ARGS, WEBGPU_ARGS, LabServer, lab_server, launch
 
 SEED = 20_001  # the kernel benchmark's speed seed
 STAGES = ("preprocess", "encode", "track", "sisters", "assemble")
@@ -165,46 +170,88 @@ def run(browser: Browser, lab: LabServer, seq: Sequence, backend: str) -> dict[s
     return row
 
 
-TRACK_CALL = """
+TRACK_CALLS = """
 import json, time, cellpoint as cp
+from cellpoint.engine.infer import OnnxCap, track_kernel
+from cellpoint.engine.raw import RawParams
 from cellpoint.eval.sim import simulate
+from cellpoint.io.frames import FrameStack
 seq = simulate("gowt1", seed={seed}, n_frames={n_frames})
-start = time.perf_counter()
-res = cp.track(seq.frames, diameter=seq.config.diameter, backend="browser")
-wall = time.perf_counter() - start
-print("BENCH " + json.dumps({{"wall": wall, "seconds": res.metadata["seconds"],
-      "frame_bytes": res.metadata["frame_bytes"], "backend": res.metadata["backend"],
-      "tracks": len(res.lineage), "frames": len(seq.frames)}}))
+diameter = seq.config.diameter
+
+def say(run, threads, wall, res):
+    print("BENCH " + json.dumps({{"run": run, "wall": wall, "seconds": res.metadata["seconds"],
+          "frame_bytes": res.metadata.get("frame_bytes", 0), "backend": res.metadata["backend"],
+          "threads": threads, "threads_used": res.metadata.get("threads", threads),
+          "tracks": len(res.lineage), "frames": len(seq.frames)}}), flush=True)
+
+browser = {{}}
+for threads in (1, 2):
+    for call in ("first", "second"):
+        start = time.perf_counter()
+        res = cp.track(seq.frames, diameter=diameter, backend="browser", browser_threads=threads)
+        wall = time.perf_counter() - start
+        say(f"browser {{threads}} thread(s), {{call}} call", threads, wall, res)
+        browser[threads] = res
+params = RawParams(**browser[1].metadata["params"])
+for threads in (1, 2):
+    start = time.perf_counter()
+    ref = track_kernel(FrameStack(seq.frames), diameter, params, OnnxCap(threads=threads))
+    say(f"kernel {{threads}} thread(s)", threads, time.perf_counter() - start, ref)
+    same = ref.lineage.equals(browser[threads].lineage)
+    print("BENCH " + json.dumps({{"run": f"same tables, {{threads}} thread(s)", "same": same}}))
+print("BENCH END")
 """
 
 
-def track_call(browser: Browser, lab: LabServer, n_frames: int) -> dict[str, Any]:
-    """`track()` in a notebook, timed by the kernel and the browser."""
+def track_calls(browser: Browser, lab: LabServer, n_frames: int) -> list[dict[str, Any]]:
+    """`track()` in a notebook on a cross-origin isolated page: on 1 and 2 WebAssembly threads,
+    a first call (the engine starts) and a second (warm), then the kernel backend on 1 and 2
+    onnxruntime threads on the same data, timed by the kernel."""
     from .conftest import open_notebook, run_cell, write_notebook
 
-    write_notebook(lab.root, "bench.ipynb", [TRACK_CALL.format(seed=SEED, n_frames=n_frames)])
+    write_notebook(lab.root, "bench.ipynb", [TRACK_CALLS.format(seed=SEED, n_frames=n_frames)])
     page = browser.new_page()
     try:
         open_notebook(page, lab, "bench.ipynb")
         run_cell(page, 0)
         area = page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-OutputArea")
-        area.get_by_text("BENCH").wait_for(timeout=1_800_000)
-        line = next(x for x in area.inner_text().splitlines() if x.startswith("BENCH "))
+        area.get_by_text("BENCH END").wait_for(timeout=3_600_000)
+        lines = [x for x in area.inner_text().splitlines() if x.startswith("BENCH {")]
     finally:
         page.close()
-    out: dict[str, Any] = json.loads(line[len("BENCH ") :])
-    s = out["seconds"]
-    megabytes = out["frame_bytes"] / 1e6
-    return {
-        "call": f"track() GOWT1-size {out['frames']}x1024x1024 uint8, {out['backend']}",
-        "tracks": out["tracks"],
-        "call s": round(out["wall"], 2),
-        "transfer s": round(s["transfer"], 2),
-        "transfer MB/s": round(megabytes / max(s["transfer"], 1e-9), 1),
-        **{f"{stage} s": round(s[stage], 2) for stage in STAGES},
-        "return s": round(s["return"], 3),
-        "call s/frame": round(out["wall"] / out["frames"], 4),
-    }
+    runs = [json.loads(line[len("BENCH ") :]) for line in lines]
+    kernel = {r["threads"]: r["wall"] for r in runs if r["run"].startswith("kernel")}
+    rows = []
+    for out in runs:
+        if "same" in out:
+            rows.append({"call": out["run"], "browser tables == kernel tables": out["same"]})
+            continue
+        s = out["seconds"]
+        row: dict[str, Any] = {
+            "call": f"{out['run']}: GOWT1-size {out['frames']}x1024x1024 uint8, {out['backend']}",
+            "tracks": out["tracks"],
+            "call s": round(out["wall"], 2),
+            "call s/frame": round(out["wall"] / out["frames"], 4),
+        }
+        if out["run"].startswith("browser"):
+            megabytes = out["frame_bytes"] / 1e6
+            row |= {
+                "threads": out["threads_used"],
+                "start s": round(s["start"], 2),
+                "transfer s": round(s["transfer"], 2),
+                "transfer MB/s": round(megabytes / max(s["transfer"], 1e-9), 1),
+                **{f"{stage} s": round(s[stage], 2) for stage in STAGES},
+                "return s": round(s["return"], 3),
+                "browser / kernel, same threads": round(out["wall"] / kernel[out["threads"]], 2),
+            }
+        rows.append(row)
+    firsts = {r["call"].split(" thread")[0]: r for r in rows if "first call" in r["call"]}
+    for r in rows:
+        if "second call" in r["call"]:
+            first = firsts[r["call"].split(" thread")[0]]
+            r["second / first call"] = round(r["call s"] / first["call s"], 2)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -234,9 +281,17 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{seq.name}: WASM ...", flush=True)
             rows.append(run(wasm_browser, lab, seq, "wasm"))
             print(json.dumps(rows[-1]), flush=True)
-        print("track() from a notebook ...", flush=True)
-        rows.append(track_call(wasm_browser, lab, 16 if args.quick else 92))
-        print(json.dumps(rows[-1]), flush=True)
+        wasm_browser.close()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        lab_server(Path(tmp), headers=ISOLATION_HEADERS) as isolated,
+        sync_playwright() as p,
+    ):
+        print("track() from a notebook, cross-origin isolated ...", flush=True)
+        wasm_browser = launch(p, *NO_GPU_ARGS)
+        for row in track_calls(wasm_browser, isolated, 16 if args.quick else 92):
+            rows.append(row)
+            print(json.dumps(row), flush=True)
         wasm_browser.close()
         if webgpu_browser is not None:
             webgpu_browser.close()

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from .lab import CHROMIUM, NO_GPU_ARGS, ROOT, WEBGPU_ARGS, LabServer, launch
+from .lab import CHROMIUM, ISOLATION_HEADERS, NO_GPU_ARGS, ROOT, WEBGPU_ARGS, LabServer, launch
 from .lab import lab_server as start_lab_server
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -23,6 +23,15 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: run `make test`, which installs it")
     with start_lab_server(tmp_path_factory.mktemp("lab")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def isolated_lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    """JupyterLab served with the README's cross-origin isolation headers."""
+    with start_lab_server(
+        tmp_path_factory.mktemp("isolated-lab"), headers=ISOLATION_HEADERS
+    ) as server:
         yield server
 
 

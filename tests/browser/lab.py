@@ -42,6 +42,13 @@ WEBGPU_ARGS = (
     "--enable-features=Vulkan",
 )
 NO_GPU_ARGS = ("--disable-gpu",)
+# The headers that make JupyterLab's pages cross-origin isolated, so that WebAssembly can share
+# memory between threads: the README's setting. `credentialless` (rather than `require-corp`)
+# still lets a page load cross-origin images and scripts that send no CORP header.
+ISOLATION_HEADERS = {
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Embedder-Policy": "credentialless",
+}
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,13 @@ CELLS = [
 ]
 
 
+# Cross-origin isolation (the README's setting for WebAssembly threads) must leave the rest of
+# JupyterLab, a third-party extension and widgets working.
+@pytest.mark.parametrize("server", ["lab_server", "isolated_lab_server"])
 def test_widget_lists_builtin_and_third_party_contributions(
-    page: Page, lab_server: LabServer
+    page: Page, server: str, request: pytest.FixtureRequest
 ) -> None:
+    lab_server: LabServer = request.getfixturevalue(server)
     write_notebook(lab_server.root, "plugins.ipynb", CELLS)
     open_notebook(page, lab_server, "plugins.ipynb")
 
@@ -45,7 +49,7 @@ def test_widget_lists_builtin_and_third_party_contributions(
     expect(third_party).to_contain_text("not loaded")
     # The user's settings file (windowLength 32) overrides the schema default (24).
     expect(panel.locator("tr[data-setting='windowLength'] td")).to_have_text("32")
-    panel.screenshot(path=artifact("plugins-widget.png"))
+    panel.screenshot(path=artifact(f"plugins-widget-{server}.png"))
 
     # What the browser shows went back to the kernel over the widget's comm.
     run_cell(page, 1)
@@ -54,4 +58,4 @@ def test_widget_lists_builtin_and_third_party_contributions(
     text = output.inner_text()
     assert re.search(r"'cellpoint-test-plugin\.nearest'", text), text
     assert "'cellpoint.plugins'" in text
-    page.screenshot(path=artifact("plugins-notebook.png"), full_page=True)
+    page.screenshot(path=artifact(f"plugins-notebook-{server}.png"), full_page=True)

@@ -6,14 +6,12 @@ restart ends it in the browser."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from .conftest import artifact, open_notebook, output, run_cell, wait_for_output, write_notebook
 from .lab import LabServer
-from .lab import lab_server as start_lab_server
 
 pytestmark = pytest.mark.browser
 
@@ -163,35 +161,37 @@ def test_a_kernel_restart_stops_the_browser_job(page: Page, lab_server: LabServe
     wait_for_output(page, 2, "ALIVE 2")
 
 
-# The headers that make a page cross-origin isolated, so that WebAssembly can share memory.
-ISOLATION = {
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Embedder-Policy": "require-corp",
-}
-
-
-@pytest.fixture(scope="module")
-def isolated_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
-    with start_lab_server(tmp_path_factory.mktemp("isolated-lab"), headers=ISOLATION) as server:
-        yield server
-
-
 def test_a_cross_origin_isolated_page_tracks_and_says_on_how_many_threads(
-    browser: Browser, isolated_lab: LabServer
+    browser: Browser, isolated_lab_server: LabServer
 ) -> None:
+    said = (
+        'print("isolated:", {0}.metadata["cross_origin_isolated"], "threads:",'
+        ' {0}.metadata["threads"], {0}.metadata["threads_reason"],'
+        ' "start s:", {0}.metadata["seconds"]["start"] > 0)'
+    )
     cells = [
         SETUP.format(n_frames=12),
-        'res = cp.track(frames, diameter=diameter, backend="browser")\n'
-        'print("isolated:", res.metadata["cross_origin_isolated"], "threads:",'
-        ' res.metadata["threads"], res.metadata["threads_reason"])',
+        'res = cp.track(frames, diameter=diameter, backend="browser", browser_threads=2)\n'
+        + said.format("res"),
         COMPARE,
+        # Another thread count: the page starts the engine again, and the tables do not change.
+        'one = cp.track(frames, diameter=diameter, backend="browser", browser_threads=1)\n'
+        + said.format("one")
+        + "\npd.testing.assert_frame_equal(one.tracks, res.tracks, check_exact=False, atol=1e-4)"
+        '\npd.testing.assert_frame_equal(one.lineage, res.lineage)\nprint("ONE THREAD SAME")',
+        # The same count again: the engine is warm.
+        'again = cp.track(frames, diameter=diameter, backend="browser", browser_threads=1)\n'
+        + said.format("again"),
     ]
-    write_notebook(isolated_lab.root, "threads.ipynb", cells)
+    write_notebook(isolated_lab_server.root, "threads.ipynb", cells)
     page = browser.new_context().new_page()
-    open_notebook(page, isolated_lab, "threads.ipynb")
+    open_notebook(page, isolated_lab_server, "threads.ipynb")
     assert page.evaluate("crossOriginIsolated") is True
-    for i in range(3):
+    for i in range(len(cells)):
         run_cell(page, i)
-    wait_for_output(page, 1, r"isolated: True threads: 1")
+    wait_for_output(page, 1, r"isolated: True threads: 2 None start s: True")
     wait_for_output(page, 2, r"SAME TABLES \d+ rows \d+ tracks")
     assert "Error" not in output(page, 2), output(page, 2)
+    wait_for_output(page, 3, r"threads: 1 the settings ask for one thread start s: True")
+    wait_for_output(page, 3, "ONE THREAD SAME")
+    wait_for_output(page, 4, r"threads: 1 the settings ask for one thread start s: False")

@@ -1,6 +1,8 @@
 import {
   BUILTIN_MANIFEST,
+  IKernelReader,
   IKernelSample,
+  IKernelWriter,
   jobDefaults,
   registerBuiltins,
   reviewLayers
@@ -21,7 +23,9 @@ describe('built-in contributions', () => {
     expect(ids).toEqual([
       'cellpoint.cap',
       'cellpoint.ctc-track-file',
+      'cellpoint.geff',
       'cellpoint.ctc-track-file-writer',
+      'cellpoint.geff-writer',
       'cellpoint.plugins',
       'cellpoint.job',
       'cellpoint.review',
@@ -54,6 +58,7 @@ describe('built-in contributions', () => {
     // The schema's defaults are RAW's defaults, so an untouched install tracks as Python does.
     const defaults = jobDefaults(DEFAULT_SETTINGS);
     expect(defaults.backend).toBe('auto');
+    expect(defaults.threads).toBe(0);
     expect(defaults.params).toEqual({
       window: DEFAULT_RAW_PARAMS.window,
       detection_threshold: DEFAULT_RAW_PARAMS.detection_threshold,
@@ -62,9 +67,36 @@ describe('built-in contributions', () => {
       sister_threshold: DEFAULT_RAW_PARAMS.sister_threshold,
       min_cycle: DEFAULT_RAW_PARAMS.min_cycle
     });
-    const custom = jobDefaults({ ...DEFAULT_SETTINGS, backend: 'wasm', windowLength: 8 });
-    expect(custom.backend).toBe('wasm');
+    const custom = jobDefaults({
+      ...DEFAULT_SETTINGS,
+      backend: 'wasm',
+      threads: 2,
+      windowLength: 8
+    });
+    expect([custom.backend, custom.threads]).toEqual(['wasm', 2]);
     expect(custom.params?.window).toBe(8);
+  });
+
+  it('read and write GEFF stores in the kernel', async () => {
+    const registry = new ContributionRegistry();
+    registerBuiltins(registry, new TrackerSettings());
+    // A GEFF store is a folder: it is offered for one, and a CTC track file is not.
+    expect(registry.readersFor('out/res.geff', { directory: true }).map(c => c.id)).toEqual([
+      'cellpoint.geff'
+    ]);
+    expect(registry.readersFor('out/res_track.txt').map(c => c.id)).not.toContain('cellpoint.geff');
+    expect(registry.get('cellpoint.geff-writer')).toMatchObject({
+      kind: 'writer',
+      filename_extensions: ['.geff'],
+      tables: ['tracks', 'lineage', 'divisions']
+    });
+    const reader = await registry.load<IKernelReader>('cellpoint.geff');
+    expect(reader.pythonCode('out/it "1".geff')).toBe(
+      `__import__('cellpoint').TrackingResult.read("out/it \\"1\\".geff")`
+    );
+    const writer = await registry.load<IKernelWriter>('cellpoint.geff-writer');
+    expect(writer.pythonCode('res', 'out/res.geff')).toBe('res.to_geff("out/res.geff")');
+    expect(registry.isLoaded('cellpoint.ctc-track-file')).toBe(false);
   });
 
   it('open sample data in the kernel by key', async () => {

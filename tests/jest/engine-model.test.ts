@@ -27,6 +27,7 @@ import {
   sha256,
   sha256Portable,
   trackSequence,
+  MAX_AUTO_THREADS,
   wasmThreads
 } from '../../src/engine';
 import { dec, Encoded, load, maxDiff } from './vectors';
@@ -239,14 +240,40 @@ test('a card that lists the sister head needs its file', async () => {
 });
 
 describe('WebAssembly threads', () => {
-  it('are one, and say why', () => {
-    const plain = wasmThreads({ crossOriginIsolated: false });
+  const runtime = { mjs: 'https://lab/ort.mjs', wasm: 'https://lab/ort.wasm' };
+  const isolated = (cores?: number) => ({
+    crossOriginIsolated: true,
+    navigator: cores === undefined ? {} : { hardwareConcurrency: cores }
+  });
+
+  it('are one where the page has no shared memory, and say why', () => {
+    const plain = wasmThreads(4, runtime, { crossOriginIsolated: false });
     expect([plain.threads, plain.crossOriginIsolated]).toEqual([1, false]);
     expect(plain.reason).toMatch(/not cross-origin isolated/);
-    expect(wasmThreads({}).crossOriginIsolated).toBe(false);
-    const isolated = wasmThreads({ crossOriginIsolated: true });
-    expect([isolated.threads, isolated.crossOriginIsolated]).toEqual([1, true]);
-    expect(isolated.reason).toMatch(/threaded WebAssembly does not load/);
+    expect(wasmThreads(0, runtime, {}).crossOriginIsolated).toBe(false);
+  });
+
+  it('are one where the runtime is not served apart, or one is asked for', () => {
+    const bundled = wasmThreads(0, undefined, isolated(4));
+    expect([bundled.threads, bundled.crossOriginIsolated]).toEqual([1, true]);
+    expect(bundled.reason).toMatch(/not served apart/);
+    expect(wasmThreads(1, runtime, isolated(4))).toEqual({
+      threads: 1,
+      crossOriginIsolated: true,
+      reason: 'the settings ask for one thread'
+    });
+  });
+
+  it('follow the cores on an isolated page, as many as asked for', () => {
+    expect(wasmThreads(0, runtime, isolated(2))).toEqual({
+      threads: 2,
+      crossOriginIsolated: true,
+      reason: null
+    });
+    expect(wasmThreads(0, runtime, isolated(64)).threads).toBe(MAX_AUTO_THREADS);
+    expect(wasmThreads(3, runtime, isolated(2)).threads).toBe(3);
+    const single = wasmThreads(0, runtime, isolated());
+    expect([single.threads, single.reason]).toEqual([1, 'one core']);
   });
 });
 

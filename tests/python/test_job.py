@@ -438,6 +438,16 @@ def test_resume_sends_the_checkpoint_then_starts_from_it(frames: Array) -> None:
     assert again.progress["eta_s"] == 2.0
 
 
+def test_a_thread_count_travels_to_the_browser(frames: Array) -> None:
+    job, _ = make_job(frames)
+    assert job.widget.threads_choice == 0  # the user's settings in the browser
+    job, _ = make_job(frames, threads=2)
+    assert job.widget.threads_choice == 2
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="browser_threads must be a whole number >= 1"):
+            make_job(frames, threads=bad)
+
+
 def test_result_before_done_says_to_ask_again_later(frames: Array) -> None:
     job, played = make_job(frames)
     played.say({"type": "ready", "protocol": PROTOCOL})

@@ -69,6 +69,7 @@ class TrackingJob:
         backend: str | None = None,
         checkpoint: Checkpoint | None = None,
         lineage: Lineage = "global",
+        threads: int | None = None,
     ) -> None:
         RawParams(**params)  # the browser checks them too; fail here, before any transfer
         check_lineage(lineage)
@@ -80,6 +81,11 @@ class TrackingJob:
         self.params = dict(params)
         self.used_params: dict[str, float] | None = None
         self.backend_choice = backend
+        if threads is not None and (
+            isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+        ):
+            raise ValueError(f"browser_threads must be a whole number >= 1, got {threads!r}")
+        self.threads_choice = threads
         self.checkpoint = checkpoint
         self.geometry = Geometry.for_diameter(frames.shape[1], frames.shape[2], diameter)
         self._lock = threading.RLock()
@@ -104,6 +110,7 @@ class TrackingJob:
             diameter=float(diameter),
             params=self.params,
             backend_choice=backend or "",
+            threads_choice=threads or 0,
             n_frames=frames.shape[0],
         )
         self.widget.on_msg(self._on_msg)
@@ -178,7 +185,8 @@ class TrackingJob:
         # The values this run used, so that a setting changed since does not apply halfway.
         params = self.used_params if self.used_params is not None else self.params
         job = TrackingJob(self.frames, self.diameter, params, self.backend_choice,
-                          checkpoint=self.checkpoint, lineage=self.lineage)  # fmt: skip
+                          checkpoint=self.checkpoint, lineage=self.lineage,
+                          threads=self.threads_choice)  # fmt: skip
         return run(job, fallback=None)
 
     def __await__(self) -> Generator[Any, None, TrackingResult]:

@@ -20,6 +20,7 @@ class JobWidget(_CellpointWidget):
     diameter = Float(help="nucleus diameter, input pixels").tag(sync=True)
     params = Dict(help="RAW's parameters").tag(sync=True)
     backend_choice = Unicode(help="auto, webgpu or wasm; empty: the user's settings").tag(sync=True)
+    threads_choice = Int(0, help="WebAssembly threads; 0: the user's settings").tag(sync=True)
     status = Unicode("waiting", help="waiting, running, done, failed or cancelled").tag(sync=True)
     message = Unicode(help="why the job failed or was cancelled").tag(sync=True)
     frames_done = Int(0).tag(sync=True)
