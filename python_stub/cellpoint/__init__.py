@@ -13,6 +13,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from .api import track
+    from .batch.run import BatchReport, track_many
     from .eval import sim
     from .eval.metrics import EvaluationReport, evaluate, evaluate_ctc
     from .eval.samples import load_sample
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 # Each public name and the module that holds it (`sim` is the module itself).
 _LAZY = {
+    "BatchReport": ".batch.run",
     "CTCSequence": ".io.ctc",
     "EvaluationReport": ".eval.metrics",
     "PluginsWidget": ".widgets",
@@ -40,9 +42,11 @@ _LAZY = {
     "read_ctc": ".io.ctc",
     "sim": ".eval.sim",
     "track": ".api",
+    "track_many": ".batch.run",
 }
 
 __all__ = [
+    "BatchReport",
     "CTCSequence",
     "EvaluationReport",
     "PluginsWidget",
@@ -59,6 +63,7 @@ __all__ = [
     "read_ctc",
     "sim",
     "track",
+    "track_many",
 ]
 
 

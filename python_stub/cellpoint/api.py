@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
-from .engine.infer import Lineage, check_lineage, track_kernel
+from .engine.infer import Lineage, OnnxCap, check_lineage, track_kernel
 from .engine.preprocess import estimate_diameter
 from .engine.raw import RawParams
 from .io.frames import FrameStack
@@ -34,9 +35,9 @@ def track(
     sister_threshold: float | None = None,
     min_cycle: int | None = None,
     lineage: Lineage = "global",
-    progress: bool = True,
+    progress: bool | Callable[[int, int], None] = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
-    browser_threads: int | None = None,
+    threads: int | None = None,
     review: bool = False,
 ) -> TrackingResult: ...
 
@@ -54,9 +55,9 @@ def track(
     sister_threshold: float | None = None,
     min_cycle: int | None = None,
     lineage: Lineage = "global",
-    progress: bool = True,
+    progress: bool | Callable[[int, int], None] = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
-    browser_threads: int | None = None,
+    threads: int | None = None,
     review: bool = False,
 ) -> TrackingResult | TrackingJob: ...
 
@@ -73,9 +74,9 @@ def track(
     sister_threshold: float | None = None,
     min_cycle: int | None = None,
     lineage: Lineage = "global",
-    progress: bool = True,
+    progress: bool | Callable[[int, int], None] = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
-    browser_threads: int | None = None,
+    threads: int | None = None,
     review: bool = False,
 ) -> TrackingResult | TrackingJob:
     """Track every cell of a (T, H, W) stack with the CAP network.
@@ -99,10 +100,12 @@ def track(
     lineage: "global" (default) times each division over the whole sequence, at the frame
         where the sister head saw the daughters born most strongly within a few frames after
         RAW's call (`cellpoint.engine.lineage`); "greedy" keeps RAW's calls.
-    progress: report frames done and cells found while tracking.
+    progress: report frames done and cells found while tracking; a function is called with
+        (frames done, cells found) instead, in the kernel.
     browser_backend: force WebGPU or WASM in the browser; None: the user's settings there.
-    browser_threads: WebAssembly threads in the browser (more than one only on a cross-origin
-        isolated page, see the README); None: the user's settings there.
+    threads: the threads the network runs on: onnxruntime's in the kernel (None: every core),
+        WebAssembly's in the browser (more than one only on a cross-origin isolated page, see
+        the README; None: the user's settings there).
     review: also show the review viewer under the cell, filled as the browser tracks (at each
         checkpoint) or, in the kernel, when tracking ends; its decisions change the result.
 
@@ -112,6 +115,10 @@ def track(
     `TrackingError`, whose `job` keeps the frames done (`job.partial`) and can `job.resume()`.
     """
     frames = FrameStack(stack)
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
+        raise ValueError(f"threads must be a whole number >= 1, got {threads!r}")
     if backend not in BACKENDS:
         raise ValueError(
             f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}"
@@ -132,10 +139,12 @@ def track(
     check_lineage(lineage)
 
     def track_here() -> TrackingResult:
-        reporter = _TextProgress(len(frames)) if progress else None
-        result = track_kernel(frames, diameter, params, on_progress=reporter, lineage=lineage)
-        if reporter:
-            reporter.close()
+        text = _TextProgress(len(frames)) if progress is True else None
+        reporter = text or (progress if callable(progress) else None)
+        model = OnnxCap(threads=threads or 0)
+        result = track_kernel(frames, diameter, params, model, reporter, lineage=lineage)
+        if text:
+            text.close()
         return result
 
     if backend == "kernel" or (backend == "auto" and not in_kernel()):
@@ -153,7 +162,7 @@ def track(
     from .job.job import TrackingJob, run
 
     job = TrackingJob(
-        frames, diameter, requested, browser_backend, lineage=lineage, threads=browser_threads
+        frames, diameter, requested, browser_backend, lineage=lineage, threads=threads
     )
     return run(job, fallback=track_here if backend == "auto" else None, review=review)
 

@@ -189,7 +189,7 @@ browser = {{}}
 for threads in (1, 2):
     for call in ("first", "second"):
         start = time.perf_counter()
-        res = cp.track(seq.frames, diameter=diameter, backend="browser", browser_threads=threads)
+        res = cp.track(seq.frames, diameter=diameter, backend="browser", threads=threads)
         wall = time.perf_counter() - start
         say(f"browser {{threads}} thread(s), {{call}} call", threads, wall, res)
         browser[threads] = res

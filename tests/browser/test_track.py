@@ -171,16 +171,16 @@ def test_a_cross_origin_isolated_page_tracks_and_says_on_how_many_threads(
     )
     cells = [
         SETUP.format(n_frames=12),
-        'res = cp.track(frames, diameter=diameter, backend="browser", browser_threads=2)\n'
+        'res = cp.track(frames, diameter=diameter, backend="browser", threads=2)\n'
         + said.format("res"),
         COMPARE,
         # Another thread count: the page starts the engine again, and the tables do not change.
-        'one = cp.track(frames, diameter=diameter, backend="browser", browser_threads=1)\n'
+        'one = cp.track(frames, diameter=diameter, backend="browser", threads=1)\n'
         + said.format("one")
         + "\npd.testing.assert_frame_equal(one.tracks, res.tracks, check_exact=False, atol=1e-4)"
         '\npd.testing.assert_frame_equal(one.lineage, res.lineage)\nprint("ONE THREAD SAME")',
         # The same count again: the engine is warm.
-        'again = cp.track(frames, diameter=diameter, backend="browser", browser_threads=1)\n'
+        'again = cp.track(frames, diameter=diameter, backend="browser", threads=1)\n'
         + said.format("again"),
     ]
     write_notebook(isolated_lab_server.root, "threads.ipynb", cells)

@@ -443,9 +443,6 @@ def test_a_thread_count_travels_to_the_browser(frames: Array) -> None:
     assert job.widget.threads_choice == 0  # the user's settings in the browser
     job, _ = make_job(frames, threads=2)
     assert job.widget.threads_choice == 2
-    for bad in (0, -1, 1.5, True):
-        with pytest.raises(ValueError, match="browser_threads must be a whole number >= 1"):
-            make_job(frames, threads=bad)
 
 
 def test_result_before_done_says_to_ask_again_later(frames: Array) -> None:
@@ -470,3 +467,11 @@ def test_track_outside_a_kernel(frames: Array) -> None:
     assert result.metadata["params"] == {**RawParams().__dict__, "window": 3}
     with pytest.raises(ValueError, match="detection_threshold must be in"):
         cp.track(frames, diameter=14.0, backend="browser", detection_threshold=2)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="threads must be a whole number >= 1"):
+            cp.track(frames, diameter=14.0, threads=bad)  # type: ignore[arg-type]
+    # A function hears the kernel's progress: (frames done, cells found).
+    heard: list[tuple[int, int]] = []
+    cp.track(frames, diameter=14.0, progress=lambda *a: heard.append(a), threads=1)
+    assert heard[-1][0] == len(frames)
+    assert heard[-1][1] > 0

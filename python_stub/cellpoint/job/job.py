@@ -81,10 +81,6 @@ class TrackingJob:
         self.params = dict(params)
         self.used_params: dict[str, float] | None = None
         self.backend_choice = backend
-        if threads is not None and (
-            isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
-        ):
-            raise ValueError(f"browser_threads must be a whole number >= 1, got {threads!r}")
         self.threads_choice = threads
         self.checkpoint = checkpoint
         self.geometry = Geometry.for_diameter(frames.shape[1], frames.shape[2], diameter)
