@@ -18,6 +18,8 @@ export interface PageFrameSource {
 
 export interface ClientJobOptions extends JobOptions {
   readonly signal?: AbortSignal;
+  /** The engine starts for this job (it was not warm): before the first progress. */
+  readonly onStarting?: () => void;
   readonly onProgress?: (progress: EngineProgress) => void;
   readonly onCheckpoint?: (checkpoint: RawCheckpoint) => void;
 }
@@ -56,7 +58,7 @@ export class EngineClient {
     this.workerThreads ??= threads;
     const worker = this.ensureWorker();
     const job = this.nextJob++;
-    const { signal, onProgress, onCheckpoint, ...jobOptions } = options;
+    const { signal, onStarting, onProgress, onCheckpoint, ...jobOptions } = options;
     const send = (message: ToWorker, transfer: Transferable[] = []): void =>
       worker.postMessage(message, transfer);
     return new Promise<EngineResult>((resolve, reject) => {
@@ -79,6 +81,9 @@ export class EngineClient {
                   message: `could not get frames ${message.first} to ${message.first + message.count - 1}: ${error instanceof Error ? error.message : String(error)}`
                 })
             );
+            break;
+          case 'starting':
+            onStarting?.();
             break;
           case 'progress':
             onProgress?.(message.progress);

@@ -62,6 +62,8 @@ export type FromWorker =
       readonly first: number;
       readonly count: number;
     }
+  /** The worker is starting its engine for this job: fetching the runtime and the model. */
+  | { readonly type: 'starting'; readonly job: number }
   | { readonly type: 'progress'; readonly job: number; readonly progress: EngineProgress }
   | { readonly type: 'checkpoint'; readonly job: number; readonly checkpoint: RawCheckpoint }
   | { readonly type: 'done'; readonly job: number; readonly result: EngineResult }

@@ -85,6 +85,9 @@ async function run(message: Extract<ToWorker, { type: 'start' }>): Promise<void>
   try {
     const choice = options.backend ?? 'auto';
     const warm = models.has(choice);
+    if (!warm) {
+      post({ type: 'starting', job: id });
+    }
     const started = performance.now();
     const sessions = await model(message.model, choice, options.threads ?? 0);
     const startSeconds = warm ? 0 : (performance.now() - started) / 1000;

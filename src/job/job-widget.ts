@@ -70,7 +70,8 @@ export function createJobWidget(registry: IContributionRegistry): {
         n_frames: 0,
         cells: 0,
         backend: '',
-        eta_s: -1
+        eta_s: -1,
+        stage: ''
       };
     }
 
@@ -239,6 +240,7 @@ export function createJobWidget(registry: IContributionRegistry): {
           ...(threads > 0 ? { threads } : {}),
           resume,
           signal: controller.signal,
+          onStarting: () => this.post({ type: 'starting' }),
           onProgress: p => {
             const now = performance.now();
             if (now - lastProgress < PROGRESS_MS && p.framesDone < p.nFrames) {
@@ -311,7 +313,16 @@ export function createJobWidget(registry: IContributionRegistry): {
     }
 
     private refresh(): void {
-      const keys = ['status', 'message', 'frames_done', 'n_frames', 'cells', 'backend', 'eta_s'];
+      const keys = [
+        'status',
+        'message',
+        'stage',
+        'frames_done',
+        'n_frames',
+        'cells',
+        'backend',
+        'eta_s'
+      ];
       this.bar.state = Object.fromEntries(keys.map(k => [k, this.model.get(k)])) as IJobState;
     }
 

@@ -6,6 +6,8 @@ import { jupyterText } from './styles';
 export interface IJobState {
   status: string;
   message: string;
+  /** While running: `starting` the engine (runtime and model), then `tracking`. */
+  stage: string;
   frames_done: number;
   n_frames: number;
   cells: number;
@@ -34,6 +36,9 @@ export function describeJob(state: IJobState): string {
     case 'waiting':
       return 'waiting for the tracking engine…';
     case 'running': {
+      if (state.stage === 'starting') {
+        return 'starting the tracking engine: loading the runtime and the model…';
+      }
       const left = duration(state.eta_s);
       return [frames, cells, backend, left && `about ${left} left`].filter(Boolean).join(' · ');
     }

@@ -128,12 +128,16 @@ describe('the progress bar', () => {
     n_frames: 92,
     cells: 31,
     backend: 'webgpu',
-    eta_s: 75
+    eta_s: 75,
+    stage: 'tracking'
   };
 
   it('says how far the job is, on what, and for how long still', () => {
     expect(describeJob(base)).toBe('40/92 frames · 31 cells · WebGPU · about 1 min 15 s left');
     expect(describeJob({ ...base, status: 'waiting' })).toBe('waiting for the tracking engine…');
+    expect(describeJob({ ...base, frames_done: 0, stage: 'starting' })).toBe(
+      'starting the tracking engine: loading the runtime and the model…'
+    );
     expect(describeJob({ ...base, status: 'done', frames_done: 92, backend: 'wasm' })).toBe(
       'done: 92/92 frames · 31 cells · WebAssembly'
     );

@@ -153,8 +153,12 @@ def test_a_job_runs_from_ready_to_done(frames: Array) -> None:
                      "dtype": "uint16"}  # fmt: skip
     assert buffers == [frames[t].astype("<u2").tobytes() for t in (2, 3, 4)]
 
+    # The engine was not warm: it starts first, a step of its own on the bar.
+    played.say({"type": "starting"})
+    assert job.widget.stage == "starting"
     played.say({"type": "progress", "frames_done": 3, "n_frames": 6, "cells": 4,
                 "backend": "wasm", "seconds": 1.5})  # fmt: skip
+    assert job.widget.stage == "tracking"
     assert job.progress == {"frames_done": 3, "n_frames": 6, "cells": 4, "backend": "wasm",
                             "eta_s": 1.5}  # fmt: skip
 

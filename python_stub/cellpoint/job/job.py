@@ -251,6 +251,8 @@ class TrackingJob:
             raise MessageError(f"a {kind!r} message while the job is {self.status}")
         elif kind == "get-frames":
             self._send_frames(message)
+        elif kind == "starting":
+            self.widget.stage = "starting"
         elif kind == "progress":
             self._progress(message)
         elif kind == "tables":
@@ -313,6 +315,7 @@ class TrackingJob:
             )
         rate = message["seconds"] / max(done - self._resumed_frames(), 1)
         with self.widget.hold_sync():
+            self.widget.stage = "tracking"
             self.widget.frames_done = done
             self.widget.cells = message["cells"]
             self.widget.backend = message["backend"]

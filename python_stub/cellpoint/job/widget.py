@@ -23,6 +23,7 @@ class JobWidget(_CellpointWidget):
     threads_choice = Int(0, help="WebAssembly threads; 0: the user's settings").tag(sync=True)
     status = Unicode("waiting", help="waiting, running, done, failed or cancelled").tag(sync=True)
     message = Unicode(help="why the job failed or was cancelled").tag(sync=True)
+    stage = Unicode(help="while running: starting (the engine) or tracking").tag(sync=True)
     frames_done = Int(0).tag(sync=True)
     n_frames = Int(0).tag(sync=True)
     cells = Int(0).tag(sync=True)
