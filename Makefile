@@ -95,6 +95,7 @@ demo: install
 # then the browser engine's speed and memory in Chromium (WASM and WebGPU), printed; see README.
 bench: install chromium
 	$(VENV)/bin/python -m cellpoint.bench $(BENCH_ARGS)
+	$(VENV)/bin/python -m cellpoint.batch.bench $(BATCH_BENCH_ARGS)
 	$(VENV)/bin/python -m tests.browser.bench_engine $(BROWSER_BENCH_ARGS)
 	$(VENV)/bin/python -m tests.browser.bench_review
 
