@@ -80,5 +80,16 @@ if not TYPE_CHECKING:
         return value
 
 
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """cellpoint's Jupyter Server extension (`cellpoint.server`)."""
+    return [{"module": "cellpoint"}]
+
+
+def _load_jupyter_server_extension(serverapp: Any) -> None:
+    from .server import load
+
+    load(serverapp)
+
+
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})

@@ -14,7 +14,7 @@ without divisions, about 74 cells in view) at its shortest and longest length, o
 the engine holds should not grow with the length.
 
 Then the whole user call, `cellpoint.track(stack, backend="browser")` from a notebook on the
-GOWT1-size sequence, in a JupyterLab served with the README's cross-origin isolation headers:
+GOWT1-size sequence, in a JupyterLab served cross-origin isolated (cellpoint's server setting):
 on 1 and 2 WebAssembly threads, a first call (the page's engine starts: `start`) and a second
 (warm), each with its transfer (the browser asking the kernel for frames until they arrive, and
 its throughput in MB/s), the engine's stages, the return of the tables and the call's seconds;
@@ -51,7 +51,7 @@ from cellpoint.eval.sim import PRESETS, simulate
 from playwright.sync_api import Browser, sync_playwright
 
 from .engine_page import open_lab, run_engine
-from .lab import ISOLATION_HEADERS, NO_GPU_ARGS, WEBGPU_ARGS, LabServer, lab_server, launch
+from .lab import NO_GPU_ARGS, WEBGPU_ARGS, LabServer, lab_server, launch
 
 SEED = 20_001  # the kernel benchmark's speed seed
 STAGES = ("preprocess", "encode", "track", "sisters", "assemble")
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> None:
         wasm_browser.close()
     with (
         tempfile.TemporaryDirectory() as tmp,
-        lab_server(Path(tmp), headers=ISOLATION_HEADERS) as isolated,
+        lab_server(Path(tmp), isolated=True) as isolated,
         sync_playwright() as p,
     ):
         print("track() from a notebook, cross-origin isolated ...", flush=True)

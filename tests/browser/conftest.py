@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from .lab import CHROMIUM, ISOLATION_HEADERS, NO_GPU_ARGS, ROOT, WEBGPU_ARGS, LabServer, launch
+from .lab import CHROMIUM, NO_GPU_ARGS, ROOT, WEBGPU_ARGS, LabServer, launch
 from .lab import lab_server as start_lab_server
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -28,10 +28,8 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
 
 @pytest.fixture(scope="session")
 def isolated_lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
-    """JupyterLab served with the README's cross-origin isolation headers."""
-    with start_lab_server(
-        tmp_path_factory.mktemp("isolated-lab"), headers=ISOLATION_HEADERS
-    ) as server:
+    """JupyterLab served cross-origin isolated (cellpoint's server extension's setting)."""
+    with start_lab_server(tmp_path_factory.mktemp("isolated-lab"), isolated=True) as server:
         yield server
 
 

@@ -42,13 +42,6 @@ WEBGPU_ARGS = (
     "--enable-features=Vulkan",
 )
 NO_GPU_ARGS = ("--disable-gpu",)
-# The headers that make JupyterLab's pages cross-origin isolated, so that WebAssembly can share
-# memory between threads: the README's setting. `credentialless` (rather than `require-corp`)
-# still lets a page load cross-origin images and scripts that send no CORP header.
-ISOLATION_HEADERS = {
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Embedder-Policy": "credentialless",
-}
 
 
 @dataclass(frozen=True)
@@ -82,9 +75,9 @@ def _build_test_extension(out: Path) -> Path:
 
 
 @contextmanager
-def lab_server(base: Path, headers: dict[str, str] | None = None) -> Iterator[LabServer]:
+def lab_server(base: Path, isolated: bool = False) -> Iterator[LabServer]:
     """JupyterLab with everything it writes under `base`; notebooks go in `LabServer.root`;
-    `headers` on every response."""
+    `isolated`: cross-origin isolated, by cellpoint's server extension's setting (README)."""
     settings_dir = base / "settings"
     for name, values in USER_SETTINGS.items():
         path = settings_dir / name
@@ -116,7 +109,7 @@ def lab_server(base: Path, headers: dict[str, str] | None = None) -> Iterator[La
             f"--ServerApp.root_dir={root}",
             "--LabApp.expose_app_in_browser=True",
             "--allow-root",  # CI runs as root
-            *([f"--ServerApp.tornado_settings={{'headers': {headers!r}}}"] if headers else []),
+            *(["--CellpointServer.cross_origin_isolated=True"] if isolated else []),
         ],
         env=env,
         stdout=log,

@@ -50,3 +50,20 @@ def test_kernel_tracking_loads_no_job_or_widget() -> None:
     assert "cellpoint.api" in loaded
     unwanted = ("cellpoint.job", "cellpoint.review", "cellpoint.widgets", "ipywidgets", "IPython")
     assert [m for m in loaded if m.startswith(unwanted)] == []
+
+
+def test_the_server_extension_isolates_only_when_asked() -> None:
+    from cellpoint.server import CellpointServer
+    from traitlets.config import Config
+
+    assert cellpoint._jupyter_server_extension_points() == [{"module": "cellpoint"}]
+    assert CellpointServer().headers() == {}
+    config = Config({"CellpointServer": {"cross_origin_isolated": True}})
+    assert CellpointServer(config=config).headers() == {
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Cross-Origin-Embedder-Policy": "credentialless",
+    }
+    config.CellpointServer.embedder_policy = "require-corp"
+    assert CellpointServer(config=config).headers()["Cross-Origin-Embedder-Policy"] == (
+        "require-corp"
+    )

@@ -37,11 +37,12 @@ from .run import MANIFEST, STACK_RECORD, track_many
 
 SEED = 30_000
 DISTINCT = 8  # distinct simulated stacks of a plate; the rest are copies
+PLATE_FRAMES, PLATE_SIDE = 100, 512
 
 
 def write_stacks(folder: Path, n: int, frames: int, side: int) -> list[Path]:
     """`n` TIFF stacks; at most DISTINCT distinct ones, the others copies of them."""
-    paths = []
+    paths: list[Path] = []
     for i in range(n):
         path = folder / f"well-{i:03d}.tif"
         if i < DISTINCT:
@@ -78,7 +79,9 @@ def throughput(paths: list[Path], workers: int, threads: int, diameter: float) -
     }
 
 
-def plate(folder: Path, paths: list[Path], diameter: float) -> dict[str, Any]:
+def plate(
+    folder: Path, paths: list[Path], diameter: float, frames: int, side: int
+) -> dict[str, Any]:
     out = folder / "plate-out"
     command = [sys.executable, "-m", "cellpoint.cli", "track", *map(str, paths),
                "--out", str(out), "--diameter", str(diameter), "--no-progress"]  # fmt: skip
@@ -99,11 +102,11 @@ def plate(folder: Path, paths: list[Path], diameter: float) -> dict[str, Any]:
         record = json.loads((out / path.stem / STACK_RECORD).read_text())
         once = not result.tracks.duplicated(["track_id", "t"]).any()
         every_frame = set(result.tracks["t"]) == set(range(record["frames"]))
-        complete += once and every_frame and record["frames"] == result.shape[0]
+        complete += once and every_frame and record["frames"] == frames
     folders = [p.name for p in out.iterdir() if p.is_dir()]
     return {
-        "plate": f"{len(paths)} stacks of {result.shape[0]} x {result.shape[1]} x "
-        f"{result.shape[2]}, command line, interrupted once",
+        "plate": f"{len(paths)} stacks of {frames} x {side} x {side}, command line, "
+        "interrupted once",
         "exit status (interrupted, resumed)": (first.returncode, second.returncode),
         "done at the interrupt": at_interrupt,
         "skipped when resumed": skipped,
@@ -149,9 +152,9 @@ def main(argv: list[str] | None = None) -> None:
             row["x 1 worker, 1 thread"] = round(row["stacks/min"] / base, 2)
         if args.plate:
             (folder / "plate").mkdir()
-            plate_paths = write_stacks(folder / "plate", args.plate, 100, 512)
+            plate_paths = write_stacks(folder / "plate", args.plate, PLATE_FRAMES, PLATE_SIDE)
             print(f"plate of {args.plate} stacks ...", file=sys.stderr, flush=True)
-            rows.append(plate(folder, plate_paths, diameter))
+            rows.append(plate(folder, plate_paths, diameter, PLATE_FRAMES, PLATE_SIDE))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     sequence = f"{args.stacks} stacks of {args.frames} x {args.side} x {args.side} uint8"
