@@ -12,6 +12,7 @@ import numpy as np
 from .engine.infer import Lineage, OnnxCap, check_lineage, track_kernel
 from .engine.preprocess import estimate_diameter
 from .engine.raw import RawParams
+from .engine.tiling import needs_tiles, plan_tiles, track_tiled
 from .io.frames import FrameStack
 from .io.result import TrackingResult
 
@@ -35,6 +36,7 @@ def track(
     sister_threshold: float | None = None,
     min_cycle: int | None = None,
     lineage: Lineage = "global",
+    tile: int | bool | None = None,
     progress: bool | Callable[[int, int], None] = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
     threads: int | None = None,
@@ -55,6 +57,7 @@ def track(
     sister_threshold: float | None = None,
     min_cycle: int | None = None,
     lineage: Lineage = "global",
+    tile: int | bool | None = None,
     progress: bool | Callable[[int, int], None] = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
     threads: int | None = None,
@@ -74,6 +77,7 @@ def track(
     sister_threshold: float | None = None,
     min_cycle: int | None = None,
     lineage: Lineage = "global",
+    tile: int | bool | None = None,
     progress: bool | Callable[[int, int], None] = True,
     browser_backend: Literal["auto", "webgpu", "wasm"] | None = None,
     threads: int | None = None,
@@ -100,6 +104,12 @@ def track(
     lineage: "global" (default) times each division over the whole sequence, at the frame
         where the sister head saw the daughters born most strongly within a few frames after
         RAW's call (`cellpoint.engine.lineage`); "greedy" keeps RAW's calls.
+    tile: how the kernel backend tracks large frames: in overlapping tiles, one at a time, so
+        that memory follows the tile, not the frame, stitched into one result
+        (`cellpoint.engine.tiling`). None (default): tiles frames larger than 1024 x 1024 px at
+        the model's scale (nuclei 24 px across); False: never; True: always; a number: in tiles
+        of at most that many pixels a side. `res.metadata["tiling"]` says how a result was
+        tiled. The browser tracks whole frames.
     progress: report frames done and cells found while tracking; a function is called with
         (frames done, cells found) instead, in the kernel.
     browser_backend: force WebGPU or WASM in the browser; None: the user's settings there.
@@ -137,12 +147,30 @@ def track(
     requested = {name: value for name, value in passed.items() if value is not None}
     params = RawParams(**requested)  # checks the values before any work starts
     check_lineage(lineage)
+    if backend == "browser" and tile is not None and tile is not False:
+        raise ValueError(f'backend="browser" tracks whole frames: tile={tile!r} is for the kernel')
+    _, height, width = frames.shape
+    tiled = tile is not False and (tile is not None or needs_tiles(height, width, diameter))
+    side = None if isinstance(tile, bool) else tile
+    if tiled:
+        plan_tiles(height, width, diameter, side)  # checks the tile before any work starts
 
     def track_here() -> TrackingResult:
         text = _TextProgress(len(frames)) if progress is True else None
         reporter = text or (progress if callable(progress) else None)
         model = OnnxCap(threads=threads or 0)
-        result = track_kernel(frames, diameter, params, model, reporter, lineage=lineage)
+        if tiled:
+            result = track_tiled(
+                frames,
+                diameter,
+                params,
+                tile=side,
+                model=model,
+                on_progress=reporter,
+                lineage=lineage,
+            )
+        else:
+            result = track_kernel(frames, diameter, params, model, reporter, lineage=lineage)
         if text:
             text.close()
         return result

@@ -21,6 +21,12 @@ as the field fills (about 50, 150 and 400 cells in view, 25 frames), and on a de
 (512 x 512, about 270 cells, 200 frames), with the most features and tracks tracking held at
 once.
 
+Tiled: frames tracked tile by tile and stitched (`cellpoint.engine.tiling`), in fresh processes
+as the speed rows: a 1024 x 1024 field of nuclei 24 px across tracked whole and in tiles of at
+most 512 px, then a 2048 x 4096 field of about 500 such nuclei in tiles of the default side, its
+first 50 frames and all 100 (time, peak memory, features held; TRA against the simulator's truth
+where every frame was tracked).
+
 Figures are printed, never asserted: timings depend on the machine and what else runs on it (the
 load average is printed with them). Without the shipped model, the CAP rows are left out with a
 note and the baseline's figures are still printed.
@@ -52,10 +58,13 @@ from .engine.infer import (
     Lineage,
     ModelError,
     OnnxCap,
+    model_card,
     run_kernel,
     track_kernel,
 )
+from .engine.preprocess import FEATURE_STRIDE, Geometry
 from .engine.raw import RawParams
+from .engine.tiling import track_tiled
 from .eval.baseline import track_baseline
 from .eval.heldout import HELD_OUT_SEEDS, REAL_SEQUENCES, data_dir, held_out_real, whole_real
 from .eval.metrics import GroundTruth, evaluate
@@ -85,6 +94,18 @@ GROWTH_CELLS = (50, 150, 400)
 GROWTH_CELLS_QUICK = (50, 150)
 GROWTH_CELLS_FRAMES = 25
 DENSE_FIELD = (512, 200)  # side, frames: about 270 cells in view (full bench only)
+# Tiled tracking: a large field of nuclei 24 px across (the model's own scale), about 500 in
+# view on 2048 x 4096, about as many dividing as dying; tracked in tiles at two lengths, and a
+# small field of the same kind tracked whole and in tiles.
+TILED_SEED = 20_003
+TILED_DIAMETER = 24.0
+TILED_DENSITY = 0.027
+TILED_FIELD = (2048, 4096)
+TILED_FIELD_QUICK = (384, 768)
+TILED_FRAMES = (50, 100)
+TILED_FRAMES_QUICK = (8, 16)
+TILED_SMALL = 1024  # the small field's side: tracked whole too
+TILED_SMALL_QUICK = 384
 CAP = "CAP (kernel)"
 CAP_GREEDY = "CAP, divisions as RAW called them"  # without the lineage step
 BASELINE = "baseline (LoG + laptrack)"
@@ -272,14 +293,24 @@ def _measure_cap(
     frames: npt.NDArray[Any], diameter: float, workdir: Path, models: Path
 ) -> dict[str, Any]:
     """Track `frames` with the kernel backend in a fresh process (see the module docstring)."""
+    return _run_child(_frames_file(frames, workdir, models), diameter)
+
+
+def _frames_file(frames: npt.NDArray[Any], workdir: Path, models: Path) -> dict[str, Any]:
+    """`frames` written to a raw file in `workdir`: the spec a measuring process reads them by
+    (its first `shape[0]` frames; `tile` and `out` as `_child`'s)."""
     path = workdir / "frames.raw"
     np.ascontiguousarray(frames).tofile(path)
-    spec = {
+    return {
         "path": str(path),
         "shape": list(frames.shape),
         "dtype": str(frames.dtype),
         "models": str(models),
     }
+
+
+def _run_child(spec: dict[str, Any], diameter: float) -> dict[str, Any]:
+    """`_child`'s figures, from a fresh process."""
     env = dict(os.environ)
     package_root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
@@ -298,16 +329,27 @@ def _measure_cap(
 
 class _FileFrames:
     """(T, H, W) frames read one at a time from a raw file (no memory map: what tracking
-    holds is what the resident set shows)."""
+    holds is what the resident set shows); `[t, rows, cols]` reads those rows only."""
 
     def __init__(self, path: str, shape: Sequence[int], dtype: str) -> None:
         self.path, self.shape, self.dtype = path, tuple(shape), np.dtype(dtype)
         self._size = int(self.shape[1]) * int(self.shape[2])
 
-    def __getitem__(self, t: int) -> npt.NDArray[Any]:
-        offset = int(t) * self._size * self.dtype.itemsize
+    def __getitem__(self, index: int | tuple[int, slice, slice]) -> npt.NDArray[Any]:
+        if isinstance(index, tuple):
+            return self._region(*index)
+        offset = int(index) * self._size * self.dtype.itemsize
         frame = np.fromfile(self.path, self.dtype, count=self._size, offset=offset)
         return frame.reshape(self.shape[1], self.shape[2])
+
+    def _region(self, t: int, rows: slice, cols: slice) -> npt.NDArray[Any]:
+        height, width = int(self.shape[1]), int(self.shape[2])
+        lines = []
+        with open(self.path, "rb") as file:
+            for row in range(*rows.indices(height)):
+                file.seek((int(t) * height + row) * width * self.dtype.itemsize)
+                lines.append(np.fromfile(file, self.dtype, count=width)[cols])
+        return np.stack(lines)
 
 
 class _PeakMemory:
@@ -353,13 +395,21 @@ class _PeakMemory:
 
 
 def _child(spec_json: str, diameter: str) -> None:
+    """Tracks the frames of a `_frames_file` spec, whole or, where the spec has `tile`, in
+    tiles (`track_tiled`; null: its default side), writes the result's tables to the spec's
+    `out` folder where given, and prints its figures as JSON."""
     spec = json.loads(spec_json)
     stack = FrameStack(_FileFrames(spec["path"], spec["shape"], spec["dtype"]))
     model = OnnxCap(Path(spec["models"]))
     memory = _PeakMemory()
     before = memory.start()
-    result = track_kernel(stack, float(diameter), RawParams(), model=model)
+    if "tile" in spec:
+        result = track_tiled(stack, float(diameter), RawParams(), tile=spec["tile"], model=model)
+    else:
+        result = track_kernel(stack, float(diameter), RawParams(), model=model)
     peak = memory.peak()
+    if "out" in spec:
+        result.to_csv(spec["out"])
     metadata = result.metadata
     print(
         json.dumps(
@@ -372,6 +422,7 @@ def _child(spec_json: str, diameter: str) -> None:
                 "rss_growth_mib": peak - before,
                 "rss_peak_mib": peak,
                 "memory_method": memory.method,
+                "tiling": metadata.get("tiling"),
             }
         )
     )
@@ -455,6 +506,113 @@ def growth_rows(
             }
         )
     return rows
+
+
+# --- tiled tracking ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TiledSetting:
+    field: tuple[int, int]  # (height, width) of the large field, tracked in tiles
+    frames: tuple[int, ...]  # its first frames tracked, from one sequence
+    tile: int | None  # the large field's largest tile side (None: track_tiled's default)
+    side: int  # of the small field, tracked whole and in tiles of half its side
+
+
+def tiled_setting(quick: bool, max_frames: int | None) -> TiledSetting:
+    """The full bench's large field in tiles of the default side; the quick one's smaller, in
+    tiles small enough that there are several."""
+    frames: tuple[int, ...] = TILED_FRAMES_QUICK if quick else TILED_FRAMES
+    if max_frames is not None:
+        frames = tuple(sorted({min(t, max_frames) for t in frames}))
+    if quick:
+        return TiledSetting(TILED_FIELD_QUICK, frames, 256, TILED_SMALL_QUICK)
+    return TiledSetting(TILED_FIELD, frames, None, TILED_SMALL)
+
+
+def tiled_sequence(height: int, width: int, frames: int) -> SimulatedSequence:
+    return simulate("small", seed=TILED_SEED, n_frames=frames, height=height, width=width,
+                    diameter=TILED_DIAMETER, density=TILED_DENSITY, division_rate=0.003,
+                    death_rate=0.001)  # fmt: skip
+
+
+def tiled_bench(
+    quick: bool, max_frames: int | None, models: Path, log: Callable[[str], None]
+) -> pd.DataFrame:
+    """Rows of the kernel backend in a fresh process each (as the speed rows): the small field
+    whole and in tiles, then the large field in tiles at each length; TRA against the
+    simulator's truth where every frame was tracked. No rows without the model."""
+    try:
+        OnnxCap(models)
+    except ModelError as err:
+        log(f"note: tiled tracking not measured ({err})")
+        return pd.DataFrame()
+    setting = tiled_setting(quick, max_frames)
+    length = max(setting.frames)
+    small = (setting.side, setting.side)
+    # (label, field, frames, _child's options): a spec without `tile` tracks whole frames
+    runs: list[tuple[str, tuple[int, int], int, dict[str, Any]]] = [
+        ("small field, whole", small, length, {}),
+        ("small field, tiled", small, length, {"tile": setting.side // 2}),
+    ]
+    runs += [
+        ("large field, tiled", setting.field, frames, {"tile": setting.tile})
+        for frames in setting.frames
+    ]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="cellpoint-tiled-") as tmp:
+        workdir = Path(tmp)
+        for size in (small, setting.field):  # one sequence at a time: the large one is large
+            seq = tiled_sequence(*size, length)
+            spec = _frames_file(seq.frames, workdir, models)
+            for label, _, frames, options in (run for run in runs if run[1] == size):
+                log(f"tiled: {label}, {frames} x {size[0]} x {size[1]}")
+                run_spec = spec | {"shape": [frames, *size]} | options
+                rows.append(_tiled_row(label, seq, run_spec, frames, workdir))
+    return pd.DataFrame(rows)
+
+
+def _tiled_row(
+    label: str, seq: SimulatedSequence, spec: dict[str, Any], frames: int, workdir: Path
+) -> dict[str, Any]:
+    out = workdir / f"result-{len(list(workdir.glob('result-*')))}"
+    cap = _run_child(spec | {"out": str(out)}, TILED_DIAMETER)
+    tiling = cap["tiling"]
+    _, height, width = seq.frames.shape
+    whole = seq.frames.shape[0] == frames  # the truth covers the frames tracked
+    return {
+        "setting": label,
+        "T": frames,
+        "H x W": f"{height}x{width}",
+        "cells/frame": float(seq.tracks[seq.tracks["t"] < frames].groupby("t").size().mean()),
+        "tiles": "x".join(map(str, tiling["grid"])) if tiling else "whole",
+        "tile px": "x".join(map(str, tiling["tile_shape"])) if tiling else "",
+        "CAP s/frame": cap["seconds"]["total"] / frames,
+        "peak RSS MiB": cap["rss_peak_mib"],
+        "peak RSS growth MiB": cap["rss_growth_mib"],
+        "features held MiB": cap["peak_feature_bytes"] / 2**20,
+        "tracks": cap["tracks"],
+        "TRA": evaluate(TrackingResult.read(out), seq).tra if whole else float("nan"),
+    }
+
+
+def format_tiled(table: pd.DataFrame, models: Path = MODELS_DIR) -> str:
+    """The tiled rows as a section of `format_bench`'s text, with what the full bench's large
+    field would hold tracked whole."""
+    if not len(table):
+        return ""
+    height, width = TILED_FIELD
+    rows, cols = Geometry.for_diameter(height, width, TILED_DIAMETER).padded
+    channels = model_card(models)["encoder"]["feature_dim"]
+    pixels = (rows // FEATURE_STRIDE) * (cols // FEATURE_STRIDE)
+    window = RawParams().window * pixels * channels * 4  # FeatureCache's float32 bytes
+    text = table.to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-")
+    return (
+        "\n\n== Tiled tracking (CAP, kernel backend: frames tracked tile by tile and stitched) "
+        f"==\n{text}\n\nTRA against the simulator's truth where every frame of the sequence "
+        f"was tracked; peak RSS as in the speed rows. Whole, a {height} x {width} frame would "
+        f"hold {window / 2**30:.1f} GiB of features a window."
+    )
 
 
 # --- the whole bench --------------------------------------------------------------------------
@@ -636,7 +794,8 @@ def main(argv: list[str] | None = None) -> None:
         "--quick",
         action="store_true",
         help="shorter sequences: 'hard' and 'gowt1' cut to 24 frames, speed at T = 8, 16, growth "
-        "at T = 25, 100 and 50, 150 cells, no dense field",
+        "at T = 25, 100 and 50, 150 cells, no dense field, tiled on 384 x 384 and 384 x 768 "
+        "fields of 8 and 16 frames",
     )
     parser.add_argument(
         "--data", type=Path, help="the shared CTC data (default: $CELLPOINT_DATA or ../shared/data)"
@@ -653,6 +812,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--no-speed", action="store_true", help="no speed table")
     parser.add_argument("--no-growth", action="store_true", help="no growth table")
+    parser.add_argument("--no-tiled", action="store_true", help="no tiled-tracking table")
     parser.add_argument(
         "--models",
         type=Path,
@@ -679,9 +839,13 @@ def main(argv: list[str] | None = None) -> None:
         models=args.models,
         log=log,
     )
-    print(format_bench(bench))
+    tiled = (
+        pd.DataFrame() if args.no_tiled else tiled_bench(args.quick, args.frames, args.models, log)
+    )
+    print(format_bench(bench) + format_tiled(tiled, args.models))
     if args.json:
-        args.json.write_text(json.dumps(to_json(bench), indent=2))
+        tiled_records = json.loads(tiled.to_json(orient="records")) if len(tiled) else []
+        args.json.write_text(json.dumps(to_json(bench) | {"tiled": tiled_records}, indent=2))
 
 
 def _stderr_log(message: str) -> None:

@@ -75,6 +75,12 @@ def _track(argv: list[str]) -> int:
         parser.add_argument(f"--{name}-threshold", type=float)
     parser.add_argument("--min-cycle", type=int, help="frames before a daughter can divide")
     parser.add_argument("--lineage", choices=("global", "greedy"), help="division timing")
+    parser.add_argument(
+        "--tile",
+        type=int,
+        help="track frames in tiles of at most this many "
+        "pixels a side (default: tiles only frames larger than the model needs)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     try:
         args = parser.parse_args(argv)
@@ -86,7 +92,7 @@ def _track(argv: list[str]) -> int:
         key: value
         for key, value in vars(args).items()
         if key in ("diameter", "window", "detection_threshold", "visibility_threshold",
-                   "division_threshold", "sister_threshold", "min_cycle", "lineage")
+                   "division_threshold", "sister_threshold", "min_cycle", "lineage", "tile")
         and value is not None
     }  # fmt: skip
     try:

@@ -88,6 +88,19 @@ def test_main_prints_accuracy_and_speed_tables(
     else:
         assert "== Growth" not in text
 
+    if has_model:  # quick: a 384 x 384 field whole and tiled, a 384 x 768 one tiled
+        tiled = section(text, "Tiled tracking")
+        assert "TRA" in tiled[0]
+        assert [line.split(",")[0].strip() for line in tiled[1:]] == [
+            "small field", "small field", "large field"
+        ]  # fmt: skip
+        tiled_figures = json.loads(out_json.read_text())["tiled"]
+        assert [(row["T"], row["tiles"]) for row in tiled_figures] == [
+            (8, "whole"), (8, "3x3"), (8, "2x5")
+        ]  # fmt: skip
+    else:
+        assert "== Tiled" not in text
+
     assert "note: real data not found" in text
     assert ("note: CAP model missing" in text) != has_model
 

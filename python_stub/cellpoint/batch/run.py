@@ -40,8 +40,9 @@ if TYPE_CHECKING:
 MANIFEST = "manifest.json"
 STACK_RECORD = "stack.json"
 FORMATS = ("parquet", "csv", "ctc", "geff")
-# What `track()` options a batch passes on: RAW's parameters, the diameter and the lineage step.
-TRACK_OPTIONS = ("diameter", "lineage", *RawParams.__dataclass_fields__)
+# What `track()` options a batch passes on: RAW's parameters, the diameter, the lineage step and
+# the tiling of large frames.
+TRACK_OPTIONS = ("diameter", "lineage", "tile", *RawParams.__dataclass_fields__)
 PROGRESS_TOPIC = "cellpoint-progress"
 _PARTIAL = ".partial-"  # a stack's folder while it is written
 _PROGRESS_EVERY_S = 1.0
@@ -119,7 +120,8 @@ def track_many(
     threads: onnxruntime threads per stack; None: the cores over the local cluster's workers,
         or every core of its machine on a given cluster.
     progress: bars over stacks and frames (in a notebook, widgets; else the terminal).
-    options: what `track()` takes: diameter, window, detection_threshold, ... , lineage.
+    options: what `track()` takes: diameter, window, detection_threshold, ... , lineage, tile
+        (frames larger than the model needs are tracked in tiles by default).
 
     A stack that fails (an unreadable file, a bad shape) is reported in the result and the
     manifest with its error, and the others go on. Interrupted (Ctrl+C), it writes the manifest

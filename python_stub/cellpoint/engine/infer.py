@@ -283,8 +283,11 @@ def run_kernel(
     model: CapModel | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     judge: PairJudge | None = None,
+    *,
+    normalised: bool = False,
 ) -> KernelRun:
-    """RAW on a checked stack in this process (`track_kernel` without the lineage step)."""
+    """RAW on a checked stack in this process (`track_kernel` without the lineage step).
+    `normalised`: the frames come normalised already (`Preprocessor`'s)."""
     model = model if model is not None else OnnxCap()
     t, h, w = stack.shape
     geometry = Geometry.for_diameter(h, w, diameter)
@@ -292,7 +295,8 @@ def run_kernel(
     judge = judge if judge is not None else model.judge
     judging = judge is not None and model.has_sisters  # RAW judges sister pairs only
     capacity = min(params.window, t)
-    cache = FeatureCache(stack, Preprocessor(geometry), model, timings, judging, capacity)
+    prep = Preprocessor(geometry, normalised)
+    cache = FeatureCache(stack, prep, model, timings, judging, capacity)
 
     def track_window(first: int, length: int, queries: FloatArray) -> tuple[FloatArray, FloatArray]:
         cache.forget_before(first)

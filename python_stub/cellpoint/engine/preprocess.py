@@ -32,13 +32,20 @@ def normalise(frame: npt.NDArray[np.generic]) -> FloatArray:
     """
     flat = np.asarray(frame, dtype=np.float32).reshape(-1)
     step = max(1, math.ceil(flat.size / MAX_SAMPLES))
-    sample = np.sort(flat[::step])
-    last = sample.size - 1
-    lo = sample[int(LOW_PERCENTILE / 100 * last)]
-    hi = sample[int(HIGH_PERCENTILE / 100 * last)]
-    scale = np.float32(1.0) / max(hi - lo, np.float32(1e-6))
+    lo, scale = normalisation(flat[::step])
     out: FloatArray = ((np.asarray(frame, dtype=np.float32) - lo) * scale).astype(np.float32)
     return out
+
+
+def normalisation(sample: npt.NDArray[np.float32]) -> tuple[np.float32, np.float32]:
+    """(lo, scale) of `normalise`'s map x -> (x - lo) * scale, from a sample of a frame's
+    pixels (float32, any order)."""
+    ordered = np.sort(sample.reshape(-1))
+    last = ordered.size - 1
+    lo = ordered[int(LOW_PERCENTILE / 100 * last)]
+    hi = ordered[int(HIGH_PERCENTILE / 100 * last)]
+    scale = np.float32(1.0) / max(hi - lo, np.float32(1e-6))
+    return lo, scale
 
 
 def resize_weights(n_in: int, n_out: int) -> FloatArray:
@@ -121,10 +128,13 @@ class _Band:
 
 
 class Preprocessor:
-    """Normalises, resizes and pads frames of one geometry; the resize bands are built once."""
+    """Normalises, resizes and pads frames of one geometry; the resize bands are built once.
+    With `normalised`, frames come normalised already (tiles of a larger frame, normalised
+    over the whole frame: tiling.py) and are only resized and padded."""
 
-    def __init__(self, geometry: Geometry) -> None:
+    def __init__(self, geometry: Geometry, normalised: bool = False) -> None:
         self.geometry = geometry
+        self.normalised = normalised
         h, w = geometry.resized
         self._rows = _Band(resize_weights(geometry.height, h))
         self._cols = _Band(resize_weights(geometry.width, w))
@@ -136,7 +146,8 @@ class Preprocessor:
                 f"frame of shape {frame.shape} does not match the sequence's "
                 f"{(self.geometry.height, self.geometry.width)}"
             )
-        small = self._cols.along_rows(self._rows.along_rows(normalise(frame)).T).T
+        image = np.asarray(frame, np.float32) if self.normalised else normalise(frame)
+        small = self._cols.along_rows(self._rows.along_rows(image).T).T
         out = np.zeros(self.geometry.padded, np.float32)
         out[: small.shape[0], : small.shape[1]] = small
         return out

@@ -2,7 +2,8 @@
 
 Accepted: numpy arrays (T, H, W) of any real dtype, (T, H, W, C) with C in {1, 3} (turned to
 grey), lists of 2D arrays of one shape, and lazy arrays (dask, zarr, h5py: anything with
-`shape`, `dtype` and indexing), which are read one frame at a time and never loaded whole.
+`shape`, `dtype` and indexing), which are read one frame at a time (tiled tracking: a tile of
+a frame at a time, `data[t, rows, cols]`) and never loaded whole.
 """
 
 from __future__ import annotations
@@ -151,14 +152,28 @@ class FrameStack:
         return int(self.shape[0])
 
     def __getitem__(self, t: int) -> npt.NDArray[np.float32]:
+        self._check_index(t)
+        if self._list is not None:
+            return self._float(self._list[t], t)
+        return self._float(self._data[t], t)
+
+    def region(self, t: int, rows: slice, cols: slice) -> npt.NDArray[np.float32]:
+        """Rows and columns of frame t as float32, as `stack[t][rows, cols]`, reading only them
+        from an array (`data[t, rows, cols]`): tiled tracking reads its tiles so."""
+        self._check_index(t)
+        if self._list is not None:
+            return self._float(self._list[t][rows, cols], t)
+        return self._float(self._data[t, rows, cols], t)
+
+    def _check_index(self, t: int) -> None:
         if not 0 <= t < self.shape[0]:
             raise IndexError(f"frame {t} outside 0..{self.shape[0] - 1}")
-        if self._list is not None:
-            raw = self._list[t]
-        else:
-            raw = np.asarray(self._data[t])
-            if self._lazy:
-                self._check_finite(raw, t)
+
+    def _float(self, data: Any, t: int) -> npt.NDArray[np.float32]:
+        """Pixels of frame t as read from the user's data -> float32 grey."""
+        raw = np.asarray(data)
+        if self._lazy:
+            self._check_finite(raw, t)
         frame = np.asarray(raw, dtype=np.float32)
         if frame.ndim == 3:
             frame = frame @ _LUMA if self._rgb else frame[..., 0]
@@ -178,8 +193,7 @@ class FrameStack:
         if dtype == np.float32:
             frame = self[t]
         else:
-            if not 0 <= t < self.shape[0]:
-                raise IndexError(f"frame {t} outside 0..{self.shape[0] - 1}")
+            self._check_index(t)
             frame = np.asarray(self._list[t] if self._list is not None else self._data[t])
             if self._lazy:
                 self._check_finite(frame, t)
