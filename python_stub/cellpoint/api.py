@@ -91,7 +91,7 @@ def track(
     backend: "browser" runs the model in the attached JupyterLab (WebGPU, else WebAssembly),
         with a progress bar under the cell; "kernel" in this Python process with onnxruntime;
         "auto" (default) in the browser when a JupyterLab with cellpoint answers, else in the
-        kernel, and says which.
+        kernel, and says which; frames to track in tiles (`tile`) always in the kernel.
     window: frames the tracker sees at once (RAW window length).
     detection_threshold, visibility_threshold, division_threshold, sister_threshold: RAW's
         thresholds (`cellpoint.engine.raw.RawParams`): a new cell's heatmap peak, a cell still seen,
@@ -175,7 +175,8 @@ def track(
             text.close()
         return result
 
-    if backend == "kernel" or (backend == "auto" and not in_kernel()):
+    # Frames to tile go to the kernel: the browser tracks whole frames only.
+    if backend == "kernel" or (backend == "auto" and (tiled or not in_kernel())):
         result = track_here()
         if review and in_kernel():
             from IPython.display import display

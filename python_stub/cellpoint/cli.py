@@ -7,17 +7,26 @@
 `cellpoint track` is `track_many`: every INPUT (CTC folder, TIFF stack, zarr / OME-Zarr) is
 tracked and written to DIR/<name>/ as it finishes; a second run over DIR does only what is left.
 Exit status, for pipelines: 0 every stack is done; 1 some failed (the others are written, the
-manifest says why); 2 the command itself is wrong (usage, an option out of range, DIR not
-writable); 130 interrupted (what finished is written; run again to go on).
+manifest says why); 2 the command itself is wrong (usage, an option out of range, DIR in use
+by another run, a missing extra); 3 the run itself broke (the cluster went away, the disk
+filled: what finished is written); 130 interrupted by Ctrl+C (SIGINT), 143 stopped by SIGTERM
+(a scheduler's time limit): what finished is written; run the same command again to go on.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BROKEN = 0, 1, 2, 3
+EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, taken as Ctrl+C is: the run stops and keeps what finished."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,26 +84,29 @@ def _track(argv: list[str]) -> int:
         parser.add_argument(f"--{name}-threshold", type=float)
     parser.add_argument("--min-cycle", type=int, help="frames before a daughter can divide")
     parser.add_argument("--lineage", choices=("global", "greedy"), help="division timing")
-    parser.add_argument(
+    tiling = parser.add_mutually_exclusive_group()
+    tiling.add_argument(
         "--tile",
         type=int,
-        help="track frames in tiles of at most this many "
-        "pixels a side (default: tiles only frames larger than the model needs)",
+        help="track frames in tiles of at most this many pixels a side (default: tiles only "
+        "frames larger than the model needs)",
     )
+    tiling.add_argument("--no-tile", dest="tile", action="store_false", help="never tile")
+    parser.set_defaults(tile=None)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return EXIT_OK if exit_.code == 0 else EXIT_USAGE
-    from .batch.run import track_many
+    from .batch.inputs import InputError
+    from .batch.run import TRACK_OPTIONS, BatchError, track_many
 
-    options = {
-        key: value
-        for key, value in vars(args).items()
-        if key in ("diameter", "window", "detection_threshold", "visibility_threshold",
-                   "division_threshold", "sister_threshold", "min_cycle", "lineage", "tile")
-        and value is not None
-    }  # fmt: skip
+    options = {k: v for k, v in vars(args).items() if k in TRACK_OPTIONS and v is not None}
+
+    def terminated(*_: Any) -> None:
+        raise _Terminated
+
+    signal.signal(signal.SIGTERM, terminated)
     try:
         report = track_many(
             args.inputs,
@@ -106,12 +118,16 @@ def _track(argv: list[str]) -> int:
             progress=not args.no_progress,
             **options,
         )
-    except KeyboardInterrupt:
-        print(f"cellpoint: interrupted; what finished is in {args.out}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except (ValueError, TypeError, OSError) as error:
+    except KeyboardInterrupt as stop:
+        print(f"cellpoint: stopped; what finished is in {args.out}", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(stop, _Terminated) else EXIT_INTERRUPTED
+    except (BatchError, InputError, ImportError) as error:
         print(f"cellpoint: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as error:
+        print(f"cellpoint: the run broke ({type(error).__name__}: {error}); what finished is "
+              f"in {args.out}: run the same command again to go on", file=sys.stderr)  # fmt: skip
+        return EXIT_BROKEN
     print(report)
     return EXIT_OK if report.ok else EXIT_FAILED
 

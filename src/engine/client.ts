@@ -7,6 +7,7 @@
 import { EngineProgress, EngineResult, TrackingAbortedError } from './pipeline';
 import { RawCheckpoint } from './raw';
 import { FrameDtype, FromWorker, JobOptions, ModelLocation, ToWorker } from './protocol';
+import { wasmThreads } from './threads';
 
 /** Frames as the page gets them: raw bytes of `dtype`, `[height * width]` each. */
 export interface PageFrameSource {
@@ -39,7 +40,7 @@ export class EngineJobError extends Error {
 
 export class EngineClient {
   private worker: Worker | null = null;
-  /** The threads the worker's first job asked for: onnxruntime keeps them for its life. */
+  /** The threads the worker's onnxruntime runs on, set by its first job for its life. */
   private workerThreads: number | null = null;
   private nextJob = 1;
   private readonly handlers = new Map<number, (message: FromWorker) => void>();
@@ -51,7 +52,8 @@ export class EngineClient {
 
   /** Tracks `source`'s frames in the worker. */
   track(source: PageFrameSource, options: ClientJobOptions): Promise<EngineResult> {
-    const threads = options.threads ?? 0;
+    // The page sees the isolation and the cores its worker does.
+    const threads = wasmThreads(options.threads ?? 0, this.model.runtime).threads;
     if (this.worker && this.workerThreads !== threads && this.handlers.size === 0) {
       this.dispose(); // another thread count needs a fresh onnxruntime
     }

@@ -12,4 +12,5 @@ export * from './raw';
 export * from './judge';
 export * from './sha256';
 export * from './model';
+export * from './threads';
 export * from './pipeline';

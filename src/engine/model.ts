@@ -15,6 +15,7 @@
 import * as ort from 'onnxruntime-web';
 
 import { JudgeData, PairJudge, treeJudge } from './judge';
+import { WasmRuntime, WasmThreads, wasmThreads } from './threads';
 import { Heatmap, SisterMap } from './peaks';
 import { WindowOutput } from './raw';
 import { sha256 } from './sha256';
@@ -154,59 +155,6 @@ export interface Session {
 
 /** Makes a session of a graph on a backend: onnxruntime-web's, or a test's. */
 export type SessionFactory = (graph: Uint8Array, backend: Backend) => Promise<Session>;
-
-/** The WebAssembly threads of this page (or worker), and why one where it is one. */
-export interface WasmThreads {
-  readonly threads: number;
-  readonly crossOriginIsolated: boolean;
-  readonly reason: string | null;
-}
-
-/**
- * Where onnxruntime-web's WebAssembly runtime is served: its loader script and its binary. A
- * threaded run needs both as files of their own, for every thread's worker loads the script
- * again by its URL.
- */
-export interface WasmRuntime {
-  readonly mjs: string;
-  readonly wasm: string;
-}
-
-/** Threads where the settings leave it to the engine: the cores the browser reports, at most
- * this many (onnxruntime's own pool gains little beyond). */
-export const MAX_AUTO_THREADS = 8;
-
-/**
- * The threads a run gets: `wanted` (0: every core the browser reports, up to
- * MAX_AUTO_THREADS) where the page is cross-origin isolated and the runtime's files are served
- * apart, else one, and why. Threads share memory through SharedArrayBuffer, which only
- * cross-origin isolated pages have.
- */
-export function wasmThreads(
-  wanted = 0,
-  runtime?: WasmRuntime,
-  scope: object = globalThis
-): WasmThreads {
-  const isolated = (scope as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
-  const one = (reason: string): WasmThreads => ({
-    threads: 1,
-    crossOriginIsolated: isolated,
-    reason
-  });
-  if (!isolated) {
-    return one('the page is not cross-origin isolated, so WebAssembly has no shared memory');
-  }
-  if (!runtime) {
-    return one("onnxruntime-web's WebAssembly files are not served apart from the bundle");
-  }
-  if (wanted === 1) {
-    return one('the settings ask for one thread');
-  }
-  const cores = (scope as { navigator?: { hardwareConcurrency?: number } }).navigator
-    ?.hardwareConcurrency;
-  const threads = wanted > 1 ? wanted : Math.min(Math.max(cores ?? 1, 1), MAX_AUTO_THREADS);
-  return { threads, crossOriginIsolated: isolated, reason: threads > 1 ? null : 'one core' };
-}
 
 let wasmSetUp: WasmThreads | null = null;
 

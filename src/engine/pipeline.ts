@@ -8,7 +8,8 @@
  * the frames pulled ahead with its last frame), whatever the sequence's length.
  */
 
-import { CapModel, WasmThreads, setUpWasm } from './model';
+import { CapModel, setUpWasm } from './model';
+import { WasmThreads } from './threads';
 import { HISTORY, ModelFrame } from './judge';
 import type { FrameData } from '../frame-dtypes';
 import { Geometry, Preprocessor } from './preprocess';

@@ -5,7 +5,8 @@
  */
 
 import type { FrameDtype } from '../frame-dtypes';
-import { BackendChoice, Graph, ModelCard, WasmRuntime } from './model';
+import { BackendChoice, Graph, ModelCard } from './model';
+import { WasmRuntime } from './threads';
 import { JudgeData } from './judge';
 import { RawCheckpoint, RawParams } from './raw';
 import { EngineProgress, EngineResult } from './pipeline';

@@ -271,7 +271,8 @@ describe('WebAssembly threads', () => {
       reason: null
     });
     expect(wasmThreads(0, runtime, isolated(64)).threads).toBe(MAX_AUTO_THREADS);
-    expect(wasmThreads(3, runtime, isolated(2)).threads).toBe(3);
+    expect(wasmThreads(2, runtime, isolated(4)).threads).toBe(2);
+    expect(wasmThreads(3, runtime, isolated(2)).threads).toBe(2); // no more than the cores
     const single = wasmThreads(0, runtime, isolated());
     expect([single.threads, single.reason]).toEqual([1, 'one core']);
   });

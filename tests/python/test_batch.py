@@ -19,8 +19,9 @@ import pandas as pd
 import pytest
 import tifffile
 import zarr
+from cellpoint.batch import run as batch_run
 from cellpoint.batch.inputs import InputError, name_stacks, open_stack
-from cellpoint.batch.run import MANIFEST, STACK_RECORD, track_stack
+from cellpoint.batch.run import LOCK, MANIFEST, STACK_RECORD, BatchError, track_stack
 from cellpoint.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, main
 from cellpoint.eval.sim import simulate
 
@@ -181,22 +182,95 @@ def test_a_rerun_skips_what_is_written_and_clears_what_was_cut_short(
     assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "tiff0", "tiff1"]
 
 
-def test_track_stack_keeps_the_folder_another_attempt_wrote(tmp_path: Path) -> None:
+def test_track_stack_keeps_the_folder_another_attempt_wrote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (source,) = name_stacks({"one": frames(46)})
     first = track_stack(source, str(tmp_path), {"diameter": DIAMETER}, (), 1)
     mtime = (tmp_path / "one" / STACK_RECORD).stat().st_mtime_ns
     second = track_stack(source, str(tmp_path), {"diameter": DIAMETER}, (), 1)
     assert second == {**first, "skipped": True}
     assert (tmp_path / "one" / STACK_RECORD).stat().st_mtime_ns == mtime
+    # Another attempt finishes while this one writes: its folder stays, this one's goes.
+    (other,) = name_stacks({"two": frames(47)})
+    flush = batch_run._flush
+
+    def finished_meanwhile(folder: Path) -> None:
+        if folder.name.startswith(".partial-two"):
+            (tmp_path / "two").mkdir()
+            record = {"name": "two", "input": "x", "status": "done"}
+            (tmp_path / "two" / STACK_RECORD).write_text(json.dumps(record))
+        flush(folder)
+
+    monkeypatch.setattr(batch_run, "_flush", finished_meanwhile)
+    kept = track_stack(other, str(tmp_path), {"diameter": DIAMETER}, (), 1)
+    assert (kept["input"], kept["skipped"]) == ("x", True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"]
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == [STACK_RECORD]
+
+
+def test_a_rerun_keeps_what_it_cannot_use_apart_and_adds_missing_formats(
+    client: Any, stacks: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    inputs = [stacks["tiff0"], stacks["tiff1"]]
+    assert cp.track_many(inputs, out, client=client, diameter=DIAMETER, progress=False).ok
+    written = (out / "tiff0" / "tracks.parquet").stat().st_mtime_ns
+    # Another format: written from the tables, without tracking again.
+    again = cp.track_many(inputs, out, client=client, diameter=DIAMETER, formats=["csv"],
+                          progress=False)  # fmt: skip
+    assert again.ok
+    assert (out / "tiff0" / "csv" / "tracks.csv").is_file()
+    assert (out / "tiff0" / "tracks.parquet").stat().st_mtime_ns == written
+    assert "csv/" in json.loads((out / "tiff0" / STACK_RECORD).read_text())["outputs"]
+    # Other options: refused, stack by stack, rather than mixing results.
+    other = cp.track_many(inputs, out, client=client, diameter=DIAMETER, window=8,
+                          progress=False)  # fmt: skip
+    assert [s.status for s in other.stacks] == ["failed", "failed"]
+    assert "was tracked with other options" in str(other.stacks[0].error)
+    # A folder that is no finished stack is left alone and named.
+    (out / "tiff2").mkdir()
+    stray = cp.track_many([stacks["tiff2"]], out, client=client, diameter=DIAMETER,
+                          progress=False)  # fmt: skip
+    assert "holds no finished stack" in str(stray.stacks[0].error)
+
+
+def test_one_run_at_a_time_holds_an_output_folder(tmp_path: Path) -> None:
+    (tmp_path / LOCK).write_text(json.dumps({"host": os.uname().nodename, "pid": os.getpid()}))
+    with pytest.raises(BatchError, match="in use by another run"):
+        cp.track_many({"one": frames(1)}, tmp_path, diameter=DIAMETER, progress=False)
+    # A lock its run left behind when it died is taken over.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    (tmp_path / LOCK).write_text(json.dumps({"host": os.uname().nodename, "pid": int(dead.stdout)}))
+    (tmp_path / "one").mkdir()  # fails the stack before any cluster starts
+    report = cp.track_many({"one": frames(1)}, tmp_path, diameter=DIAMETER, progress=False)
+    assert "holds no finished stack" in str(report.stacks[0].error)
+    assert not (tmp_path / LOCK).exists()
+
+
+def test_progress_counts_stacks_and_frames(
+    client: Any, stacks: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cp.track_many([stacks["tiff0"]], tmp_path, client=client, diameter=DIAMETER)
+    err = capsys.readouterr().err
+    assert "stacks: 100%" in err
+    assert f"frames: {N_FRAMES}" in err
 
 
 def test_bad_options_fail_before_any_work(tmp_path: Path) -> None:
-    with pytest.raises(TypeError, match=r"unknown options \['windw'\]"):
+    with pytest.raises(BatchError, match=r"unknown options \['windw'\]"):
         cp.track_many([frames(1)], tmp_path, windw=3)
-    with pytest.raises(ValueError, match="detection_threshold must be in"):
+    with pytest.raises(BatchError, match="detection_threshold must be in"):
         cp.track_many([frames(1)], tmp_path, detection_threshold=3)
-    with pytest.raises(ValueError, match=r"unknown formats \['tiff'\]"):
+    with pytest.raises(BatchError, match=r"unknown formats \['tiff'\]"):
         cp.track_many([frames(1)], tmp_path, formats=["tiff"])
+    refused: list[dict[str, Any]] = [{"workers": 0}, {"threads": 0}, {"tile": -5}, {"diameter": 0}]
+    for bad in refused:
+        with pytest.raises(BatchError, match="must be"):
+            cp.track_many([frames(1)], tmp_path, **bad)
+    with pytest.raises(BatchError, match="a given cluster has its own workers"):
+        cp.track_many([frames(1)], tmp_path, client="tcp://127.0.0.1:1", workers=2)
     with pytest.raises(InputError, match="no stacks to track"):
         cp.track_many([], tmp_path)
     assert not (tmp_path / MANIFEST).exists()
@@ -214,7 +288,8 @@ def test_stacks_are_named_for_folders_and_uniquely(tmp_path: Path) -> None:
 
 
 def write_ome_zarr(path: Path, data: np.ndarray, axes: str = "tyx") -> None:
-    """An OME-Zarr (NGFF 0.4) image of two levels, the second binned 2 x 2."""
+    """An OME-Zarr (NGFF 0.4) image of two levels, the second binned 2 x 2 (its pixel centres
+    half a full-resolution pixel in: the translation)."""
     root = zarr.open_group(str(path), mode="w", zarr_format=2)
     half = data.reshape(*data.shape[:-2], data.shape[-2] // 2, 2, data.shape[-1] // 2, 2)
     levels = [data, half.mean(axis=(-3, -1)).astype(data.dtype)]
@@ -229,7 +304,11 @@ def write_ome_zarr(path: Path, data: np.ndarray, axes: str = "tyx") -> None:
                 {
                     "path": str(i),
                     "coordinateTransformations": [
-                        {"type": "scale", "scale": [1.0] * (len(axes) - 2) + [s, s]}
+                        {"type": "scale", "scale": [1.0] * (len(axes) - 2) + [s, s]},
+                        {
+                            "type": "translation",
+                            "translation": [0.0] * (len(axes) - 2) + [(s - 1) / 2] * 2,
+                        },
                     ],
                 }
                 for i, s in enumerate(spatial)
@@ -244,17 +323,25 @@ def test_an_ome_zarr_is_tracked_on_the_level_the_model_needs(tmp_path: Path) -> 
     # Cells of 60 px are 30 px on the binned level, still above the model's 24: that level.
     big = open_stack(tmp_path / "image.zarr", diameter=60.0)
     assert (big.level, big.factor, big.shape) == ("1", 2.0, (N_FRAMES, 128, 128))
+    # Binned pixel v covers full-resolution pixels 2v and 2v + 1: its centre is 2v + 0.5.
+    assert big.to_full == ((2.0, 0.5), (2.0, 0.5))
     assert big.frames.shape == (N_FRAMES, 64, 64)
     # Cells of the simulator's size would shrink below it there: the full level.
     small = open_stack(tmp_path / "image.zarr", diameter=seq.config.diameter)
     assert (small.level, small.factor) == ("0", 1.0)
     np.testing.assert_array_equal(np.asarray(small.frames[2]), seq.frames[2])
+    # Without a diameter, it is estimated (on a level small enough to read quickly) and kept.
+    guessed = open_stack(tmp_path / "image.zarr")
+    assert guessed.level == "0"
+    assert guessed.diameter == pytest.approx(seq.config.diameter, rel=0.35)
     # Tracked on the binned level, points come back in full-resolution pixels.
     binned = cp.track(big.frames, diameter=seq.config.diameter / 2, backend="kernel",
                       progress=False)  # fmt: skip
     full = big.to_full_resolution(binned)
     assert full.shape == (N_FRAMES, 128, 128)
     assert full.metadata["level"] == "1"
+    expected = np.clip(binned.tracks["x"] * 2 + 0.5, 0, 127)
+    np.testing.assert_allclose(full.tracks["x"], expected)
     report = cp.evaluate(full, seq)
     assert report.tra > 0.8, report
 

@@ -1,0 +1,60 @@
+/**
+ * How many WebAssembly threads the engine runs on, and why one where it is one. Apart from
+ * model.ts (which sets onnxruntime-web up with it) so that the page can tell without loading
+ * onnxruntime-web.
+ */
+
+/** The WebAssembly threads of this page (or worker), and why one where it is one. */
+export interface WasmThreads {
+  readonly threads: number;
+  readonly crossOriginIsolated: boolean;
+  readonly reason: string | null;
+}
+
+/**
+ * Where onnxruntime-web's WebAssembly runtime is served: its loader script and its binary. A
+ * threaded run needs both as files of their own, for every thread's worker loads the script
+ * again by its URL.
+ */
+export interface WasmRuntime {
+  readonly mjs: string;
+  readonly wasm: string;
+}
+
+/** Threads where the settings leave it to the engine: the cores the browser reports, at most
+ * this many (onnxruntime's own pool gains little beyond). */
+export const MAX_AUTO_THREADS = 8;
+
+/**
+ * The threads a run gets: `wanted` (at most the cores the browser reports; 0: every core, up
+ * to MAX_AUTO_THREADS) where the page is cross-origin isolated and the runtime's files are served
+ * apart, else one, and why. Threads share memory through SharedArrayBuffer, which only
+ * cross-origin isolated pages have.
+ */
+export function wasmThreads(
+  wanted = 0,
+  runtime?: WasmRuntime,
+  scope: object = globalThis
+): WasmThreads {
+  const isolated = (scope as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+  const one = (reason: string): WasmThreads => ({
+    threads: 1,
+    crossOriginIsolated: isolated,
+    reason
+  });
+  if (!isolated) {
+    return one('the page is not cross-origin isolated, so WebAssembly has no shared memory');
+  }
+  if (!runtime) {
+    return one("onnxruntime-web's WebAssembly files are not served apart from the bundle");
+  }
+  if (wanted === 1) {
+    return one('the settings ask for one thread');
+  }
+  const cores = (scope as { navigator?: { hardwareConcurrency?: number } }).navigator
+    ?.hardwareConcurrency;
+  const available = Math.max(cores ?? 1, 1);
+  // More threads than cores only wait on each other.
+  const threads = wanted > 1 ? Math.min(wanted, available) : Math.min(available, MAX_AUTO_THREADS);
+  return { threads, crossOriginIsolated: isolated, reason: threads > 1 ? null : 'one core' };
+}
