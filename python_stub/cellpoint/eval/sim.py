@@ -1,10 +1,14 @@
-"""Deterministic 2D+t fluorescence time-lapse simulator with exact tracking ground truth.
+"""Deterministic 2D+t microscopy time-lapse simulator with exact tracking ground truth.
 
-Nuclei are textured, irregular ellipses that move by drift plus a persistent random walk, push each
-other apart, divide (the mother rounds up and brightens, two daughters separate), die (shrink and
-fade) and enter or leave the field of view. Cells live on a torus larger than the image by a margin,
-so that cells leave on one side while others come in. Images get a background gradient, blur,
-photobleaching and Poisson-Gaussian noise. Ground truth follows the CTC ``man_track`` conventions.
+Cells are one of three bodies (`SimConfig.body`). Nuclei are textured, irregular ellipses that move
+by drift plus a persistent random walk, push each other apart, divide (the mother rounds up and
+brightens, two daughters separate), die (shrink and fade) and enter or leave the field of view;
+they live on a torus larger than the image by a margin, so that cells leave on one side while
+others come in. Whole cells (cytoplasm) move and divide as nuclei do, with protrusions, brightest
+where they are thickest. Rod-shaped bacteria grow in length and divide at their middle, pushing
+each other into colonies (`_Colony`). Images are fluorescence (bright cells) or phase contrast
+(dark cells in bright halos), with a background gradient and unevenness, blur, photobleaching and
+Poisson-Gaussian noise. Ground truth follows the CTC ``man_track`` conventions.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 
 from ..io.tables import DIVISIONS_COLUMNS, empty_divisions, validate_tables
+from .sim_rods import relax
 
 if TYPE_CHECKING:
     from ..io.result import TrackingResult
@@ -47,30 +52,47 @@ class SimConfig:
     dtype: Literal["uint8", "uint16"] = "uint8"
     """Pixel type of the frames (values are rounded and clipped to its range)."""
 
+    body: Literal["nucleus", "rod", "cytoplasm"] = "nucleus"
+    """What a cell is. nucleus: a textured irregular ellipse that rounds up to divide. cytoplasm:
+    a whole cell, shaped and moving as a nucleus, with `protrusions`, brightest at its middle and
+    dim at its edges (as thick as it is bright). rod: a bacterium, a capsule of constant width that
+    grows in length and divides at its middle into two rods end to end on its axis; rods push each
+    other into colonies and neither round up, die nor wander in from outside (`_Colony`)."""
+
     density: float = 0.15
-    """Fraction of the field covered by nuclei at the first frame."""
+    """Fraction of the field covered by cells at the first frame (rods: by their colonies'
+    founders, at least one)."""
     diameter: float = 14.0
-    """Mean equivalent-circle nucleus diameter of a grown cell (px)."""
+    """Mean equivalent-circle diameter of a grown cell (px); of a rod of the mean aspect at
+    division."""
     diameter_cv: float = 0.15
     """Coefficient of variation of the diameter between cells."""
     aspect: tuple[float, float] = (1.0, 1.4)
-    """Range (min, max) of the major/minor axis ratio, drawn uniformly per cell."""
+    """Range (min, max) of the major/minor axis ratio, drawn uniformly per cell; for rods, of
+    the length at which a rod divides over its width (min >= 2)."""
     irregularity: float = 0.04
     """Amplitude of the boundary's 2nd-4th harmonics, as a fraction of the radius."""
+    protrusions: float = 0.0
+    """Mean number of thin tapering protrusions per cell (Poisson, at most _SPIKES), each
+    reaching _SPIKE_LENGTH radii beyond the boundary; they retract as a mother rounds up."""
 
     speed: float = 0.15
-    """Mean random-walk step per frame, in nucleus diameters."""
+    """Mean random-walk step per frame, in cell diameters."""
     persistence: float = 0.3
     """Correlation of a cell's random-walk velocity from one frame to the next, in [0, 1)."""
     drift: tuple[float, float] = (0.0, 0.0)
     """Displacement (dy, dx) shared by all cells, px per frame."""
+    jitter: float = 0.0
+    """Standard deviation (px, per axis) of a random displacement shared by all cells each
+    frame: an unsteady stage."""
     rotation: float = 0.05
     """Standard deviation of the orientation change per frame (rad)."""
     contact: float = 0.9
     """Crowding: centres are pushed apart to at least ``contact * (r_i + r_j)``."""
 
     division_rate: float = 0.02
-    """Divisions per cell per frame (steady state); 0 disables divisions."""
+    """Divisions per cell per frame (steady state); 0 disables divisions. Rods grow by
+    ``2 ** division_rate`` per frame."""
     min_cycle: int = 8
     """Frames after its birth before a cell can enter mitosis; daughters grow for as long."""
     mitosis_frames: int = 3
@@ -91,12 +113,25 @@ class SimConfig:
     death_frames: int = 4
     """Frames a dying cell takes to shrink and fade out (>= 2)."""
 
+    modality: Literal["fluorescence", "phase"] = "fluorescence"
+    """fluorescence: cells brighter than the background. phase: phase contrast, cells darker than
+    the background, each in a bright `halo`."""
+    halo: float = 0.0
+    """Phase contrast: brightness of the halo, the cells' signal spread over `halo_width`
+    where it exceeds their own (around each cell and in the gaps between cells), in units of
+    that signal."""
+    halo_width: float = 0.25
+    """Standard deviation of the halo's spread, in cell diameters."""
     background: float = 10.0
     """Mean background level."""
     background_gradient: float = 0.3
     """Relative change of the background across the field, along a random direction."""
+    background_texture: float = 0.0
+    """Relative standard deviation of a smooth random unevenness of the background, of grain
+    _BG_GRAIN diameters (uneven illumination, an agar pad), the same in every frame."""
     contrast: float = 60.0
-    """Mean nucleus intensity above the background at the first frame."""
+    """Mean cell signal at the first frame: above the background in fluorescence, below it in
+    phase contrast (before the halo)."""
     brightness_cv: float = 0.3
     """Coefficient of variation of the brightness between nuclei (log-normal)."""
     texture: float = 0.2
@@ -124,9 +159,12 @@ class SimConfig:
             "n_frames >= 1": self.n_frames >= 1,
             "height, width >= 8": min(self.height, self.width) >= 8,
             "dtype is uint8 or uint16": self.dtype in ("uint8", "uint16"),
+            "body is nucleus, rod or cytoplasm": self.body in ("nucleus", "rod", "cytoplasm"),
+            "modality is fluorescence or phase": self.modality in ("fluorescence", "phase"),
             "0 <= density < 0.7": 0 <= self.density < 0.7,
             "diameter >= 2": self.diameter >= 2,
             "1 <= aspect[0] <= aspect[1]": 1 <= self.aspect[0] <= self.aspect[1],
+            "aspect[0] >= 2 for rods": self.body != "rod" or self.aspect[0] >= 2,
             "0 <= persistence < 1": 0 <= self.persistence < 1,
             "0 < contact <= 1": 0 < self.contact <= 1,
             "division_rate * min_cycle < 1": self.division_rate * self.min_cycle < 1,
@@ -139,10 +177,12 @@ class SimConfig:
             "snr > 0": self.snr > 0,
             "0 <= poisson_fraction <= 1": 0 <= self.poisson_fraction <= 1,
             "0 < marker_scale <= 1": 0 < self.marker_scale <= 1,
+            "halo_width > 0": self.halo_width > 0,
         }
-        nonneg = ("diameter_cv", "irregularity", "speed", "rotation", "division_rate", "min_cycle",
-                  "death_rate", "background", "contrast", "brightness_cv", "texture",
-                  "texture_grain", "spots", "blur", "bleach")  # fmt: skip
+        nonneg = ("diameter_cv", "irregularity", "protrusions", "speed", "jitter", "rotation",
+                  "division_rate", "min_cycle", "death_rate", "halo", "background",
+                  "background_texture", "contrast", "brightness_cv", "texture", "texture_grain",
+                  "spots", "blur", "bleach")  # fmt: skip
         checks |= {f"{name} >= 0": getattr(self, name) >= 0 for name in nonneg}
         failed = [name for name, ok in checks.items() if not ok]
         if failed:
@@ -248,6 +288,96 @@ PRESETS: dict[str, SimConfig] = {
         poisson_fraction=0.5,
         bleach=0.004,
     ),
+    # Ecoli-PhC-colony/01 (E. coli on agar, phase contrast): rods in growing colonies, dark in
+    # bright halos on an uneven gray background, the stage jittering. Figures real / simulated
+    # by training/measure_modality.py (seed 0; raw intensities, medians over frames; the real
+    # frames are contrast-stretched one by one, their cells clipped to black):
+    #   cells in frames 0, 15, 29: 2, 8, 32 / 2, 8, 33; divisions 30 / 31
+    #   cycle (frames, median and range): 7.5, 5-12 / 7, 4-10
+    #   step (px per frame, median and 90th percentile): 6.4, 15.7 / 6.7, 10.8
+    #   rod length x width (whole-cell markers' moments, px): 82.6 x 17.4 / 80.0 x 17.4
+    #   background level, unevenness at 16 px: 80.5, 0.17 / 82, 0.19
+    #   noise standard deviation: 5.2 / 5.2
+    #   cell interior minus background: -75 / -80
+    #   halo (1-6 px outside the cells) minus background, mean and 95th pct: 84, 174 / 81, 166
+    "phase_bacteria": SimConfig(
+        n_frames=30,
+        height=1305,
+        width=1009,
+        dtype="uint8",
+        body="rod",
+        density=0.002,
+        diameter=44.0,
+        diameter_cv=0.05,
+        aspect=(5.2, 8.4),
+        irregularity=0.0,
+        speed=0.04,
+        persistence=0.0,
+        jitter=5.0,
+        rotation=0.02,
+        contact=0.95,
+        division_rate=0.15,
+        min_cycle=3,
+        modality="phase",
+        halo=1.9,
+        halo_width=0.15,
+        background=80.0,
+        background_gradient=0.2,
+        background_texture=0.2,
+        contrast=220.0,
+        brightness_cv=0.1,
+        texture=0.1,
+        texture_grain=0.1,
+        spots=0.0,
+        blur=1.5,
+        snr=42.0,
+        poisson_fraction=0.5,
+        bleach=0.0,
+        marker_scale=1.0,
+    ),
+    # Fluo-C2DL-MSC/02 (rat mesenchymal stem cells, cytoplasm GFP): few large, elongated,
+    # irregular cells with long protrusions, brightest at their middle, dim, fast, at low SNR;
+    # markers nearly whole cells, as in its ground truth. Figures real / simulated by
+    # training/measure_modality.py (seed 0; with so few cells they vary from seed to seed):
+    #   cells in frames 0, 24, 47: 5, 6, 3 / 6, 5, 4; no divisions
+    #   step (px per frame, median and 90th percentile): 42, 104 / 46, 89
+    #   cell at half contrast: diameter, elongation, solidity: 112, 4.1, 0.75 / 104, 3.4, 0.71
+    #   marker length x width (moments, px): 210 x 58 / 175 x 55
+    #   background level, unevenness at 16 px: 8704, 0.014 / 8800, 0.016
+    #   noise standard deviation: 1610 / 1631
+    #   cell interior minus background, over the noise (SNR): 6194, 4.4 / 7324, 4.1
+    #   fringe (1-6 px outside the markers) minus background: 4472 / 4135
+    "cytoplasm": SimConfig(
+        n_frames=48,
+        height=782,
+        width=1200,
+        dtype="uint16",
+        body="cytoplasm",
+        density=0.05,
+        diameter=120.0,
+        diameter_cv=0.3,
+        aspect=(2.0, 4.5),
+        irregularity=0.12,
+        protrusions=2.5,
+        speed=0.42,
+        persistence=0.6,
+        rotation=0.1,
+        division_rate=0.0,
+        background=8700.0,
+        background_gradient=0.05,
+        background_texture=0.02,
+        contrast=8300.0,
+        brightness_cv=0.8,
+        texture=0.3,
+        texture_grain=0.1,
+        spots=1.0,
+        spot_contrast=0.8,
+        blur=2.0,
+        snr=5.1,
+        poisson_fraction=0.3,
+        bleach=0.002,
+        marker_scale=0.9,
+    ),
 }
 
 
@@ -288,11 +418,12 @@ class SimulatedSequence:
 
     def cell_snr(self) -> pd.DataFrame:
         """track_id, t, snr of every visible cell: the mean of its noise-free signal above the
-        background inside its marker, over the frame's noise standard deviation (contrast /
-        snr), the CTC's SNR measured cell by cell.
+        background inside its marker (negative for cells darker than it, in phase contrast),
+        over the frame's noise standard deviation (contrast / snr), the CTC's SNR measured cell
+        by cell.
 
         The signal comes from rendering the same seed twice more without noise (motion and
-        imaging draw from separate streams), once without nuclei for the background.
+        imaging draw from separate streams), once without cells for the background.
         """
         quiet = {"snr": 1e9, "poisson_fraction": 0.0, "dtype": "uint16"}
         clean = simulate(self.config, self.seed, **quiet).frames.astype(np.float64)
@@ -333,7 +464,8 @@ def simulate(
             raise ValueError(f"unknown preset {config!r}; choose from {sorted(PRESETS)}") from None
     cfg = dataclasses.replace(config, **overrides)
     dyn_seq, look_seq, noise_seq = np.random.SeedSequence(seed).spawn(3)
-    world = _World(cfg, np.random.default_rng(dyn_seq), np.random.default_rng(look_seq))
+    kind = _Colony if cfg.body == "rod" else _World
+    world = kind(cfg, np.random.default_rng(dyn_seq), np.random.default_rng(look_seq))
     history = world.run()
     tracks, lineage, divisions, info, labels = _ground_truth(cfg, history)
     frames, markers = _render(cfg, history, labels, np.random.default_rng(noise_seq))
@@ -351,6 +483,9 @@ _LOBE_SIZE = 0.65  # a parting mother's lobes, in daughter radii: a gap between 
 _LOBE_REACH = 0.67
 _DEATH_SHRINK = 0.5  # a dying cell's radius shrinks by this fraction until it has faded out
 _MAX_COVER = 0.6  # fraction of the field covered by nuclei at which divisions stop
+_SPIKES = 6  # protrusions per cell at most
+_SPIKE_LENGTH = (0.5, 2.5)  # range of a protrusion's reach beyond the boundary, in radii
+_SPIKE_WIDTH = (0.06, 0.16)  # range of its angular width at the base (rad): thin and tapering
 
 
 @dataclass
@@ -360,12 +495,12 @@ class _Snapshot:
     uid: IntArray
     y: FloatArray
     x: FloatArray
-    a: FloatArray  # semi-major axis
-    b: FloatArray  # semi-minor axis
+    a: FloatArray  # semi-major axis; for a rod, half its length
+    b: FloatArray  # semi-minor axis; for a rod, its radius
     angle: FloatArray  # major axis direction, radians from the x axis towards y
     amp: FloatArray  # signal above background, before bleaching
     tex_gain: FloatArray
-    irregular: FloatArray  # scale of the boundary harmonics
+    irregular: FloatArray  # scale of the boundary harmonics and protrusions
     # A mother in anaphase is drawn as two round lobes of radius b, centred `split` px either
     # side of (y, x) along `angle`; (a, b, angle) is then the ellipse around both, her marker.
     split: FloatArray
@@ -379,58 +514,68 @@ class _History:
     # Per division: (first daughter frame, mother, axis angle, daughters' offset from her, px,
     # their radius), from which her last frames are drawn parting (`_part_mothers`).
     splits: list[tuple[int, int, float, float, float]] = field(default_factory=list)
-    # Appearance by uid, fixed for a cell's life: texture patch (in semi-axis units) and complex
-    # amplitudes of the boundary's harmonics 2, 3, 4.
+    # Appearance by uid, fixed for a cell's life: texture patch (in semi-axis units), complex
+    # amplitudes of the boundary's harmonics 2, 3, 4, and protrusions (reach beyond the boundary
+    # in radii times the direction, complex; a cell without protrusions has none or zeros) with
+    # their angular widths.
     textures: npt.NDArray[np.float32] = field(
         default_factory=lambda: np.zeros((0, _TEX_GRID, _TEX_GRID), np.float32)
     )
     harmonics: npt.NDArray[np.complex128] = field(default_factory=lambda: np.zeros((0, 3), "c16"))
+    spikes: npt.NDArray[np.complex128] = field(default_factory=lambda: np.zeros((0, 0), "c16"))
+    spike_widths: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
 
 
-class _World:
-    """Live cells as arrays, stepped frame by frame on a torus around the image."""
+class _Cells:
+    """Live cells as arrays, stepped frame by frame; subclasses give their shapes and motion.
+
+    Every cell has a uid, a position (y, x), a random-walk velocity and an axis angle;
+    `_fields` names all of a subclass's per-cell arrays, which are kept or dropped together.
+    """
+
+    _fields: tuple[str, ...] = ()
+    uid: IntArray
+    pos: FloatArray
+    vel: FloatArray
+    angle: FloatArray
 
     def __init__(self, cfg: SimConfig, rng: np.random.Generator, look_rng: np.random.Generator):
         self.cfg, self.rng, self.look_rng = cfg, rng, look_rng
-        r_mean = cfg.diameter / 2
-        extent = r_mean * (1 + 3 * cfg.diameter_cv) * math.sqrt(cfg.aspect[1])
-        extent *= 1 + 3 * cfg.irregularity
-        self.margin = math.ceil(1.5 * extent) + 10  # no imaging knob may change the motion
-        self.size = np.array([cfg.height, cfg.width], float) + 2 * self.margin
-        self.hazard = cfg.division_rate / (1 - cfg.division_rate * cfg.min_cycle)
         self.step_sd = cfg.speed * cfg.diameter / math.sqrt(math.pi / 2)  # per axis, from mean step
-        self.growth = max(cfg.min_cycle, 1)  # frames a daughter takes to grow to adult size
-        cycle = 1 / cfg.division_rate if cfg.division_rate > 0 else 0.0
+        self.next_uid = 0
         self.textures: list[npt.NDArray[np.float32]] = []
         self.harmonics: list[npt.NDArray[np.complex128]] = []
+        self.spikes: list[npt.NDArray[np.complex128]] = []
+        self.spike_widths: list[FloatArray] = []
 
-        n = round(cfg.density * self.size.prod() / (math.pi * r_mean**2))
-        self.uid = np.arange(n, dtype=np.int64)
-        self.next_uid = n
-        self.pos = rng.uniform(0, 1, (n, 2)) * self.size - self.margin
-        self.vel = rng.normal(0, self.step_sd, (n, 2))
-        self.r_adult = self._draw_radius(n)
-        self.r_birth = self.r_adult / math.sqrt(2)
-        self.age = np.floor(rng.uniform(0, cycle, n)).astype(np.int64)
-        if cfg.division_rate == 0:
-            self.r_birth = self.r_adult.copy()
-        self.aspect = rng.uniform(*cfg.aspect, n)
-        self.angle = rng.uniform(0, np.pi, n)
-        sigma = math.sqrt(math.log1p(cfg.brightness_cv**2))
-        self.bright = np.exp(rng.normal(-(sigma**2) / 2, sigma, n))
-        self.mitosis = np.zeros(n, np.int64)  # frames into mitosis, 0 = interphase
-        self.dying = np.zeros(n, np.int64)  # frames into dying, 0 = healthy
-        self.newborn = np.zeros(n, bool)  # daughters glow for the first mitosis_frames frames
-        self._new_looks(n)
-        for _ in range(10):
-            self._separate()
+    def step(self, t: int, history: _History) -> None:
+        """Advance from frame t - 1 to frame t."""
+        raise NotImplementedError
 
-    def _draw_radius(self, n: int) -> FloatArray:
-        sigma = math.sqrt(math.log1p(self.cfg.diameter_cv**2))
-        return self.cfg.diameter / 2 * np.exp(self.rng.normal(-(sigma**2) / 2, sigma, n))
+    def snapshot(self) -> _Snapshot:
+        raise NotImplementedError
+
+    def run(self) -> _History:
+        history = _History([self.snapshot()], [], {})
+        for t in range(1, self.cfg.n_frames):
+            self.step(t, history)
+            history.snapshots.append(self.snapshot())
+        _part_mothers(history, self.cfg.anaphase_frames)
+        if self.textures:
+            history.textures = np.stack(self.textures)
+            history.harmonics = np.stack(self.harmonics)
+            history.spikes = np.stack(self.spikes)
+            history.spike_widths = np.stack(self.spike_widths)
+        return history
+
+    def _lognormal(self, cv: float, n: int) -> FloatArray:
+        """n factors of mean 1 and coefficient of variation cv."""
+        sigma = math.sqrt(math.log1p(cv**2))
+        factors: FloatArray = np.exp(self.rng.normal(-(sigma**2) / 2, sigma, n))
+        return factors
 
     def _new_looks(self, n: int) -> None:
-        """Texture patches and boundary harmonics for n new cells."""
+        """Texture patches, boundary harmonics and protrusions for n new cells."""
         cfg, rng, g = self.cfg, self.look_rng, _TEX_GRID
         grain = 2 * cfg.texture_grain * (g - 1) / (2 * _TEX_EXTENT)  # in grid steps
         noise = ndi.gaussian_filter(rng.standard_normal((n, g, g)), (0, grain, grain), mode="wrap")
@@ -445,6 +590,108 @@ class _World:
         self.textures.extend(noise.astype(np.float32))
         phase = np.exp(1j * rng.uniform(0, 2 * np.pi, (n, 3)))
         self.harmonics.extend(rng.normal(0, cfg.irregularity, (n, 3)) * phase)
+        spikes, widths = np.zeros((n, 0), "c16"), np.zeros((n, 0))
+        if cfg.protrusions > 0:
+            grown = np.arange(_SPIKES) < rng.poisson(cfg.protrusions, n)[:, None]
+            reach = rng.uniform(*_SPIKE_LENGTH, (n, _SPIKES)) * grown
+            spikes = reach * np.exp(1j * rng.uniform(0, 2 * np.pi, (n, _SPIKES)))
+            widths = rng.uniform(*_SPIKE_WIDTH, (n, _SPIKES))
+        self.spikes.extend(spikes)
+        self.spike_widths.extend(widths)
+
+    def _keep(self, keep: npt.NDArray[np.bool_]) -> None:
+        for name in self._fields:
+            setattr(self, name, getattr(self, name)[keep])
+
+    def _append(self, **arrays: npt.NDArray[Any]) -> None:
+        """Add cells, given all their `_fields`."""
+        for name, value in arrays.items():
+            setattr(self, name, np.concatenate([getattr(self, name), value]))
+        self._new_looks(arrays["uid"].size)
+
+    def _born(self, t: int, history: _History, mothers: IntArray) -> IntArray:
+        """Uids of two daughters per mother (pairs in a row), recorded as first seen at frame t."""
+        k = mothers.size
+        new_uid = self.next_uid + np.arange(2 * k, dtype=np.int64)
+        self.next_uid += 2 * k
+        history.divisions.extend(
+            (t, int(m), int(a), int(b))
+            for m, a, b in zip(self.uid[mothers], *new_uid.reshape(k, 2).T, strict=True)
+        )
+        return new_uid
+
+    def _move(self, motility: FloatArray | float) -> None:
+        """One frame of persistent random walk (scaled by motility), drift, jitter and turning."""
+        cfg, rng = self.cfg, self.rng
+        rho = cfg.persistence
+        kick = rng.normal(0, self.step_sd, (self.uid.size, 2))
+        self.vel = rho * self.vel + math.sqrt(1 - rho**2) * kick
+        self.pos += self.vel * motility + np.asarray(cfg.drift, float)
+        if cfg.jitter > 0:
+            self.pos += rng.normal(0, cfg.jitter, 2)
+        self.angle += rng.normal(0, cfg.rotation, self.uid.size)
+
+    def _inset(self) -> FloatArray:
+        """Signed distance of each centre inside the image rectangle (negative outside)."""
+        h, w = self.cfg.height - 1, self.cfg.width - 1
+        y, x = self.pos[:, 0], self.pos[:, 1]
+        inset: FloatArray = np.minimum(np.minimum(y, h - y), np.minimum(x, w - x))
+        return inset
+
+    def _clear(self, extent: FloatArray) -> FloatArray:
+        """How far from the image border a cell of this extent divides: far enough that both
+        daughters are seen just when the mother was, whatever the next step."""
+        cfg = self.cfg
+        clear: FloatArray = (
+            extent
+            + 3 * math.sqrt(2) * self.step_sd
+            + math.hypot(*cfg.drift)
+            + 3 * math.sqrt(2) * cfg.jitter
+        )
+        return clear
+
+
+class _World(_Cells):
+    """Nuclei or whole cells on a torus around the image."""
+
+    _fields = ("uid", "pos", "vel", "r_adult", "r_birth", "age", "aspect", "angle", "bright",
+               "mitosis", "dying", "newborn")  # fmt: skip
+
+    def __init__(self, cfg: SimConfig, rng: np.random.Generator, look_rng: np.random.Generator):
+        super().__init__(cfg, rng, look_rng)
+        r_mean = cfg.diameter / 2
+        extent = r_mean * (1 + 3 * cfg.diameter_cv) * math.sqrt(cfg.aspect[1])
+        extent *= 1 + 3 * cfg.irregularity
+        if cfg.protrusions > 0:
+            extent *= 1 + _SPIKE_LENGTH[1]
+        self.margin = math.ceil(1.5 * extent) + 10  # no imaging knob may change the motion
+        self.size = np.array([cfg.height, cfg.width], float) + 2 * self.margin
+        self.hazard = cfg.division_rate / (1 - cfg.division_rate * cfg.min_cycle)
+        self.growth = max(cfg.min_cycle, 1)  # frames a daughter takes to grow to adult size
+        cycle = 1 / cfg.division_rate if cfg.division_rate > 0 else 0.0
+
+        n = round(cfg.density * self.size.prod() / (math.pi * r_mean**2))
+        self.uid = np.arange(n, dtype=np.int64)
+        self.next_uid = n
+        self.pos = rng.uniform(0, 1, (n, 2)) * self.size - self.margin
+        self.vel = rng.normal(0, self.step_sd, (n, 2))
+        self.r_adult = self._draw_radius(n)
+        self.r_birth = self.r_adult / math.sqrt(2)
+        self.age = np.floor(rng.uniform(0, cycle, n)).astype(np.int64)
+        if cfg.division_rate == 0:
+            self.r_birth = self.r_adult.copy()
+        self.aspect = rng.uniform(*cfg.aspect, n)
+        self.angle = rng.uniform(0, np.pi, n)
+        self.bright = self._lognormal(cfg.brightness_cv, n)
+        self.mitosis = np.zeros(n, np.int64)  # frames into mitosis, 0 = interphase
+        self.dying = np.zeros(n, np.int64)  # frames into dying, 0 = healthy
+        self.newborn = np.zeros(n, bool)  # daughters glow for the first mitosis_frames frames
+        self._new_looks(n)
+        for _ in range(10):
+            self._separate()
+
+    def _draw_radius(self, n: int) -> FloatArray:
+        return self.cfg.diameter / 2 * self._lognormal(self.cfg.diameter_cv, n)
 
     def _grown_radius(self) -> FloatArray:
         """Equivalent radius from growth alone (daughters are born with half the area)."""
@@ -485,13 +732,6 @@ class _World:
         wrapped[wrapped >= self.size] = 0  # np.mod can round up to the period
         self.pos = wrapped - self.margin
 
-    def _inset(self) -> FloatArray:
-        """Signed distance of each centre inside the image rectangle (negative outside)."""
-        h, w = self.cfg.height - 1, self.cfg.width - 1
-        y, x = self.pos[:, 0], self.pos[:, 1]
-        inset: FloatArray = np.minimum(np.minimum(y, h - y), np.minimum(x, w - x))
-        return inset
-
     def snapshot(self) -> _Snapshot:
         cfg = self.cfg
         r = self._radius()
@@ -512,19 +752,13 @@ class _World:
             split=np.zeros(self.uid.size),
         )
 
-    def _keep(self, keep: npt.NDArray[np.bool_]) -> None:
-        for name in ("uid", "pos", "vel", "r_adult", "r_birth", "age", "aspect", "angle",
-                     "bright", "mitosis", "dying", "newborn"):  # fmt: skip
-            setattr(self, name, getattr(self, name)[keep])
-
     def _divide(self, t: int, history: _History) -> None:
         """Replace mothers at the end of mitosis by two daughters (first seen at frame t)."""
         cfg, rng = self.cfg, self.rng
         r = self._radius()
         inset = self._inset()
         # Away from the image border only, so both daughters are seen just when the mother was.
-        clear = r + 3 * math.sqrt(2) * self.step_sd + math.hypot(*cfg.drift)
-        ready = (self.mitosis == cfg.mitosis_frames) & (np.abs(inset) >= clear)
+        ready = (self.mitosis == cfg.mitosis_frames) & (np.abs(inset) >= self._clear(r))
         mothers = np.flatnonzero(ready)
         if mothers.size == 0:
             return
@@ -533,12 +767,7 @@ class _World:
         axis = rng.uniform(0, np.pi, k)
         offset = cfg.birth_spacing * r_birth[::2, None] * np.stack([np.sin(axis), np.cos(axis)], 1)
         pos = np.stack([self.pos[mothers] + offset, self.pos[mothers] - offset], 1).reshape(-1, 2)
-        new_uid = self.next_uid + np.arange(2 * k, dtype=np.int64)
-        self.next_uid += 2 * k
-        history.divisions.extend(
-            (t, int(m), int(a), int(b))
-            for m, a, b in zip(self.uid[mothers], *new_uid.reshape(k, 2).T, strict=True)
-        )
+        new_uid = self._born(t, history, mothers)
         spread = np.hypot(offset[:, 0], offset[:, 1])
         history.splits.extend(
             zip(
@@ -563,6 +792,7 @@ class _World:
         self._keep(~np.isin(np.arange(self.uid.size), mothers))
 
     def _append(self, **arrays: npt.NDArray[Any]) -> None:
+        """Add newborn cells, given all their `_fields` but those of their state."""
         n = arrays["uid"].size
         arrays |= {
             "age": np.zeros(n, np.int64),
@@ -570,9 +800,7 @@ class _World:
             "dying": np.zeros(n, np.int64),
             "newborn": np.ones(n, bool),
         }
-        for name, value in arrays.items():
-            setattr(self, name, np.concatenate([getattr(self, name), value]))
-        self._new_looks(n)
+        super()._append(**arrays)
 
     def step(self, t: int, history: _History) -> None:
         """Advance from frame t - 1 to frame t."""
@@ -597,25 +825,113 @@ class _World:
         self.dying[healthy & ~start & (u_die < cfg.death_rate)] = 1
         self.newborn &= self.age < cfg.mitosis_frames
 
-        rho = cfg.persistence
-        kick = rng.normal(0, self.step_sd, (n, 2))
-        self.vel = rho * self.vel + math.sqrt(1 - rho**2) * kick
         motility = np.where(self.dying > 0, 0.2, np.where(self.mitosis > 0, 0.5, 1.0))
-        self.pos += self.vel * motility[:, None] + np.asarray(cfg.drift, float)
-        self.angle += rng.normal(0, cfg.rotation, n)
+        self._move(motility[:, None])
         self._wrap()
         self._separate()
 
-    def run(self) -> _History:
-        history = _History([self.snapshot()], [], {})
-        for t in range(1, self.cfg.n_frames):
-            self.step(t, history)
-            history.snapshots.append(self.snapshot())
-        _part_mothers(history, self.cfg.anaphase_frames)
-        if self.textures:
-            history.textures = np.stack(self.textures)
-            history.harmonics = np.stack(self.harmonics)
-        return history
+
+class _Colony(_Cells):
+    """Rod-shaped bacteria on the plane around the image, growing into colonies.
+
+    A rod is a capsule of constant width whose length grows by ``2 ** division_rate`` per frame
+    up to its division length (`aspect` times its width, drawn at birth); it then divides at its
+    middle into two rods end to end on its axis, half as long, once the image border leaves both
+    daughters seen just where she was (until then it stops growing). Rods push each other apart
+    (`sim_rods.relax`); those pushed beyond a margin around the image are dropped: they never
+    come back.
+    """
+
+    _fields = ("uid", "pos", "vel", "angle", "radius", "length", "target", "age", "bright")
+
+    def __init__(self, cfg: SimConfig, rng: np.random.Generator, look_rng: np.random.Generator):
+        super().__init__(cfg, rng, look_rng)
+        aspect = sum(cfg.aspect) / 2
+        # The width at which a rod of the mean aspect has the configured diameter at division.
+        width = cfg.diameter * math.sqrt(math.pi / 4 / (aspect - 1 + math.pi / 4))
+        longest = cfg.aspect[1] * width
+        self.margin = longest + 10
+        self.growth = 2.0**cfg.division_rate
+
+        n = round(cfg.density * cfg.height * cfg.width / (math.pi * cfg.diameter**2 / 4))
+        n = max(n, 1) if cfg.density > 0 else 0  # a colony needs a founder, however small the field
+        self.uid = np.arange(n, dtype=np.int64)
+        self.next_uid = n
+        # Founders lie a rod's length inside the image (in a small one, in its middle half),
+        # so that their colonies grow in view.
+        span = np.array([cfg.height - 1, cfg.width - 1], float)
+        inset = np.minimum(longest, span / 4)
+        self.pos = inset + rng.uniform(0, 1, (n, 2)) * (span - 2 * inset)
+        self.vel = rng.normal(0, self.step_sd, (n, 2))
+        self.angle = rng.uniform(0, np.pi, n)
+        self.radius = width / 2 * self._lognormal(cfg.diameter_cv, n)
+        self.target = self._draw_target(self.radius)
+        # Founders at a random point of their cycle, born at half their division length.
+        self.length = self.target / 2 * 2.0 ** rng.uniform(0, 1, n)
+        self.age = np.full(n, cfg.min_cycle, np.int64)
+        self.bright = self._lognormal(cfg.brightness_cv, n)
+        self._new_looks(n)
+        self._relax()
+
+    def _draw_target(self, radius: FloatArray) -> FloatArray:
+        """Division lengths of rods of these radii."""
+        target: FloatArray = 2 * radius * self.rng.uniform(*self.cfg.aspect, radius.size)
+        return target
+
+    def _relax(self) -> None:
+        half = np.maximum(self.length / 2 - self.radius, 0)
+        self.pos, self.angle = relax(self.pos, self.angle, half, self.radius, self.cfg.contact)
+
+    def snapshot(self) -> _Snapshot:
+        n = self.uid.size
+        return _Snapshot(
+            uid=self.uid.copy(),
+            y=self.pos[:, 0].copy(),
+            x=self.pos[:, 1].copy(),
+            a=self.length / 2,
+            b=self.radius.copy(),
+            angle=self.angle.copy(),
+            amp=self.cfg.contrast * self.bright,
+            tex_gain=np.ones(n),
+            irregular=np.ones(n),
+            split=np.zeros(n),
+        )
+
+    def _divide(self, t: int, history: _History) -> None:
+        """Replace rods grown to their division length by two daughters (first seen at t)."""
+        cfg = self.cfg
+        ready = (self.length >= self.target) & (self.age >= cfg.min_cycle)
+        mothers = np.flatnonzero(ready & (np.abs(self._inset()) >= self._clear(self.length / 2)))
+        if mothers.size == 0:
+            return
+        new_uid = self._born(t, history, mothers)
+        angle, centre = self.angle[mothers], self.pos[mothers]
+        quarter = (self.length[mothers] / 4)[:, None] * np.stack([np.sin(angle), np.cos(angle)], 1)
+        radius = np.repeat(self.radius[mothers], 2)
+        bright = np.repeat(self.bright[mothers], 2) * np.exp(self.rng.normal(0, 0.1, radius.size))
+        self._append(
+            uid=new_uid,
+            pos=np.stack([centre + quarter, centre - quarter], 1).reshape(-1, 2),
+            vel=np.repeat(self.vel[mothers], 2, axis=0),
+            angle=np.repeat(angle, 2),
+            radius=radius,
+            length=np.repeat(self.length[mothers] / 2, 2),
+            target=self._draw_target(radius),
+            age=np.zeros(radius.size, np.int64),
+            bright=bright,
+        )
+        self._keep(~np.isin(np.arange(self.uid.size), mothers))
+
+    def step(self, t: int, history: _History) -> None:
+        self.age += 1
+        self._divide(t, history)
+        # A rod that waits at the image border to divide stops growing.
+        self.length = np.minimum(self.length * self.growth, np.maximum(self.target, self.length))
+        self._move(1.0)
+        self._relax()
+        near = self._inset() > -self.margin
+        if not near.all():
+            self._keep(near)
 
 
 def _part_mothers(history: _History, frames: int) -> None:
@@ -730,11 +1046,16 @@ def _ground_truth(
 
 # --- rendering --------------------------------------------------------------------------------
 
+_DOME = 0.85  # a whole cell's brightness falls by this share from its middle to its edge
+_BG_GRAIN = 4.0  # grain of the background's unevenness, in cell diameters
+_BULGE_DIRECTIONS = 256  # directions in which a cell's protrusions are sized up
+
 
 def _render(
     cfg: SimConfig, history: _History, labels: list[IntArray], rng: np.random.Generator
 ) -> tuple[npt.NDArray[Any], npt.NDArray[np.uint16]]:
-    """Draw nuclei, blur, add background and Poisson-Gaussian noise; draw the markers."""
+    """Draw cells, blur (phase contrast: darken and add halos), add the background and
+    Poisson-Gaussian noise; draw the markers."""
     height, width = cfg.height, cfg.width
     dtype = np.dtype(cfg.dtype)
     top = float(np.iinfo(dtype).max)
@@ -748,6 +1069,9 @@ def _render(
     xx = np.arange(width, dtype=np.float32)[None, :] - (width - 1) / 2
     ramp = (yy * math.sin(direction) + xx * math.cos(direction)) / math.hypot(height, width)
     background = (cfg.background * (1 + cfg.background_gradient * ramp)).astype(np.float32)
+    if cfg.background_texture > 0:
+        grain = _BG_GRAIN * cfg.diameter
+        background *= 1 + cfg.background_texture * _smooth_noise(rng, height, width, grain)
 
     noise_var = (cfg.contrast / cfg.snr) ** 2
     gain = cfg.poisson_fraction * noise_var / cfg.background if cfg.background > 0 else 0.0
@@ -755,8 +1079,12 @@ def _render(
 
     for t, cells in enumerate(history.snapshots):
         snap, _ = _bodies(cells)
-        harm = history.harmonics[snap.uid] * snap.irregular[:, None]
-        reach = snap.a * (1 + np.abs(harm).sum(1)) + 2  # beyond it a nucleus is dark
+        outline = _Outline(
+            history.harmonics[snap.uid] * snap.irregular[:, None],
+            history.spikes[snap.uid] * snap.irregular[:, None],
+            history.spike_widths[snap.uid],
+        )
+        reach = snap.a * (1 + outline.bulge()) + 2  # beyond it a cell is dark
         near = np.flatnonzero(
             (snap.y > -reach)
             & (snap.y < height - 1 + reach)
@@ -767,10 +1095,14 @@ def _render(
         canvas = np.zeros((height + 2 * pad, width + 2 * pad), np.float32)
         if near.size:
             amp = snap.amp[near] * math.exp(-cfg.bleach * t)
-            _draw_nuclei(canvas, pad, snap, near, amp, harm[near], history.textures)
+            _draw_cells(canvas, pad, snap, near, amp, outline[near], history.textures, cfg.body)
         image = canvas[pad : pad + height, pad : pad + width]
         if cfg.blur > 0:
             image = ndi.gaussian_filter(image, cfg.blur, mode="nearest")
+        if cfg.modality == "phase":
+            spread = ndi.gaussian_filter(canvas, cfg.halo_width * cfg.diameter) - canvas
+            halo = np.maximum(spread[pad : pad + height, pad : pad + width], 0)
+            image = cfg.halo * halo - image
         image = image + background
         if gain > 0:
             image = (rng.poisson(np.maximum(image, 0) / gain) * gain).astype(np.float32)
@@ -779,8 +1111,64 @@ def _render(
         frames[t] = np.clip(np.rint(image), 0, top)
         seen = np.flatnonzero(labels[t])
         if seen.size:
-            _draw_markers(markers[t], cells, seen, labels[t][seen], cfg.marker_scale)
+            _draw_markers(markers[t], cells, seen, labels[t][seen], cfg.marker_scale, cfg.body)
     return frames, markers
+
+
+def _smooth_noise(rng: np.random.Generator, height: int, width: int, grain: float) -> Floats:
+    """A smooth random field of mean 0 and standard deviation 1 over the image: white noise on
+    a grid of step `grain` px, interpolated (cubic)."""
+    step = max(grain, 1.0)
+    coarse = rng.standard_normal((math.ceil(height / step) + 4, math.ceil(width / step) + 4))
+    fine = ndi.zoom(coarse, step, order=3, mode="reflect", grid_mode=True)
+    skip = 2 * round(step)  # the border, where the interpolation bends
+    field: Floats = fine[skip : skip + height, skip : skip + width].astype(np.float32)
+    field -= field.mean()
+    field /= max(float(field.std()), 1e-9)
+    return field
+
+
+@dataclass
+class _Outline:
+    """Boundaries of some cells: complex amplitudes of their harmonics 2, 3, 4 (n x 3),
+    protrusions (n x slots: reach in radii times direction) and their angular widths."""
+
+    harm: npt.NDArray[np.complex128]
+    spikes: npt.NDArray[np.complex128]
+    widths: FloatArray
+
+    def __getitem__(self, idx: IntArray) -> _Outline:
+        return _Outline(self.harm[idx], self.spikes[idx], self.widths[idx])
+
+    def bulge(self) -> FloatArray:
+        """How far each boundary can reach beyond the unit circle: its harmonics at most, and
+        its protrusions at their furthest (read off _BULGE_DIRECTIONS directions, since two
+        may overlap)."""
+        bulge: FloatArray = np.abs(self.harm).sum(1)
+        if self.spikes.shape[1]:
+            around = np.exp(2j * np.pi * np.arange(_BULGE_DIRECTIONS) / _BULGE_DIRECTIONS)
+            reach = self._spiked(self.spikes[:, None], self.widths[:, None], around[:, None])
+            bulge = bulge + reach.max(1)
+        return bulge
+
+    def edge(self, k: IntArray, w: Floats) -> Floats:
+        """Radius of the boundary of cell k in each pixel's direction w = e^(i theta)."""
+        w2 = w * w
+        h = self.harm.astype(np.complex64)[k]
+        edge: Floats = 1 + (h[:, 0] * w2 + h[:, 1] * w2 * w + h[:, 2] * w2 * w2).real
+        if self.spikes.shape[1]:
+            spikes, widths = self.spikes.astype(np.complex64)[k], self.widths.astype(np.float32)[k]
+            edge = edge + self._spiked(spikes, widths, w[:, None])
+        return edge
+
+    @staticmethod
+    def _spiked(spikes: npt.NDArray[Any], widths: npt.NDArray[Any], w: npt.NDArray[Any]) -> Floats:
+        """How far protrusions (last axis) reach beyond the unit circle in directions w: each a
+        von Mises bump of its angular width about its direction, summed."""
+        reach = np.abs(spikes)
+        towards = (w * spikes.conj()).real / np.maximum(reach, 1e-6)  # cos of the angle between
+        out: Floats = (reach * np.exp((towards - 1) / widths**2)).sum(-1)
+        return out
 
 
 def _local_coords(
@@ -802,35 +1190,51 @@ def _local_coords(
     return iy - half, ix - half, dy, dx, u, v
 
 
-def _draw_nuclei(
+def _radius2(u: Floats, v: Floats, a: FloatArray, b: FloatArray, body: str) -> Floats:
+    """Squared distance of pixels from their cell's centre in units of its boundary, from their
+    coordinates (u, v) along its axes in semi-axis units: an ellipse or, for rods, a capsule (a
+    segment of half length a - b swept by a disc of radius b)."""
+    if body != "rod":
+        r2: Floats = u * u + v * v
+        return r2
+    a32, b32 = (s.astype(np.float32)[:, None, None] for s in (a, b))
+    along = np.maximum(np.abs(u) * a32 - (a32 - b32), 0) / b32
+    r2 = along * along + v * v
+    return r2
+
+
+def _draw_cells(
     canvas: npt.NDArray[np.float32],
     pad: int,
     snap: _Snapshot,
     idx: IntArray,
     amp: FloatArray,
-    harm: npt.NDArray[np.complex128],
+    outline: _Outline,
     textures: npt.NDArray[np.float32],
+    body: str,
 ) -> None:
-    """Draw the nuclei idx of a snapshot into a canvas padded by pad pixels on every side."""
+    """Draw the cells idx of a snapshot, whose `outline` is given, into a canvas padded by pad
+    pixels on every side."""
     a, b = snap.a[idx], snap.b[idx]
-    bulge = np.abs(harm).sum(1)
+    bulge = outline.bulge()
     half = math.ceil(float((a * (1 + bulge)).max())) + 2
     top, left, _, _, u, v = _local_coords(snap.y[idx], snap.x[idx], a, b, snap.angle[idx], half)
-    rho = np.sqrt(u * u + v * v)
-    r_eq = np.sqrt(a * b)
+    rho = np.sqrt(_radius2(u, v, a, b, body))
+    scale = b if body == "rod" else np.sqrt(a * b)  # px per unit of rho at the boundary
     # Shade only the pixels that can be lit: most of each window is dark.
-    k, i, j = np.nonzero(rho < (1 + bulge + 0.5 / r_eq).astype(np.float32)[:, None, None])
+    k, i, j = np.nonzero(rho < (1 + bulge + 0.5 / scale).astype(np.float32)[:, None, None])
     u, v, rho = u[k, i, j], v[k, i, j], rho[k, i, j]
     w = (u + 1j * v) / np.maximum(rho, 1e-6)  # e^(i theta)
-    w2 = w * w
-    h = harm.astype(np.complex64)[k]
-    edge = 1 + (h[:, 0] * w2 + h[:, 1] * w2 * w + h[:, 2] * w2 * w2).real
-    inside = np.clip((edge - rho) * r_eq.astype(np.float32)[k] + 0.5, 0, 1)  # one-pixel soft edge
+    edge = outline.edge(k, w)
+    inside = np.clip((edge - rho) * scale.astype(np.float32)[k] + 0.5, 0, 1)  # one-pixel soft edge
     tex = _sample(textures, snap.uid[idx][k], u, v)
     gain = snap.tex_gain[idx].astype(np.float32)[k]
     side = 2 * half + 1
     value = np.zeros((idx.size, side, side), np.float32)
-    value[k, i, j] = amp.astype(np.float32)[k] * inside * np.maximum(1 + gain * tex, 0)
+    lit = amp.astype(np.float32)[k] * inside * np.maximum(1 + gain * tex, 0)
+    if body == "cytoplasm":  # as bright as it is thick: a dome of mean 1 over an ellipse
+        lit *= np.maximum(1 - _DOME * rho / edge, 0) / (1 - 2 * _DOME / 3)
+    value[k, i, j] = lit
     for n, (y0, x0) in enumerate(zip((top + pad).tolist(), (left + pad).tolist(), strict=True)):
         window = canvas[y0 : y0 + side, x0 : x0 + side]
         np.maximum(window, value[n], out=window)
@@ -853,9 +1257,15 @@ def _sample(patches: npt.NDArray[np.float32], cell: IntArray, u: Floats, v: Floa
 
 
 def _draw_markers(
-    frame: npt.NDArray[np.uint16], snap: _Snapshot, idx: IntArray, labels: IntArray, scale: float
+    frame: npt.NDArray[np.uint16],
+    snap: _Snapshot,
+    idx: IntArray,
+    labels: IntArray,
+    scale: float,
+    body: str,
 ) -> None:
-    """Shrunk nucleus ellipses, cut symmetrically at the border so their centroids stay put."""
+    """Shrunk cell ellipses (rods: capsules), without protrusions, cut symmetrically at the
+    border so that their centroids stay put."""
     height, width = frame.shape
     y, x = snap.y[idx], snap.x[idx]
     a, b = snap.a[idx] * scale, snap.b[idx] * scale
@@ -864,7 +1274,9 @@ def _draw_markers(
     ry = (np.minimum(np.minimum(a + 1, y), height - 1 - y) + 1e-6).astype(np.float32)
     rx = (np.minimum(np.minimum(a + 1, x), width - 1 - x) + 1e-6).astype(np.float32)
     blob = (
-        (u * u + v * v <= 1) & (np.abs(dy) <= ry[:, None, None]) & (np.abs(dx) <= rx[:, None, None])
+        (_radius2(u, v, a, b, body) <= 1)
+        & (np.abs(dy) <= ry[:, None, None])
+        & (np.abs(dx) <= rx[:, None, None])
     )
     # The pixel nearest to the centre always belongs to the marker, however small the nucleus.
     blob[np.arange(idx.size), np.abs(dy[:, :, 0]).argmin(1), np.abs(dx[:, 0, :]).argmin(1)] = True
