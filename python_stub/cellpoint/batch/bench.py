@@ -1,6 +1,7 @@
 """Figures for `track_many`: stacks a minute on this machine's local Dask cluster.
 
-    python -m cellpoint.batch.bench [--quick] [--stacks N] [--frames T] [--side S] [--plate N]
+    python -m cellpoint.batch.bench [--quick] [--stacks N] [--frames T] [--side S]
+                                    [--plate N] [--plate-frames T] [--plate-side S]
 
 Throughput: N simulated stacks (the "small" preset: T frames of S x S, uint8 TIFFs), tracked by
 `track_many` with 1 worker on 1 onnxruntime thread, 1 worker on every core, and a worker per
@@ -37,7 +38,6 @@ from .run import MANIFEST, STACK_RECORD, track_many
 
 SEED = 30_000
 DISTINCT = 8  # distinct simulated stacks of a plate; the rest are copies
-PLATE_FRAMES, PLATE_SIDE = 100, 512
 
 
 def write_stacks(folder: Path, n: int, frames: int, side: int) -> list[Path]:
@@ -133,8 +133,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="4 stacks of 20 x 256 x 256")
     parser.add_argument("--stacks", type=int, default=8)
     parser.add_argument("--frames", type=int, default=50)
-    parser.add_argument("--side", type=int, default=512)
+    parser.add_argument("--side", type=int, default=256)
     parser.add_argument("--plate", type=int, default=0, help="stacks of the command-line run")
+    parser.add_argument("--plate-frames", type=int, default=100)
+    parser.add_argument("--plate-side", type=int, default=512)
     args = parser.parse_args(argv)
     if args.quick:
         args.stacks, args.frames, args.side = 4, 20, 256
@@ -152,9 +154,10 @@ def main(argv: list[str] | None = None) -> None:
             row["x 1 worker, 1 thread"] = round(row["stacks/min"] / base, 2)
         if args.plate:
             (folder / "plate").mkdir()
-            plate_paths = write_stacks(folder / "plate", args.plate, PLATE_FRAMES, PLATE_SIDE)
+            frames, side = args.plate_frames, args.plate_side
+            plate_paths = write_stacks(folder / "plate", args.plate, frames, side)
             print(f"plate of {args.plate} stacks ...", file=sys.stderr, flush=True)
-            rows.append(plate(folder, plate_paths, diameter, PLATE_FRAMES, PLATE_SIDE))
+            rows.append(plate(folder, plate_paths, diameter, frames, side))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     sequence = f"{args.stacks} stacks of {args.frames} x {args.side} x {args.side} uint8"
