@@ -21,13 +21,14 @@ export interface WasmRuntime {
   readonly wasm: string;
 }
 
-/** Threads where the settings leave it to the engine: the cores the browser reports, at most
- * this many (onnxruntime's own pool gains little beyond). */
-export const MAX_AUTO_THREADS = 8;
+/** Threads where the settings leave it to the engine: half the cores the browser reports (the
+ * page, the kernel and the server need the rest: on 2 cores a second thread made tracking
+ * slower, `make bench`), at most this many, as onnxruntime-web's own default. */
+export const MAX_AUTO_THREADS = 4;
 
 /**
- * The threads a run gets: `wanted` (at most the cores the browser reports; 0: every core, up
- * to MAX_AUTO_THREADS) where the page is cross-origin isolated and the runtime's files are served
+ * The threads a run gets: `wanted` (at most the cores the browser reports; 0: half of them,
+ * up to MAX_AUTO_THREADS) where the page is cross-origin isolated and the runtime's files are served
  * apart, else one, and why. Threads share memory through SharedArrayBuffer, which only
  * cross-origin isolated pages have.
  */
@@ -55,6 +56,11 @@ export function wasmThreads(
     ?.hardwareConcurrency;
   const available = Math.max(cores ?? 1, 1);
   // More threads than cores only wait on each other.
-  const threads = wanted > 1 ? Math.min(wanted, available) : Math.min(available, MAX_AUTO_THREADS);
-  return { threads, crossOriginIsolated: isolated, reason: threads > 1 ? null : 'one core' };
+  const half = Math.min(Math.ceil(available / 2), MAX_AUTO_THREADS);
+  const threads = wanted > 1 ? Math.min(wanted, available) : half;
+  const reason =
+    threads > 1
+      ? null
+      : `the browser reports ${available} core${available > 1 ? 's' : ''}: the engine takes half, the page the rest`;
+  return { threads, crossOriginIsolated: isolated, reason };
 }
