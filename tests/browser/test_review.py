@@ -10,6 +10,7 @@ import json
 import re
 
 import pytest
+from cellpoint.io.result import TrackingResult
 from playwright.sync_api import Page, expect
 
 from .conftest import artifact, open_notebook, output, run_cell, wait_for_output, write_notebook
@@ -120,6 +121,13 @@ def test_review_round_trip(page: Page, lab_server: LabServer) -> None:
     )
     run_cell(page, 4)
     wait_for_output(page, 4, "EXPORT HAS THE DECISIONS")
+    # A GEFF store (written by the kernel, in a folder of the path): the decisions in it too.
+    viewer.locator("input.export-path").fill("reviewed.geff")
+    viewer.locator("input.export-path").dispatch_event("change")
+    viewer.locator("button[data-export=geff]").click()
+    expect(viewer.locator("[role=status]")).to_contain_text("exported GEFF", timeout=30_000)
+    store = TrackingResult.read(lab_server.root / "reviewed.geff")
+    assert store.divisions.set_index("parent_id")["status"][first] == "rejected"
     viewer.locator("input.export-path").fill("reviewed-view.png")
     viewer.locator("input.export-path").dispatch_event("change")
     viewer.locator("button[data-export=png]").click()

@@ -40,13 +40,17 @@ SEED = 30_000
 DISTINCT = 8  # distinct simulated stacks of a plate; the rest are copies
 
 
-def write_stacks(folder: Path, n: int, frames: int, side: int) -> list[Path]:
-    """`n` TIFF stacks; at most DISTINCT distinct ones, the others copies of them."""
+def write_stacks(
+    folder: Path, n: int, frames: int, side: int, density: float | None = None
+) -> list[Path]:
+    """`n` TIFF stacks of the "small" preset (`density`: its share of the field covered by
+    cells, where given); at most DISTINCT distinct ones, the others copies of them."""
+    more = {} if density is None else {"density": density}
     paths: list[Path] = []
     for i in range(n):
         path = folder / f"well-{i:03d}.tif"
         if i < DISTINCT:
-            seq = simulate("small", seed=SEED + i, n_frames=frames, height=side, width=side)
+            seq = simulate("small", seed=SEED + i, n_frames=frames, height=side, width=side, **more)
             tifffile.imwrite(path, seq.frames)
         else:
             os.link(paths[i % DISTINCT], path)
@@ -107,14 +111,20 @@ def plate(
     return {
         "plate": f"{len(paths)} stacks of {frames} x {side} x {side}, command line, "
         "interrupted once",
+        "cells a frame (first stack, mean)": _cells(paths[0]),
         "exit status (interrupted, resumed)": (first.returncode, second.returncode),
-        "done at the interrupt": at_interrupt,
-        "skipped when resumed": skipped,
+        "done when interrupted (manifest)": at_interrupt,
+        "written before the rerun, skipped by it": skipped,
         "complete tables": complete,
         "stack folders": len(folders),
         "seconds, both runs": round(seconds, 1),
         "stacks/min": round(len(paths) / seconds * 60, 2),
     }
+
+
+def _cells(stack: Path) -> float:
+    result = TrackingResult.read(stack.parent.parent / "plate-out" / stack.stem)
+    return round(float(result.tracks.groupby("t").size().mean()), 1)
 
 
 def _done(out: Path) -> list[str]:
@@ -137,6 +147,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--plate", type=int, default=0, help="stacks of the command-line run")
     parser.add_argument("--plate-frames", type=int, default=100)
     parser.add_argument("--plate-side", type=int, default=512)
+    parser.add_argument(
+        "--plate-density", type=float, help="share of the field covered by cells (small: 0.15)"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.stacks, args.frames, args.side = 4, 20, 256
@@ -155,7 +168,9 @@ def main(argv: list[str] | None = None) -> None:
         if args.plate:
             (folder / "plate").mkdir()
             frames, side = args.plate_frames, args.plate_side
-            plate_paths = write_stacks(folder / "plate", args.plate, frames, side)
+            plate_paths = write_stacks(
+                folder / "plate", args.plate, frames, side, args.plate_density
+            )
             print(f"plate of {args.plate} stacks ...", file=sys.stderr, flush=True)
             rows.append(plate(folder, plate_paths, diameter, frames, side))
     finally:
