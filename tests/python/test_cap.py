@@ -27,13 +27,14 @@ from cellpoint.cap.encoder import Encoder
 from cellpoint.cap.export import export, load_encoder, load_sisters
 from cellpoint.cap.losses import focal_loss, heatmap_target, tracker_loss
 from cellpoint.cap.sisters import SisterHead, sister_pairs, sister_target
+from cellpoint.cap.sources import sim_source
 from cellpoint.cap.tracker import Tracker, TrackerConfig, correlation, pyramid
 from cellpoint.cap.validate import validation_sets
 from cellpoint.engine.infer import OnnxCap
-from cellpoint.engine.preprocess import Geometry
+from cellpoint.engine.preprocess import CANONICAL_DIAMETER, Geometry
 from cellpoint.engine.raw import find_sisters
 from cellpoint.eval.heldout import HELD_OUT_SEEDS, held_out_seeds
-from cellpoint.eval.sim import simulate
+from cellpoint.eval.sim import PRESETS, simulate
 from cellpoint.io.frames import FrameStack
 from torch.nn import functional as fn
 from tracked import tracked
@@ -139,6 +140,14 @@ def _division_source() -> Source:
     seq = simulate("small", seed=4, division_rate=0.05, n_frames=30)
     assert len(seq.divisions) > 0
     return Source("sim", seq.frames, seq.tracks, seq.lineage, seq.config.diameter)
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_simulator_preset_makes_training_windows_at_the_models_scale(preset: str) -> None:
+    source = sim_source(np.random.default_rng(3), crop=64, frames=6, bases=(preset,))
+    assert source.frames.shape == (6, 84, 84)
+    assert source.diameter == pytest.approx(CANONICAL_DIAMETER, rel=0.25)
+    assert set(source.lineage["track_id"]) == set(source.tracks["track_id"])
 
 
 def test_aeg_places_windows_around_divisions() -> None:

@@ -50,6 +50,7 @@ def sim_source(
         diameter=diameter,
         blur=base.blur * shrink,
         drift=(base.drift[0] * shrink, base.drift[1] * shrink),
+        jitter=base.jitter * shrink,
         density=min(0.5, base.density * float(np.exp(rng.uniform(-0.5, 0.7)))),
         speed=base.speed * float(np.exp(rng.uniform(-0.5, 0.8))),
         division_rate=min(0.9 / base.min_cycle, max(base.division_rate, 0.01) * 2),

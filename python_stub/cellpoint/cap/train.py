@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..eval.sim import PRESETS
 from .data import Source, Window, make_window
 from .encoder import Encoder
 from .export import load_sisters
@@ -407,7 +408,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--real-share", type=float, default=0.5)
     parser.add_argument(
         "--sim-presets", default=",".join(SIM_BASES),
-        help="simulator presets drawn from (comma-separated; repeat one to draw it more often)",
+        help="simulator presets drawn from (comma-separated; repeat one to draw it more often; "
+        "the default is the shipped model's nuclei; add phase_bacteria,cytoplasm for others)",
     )  # fmt: skip
     parser.add_argument("--match-weight", type=float, default=0.5)
     parser.add_argument("--vis-weight", type=float, default=1.0)
@@ -443,9 +445,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.steps < 3:
         parser.error("--steps: the one-cycle schedule needs at least 3 steps")
-    unknown = set(args.sim_presets.split(",")) - set(SIM_BASES)
+    unknown = set(args.sim_presets.split(",")) - set(PRESETS)
     if unknown:
-        parser.error(f"--sim-presets: unknown {sorted(unknown)}; choose from {list(SIM_BASES)}")
+        parser.error(f"--sim-presets: unknown {sorted(unknown)}; choose from {list(PRESETS)}")
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
