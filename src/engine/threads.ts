@@ -58,9 +58,8 @@ export function wasmThreads(
   // More threads than cores only wait on each other.
   const half = Math.min(Math.ceil(available / 2), MAX_AUTO_THREADS);
   const threads = wanted > 1 ? Math.min(wanted, available) : half;
+  const said = `the browser reports ${available} core${available > 1 ? 's' : ''}`;
   const reason =
-    threads > 1
-      ? null
-      : `the browser reports ${available} core${available > 1 ? 's' : ''}: the engine takes half, the page the rest`;
+    threads > 1 ? null : wanted > 1 ? said : `${said}: the engine takes half, the page the rest`;
   return { threads, crossOriginIsolated: isolated, reason };
 }

@@ -278,6 +278,11 @@ describe('WebAssembly threads', () => {
     expect(wasmThreads(0, runtime, isolated(64)).threads).toBe(MAX_AUTO_THREADS);
     expect(wasmThreads(2, runtime, isolated(4)).threads).toBe(2);
     expect(wasmThreads(3, runtime, isolated(2)).threads).toBe(2); // no more than the cores
+    expect(wasmThreads(2, runtime, isolated(1))).toEqual({
+      threads: 1,
+      crossOriginIsolated: true,
+      reason: 'the browser reports 1 core'
+    });
     expect(wasmThreads(0, runtime, isolated()).threads).toBe(1); // cores unknown
   });
 });
