@@ -415,7 +415,7 @@ def track_stack(
             if done is None:
                 raise
             return asdict(done) | {"skipped": True}  # another attempt finished first
-        _flush(target.parent)
+        _fsync(target.parent)  # the rename itself
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return record
@@ -440,14 +440,18 @@ def _write_json(path: Path, content: Any) -> None:
 
 
 def _flush(folder: Path) -> None:
-    """Everything under `folder` on disk, so that a stack's folder that survives a crash of its
-    machine is whole."""
+    """Everything under `folder` (this stack's own, which nothing else writes) on disk, so that
+    a stack's folder that survives a crash of its machine is whole."""
     for path in [*sorted(folder.rglob("*"), reverse=True), folder]:
-        descriptor = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        _fsync(path)
+
+
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _worker_progress(topic: str | None, name: str, total: int) -> Callable[[int, int], None]:
