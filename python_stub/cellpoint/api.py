@@ -7,10 +7,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-import numpy as np
-
 from .engine.infer import Lineage, OnnxCap, check_lineage, track_kernel
-from .engine.preprocess import estimate_diameter
+from .engine.preprocess import estimate_stack_diameter
 from .engine.raw import RawParams
 from .engine.tiling import needs_tiles, plan_tiles, track_tiled
 from .io.frames import FrameStack
@@ -134,8 +132,7 @@ def track(
             f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}"
         )
     if diameter is None:
-        picks = sorted({0, len(frames) // 2, len(frames) - 1})
-        diameter = float(np.median([estimate_diameter(frames[t]) for t in picks]))
+        diameter = estimate_stack_diameter(frames)
     passed: dict[str, Any] = {
         "window": window,
         "detection_threshold": detection_threshold,

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..engine.preprocess import CANONICAL_DIAMETER, estimate_diameter
+from ..engine.preprocess import CANONICAL_DIAMETER, estimate_stack_diameter
 from ..io.frames import FrameStack
 from ..io.result import TrackingResult
 
@@ -273,9 +273,7 @@ def _open_zarr(path: Path, diameter: float | None) -> OpenedStack:
         small = next((lv for lv in levels if max(h, w) / factor[lv.path] <= ESTIMATE_SIDE), None)
         small = small or levels[-1]
         sample = FrameStack(_squeezed(node[small.path], axes))
-        picks = sorted({0, t // 2, t - 1})
-        diameter = float(np.median([estimate_diameter(sample[i]) for i in picks]))
-        diameter *= factor[small.path]
+        diameter = estimate_stack_diameter(sample) * factor[small.path]
     # The coarsest level where a cell is at least the model's working size.
     fitting = [lv for lv in levels if diameter / factor[lv.path] >= CANONICAL_DIAMETER]
     level = max(fitting, key=lambda lv: factor[lv.path]) if fitting else levels[0]

@@ -45,6 +45,8 @@ MANIFEST = "manifest.json"
 STACK_RECORD = "stack.json"
 LOCK = ".cellpoint.lock"
 FORMATS = ("parquet", "csv", "ctc", "geff")
+# Where each format beside the Parquet tables goes in a stack's folder.
+OUTPUT_OF = {"csv": "csv/", "ctc": "ctc/", "geff": "result.geff"}
 # What `track()` options a batch passes on: RAW's parameters, the diameter, the lineage step and
 # the tiling of large frames.
 TRACK_OPTIONS = ("diameter", "lineage", "tile", *RawParams.__dataclass_fields__)
@@ -283,8 +285,7 @@ def _finished(
 
 
 def _formats_of(record: StackReport) -> list[str]:
-    names = {"csv/": "csv", "ctc/": "ctc", "result.geff": "geff"}
-    return [names[o] for o in record.outputs if o in names]
+    return [f for f, output in OUTPUT_OF.items() if output in record.outputs]
 
 
 def _run(
@@ -422,16 +423,12 @@ def track_stack(
 
 
 def _write_formats(result: TrackingResult, folder: Path, formats: Sequence[str]) -> list[str]:
+    writers = {"csv": result.to_csv, "ctc": result.to_ctc, "geff": result.to_geff}
     outputs = []
-    if "csv" in formats:
-        result.to_csv(folder / "csv")
-        outputs.append("csv/")
-    if "ctc" in formats:
-        result.to_ctc(folder / "ctc")
-        outputs.append("ctc/")
-    if "geff" in formats:
-        result.to_geff(folder / "result.geff")
-        outputs.append("result.geff")
+    for fmt, output in OUTPUT_OF.items():
+        if fmt in formats:
+            writers[fmt](folder / output.rstrip("/"))
+            outputs.append(output)
     return outputs
 
 

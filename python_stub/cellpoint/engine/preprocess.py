@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from ..io.frames import FrameStack
+
 CANONICAL_DIAMETER = 24.0  # nucleus diameter, in model pixels, the network is trained for
 PAD_MULTIPLE = 16
 FEATURE_STRIDE = 4  # model pixels per feature-map pixel (the encoder's output stride)
@@ -177,3 +179,9 @@ def estimate_diameter(frame: npt.NDArray[np.generic]) -> float:
         raise ValueError("no nucleus-like object found to estimate the diameter: pass diameter=")
     areas = areas[areas >= 0.2 * np.percentile(areas, 90)]
     return float(2 * np.sqrt(np.median(areas) / np.pi) * factor)
+
+
+def estimate_stack_diameter(frames: FrameStack) -> float:
+    """`estimate_diameter`'s median over a stack's first, middle and last frames."""
+    picks = sorted({0, len(frames) // 2, len(frames) - 1})
+    return float(np.median([estimate_diameter(frames[t]) for t in picks]))
