@@ -8,7 +8,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from .engine.infer import Lineage, OnnxCap, check_lineage, track_kernel
-from .engine.preprocess import estimate_stack_diameter
+from .engine.preprocess import (
+    check_polarity,
+    estimate_stack_cell_size,
+    estimate_stack_polarity,
+)
 from .engine.raw import RawParams
 from .engine.tiling import needs_tiles, plan_tiles, track_tiled
 from .io.frames import FrameStack
@@ -26,6 +30,7 @@ def track(
     stack: Any,
     *,
     diameter: float | None = None,
+    polarity: Literal["auto", "bright", "dark"] = "auto",
     backend: Literal["kernel"],
     window: int | None = None,
     detection_threshold: float | None = None,
@@ -47,6 +52,7 @@ def track(
     stack: Any,
     *,
     diameter: float | None = None,
+    polarity: Literal["auto", "bright", "dark"] = "auto",
     backend: Backend = "auto",
     window: int | None = None,
     detection_threshold: float | None = None,
@@ -67,6 +73,7 @@ def track(
     stack: Any,
     *,
     diameter: float | None = None,
+    polarity: Literal["auto", "bright", "dark"] = "auto",
     backend: Backend = "auto",
     window: int | None = None,
     detection_threshold: float | None = None,
@@ -85,7 +92,12 @@ def track(
 
     stack: numpy (T, H, W) or (T, H, W, C) array, list of 2D arrays, or a dask / zarr array
         (read a frame at a time, never loaded whole).
-    diameter: typical nucleus diameter in pixels; estimated from the frames when omitted.
+    diameter: a typical cell's diameter in pixels (of a circle of its area: a rod's is about
+        the square root of its length times its width); estimated from the frames when
+        omitted, with the cells' length and width (`res.metadata["cell_size"]`).
+    polarity: "bright" for cells brighter than the background (fluorescence), "dark" for
+        darker ones (phase contrast, brightfield: the network sees them negated); "auto"
+        (default) tells them apart from the frames. `res.metadata["polarity"]` says which.
     backend: "browser" runs the model in the attached JupyterLab (WebGPU, else WebAssembly),
         with a progress bar under the cell; "kernel" in this Python process with onnxruntime;
         "auto" (default) in the browser when a JupyterLab with cellpoint answers, else in the
@@ -131,8 +143,12 @@ def track(
         raise ValueError(
             f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}"
         )
+    polarity = estimate_stack_polarity(frames) if polarity == "auto" else check_polarity(polarity)
+    estimated: dict[str, Any] = {}
     if diameter is None:
-        diameter = estimate_stack_diameter(frames)
+        size = estimate_stack_cell_size(frames, polarity)
+        diameter = size.diameter
+        estimated = {"cell_size": size.describe()}
     passed: dict[str, Any] = {
         "window": window,
         "detection_threshold": detection_threshold,
@@ -165,11 +181,15 @@ def track(
                 model=model,
                 on_progress=reporter,
                 lineage=lineage,
+                polarity=polarity,
             )
         else:
-            result = track_kernel(frames, diameter, params, model, reporter, lineage=lineage)
+            result = track_kernel(
+                frames, diameter, params, model, reporter, lineage=lineage, polarity=polarity
+            )
         if text:
             text.close()
+        result.metadata.update(estimated)
         return result
 
     # Frames to tile go to the kernel: the browser tracks whole frames only.
@@ -188,7 +208,14 @@ def track(
     from .job.job import TrackingJob, run
 
     job = TrackingJob(
-        frames, diameter, requested, browser_backend, lineage=lineage, threads=threads
+        frames,
+        diameter,
+        requested,
+        browser_backend,
+        lineage=lineage,
+        threads=threads,
+        polarity=polarity,
+        metadata=estimated,
     )
     return run(job, fallback=track_here if backend == "auto" else None, review=review)
 

@@ -44,7 +44,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,22 +62,66 @@ from .engine.infer import (
     run_kernel,
     track_kernel,
 )
-from .engine.preprocess import FEATURE_STRIDE, Geometry
+from .engine.preprocess import FEATURE_STRIDE, Geometry, Polarity
 from .engine.raw import RawParams
 from .engine.tiling import track_tiled
 from .eval.baseline import track_baseline
-from .eval.heldout import HELD_OUT_SEEDS, REAL_SEQUENCES, data_dir, held_out_real, whole_real
+from .eval.heldout import (
+    BACTERIA,
+    CYTOPLASM,
+    DENSE_COLONY,
+    HELD_OUT_SEEDS,
+    MODALITIES,
+    NUCLEI,
+    PHASE_CONTRAST,
+    REAL_SEQUENCES,
+    data_dir,
+    held_out_real,
+    whole_real,
+)
 from .eval.metrics import GroundTruth, evaluate
 from .eval.sim import PRESETS, SimulatedSequence, simulate
 from .io.frames import FrameStack
 from .io.result import TrackingResult
 
-# Held-out simulated sequences: preset -> (seed, quick overrides).
-ACCURACY_SIMS: dict[str, tuple[int, dict[str, Any]]] = {
-    "small": (HELD_OUT_SEEDS["small"], {}),
-    "hard": (HELD_OUT_SEEDS["hard"], {"n_frames": 24}),
+
+@dataclass(frozen=True)
+class SimCase:
+    """A held-out simulated sequence: a preset, a seed no training draws, what it shows."""
+
+    preset: str
+    seed: int
+    modality: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    quick: dict[str, Any] = field(default_factory=dict)  # overrides of --quick
+
+
+ACCURACY_SIMS: dict[str, SimCase] = {
+    "small": SimCase("small", HELD_OUT_SEEDS["small"], NUCLEI),
+    "hard": SimCase("hard", HELD_OUT_SEEDS["hard"], NUCLEI, quick={"n_frames": 24}),
     # full: 92 x 1024 x 1024, as Fluo-N2DH-GOWT1
-    "gowt1": (HELD_OUT_SEEDS["gowt1"], {"n_frames": 24}),
+    "gowt1": SimCase("gowt1", HELD_OUT_SEEDS["gowt1"], NUCLEI, quick={"n_frames": 24}),
+    # 30 frames of 1305 x 1009: a few rods growing to ~33, as the shared E. coli colony
+    "phase_bacteria": SimCase(
+        "phase_bacteria",
+        HELD_OUT_SEEDS["phase_bacteria"],
+        BACTERIA,
+        quick={"n_frames": 12, "height": 512, "width": 512, "density": 0.01},
+    ),
+    "cytoplasm": SimCase(
+        "cytoplasm", HELD_OUT_SEEDS["cytoplasm"], CYTOPLASM, quick={"n_frames": 12}
+    ),
+    "phase_cells": SimCase(
+        "phase_cells", HELD_OUT_SEEDS["phase_cells"], PHASE_CONTRAST, quick={"n_frames": 12}
+    ),
+    # The colony grown on to ~420 rods in its last frame, as the real one at its frame 53
+    "dense_colony": SimCase(
+        "phase_bacteria",
+        HELD_OUT_SEEDS["dense_colony"],
+        DENSE_COLONY,
+        overrides={"n_frames": 53, "density": 0.004},
+        quick={"n_frames": 16, "height": 384, "width": 384, "density": 0.08},
+    ),
 }
 SPEED_SEED = 20_001
 SPEED_FRAMES = (24, 48, 92)
@@ -120,6 +164,8 @@ class Dataset:
     frames: npt.NDArray[Any]
     truth: GroundTruth
     diameter: float
+    polarity: Polarity
+    modality: str
 
 
 @dataclass
@@ -135,29 +181,29 @@ class Bench:
 
 
 def sim_datasets(presets: Sequence[str], quick: bool, max_frames: int | None) -> Iterator[Dataset]:
-    for preset in presets:
-        if preset not in ACCURACY_SIMS:
-            raise ValueError(f"no held-out sequence for preset {preset!r}: {sorted(ACCURACY_SIMS)}")
-        seed, quick_overrides = ACCURACY_SIMS[preset]
-        overrides = dict(quick_overrides) if quick else {}
-        n_frames = int(overrides.get("n_frames", PRESETS[preset].n_frames))
+    for name in presets:
+        if name not in ACCURACY_SIMS:
+            raise ValueError(f"no held-out sequence named {name!r}: {sorted(ACCURACY_SIMS)}")
+        case = ACCURACY_SIMS[name]
+        overrides = case.overrides | (case.quick if quick else {})
+        n_frames = int(overrides.get("n_frames", PRESETS[case.preset].n_frames))
         if max_frames is not None:
             overrides["n_frames"] = min(n_frames, max_frames)
-        seq = simulate(preset, seed=seed, **overrides)
+        seq = simulate(case.preset, seed=case.seed, **overrides)
         t, h, w = seq.frames.shape
-        yield Dataset(
-            f"sim:{preset} seed {seed} ({t}x{h}x{w})", seq.frames, seq, seq.config.diameter
-        )
+        cfg = seq.config
+        label = f"sim:{name} seed {case.seed} ({t}x{h}x{w})"
+        yield Dataset(label, seq.frames, seq, cfg.diameter, cfg.polarity, case.modality)
 
 
 def real_datasets(root: Path, max_frames: int | None) -> Iterator[Dataset]:
     """The held-out last 20% of frames of each shared sequence found under `root`; then, unless
     frames are capped, each whole sequence."""
-    for name, frames, truth, diameter in held_out_real(root, max_frames):
-        yield Dataset(name, frames, truth, diameter)
+    for name, frames, truth, spec in held_out_real(root, max_frames):
+        yield Dataset(name, frames, truth, spec.diameter, spec.polarity, spec.modality)
     if max_frames is None:
-        for name, frames, whole, diameter in whole_real(root):
-            yield Dataset(name, frames, whole, diameter)
+        for name, frames, whole, spec in whole_real(root):
+            yield Dataset(name, frames, whole, spec.diameter, spec.polarity, spec.modality)
 
 
 def missing_real(root: Path) -> list[str]:
@@ -173,24 +219,38 @@ def accuracy_rows(
     """One row per method on one dataset: CAP where a model is given (with the lineage step and
     without it, from one run), then the baseline."""
     rows = []
+    memory = _PeakMemory()
     if model is not None:
+        before = memory.start()
         start = time.perf_counter()
-        run = run_kernel(FrameStack(dataset.frames), dataset.diameter, params, model=model)
+        stack = FrameStack(dataset.frames)
+        run = run_kernel(stack, dataset.diameter, params, model=model, polarity=dataset.polarity)
         seconds = time.perf_counter() - start
+        growth = memory.peak() - before
         methods: tuple[tuple[Lineage, str], ...] = (("global", CAP), ("greedy", CAP_GREEDY))
         for lineage, method in methods:
-            rows.append(_accuracy_row(dataset, method, run.result(lineage), seconds))
+            rows.append(_accuracy_row(dataset, method, run.result(lineage), seconds, growth))
+    before = memory.start()
     start = time.perf_counter()
-    result = track_baseline(dataset.frames, dataset.diameter)
-    rows.append(_accuracy_row(dataset, BASELINE, result, time.perf_counter() - start))
+    result = track_baseline(_baseline_frames(dataset), dataset.diameter)
+    seconds = time.perf_counter() - start
+    rows.append(_accuracy_row(dataset, BASELINE, result, seconds, memory.peak() - before))
     return rows
 
 
+def _baseline_frames(dataset: Dataset) -> npt.NDArray[Any]:
+    """The frames as the baseline's blob detector needs them: cells bright (it finds maxima)."""
+    if dataset.polarity == "bright":
+        return dataset.frames
+    return -np.asarray(dataset.frames, np.float32)
+
+
 def _accuracy_row(
-    dataset: Dataset, method: str, result: TrackingResult, seconds: float
+    dataset: Dataset, method: str, result: TrackingResult, seconds: float, peak_mib: float
 ) -> dict[str, Any]:
     report = evaluate(result, dataset.truth)
     return {
+        "modality": dataset.modality,
         "dataset": dataset.name,
         "method": method,
         "frames": int(dataset.frames.shape[0]),
@@ -214,6 +274,7 @@ def _accuracy_row(
         "FN": report.fn,
         "FP": report.fp,
         "s/frame": seconds / max(1, dataset.frames.shape[0]),
+        "peak MiB": peak_mib,
     }
 
 
@@ -720,6 +781,16 @@ def _environment(model: CapModel | None) -> dict[str, Any]:
     return env
 
 
+def by_modality(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """The accuracy rows of CAP (lineage step) and the baseline, grouped by modality."""
+    order = {name: k for k, name in enumerate(MODALITIES)}
+    rows = accuracy[accuracy["method"].isin([CAP, BASELINE])]
+    columns = ["modality", "dataset", "method", "TRA", "DET", "BC(0)", "BC(1)", "s/frame"]
+    rows = rows[[*columns, "peak MiB"]].copy()
+    rows["rank"] = rows["modality"].map(order)
+    return rows.sort_values(["rank", "dataset"], kind="stable").drop(columns="rank")
+
+
 def format_bench(bench: Bench) -> str:
     """Plain-text tables."""
 
@@ -733,6 +804,14 @@ def format_bench(bench: Bench) -> str:
 
     def section(title: str, frame: pd.DataFrame, note: str | None) -> list[str]:
         return ["", f"== {title} ==", table(frame)] + ([f"\n{note}"] if note else [])
+
+    if len(bench.accuracy):
+        parts += section(
+            "By modality (the rows above, CAP with its lineage step next to the baseline)",
+            by_modality(bench.accuracy),
+            "BC(i): division F1 with an i-frame tolerance; peak MiB: the process's peak "
+            "resident memory above where it stood when the method started.",
+        )
 
     if len(bench.speed):
         memory = "peak RSS MiB" in bench.speed

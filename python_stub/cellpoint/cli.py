@@ -79,6 +79,12 @@ def _track(argv: list[str]) -> int:
     parser.add_argument(
         "--diameter", type=float, help="cell diameter in pixels (default: estimated per stack)"
     )
+    parser.add_argument(
+        "--polarity",
+        choices=("auto", "bright", "dark"),
+        help="cells brighter (fluorescence) or darker (phase contrast) than the background "
+        "(default: told apart per stack)",
+    )
     parser.add_argument("--window", type=int, help="RAW window length (frames)")
     for name in ("detection", "visibility", "division", "sister"):
         parser.add_argument(f"--{name}-threshold", type=float)

@@ -12,7 +12,7 @@ import { CapModel, setUpWasm } from './model';
 import { WasmThreads } from './threads';
 import { HISTORY, ModelFrame } from './judge';
 import type { FrameData } from '../frame-dtypes';
-import { Geometry, Preprocessor } from './preprocess';
+import { Geometry, Polarity, Preprocessor } from './preprocess';
 import {
   RawAbortError,
   RawCheckpoint,
@@ -112,8 +112,10 @@ export interface EngineProgress {
 }
 
 export interface TrackOptions {
-  /** Nucleus diameter in input pixels. */
+  /** Cell diameter in input pixels. */
   readonly diameter: number;
+  /** Whether cells are brighter or darker than the background; 'bright' when not given. */
+  readonly polarity?: Polarity;
   readonly params?: Partial<RawParams>;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: EngineProgress) => void;
@@ -145,24 +147,22 @@ class FeatureCache {
   private readonly entries = new Map<number, { features: Float32Array; heatmap: Float32Array }>();
   /** Preprocessed frames, kept HISTORY frames longer than features for the division judge. */
   private readonly modelFrames = new Map<number, Float32Array>();
-  private readonly prep: Preprocessor;
   readonly height: number;
   readonly width: number;
   peakBytes = 0;
 
   constructor(
     private readonly source: FrameSource,
-    geometry: Geometry,
+    private readonly prep: Preprocessor,
     private readonly model: CapModel,
     private readonly pull: number,
     private readonly timings: StageTimings,
     private readonly keepFrames: boolean,
     private readonly signal?: AbortSignal
   ) {
-    this.prep = new Preprocessor(geometry);
     const stride = model.card.encoder.stride;
-    this.height = geometry.padded[0] / stride;
-    this.width = geometry.padded[1] / stride;
+    this.height = prep.geometry.padded[0] / stride;
+    this.width = prep.geometry.padded[1] / stride;
   }
 
   async get(t: number): Promise<{ features: Float32Array; heatmap: Float32Array }> {
@@ -252,7 +252,8 @@ export async function trackSequence(
   const start = now();
   const { signal } = options;
   const judging = model.hasSisters && model.judge !== null;
-  const cache = new FeatureCache(source, geometry, model, params.window, timings, judging, signal);
+  const prep = new Preprocessor(geometry, options.polarity);
+  const cache = new FeatureCache(source, prep, model, params.window, timings, judging, signal);
   const channels = model.card.encoder.feature_dim;
   const frameSize = channels * cache.height * cache.width;
 

@@ -3,10 +3,11 @@
  * to it by the shared vectors in tests/vectors/preprocess.json.
  *
  * Every frame is normalised on its own (its 1st percentile to 0, its 99.8th to 1, read off a
- * sorted regular subsample without interpolation), resized so that nuclei have the model's
- * canonical diameter (linear interpolation, widened to a triangle filter when shrinking), and
- * zero-padded to a multiple of 16. Coordinates map between input and model pixels with pixel
- * centres at integers.
+ * sorted regular subsample without interpolation; a frame of dark cells on a bright background,
+ * polarity "dark", is negated first so that its cells come out bright), resized so that cells
+ * have the model's canonical diameter (linear interpolation, widened to a triangle filter when
+ * shrinking), and zero-padded to a multiple of 16. Coordinates map between input and model
+ * pixels with pixel centres at integers.
  *
  * Images are plain typed arrays in row-major order (`data[y * width + x]`); no DOM, so that
  * this runs in a Web Worker. Float32 arithmetic is reproduced with `Math.fround` where Python
@@ -15,8 +16,10 @@
 
 import type { FrameData } from '../frame-dtypes';
 
-/** Nucleus diameter, in model pixels, the network is trained for. */
+/** Cell diameter, in model pixels, the network is trained for. */
 export const CANONICAL_DIAMETER = 24;
+/** Cells brighter than the background (fluorescence) or darker (phase contrast, brightfield). */
+export type Polarity = 'bright' | 'dark';
 /** The padded model input is a multiple of this (the encoder's coarsest stride). */
 export const PAD_MULTIPLE = 16;
 /** Model pixels per feature-map (heatmap) pixel: the encoder's output stride. */
@@ -29,10 +32,14 @@ export const MAX_SAMPLES = 65536;
 const fround = Math.fround;
 
 /**
- * The normalisation bounds of a frame: its 1st and 99.8th percentiles (as float32), from every
- * `ceil(n / MAX_SAMPLES)`-th pixel, sorted, indexed without interpolation.
+ * The normalisation bounds of a frame (negated where `sign` is -1): its 1st and 99.8th
+ * percentiles (as float32), from every `ceil(n / MAX_SAMPLES)`-th pixel, sorted, indexed without
+ * interpolation.
  */
-export function percentileBounds(frame: ArrayLike<number>): { lo: number; hi: number } {
+export function percentileBounds(
+  frame: ArrayLike<number>,
+  sign: 1 | -1 = 1
+): { lo: number; hi: number } {
   const n = frame.length;
   if (n === 0) {
     throw new Error('cannot normalise an empty frame');
@@ -40,7 +47,7 @@ export function percentileBounds(frame: ArrayLike<number>): { lo: number; hi: nu
   const step = Math.max(1, Math.ceil(n / MAX_SAMPLES));
   const sample = new Float32Array(Math.ceil(n / step));
   for (let i = 0, j = 0; i < n; i += step, j++) {
-    sample[j] = frame[i] as number; // stored as float32, like numpy's astype(float32)
+    sample[j] = sign * (frame[i] as number); // stored as float32, like numpy's astype(float32)
   }
   const last = sample.length - 1;
   const kLo = Math.floor((LOW_PERCENTILE / 100) * last);
@@ -116,19 +123,26 @@ function swap(a: Float32Array, i: number, j: number): void {
 
 /**
  * Maps a frame's 1st percentile to 0 and its 99.8th to 1 (values outside are kept), in float32
- * exactly as numpy does. Writes into `out` when given (which may be a reused buffer).
+ * exactly as numpy does; a frame of dark cells is negated first. Writes into `out` when given
+ * (which may be a reused buffer).
  */
-export function normalise(frame: ArrayLike<number>, out?: Float32Array): Float32Array {
+export function normalise(
+  frame: ArrayLike<number>,
+  out?: Float32Array,
+  polarity: Polarity = 'bright'
+): Float32Array {
   const n = frame.length;
   const result = out ?? new Float32Array(n);
   if (result.length !== n) {
     throw new Error(`output of ${result.length} values for a frame of ${n}`);
   }
-  const { lo, hi } = percentileBounds(frame);
+  const sign = polarity === 'dark' ? -1 : 1;
+  const { lo, hi } = percentileBounds(frame, sign);
   const scale = fround(1 / Math.max(fround(hi - lo), fround(1e-6)));
   for (let i = 0; i < n; i++) {
-    // float32(value) - lo, then * scale, each rounded to float32 as numpy's float32 ops are.
-    result[i] = fround(fround(frame[i] as number) - lo) * scale;
+    // float32(value) - lo, then * scale, each rounded to float32 as numpy's float32 ops are
+    // (negating a float32 is exact).
+    result[i] = fround(sign * fround(frame[i] as number) - lo) * scale;
   }
   return result;
 }
@@ -309,7 +323,10 @@ export class Preprocessor {
   private readonly norm: Float32Array;
   private readonly tmp: Float32Array;
 
-  constructor(readonly geometry: Geometry) {
+  constructor(
+    readonly geometry: Geometry,
+    readonly polarity: Polarity = 'bright'
+  ) {
     const [h, w] = geometry.resized;
     this.wy = resizeBands(geometry.height, h);
     const wx = resizeBands(geometry.width, w);
@@ -345,7 +362,7 @@ export class Preprocessor {
     if (result.length !== ph * pw) {
       throw new Error(`output of ${result.length} values for a ${ph} x ${pw} model input`);
     }
-    const norm = normalise(frame, this.norm);
+    const norm = normalise(frame, this.norm, this.polarity);
     // Vertical: tmp[i, :] = sum_k Wy[i, k] * norm[k, :], accumulated in float32 as a GEMM.
     const { tmp, wy, kx, xStart, xWeights } = this;
     for (let i = 0; i < h; i++) {

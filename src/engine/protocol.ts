@@ -8,6 +8,7 @@ import type { FrameDtype } from '../frame-dtypes';
 import { BackendChoice, Graph, ModelCard } from './model';
 import { WasmRuntime } from './threads';
 import { JudgeData } from './judge';
+import type { Polarity } from './preprocess';
 import { RawCheckpoint, RawParams } from './raw';
 import { EngineProgress, EngineResult } from './pipeline';
 
@@ -29,6 +30,8 @@ export interface ModelLocation {
 
 export interface JobOptions {
   readonly diameter: number;
+  /** Cells brighter (fluorescence) or darker (phase contrast) than the background. */
+  readonly polarity?: Polarity;
   readonly params?: Partial<RawParams>;
   readonly backend?: BackendChoice;
   /** WebAssembly threads (0: as many as `wasmThreads` allows). A worker keeps the count its

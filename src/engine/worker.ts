@@ -93,6 +93,7 @@ async function run(message: Extract<ToWorker, { type: 'start' }>): Promise<void>
     const startSeconds = warm ? 0 : (performance.now() - started) / 1000;
     const result = await trackSequence(sessions, source, {
       diameter: options.diameter,
+      polarity: options.polarity,
       params: options.params,
       signal: job.controller.signal,
       resume: options.resume,

@@ -17,6 +17,7 @@ import { JSONObject } from '@lumino/coreutils';
 import type { ICapTracker } from '../builtins';
 import type { PageFrameSource } from '../engine/client';
 import type { EngineResult } from '../engine/pipeline';
+import type { Polarity } from '../engine/preprocess';
 import { FRAME_DTYPES, FrameDtype } from '../frame-dtypes';
 import type { RawCheckpoint, RawResult } from '../engine/raw';
 import { Buffers } from '../comm-buffers';
@@ -61,6 +62,7 @@ export function createJobWidget(registry: IContributionRegistry): {
         shape: [],
         dtype: 'uint8',
         diameter: 0,
+        polarity: 'bright',
         params: {},
         backend_choice: '',
         threads_choice: 0,
@@ -235,6 +237,7 @@ export function createJobWidget(registry: IContributionRegistry): {
         const threads = this.get('threads_choice') as number;
         const result = await tracker.track(this.source(), {
           diameter: this.get('diameter') as number,
+          polarity: this.get('polarity') as Polarity,
           params: this.get('params') as Record<string, number>,
           ...(backend ? { backend: backend as 'auto' | 'webgpu' | 'wasm' } : {}),
           ...(threads > 0 ? { threads } : {}),

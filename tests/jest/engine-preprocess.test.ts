@@ -8,6 +8,7 @@ import {
   MAX_SAMPLES,
   normalise,
   percentileBounds,
+  Polarity,
   Preprocessor,
   resizeBands,
   resizeWeights,
@@ -22,7 +23,15 @@ interface PreprocessVector {
   normalised_float: Encoded;
   frame_uint8: Encoded;
   normalised_uint8: Encoded;
-  frames: { diameter: number; resized: number[]; padded: number[]; expected: Encoded }[];
+  normalised_dark: Encoded;
+  normalised_float_dark: Encoded;
+  frames: {
+    diameter: number;
+    polarity: Polarity;
+    resized: number[];
+    padded: number[];
+    expected: Encoded;
+  }[];
   skewed_frames: {
     height: number;
     width: number;
@@ -66,6 +75,15 @@ describe('normalise against the Python reference', () => {
   ])('%s frame', (_name, frame, expected) => {
     // Bounds, scale and every value are float32 steps as numpy's: bit-identical.
     expect(maxDiff(normalise(dec(frame)), dec(expected))).toBe(0);
+  });
+
+  it.each([
+    ['uint16', V.frame, V.normalised_dark],
+    ['float32', V.frame_float, V.normalised_float_dark]
+  ])('%s frame of dark cells (negated first)', (_name, frame, expected) => {
+    const out = normalise(dec(frame), undefined, 'dark');
+    expect(maxDiff(out, dec(expected))).toBe(0);
+    expect(maxDiff(out, normalise(dec(frame)))).toBeGreaterThan(0.5);
   });
 
   it.each(V.skewed_frames.map(s => [`${s.height} x ${s.width}`, s] as const))(
@@ -161,19 +179,22 @@ describe('Preprocessor against the Python reference', () => {
   const frame = dec(V.frame) as Uint16Array;
   const [height, width] = V.frame.shape as [number, number];
 
-  it.each(V.frames.map(f => [f.diameter, f] as const))('diameter %s', (_d, f) => {
-    const geo = Geometry.forDiameter(height, width, f.diameter);
-    expect(geo.resized).toEqual(f.resized);
-    expect(geo.padded).toEqual(f.padded);
-    const prep = new Preprocessor(geo);
-    const out = prep.run(frame);
-    expect(out.length).toBe((f.padded[0] as number) * (f.padded[1] as number));
-    expect(maxDiff(out, dec(f.expected))).toBeLessThanOrEqual(1e-5);
-    // A reused output buffer gives the same, padding included.
-    const reused = new Float32Array(out.length).fill(5);
-    expect(prep.run(frame, reused)).toBe(reused);
-    expect(maxDiff(reused, out)).toBe(0);
-  });
+  it.each(V.frames.map(f => [f.diameter, f.polarity, f] as const))(
+    'diameter %s, %s cells',
+    (_d, _p, f) => {
+      const geo = Geometry.forDiameter(height, width, f.diameter);
+      expect(geo.resized).toEqual(f.resized);
+      expect(geo.padded).toEqual(f.padded);
+      const prep = new Preprocessor(geo, f.polarity);
+      const out = prep.run(frame);
+      expect(out.length).toBe((f.padded[0] as number) * (f.padded[1] as number));
+      expect(maxDiff(out, dec(f.expected))).toBeLessThanOrEqual(1e-5);
+      // A reused output buffer gives the same, padding included.
+      const reused = new Float32Array(out.length).fill(5);
+      expect(prep.run(frame, reused)).toBe(reused);
+      expect(maxDiff(reused, out)).toBe(0);
+    }
+  );
 
   it('rejects a frame of another size', () => {
     const prep = new Preprocessor(Geometry.forDiameter(height, width, 16));

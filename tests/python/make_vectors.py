@@ -56,7 +56,13 @@ from cellpoint.engine.judge import (
     box_mean,
     pair_features,
 )
-from cellpoint.engine.preprocess import Geometry, Preprocessor, normalise, resize_weights
+from cellpoint.engine.preprocess import (
+    Geometry,
+    Polarity,
+    Preprocessor,
+    normalise,
+    resize_weights,
+)
 from cellpoint.engine.raw import RawParams, RawResult, find_peaks, raw_inference
 from scripted import (
     HEAT_SCALE,
@@ -858,14 +864,21 @@ def preprocess_vector() -> Json:
         )
     frame = sample_frame()
     frames = []
-    for diameter in (16.0, 40.0, 13.0):
+    cases: tuple[tuple[float, Polarity], ...] = (
+        (16.0, "bright"),
+        (40.0, "bright"),
+        (13.0, "bright"),
+        (16.0, "dark"),
+    )
+    for diameter, polarity in cases:
         g = Geometry.for_diameter(frame.shape[0], frame.shape[1], diameter)
         frames.append(
             {
                 "diameter": diameter,
+                "polarity": polarity,
                 "resized": list(g.resized),
                 "padded": list(g.padded),
-                "expected": enc(Preprocessor(g)(frame), "float32"),
+                "expected": enc(Preprocessor(g, polarity=polarity)(frame), "float32"),
             }
         )
     big_shapes = ((256, 256), (257, 255), (257, 256), (400, 401), (1000, 700))
@@ -888,8 +901,10 @@ def preprocess_vector() -> Json:
         "description": "preprocessing: resize weights, geometry, normalised and padded frames",
         "frame": enc(frame, "uint16"),
         "normalised": enc(normalise(frame), "float32"),
+        "normalised_dark": enc(normalise(frame, "dark"), "float32"),
         "frame_float": enc(as_float, "float32"),
         "normalised_float": enc(normalise(as_float), "float32"),
+        "normalised_float_dark": enc(normalise(as_float, "dark"), "float32"),
         "frame_uint8": enc((frame // 256).astype(np.uint8), "uint8"),
         "normalised_uint8": enc(normalise((frame // 256).astype(np.uint8)), "float32"),
         "frames": frames,

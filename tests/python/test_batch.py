@@ -265,7 +265,13 @@ def test_bad_options_fail_before_any_work(tmp_path: Path) -> None:
         cp.track_many([frames(1)], tmp_path, detection_threshold=3)
     with pytest.raises(BatchError, match=r"unknown formats \['tiff'\]"):
         cp.track_many([frames(1)], tmp_path, formats=["tiff"])
-    refused: list[dict[str, Any]] = [{"workers": 0}, {"threads": 0}, {"tile": -5}, {"diameter": 0}]
+    refused: list[dict[str, Any]] = [
+        {"workers": 0},
+        {"threads": 0},
+        {"tile": -5},
+        {"diameter": 0},
+        {"polarity": "inverted"},
+    ]
     for bad in refused:
         with pytest.raises(BatchError, match="must be"):
             cp.track_many([frames(1)], tmp_path, **bad)

@@ -13,6 +13,8 @@ import pytest
 from cellpoint import bench
 from cellpoint.engine.infer import ModelError, OnnxCap
 from cellpoint.engine.judge import TreeJudge
+from cellpoint.eval.heldout import MODALITIES
+from cellpoint.eval.sim import PRESETS
 
 TINY = ["--quick", "--presets", "small", "--frames", "8", "--size", "128"]
 ACCURACY_COLUMNS = [
@@ -68,7 +70,17 @@ def test_main_prints_accuracy_and_speed_tables(
     methods = [bench.CAP, bench.CAP_GREEDY, bench.BASELINE] if has_model else [bench.BASELINE]
     assert len(rows) == len(methods)
     for row, method in zip(rows, methods, strict=True):
-        assert row.lstrip().startswith("sim:small seed 10001 (8x128x128)")
+        assert row.lstrip().startswith("nuclei")
+        assert "sim:small seed 10001 (8x128x128)" in row
+        assert method in row
+
+    by_modality = section(text, "By modality")
+    for column in ("modality", "TRA", "BC(0)", "BC(1)", "s/frame", "peak MiB"):
+        assert column in by_modality[0]
+    shown = [bench.CAP, bench.BASELINE] if has_model else [bench.BASELINE]
+    assert len(by_modality[1:]) == len(shown)
+    for row, method in zip(by_modality[1:], shown, strict=True):
+        assert row.lstrip().startswith("nuclei")
         assert method in row
 
     speed = section(text, "Speed")
@@ -178,3 +190,13 @@ def test_speed_settings_grow_with_frames_and_density() -> None:
     assert [s.frames for s in capped] == [8, 10, 8, 8]
     with pytest.raises(SystemExit):
         bench.main(["--frames", "1"])
+
+
+def test_every_modality_has_held_out_simulated_data() -> None:
+    datasets = list(bench.sim_datasets(list(bench.ACCURACY_SIMS), quick=True, max_frames=2))
+    assert {d.modality for d in datasets} == set(MODALITIES)
+    for dataset in datasets:
+        case = bench.ACCURACY_SIMS[dataset.name.split()[0].removeprefix("sim:")]
+        assert dataset.polarity == PRESETS[case.preset].polarity
+        assert dataset.polarity == ("dark" if case.preset.startswith("phase") else "bright")
+        assert dataset.frames.shape[0] == 2

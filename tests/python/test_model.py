@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import pytest
 from cellpoint import StackError, evaluate, load_sample, track
 from cellpoint.engine.infer import (
@@ -19,7 +20,8 @@ from cellpoint.engine.infer import (
     model_card,
 )
 from cellpoint.engine.judge import HISTORY
-from cellpoint.engine.preprocess import Geometry, Preprocessor
+from cellpoint.engine.preprocess import Geometry, Polarity, Preprocessor
+from cellpoint.eval.sim import simulate
 from cellpoint.io.frames import FrameStack
 
 
@@ -71,6 +73,56 @@ def test_track_in_the_kernel_finds_the_sample_cells() -> None:
     # followed. The early shipped checkpoint measures DET ~0.7 here.
     report = evaluate(res, seq)
     assert report.det > 0.5
+
+
+SIGNS: tuple[tuple[Polarity, int], ...] = (("bright", 1), ("dark", -1))
+
+
+def test_dark_cells_are_tracked_as_their_negative() -> None:
+    # polarity="dark" negates frames before normalising them: the negative of a fluorescence
+    # stack, tracked as dark cells, gives the stack's own tables, to the bit; "auto" tells the
+    # two apart. The same for tiles, which normalise over the whole frame themselves.
+    seq = load_sample("sim-small")
+    frames = seq.frames.astype(np.float32)
+    diameter = seq.config.diameter
+    bright = track(frames, diameter=diameter, backend="kernel", progress=False)
+    dark = track(-frames, diameter=diameter, polarity="dark", backend="kernel", progress=False)
+    auto = track(-frames, diameter=diameter, backend="kernel", progress=False)
+    assert len(bright.tracks) > 0
+    for res in (dark, auto):
+        assert res.metadata["polarity"] == "dark"
+        pd.testing.assert_frame_equal(res.tracks, bright.tracks)
+        pd.testing.assert_frame_equal(res.lineage, bright.lineage)
+    assert bright.metadata["polarity"] == "bright"
+    field = simulate("small", seed=3, n_frames=6, height=256, width=256).frames.astype(np.float32)
+    tiled = {
+        polarity: track(
+            sign * field, diameter=diameter, polarity=polarity, tile=128, backend="kernel",
+            progress=False,
+        )
+        for polarity, sign in SIGNS
+    }  # fmt: skip
+    assert tiled["bright"].metadata["tiling"]["grid"] != [1, 1]
+    assert len(tiled["bright"].tracks) > 0
+    assert tiled["dark"].metadata["polarity"] == "dark"
+    pd.testing.assert_frame_equal(tiled["dark"].tracks, tiled["bright"].tracks)
+
+
+def test_track_estimates_the_cell_size_it_was_not_given() -> None:
+    seq = load_sample("sim-small")
+    res = track(seq.frames, backend="kernel", progress=False)
+    size = res.metadata["cell_size"]
+    assert res.metadata["diameter"] == size["diameter"]
+    assert size["length"] >= size["width"] > 0
+    given = track(seq.frames, diameter=14.0, backend="kernel", progress=False)
+    assert "cell_size" not in given.metadata
+
+
+def test_track_refuses_an_unknown_polarity() -> None:
+    with pytest.raises(
+        ValueError, match=r'polarity must be "bright" .* or "dark" .*, got .inverted.'
+    ):
+        track(np.zeros((3, 64, 64), np.uint8), diameter=10.0, polarity="inverted")  # type: ignore[call-overload]
 
 
 def test_track_refuses_a_single_frame_before_any_work() -> None:

@@ -1,5 +1,6 @@
 """cellpoint.engine.preprocess: per-frame normalisation, antialiased resizing, the input <-> model
-pixel geometry (pixel centres at integers), padding, and the rough nucleus-diameter estimate."""
+pixel geometry (pixel centres at integers), padding, polarity, and the rough cell-size and
+polarity estimates."""
 
 from __future__ import annotations
 
@@ -15,11 +16,15 @@ from cellpoint.engine.preprocess import (
     PAD_MULTIPLE,
     Geometry,
     Preprocessor,
-    estimate_diameter,
+    check_polarity,
+    estimate_cell_size,
+    estimate_polarity,
+    estimate_stack_polarity,
     normalise,
     resize_weights,
 )
 from cellpoint.eval.sim import simulate
+from cellpoint.io.frames import FrameStack
 
 Array = npt.NDArray[Any]
 
@@ -330,7 +335,7 @@ def test_preprocessor_rejects_frames_of_another_shape() -> None:
             prep(np.zeros(shape, np.float32))
 
 
-# --- estimate_diameter ------------------------------------------------------------------------
+# --- estimate_cell_size ------------------------------------------------------------------------
 # A rough estimate, and a biased one. Measured over seeds 0-19 on frame 0 (estimate / simulated
 # diameter; the simulator's diameter is that of a grown cell, so the truth is a little smaller):
 #   "small" (14 px, density 0.15, 128 x 128):         1.09 - 2.25, median 1.38
@@ -369,7 +374,8 @@ DIAMETER_CASES: dict[str, tuple[str, dict[str, Any], float, float, float, int]] 
 def test_estimate_diameter_on_simulated_frames(case: str) -> None:
     preset, overrides, diameter, lowest, highest, seeds = DIAMETER_CASES[case]
     ratios = [
-        estimate_diameter(simulate(preset, seed=s, n_frames=1, **overrides).frames[0]) / diameter
+        estimate_cell_size(simulate(preset, seed=s, n_frames=1, **overrides).frames[0]).diameter
+        / diameter
         for s in range(seeds)
     ]
     assert all(lowest <= r <= highest for r in ratios), ratios
@@ -384,7 +390,7 @@ def test_estimate_diameter_follows_the_cell_size() -> None:
         seq = simulate(
             "small", seed=0, n_frames=1, density=0.05, diameter=diameter, height=size, width=size
         )
-        estimates.append(estimate_diameter(seq.frames[0]))
+        estimates.append(estimate_cell_size(seq.frames[0]).diameter)
         assert 0.95 < estimates[-1] / diameter < 1.7
     assert estimates[0] * 1.5 < estimates[1] < estimates[2] / 1.5
 
@@ -396,7 +402,7 @@ def test_estimate_diameter_of_noisy_disks() -> None:
     for cy, cx in ((30, 30), (30, 90), (90, 30), (90, 90), (60, 60)):
         frame[(yy - cy) ** 2 + (xx - cx) ** 2 < 10**2] = 100
     noisy = frame + np.random.default_rng(0).normal(0, 10, frame.shape).astype(np.float32)
-    assert 20 <= estimate_diameter(noisy) <= 28
+    assert 20 <= estimate_cell_size(noisy).diameter <= 28
 
 
 def test_estimate_diameter_ignores_specks() -> None:
@@ -407,7 +413,7 @@ def test_estimate_diameter_ignores_specks() -> None:
     for cy, cx in ((30, 30), (30, 120), (120, 30), (120, 120), (75, 75)):
         frame[(yy - cy) ** 2 + (xx - cx) ** 2 < 12**2] = 100
     noise = np.random.default_rng(0).normal(0, 10, frame.shape).astype(np.float32)
-    clean = estimate_diameter(frame + noise)
+    clean = estimate_cell_size(frame + noise).diameter
     specks = (
         (10, 70),
         (55, 15),
@@ -424,7 +430,7 @@ def test_estimate_diameter_ignores_specks() -> None:
     )
     for cy, cx in specks:
         frame[cy - 2 : cy + 3, cx - 2 : cx + 3] = 100
-    assert estimate_diameter(frame + noise) == pytest.approx(clean, rel=0.05)
+    assert estimate_cell_size(frame + noise).diameter == pytest.approx(clean, rel=0.05)
     assert 24 <= clean <= 32  # measured 28.8
 
 
@@ -433,6 +439,109 @@ def test_estimate_diameter_ignores_specks() -> None:
     [np.zeros((64, 64), np.uint8), np.random.default_rng(5).normal(0, 1, (256, 256))],
     ids=["blank", "noise"],
 )
-def test_estimate_diameter_without_objects(frame: Array) -> None:
-    with pytest.raises(ValueError, match=r"no nucleus-like object found .*: pass diameter="):
-        estimate_diameter(frame)
+def test_estimate_cell_size_without_objects(frame: Array) -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"no cell-like object brighter than the background found .*: pass diameter=",
+    ):
+        estimate_cell_size(frame)
+
+
+# --- polarity ----------------------------------------------------------------------------------
+
+
+def test_dark_frames_are_normalised_as_their_negative() -> None:
+    frame = np.random.default_rng(4).integers(0, 4096, (61, 83)).astype(np.uint16)
+    negative = -frame.astype(np.float32)
+    assert np.array_equal(normalise(frame, "dark"), normalise(negative))
+    assert not np.array_equal(normalise(frame, "dark"), normalise(frame))
+    geometry = Geometry.for_diameter(61, 83, 9.0)
+    dark = Preprocessor(geometry, polarity="dark")(frame)
+    assert np.array_equal(dark, Preprocessor(geometry)(negative))
+
+
+def test_check_polarity_names_the_choices() -> None:
+    assert check_polarity("dark") == "dark"
+    with pytest.raises(
+        ValueError, match=r'^polarity must be "bright" .* or "dark" .*, got .auto.$'
+    ):
+        check_polarity("auto")
+
+
+@pytest.mark.parametrize(
+    ("preset", "expected"),
+    [
+        ("gowt1", "bright"),
+        ("simplus", "bright"),
+        ("hard", "bright"),
+        ("small", "bright"),
+        ("cytoplasm", "bright"),
+        ("confluent", "bright"),
+        ("phase_bacteria", "dark"),
+        ("phase_cells", "dark"),
+        ("brightfield", "dark"),
+    ],
+)
+def test_estimate_polarity_on_every_preset(preset: str, expected: str) -> None:
+    # Two seeds' first, middle and last frames (a colony grows from 2 rods to about 20; the
+    # mammalian cells in phase contrast are larger than the local background's window).
+    for seed in (0, 1):
+        seq = simulate(preset, seed=seed, n_frames=12)
+        assert estimate_stack_polarity(FrameStack(seq.frames)) == expected, seed
+        assert seq.config.polarity == expected
+
+
+def _ringed_disks(inside: float, ring: float) -> Array:
+    """Six disks of radius 10 on a grey field of noise, each ringed 4 px wide: phase contrast
+    (dark inside, bright ring) or its reverse (a bright cell with a dark halo)."""
+    yy, xx = np.mgrid[:200, :200]
+    frame = np.full((200, 200), 100.0, np.float32)
+    for cy, cx in ((40, 40), (40, 140), (100, 90), (160, 40), (160, 150), (100, 170)):
+        r2 = (yy - cy) ** 2 + (xx - cx) ** 2
+        frame[(r2 >= 10**2) & (r2 < 14**2)] = ring
+        frame[r2 < 10**2] = inside
+    return frame + np.random.default_rng(1).normal(0, 4, frame.shape).astype(np.float32)
+
+
+def test_estimate_polarity_finds_cells_inside_their_halos() -> None:
+    # Both signs stand out by about as many pixels; the side the rings enclose is the cells.
+    assert estimate_polarity(_ringed_disks(inside=40, ring=160)) == "dark"
+    assert estimate_polarity(_ringed_disks(inside=160, ring=40)) == "bright"
+
+
+def test_estimate_polarity_of_one_sided_frames() -> None:
+    frame = simulate("small", seed=2, n_frames=1).frames[0]
+    assert estimate_polarity(frame) == "bright"
+    assert estimate_polarity(np.invert(frame)) == "dark"  # an absorbing stain: no halo
+    assert estimate_polarity(np.zeros((64, 64), np.uint8)) == "bright"  # nothing: the default
+
+
+def test_estimate_cell_size_of_rods() -> None:
+    # Separate rods in phase contrast (first frames of the colony: 2-4 rods growing from their
+    # birth length, 17 px wide as simulated; the preset's 44 px is a rod's at division). Measured
+    # over seeds 0-4: diameter 26-34, length 55-107, width 11-12.5 (the 4-sigma mask is a little
+    # narrower than the rod).
+    for seed in range(3):
+        frame = simulate("phase_bacteria", seed=seed, n_frames=1).frames[0]
+        size = estimate_cell_size(frame, "dark")
+        assert 0.5 * 44 <= size.diameter <= 0.85 * 44, (seed, size)
+        assert size.length >= 3 * size.width, (seed, size)
+        assert 9 <= size.width <= 15, (seed, size)
+
+
+def test_estimate_cell_size_of_disks_is_round() -> None:
+    yy, xx = np.mgrid[:160, :160]
+    frame = np.zeros((160, 160), np.float32)
+    for cy, cx in ((30, 30), (30, 120), (120, 30), (120, 120), (75, 75)):
+        frame[(yy - cy) ** 2 + (xx - cx) ** 2 < 12**2] = 100
+    frame += np.random.default_rng(0).normal(0, 10, frame.shape).astype(np.float32)
+    size = estimate_cell_size(frame)
+    assert size.length == pytest.approx(size.width, rel=0.15)
+    assert size.diameter == pytest.approx(size.width, rel=0.15)
+
+
+def test_estimate_cell_size_without_dark_objects_says_what_to_pass() -> None:
+    frame = simulate("small", seed=2, n_frames=1).frames[0]
+    with pytest.raises(ValueError, match=r"no cell-like object darker .*: pass diameter=") as err:
+        estimate_cell_size(np.zeros_like(frame), "dark")
+    assert "polarity" not in str(err.value)

@@ -320,7 +320,31 @@ def test_invalid_modality_configs_are_refused(bad: dict[str, Any]) -> None:
 
 
 def test_new_presets_are_listed() -> None:
-    assert {"phase_bacteria", "cytoplasm"} <= set(PRESETS)
+    assert {"phase_bacteria", "cytoplasm", "phase_cells", "brightfield", "confluent"} <= set(
+        PRESETS
+    )
+    for name in ("phase_cells", "brightfield"):
+        assert (PRESETS[name].body, PRESETS[name].modality) == ("cytoplasm", "phase")
+        assert PRESETS[name].polarity == "dark"
+    assert PRESETS["confluent"].density >= 0.5
     assert PRESETS["phase_bacteria"].body == "rod"
     assert PRESETS["phase_bacteria"].modality == "phase"
     assert PRESETS["cytoplasm"].body == "cytoplasm"
+
+
+def test_confluent_cells_cover_most_of_the_field() -> None:
+    seq = simulate("confluent", seed=0, n_frames=2)
+    counts = seq.tracks.groupby("t").size()
+    assert counts.min() >= 80  # ~110 cells of 40 px on 512 x 512
+    # Markers (0.8 of each cell) cover about half the field: the cells touch.
+    assert (seq.markers[0] > 0).mean() > 0.3
+
+
+def test_brightfield_cells_are_fainter_than_in_phase_contrast() -> None:
+    contrast = {}
+    for name in ("phase_cells", "brightfield"):
+        seq = simulate(name, seed=0, n_frames=1)
+        inside = seq.markers[0] > 0
+        frame = seq.frames[0].astype(np.float32)
+        contrast[name] = (np.median(frame[~inside]) - np.median(frame[inside])) / frame.std()
+    assert contrast["phase_cells"] > 1.5 * contrast["brightfield"] > 0

@@ -22,7 +22,13 @@ import numpy.typing as npt
 import pytest
 from cellpoint.engine.infer import model_card
 from cellpoint.engine.judge import TreeJudge, box_mean, pair_features
-from cellpoint.engine.preprocess import Geometry, Preprocessor, normalise, resize_weights
+from cellpoint.engine.preprocess import (
+    Geometry,
+    Polarity,
+    Preprocessor,
+    normalise,
+    resize_weights,
+)
 from cellpoint.engine.raw import RawParams, find_peaks, raw_inference
 from make_vectors import MODEL_VECTOR, VECTORS, build_all, dec, model_vector, skewed_frame
 
@@ -138,12 +144,16 @@ def test_find_peaks_gives_the_recorded_peaks(case: Json) -> None:
 
 def test_preprocessing_gives_the_recorded_outputs() -> None:
     v = load("preprocess.json")
-    for source, expected in (
-        ("frame", "normalised"),
-        ("frame_float", "normalised_float"),
-        ("frame_uint8", "normalised_uint8"),
-    ):
-        np.testing.assert_array_equal(normalise(dec(v[source])), dec(v[expected]), err_msg=source)
+    cases: tuple[tuple[str, str, Polarity], ...] = (
+        ("frame", "normalised", "bright"),
+        ("frame_float", "normalised_float", "bright"),
+        ("frame_uint8", "normalised_uint8", "bright"),
+        ("frame", "normalised_dark", "dark"),
+        ("frame_float", "normalised_float_dark", "dark"),
+    )
+    for source, expected, polarity in cases:
+        got = normalise(dec(v[source]), polarity)
+        np.testing.assert_array_equal(got, dec(v[expected]), err_msg=expected)
     for s in v["skewed_frames"]:
         out = normalise(skewed_frame(s["height"], s["width"])).reshape(-1)
         np.testing.assert_array_equal(out[dec(s["indices"])], dec(s["expected"]))
@@ -168,7 +178,8 @@ def test_preprocessing_gives_the_recorded_outputs() -> None:
     for f in v["frames"]:
         geo = Geometry.for_diameter(frame.shape[0], frame.shape[1], f["diameter"])
         # A float32 matrix product: BLAS may sum in another order on another machine.
-        np.testing.assert_allclose(Preprocessor(geo)(frame), dec(f["expected"]), atol=1e-6)
+        prep = Preprocessor(geo, polarity=f["polarity"])
+        np.testing.assert_allclose(prep(frame), dec(f["expected"]), atol=1e-6)
 
 
 def same(got: Any, want: Any, where: str, atol: float = 1e-6) -> None:

@@ -21,7 +21,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..engine.preprocess import CANONICAL_DIAMETER, estimate_stack_diameter
+from ..engine.preprocess import (
+    CANONICAL_DIAMETER,
+    check_polarity,
+    estimate_stack_cell_size,
+    estimate_stack_polarity,
+)
 from ..io.frames import FrameStack
 from ..io.result import TrackingResult
 
@@ -122,10 +127,11 @@ class OpenedStack:
         return TrackingResult(tracks, result.lineage, result.divisions, self.shape, metadata)
 
 
-def open_stack(source: Any, diameter: float | None = None) -> OpenedStack:
+def open_stack(source: Any, diameter: float | None = None, polarity: str = "auto") -> OpenedStack:
     """Opens a stack for tracking without reading its pixels. An OME-Zarr image is tracked on
     its coarsest level where a cell is still at least as large as the model works at
-    (`diameter` in full-resolution pixels; estimated on a small level where not given)."""
+    (`diameter` in full-resolution pixels; estimated on a small level where not given, for
+    cells of `polarity`, as `track()` takes it)."""
     if not isinstance(source, (str, os.PathLike)):
         return _opened(_SyncDask(source) if _is_dask(source) else source)
     path = Path(source)
@@ -134,7 +140,7 @@ def open_stack(source: Any, diameter: float | None = None) -> OpenedStack:
             raise InputError("no such file or folder")
         if path.is_dir():
             if _is_zarr(path):
-                return _open_zarr(path, diameter)
+                return _open_zarr(path, diameter, polarity)
             files = _ctc_frames(path)
             if files:
                 return _opened(_TiffFiles(files))
@@ -243,7 +249,7 @@ class _Level:
     x: tuple[float, float]
 
 
-def _open_zarr(path: Path, diameter: float | None) -> OpenedStack:
+def _open_zarr(path: Path, diameter: float | None, polarity: str) -> OpenedStack:
     import zarr
 
     node = zarr.open(str(path), mode="r")
@@ -273,7 +279,8 @@ def _open_zarr(path: Path, diameter: float | None) -> OpenedStack:
         small = next((lv for lv in levels if max(h, w) / factor[lv.path] <= ESTIMATE_SIDE), None)
         small = small or levels[-1]
         sample = FrameStack(_squeezed(node[small.path], axes))
-        diameter = estimate_stack_diameter(sample) * factor[small.path]
+        look = estimate_stack_polarity(sample) if polarity == "auto" else check_polarity(polarity)
+        diameter = estimate_stack_cell_size(sample, look).diameter * factor[small.path]
     # The coarsest level where a cell is at least the model's working size.
     fitting = [lv for lv in levels if diameter / factor[lv.path] >= CANONICAL_DIAMETER]
     level = max(fitting, key=lambda lv: factor[lv.path]) if fitting else levels[0]

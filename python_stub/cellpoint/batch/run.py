@@ -49,7 +49,7 @@ FORMATS = ("parquet", "csv", "ctc", "geff")
 OUTPUT_OF = {"csv": "csv/", "ctc": "ctc/", "geff": "result.geff"}
 # What `track()` options a batch passes on: RAW's parameters, the diameter, the lineage step and
 # the tiling of large frames.
-TRACK_OPTIONS = ("diameter", "lineage", "tile", *RawParams.__dataclass_fields__)
+TRACK_OPTIONS = ("diameter", "polarity", "lineage", "tile", *RawParams.__dataclass_fields__)
 _PARTIAL = ".partial-"  # a stack's folder while it is written
 _PROGRESS_EVERY_S = 1.0
 
@@ -141,7 +141,8 @@ def track_many(
     threads: onnxruntime threads per stack; None: a machine's cores over the stacks it runs at
         once.
     progress: bars over stacks and frames (in a notebook, widgets; else the terminal).
-    options: what `track()` takes: diameter, window, detection_threshold, ... , lineage, tile
+    options: what `track()` takes: diameter, polarity, window, detection_threshold, ... ,
+        lineage, tile
         (frames larger than the model needs are tracked in tiles by default).
 
     Raises BatchError (a ValueError) before any work where the batch cannot start as asked. A
@@ -187,6 +188,9 @@ def _check(
     diameter = options.get("diameter")
     if diameter is not None and not (isinstance(diameter, (int, float)) and diameter > 0):
         raise BatchError(f"diameter must be a positive number of pixels, got {diameter!r}")
+    polarity = options.get("polarity", "auto")
+    if polarity not in ("auto", "bright", "dark"):
+        raise BatchError(f'polarity must be "auto", "bright" or "dark", got {polarity!r}')
     tile = options.get("tile")
     if tile is not None and not isinstance(tile, bool) and not (isinstance(tile, int) and tile > 0):
         raise BatchError(f"tile must be None, True, False or a side in pixels, got {tile!r}")
@@ -378,7 +382,7 @@ def track_stack(
     if threads is None and threads_by_host:
         threads = threads_by_host.get(socket.gethostname())
     diameter = options.get("diameter")
-    opened = open_stack(stack.source, diameter)
+    opened = open_stack(stack.source, diameter, options.get("polarity", "auto"))
     diameter = diameter if diameter is not None else opened.diameter
     result = track(
         opened.frames,

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from torch.nn import functional as fn
 
-from ..engine.preprocess import CANONICAL_DIAMETER, PAD_MULTIPLE, normalise
+from ..engine.preprocess import CANONICAL_DIAMETER, PAD_MULTIPLE, Polarity, normalise
 from .tracker import COLUMNS
 
 AEG_PROBABILITY = 0.5
@@ -33,8 +33,9 @@ class Source:
     frames: npt.NDArray[np.generic]  # (T, H, W)
     tracks: pd.DataFrame  # track_id, t, y, x
     lineage: pd.DataFrame  # track_id, start, end, parent_id
-    diameter: float  # typical nucleus diameter, input pixels
+    diameter: float  # typical cell's equivalent-circle diameter, input pixels
     t_range: tuple[int, int] | None = None  # frames [a, b) windows may use
+    polarity: Polarity = "bright"  # cells brighter or darker than the background
 
     def __post_init__(self) -> None:
         self._points = {
@@ -169,7 +170,7 @@ def make_window(
     span = int(np.ceil(crop / scale))
     y0 = int(rng.integers(0, max(1, height - span + 1)))
     x0 = int(rng.integers(0, max(1, width - span + 1)))
-    raw = np.stack([normalise(source.frames[t]) for t in frames_idx])[
+    raw = np.stack([normalise(source.frames[t], source.polarity) for t in frames_idx])[
         :, y0 : y0 + span, x0 : x0 + span
     ]
     out_h, out_w = max(8, round(raw.shape[1] * scale)), max(8, round(raw.shape[2] * scale))

@@ -65,10 +65,10 @@ def detection_table(
     encoder = encoder.eval()
     separation = RawParams().min_separation
     scores, by_snr = [], []
-    for name, frames, truth, diameter in validation_sets():
+    for name, frames, truth, diameter, polarity in validation_sets():
         n, height, width = frames.shape
         geometry = Geometry.for_diameter(height, width, diameter)
-        prepare, stack = Preprocessor(geometry), FrameStack(frames)
+        prepare, stack = Preprocessor(geometry, polarity=polarity), FrameStack(frames)
         snr = truth.cell_snr() if isinstance(truth, SimulatedSequence) else None
         # cells, peaks, cells found
         counts = {threshold: np.zeros(3, np.int64) for threshold in thresholds}

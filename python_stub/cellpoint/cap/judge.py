@@ -37,7 +37,7 @@ import pandas as pd
 
 from ..engine.infer import MODEL_NAME, MODELS_DIR, CapModel, OnnxCap, track_kernel
 from ..engine.judge import FEATURES, PairCandidate, TreeJudge
-from ..engine.preprocess import CANONICAL_DIAMETER, Geometry
+from ..engine.preprocess import CANONICAL_DIAMETER, Geometry, Polarity
 from ..engine.raw import PairJudge, RawParams
 from ..eval.heldout import data_dir, real_sequences, training_frames
 from ..eval.sim import simulate
@@ -54,12 +54,14 @@ DEPTH = 3
 LEARNING_RATE = 0.1
 
 
-def training_sequences() -> Iterator[tuple[str, npt.NDArray[Any], Truth, float]]:
-    """(name, frames, ground truth, nucleus diameter) of each sequence the judge learns from."""
+def training_sequences() -> Iterator[tuple[str, npt.NDArray[Any], Truth, float, Polarity]]:
+    """(name, frames, ground truth, cell diameter, polarity) of each sequence the judge learns
+    from."""
     for preset, seeds in TRAIN_SEEDS.items():
         for seed in seeds:
             seq = simulate(preset, seed=seed)
-            yield f"sim:{preset} seed {seed}", seq.frames, seq, seq.config.diameter
+            cfg = seq.config
+            yield f"sim:{preset} seed {seed}", seq.frames, seq, cfg.diameter, cfg.polarity
     root = data_dir()
     if root is None:
         print("no shared CTC data (../shared/data): training on the simulator alone")
@@ -69,7 +71,8 @@ def training_sequences() -> Iterator[tuple[str, npt.NDArray[Any], Truth, float]]
         truth = TrackingResult.from_ctc(real.sequence)
         tracks = truth.tracks[truth.tracks["t"] < end]
         divisions = truth.divisions[truth.divisions["t"] < end]
-        yield real.name, np.asarray(real.frames[:end]), _Cut(tracks, divisions), real.diameter
+        cut = _Cut(tracks, divisions)
+        yield real.name, np.asarray(real.frames[:end]), cut, real.spec.diameter, real.spec.polarity
 
 
 class _Cut:
@@ -85,6 +88,7 @@ def record(
     diameter: float,
     params: RawParams,
     decide: PairJudge | None = None,
+    polarity: Polarity = "bright",
 ) -> tuple[list[PairCandidate], Geometry]:
     """Every candidate RAW judges on one sequence, splitting where `decide` says (by default,
     as without a judge: where the score passes `sister_threshold`)."""
@@ -95,7 +99,7 @@ def record(
         candidates.append(candidate)
         return decide(candidate) if decide else bool(candidate.pair[4] > threshold)
 
-    track_kernel(FrameStack(frames), diameter, params, model, judge=recorder)
+    track_kernel(FrameStack(frames), diameter, params, model, judge=recorder, polarity=polarity)
     height, width = frames.shape[1:]
     return candidates, Geometry.for_diameter(height, width, diameter)
 
@@ -252,9 +256,9 @@ def record_all(model_dir: Path | None, threads: int, with_judge: bool = False) -
     if with_judge and decide is None:
         raise SystemExit(f"--with-judge: the model {model.card['name']} has no division judge")
     tables = []
-    for name, frames, truth, diameter in training_sequences():
+    for name, frames, truth, diameter, polarity in training_sequences():
         start = time.perf_counter()
-        candidates, geometry = record(model, frames, diameter, params, decide)
+        candidates, geometry = record(model, frames, diameter, params, decide, polarity)
         right = label(candidates, truth, geometry)
         table = pd.DataFrame([c.features for c in candidates], columns=list(FEATURES))
         table["division"], table["sequence"] = right, name

@@ -25,7 +25,17 @@ def real_training_sources() -> list[Source]:
     for real in real_sequences(root):
         gt = TrackingResult.from_ctc(real.sequence)
         t_range = (0, training_frames(real.frames.shape[0]))
-        out.append(Source(real.name, real.frames, gt.tracks, gt.lineage, real.diameter, t_range))
+        out.append(
+            Source(
+                real.name,
+                real.frames,
+                gt.tracks,
+                gt.lineage,
+                real.spec.diameter,
+                t_range,
+                real.spec.polarity,
+            )
+        )
     return out
 
 
@@ -42,6 +52,9 @@ def sim_source(
     diameter = CANONICAL_DIAMETER * float(np.exp(rng.uniform(-0.2, 0.2)))
     shrink = diameter / base.diameter
     side = int(np.ceil(crop * 1.3))
+    density = min(0.5, base.density * float(np.exp(rng.uniform(-0.5, 0.7))))
+    if base.body == "rod":  # from a few founders to a packed colony, as a colony grows
+        density = float(np.exp(rng.uniform(np.log(base.density), np.log(0.3))))
     cfg = dataclasses.replace(
         base,
         n_frames=frames,
@@ -51,11 +64,11 @@ def sim_source(
         blur=base.blur * shrink,
         drift=(base.drift[0] * shrink, base.drift[1] * shrink),
         jitter=base.jitter * shrink,
-        density=min(0.5, base.density * float(np.exp(rng.uniform(-0.5, 0.7)))),
+        density=density,
         speed=base.speed * float(np.exp(rng.uniform(-0.5, 0.8))),
         division_rate=min(0.9 / base.min_cycle, max(base.division_rate, 0.01) * 2),
         snr=base.snr * float(np.exp(rng.uniform(-0.4, 0.4))),
     )
     seed = int(rng.integers(0, 2**31 - 1))
     seq = simulate(cfg, seed=seed)
-    return Source(f"sim:{seed}", seq.frames, seq.tracks, seq.lineage, diameter)
+    return Source(f"sim:{seed}", seq.frames, seq.tracks, seq.lineage, diameter, None, base.polarity)

@@ -18,6 +18,7 @@ import torch
 
 from ..engine.infer import track_kernel
 from ..engine.judge import TreeJudge
+from ..engine.preprocess import Polarity
 from ..engine.raw import RawParams
 from ..eval.heldout import data_dir, held_out_real, held_out_seeds
 from ..eval.metrics import evaluate
@@ -69,16 +70,20 @@ class TorchCap:
         return sister_map
 
 
-def validation_sets(sim_seeds: int = 1) -> Iterator[tuple[str, npt.NDArray[Any], Any, float]]:
-    """(name, frames, ground truth, nucleus diameter) of every validation sequence, with
-    `sim_seeds` held-out seeds per simulator preset."""
+def validation_sets(
+    sim_seeds: int = 1,
+) -> Iterator[tuple[str, npt.NDArray[Any], Any, float, Polarity]]:
+    """(name, frames, ground truth, cell diameter, polarity) of every validation sequence,
+    with `sim_seeds` held-out seeds per simulator preset."""
     for preset in VALIDATION_PRESETS:
         for seed in held_out_seeds(preset, sim_seeds):
             seq = simulate(preset, seed=seed)
-            yield f"sim:{preset} seed {seed}", seq.frames, seq, seq.config.diameter
+            cfg = seq.config
+            yield f"sim:{preset} seed {seed}", seq.frames, seq, cfg.diameter, cfg.polarity
     root = data_dir()
     if root is not None:
-        yield from held_out_real(root)
+        for name, frames, truth, spec in held_out_real(root):
+            yield name, frames, truth, spec.diameter, spec.polarity
 
 
 def validate(
@@ -91,8 +96,9 @@ def validate(
     """One row per validation sequence: TRA, DET, division F1, tracks, seconds."""
     model = TorchCap(encoder, tracker, sister_head)
     rows = []
-    for name, frames, truth, diameter in validation_sets(sim_seeds):
-        result = track_kernel(FrameStack(frames), diameter, params or RawParams(), model=model)
+    for name, frames, truth, diameter, polarity in validation_sets(sim_seeds):
+        stack = FrameStack(frames)
+        result = track_kernel(stack, diameter, params or RawParams(), model, polarity=polarity)
         report = evaluate(result, truth)
         rows.append(
             {

@@ -22,7 +22,7 @@ from ..io.result import TrackingResult
 from ..io.tables import divisions_from_lineage
 from .judge import HISTORY, TreeJudge
 from .lineage import time_divisions
-from .preprocess import Geometry, Preprocessor
+from .preprocess import Geometry, Polarity, Preprocessor
 from .raw import PairJudge, RawParams, RawResult, raw_inference
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
@@ -255,11 +255,13 @@ def track_kernel(
     on_progress: Callable[[int, int], None] | None = None,
     judge: PairJudge | None = None,
     lineage: Lineage = "global",
+    polarity: Polarity = "bright",
 ) -> TrackingResult:
     """Tracks a checked stack in this process; coordinates come back in input pixels. `judge`
     stands in for the model's division judge (training records its candidates so); `lineage`
-    as `to_result`'s."""
-    return run_kernel(stack, diameter, params, model, on_progress, judge).result(lineage)
+    as `to_result`'s; `polarity`, whether cells are brighter or darker than the background."""
+    run = run_kernel(stack, diameter, params, model, on_progress, judge, polarity=polarity)
+    return run.result(lineage)
 
 
 @dataclass
@@ -285,9 +287,10 @@ def run_kernel(
     judge: PairJudge | None = None,
     *,
     normalised: bool = False,
+    polarity: Polarity = "bright",
 ) -> KernelRun:
     """RAW on a checked stack in this process (`track_kernel` without the lineage step).
-    `normalised`: the frames come normalised already (`Preprocessor`'s)."""
+    `normalised`: the frames come normalised already (`Preprocessor`'s), for `polarity`."""
     model = model if model is not None else OnnxCap()
     t, h, w = stack.shape
     geometry = Geometry.for_diameter(h, w, diameter)
@@ -295,7 +298,7 @@ def run_kernel(
     judge = judge if judge is not None else model.judge
     judging = judge is not None and model.has_sisters  # RAW judges sister pairs only
     capacity = min(params.window, t)
-    prep = Preprocessor(geometry, normalised)
+    prep = Preprocessor(geometry, normalised, polarity)
     cache = FeatureCache(stack, prep, model, timings, judging, capacity)
 
     def track_window(first: int, length: int, queries: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -336,6 +339,7 @@ def run_kernel(
         "model": model.card["name"],
         "model_sha256": {k: v["sha256"][:16] for k, v in model.card["files"].items()},
         "diameter": diameter,
+        "polarity": polarity,
         "params": params.__dict__,
         "windows": len(raw.windows),
         # Frames the tracker ran over, summed over its calls: a window restarts at each event,

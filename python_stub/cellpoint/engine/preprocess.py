@@ -1,15 +1,18 @@
 """Frame preprocessing shared by training and inference (the browser engine mirrors it).
 
 Every frame is normalised on its own (so bleaching and streaming need no look-ahead), then
-resized so that nuclei have the model's canonical diameter, then padded to a multiple of 16
+resized so that cells have the model's canonical diameter, then padded to a multiple of 16
 (the encoder's coarsest stride). Coordinates map between input and model pixels with
-pixel centres at integers.
+pixel centres at integers. The network sees cells bright on a dark background: frames of dark
+cells on a bright one (phase contrast, brightfield; polarity "dark") are negated before they
+are normalised.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -24,18 +27,34 @@ HIGH_PERCENTILE = 99.8
 MAX_SAMPLES = 65536  # pixels sampled (on a regular stride) to estimate the percentiles
 
 FloatArray = npt.NDArray[np.float32]
+Polarity = Literal["bright", "dark"]
+POLARITIES: tuple[Polarity, ...] = ("bright", "dark")
 
 
-def normalise(frame: npt.NDArray[np.generic]) -> FloatArray:
-    """Maps a frame's 1st percentile to 0 and its 99.8th to 1 (values outside kept).
+def check_polarity(polarity: object) -> Polarity:
+    """`polarity` if it is one, else a ValueError that says what it can be."""
+    if polarity not in POLARITIES:
+        raise ValueError(
+            f'polarity must be "bright" (cells brighter than the background: fluorescence) or '
+            f'"dark" (darker: phase contrast, brightfield), got {polarity!r}'
+        )
+    return polarity
+
+
+def normalise(frame: npt.NDArray[np.generic], polarity: Polarity = "bright") -> FloatArray:
+    """Maps a frame's 1st percentile to 0 and its 99.8th to 1 (values outside kept); a frame
+    of dark cells is negated first (as float32), so that its cells come out bright.
 
     Percentiles are read off a sorted regular subsample without interpolation, so that the
     browser computes bit-identical bounds.
     """
-    flat = np.asarray(frame, dtype=np.float32).reshape(-1)
+    image = np.asarray(frame, dtype=np.float32)
+    if polarity == "dark":
+        image = -image
+    flat = image.reshape(-1)
     step = max(1, math.ceil(flat.size / MAX_SAMPLES))
     lo, scale = normalisation(flat[::step])
-    out: FloatArray = ((np.asarray(frame, dtype=np.float32) - lo) * scale).astype(np.float32)
+    out: FloatArray = ((image - lo) * scale).astype(np.float32)
     return out
 
 
@@ -130,13 +149,17 @@ class _Band:
 
 
 class Preprocessor:
-    """Normalises, resizes and pads frames of one geometry; the resize bands are built once.
-    With `normalised`, frames come normalised already (tiles of a larger frame, normalised
-    over the whole frame: tiling.py) and are only resized and padded."""
+    """Normalises (`normalise`, for frames of `polarity`), resizes and pads frames of one
+    geometry; the resize bands are built once. With `normalised`, frames come normalised
+    already (tiles of a larger frame, normalised over the whole frame: tiling.py) and are only
+    resized and padded."""
 
-    def __init__(self, geometry: Geometry, normalised: bool = False) -> None:
+    def __init__(
+        self, geometry: Geometry, normalised: bool = False, polarity: Polarity = "bright"
+    ) -> None:
         self.geometry = geometry
         self.normalised = normalised
+        self.polarity = check_polarity(polarity)
         h, w = geometry.resized
         self._rows = _Band(resize_weights(geometry.height, h))
         self._cols = _Band(resize_weights(geometry.width, w))
@@ -148,40 +171,171 @@ class Preprocessor:
                 f"frame of shape {frame.shape} does not match the sequence's "
                 f"{(self.geometry.height, self.geometry.width)}"
             )
-        image = np.asarray(frame, np.float32) if self.normalised else normalise(frame)
+        image = (
+            np.asarray(frame, np.float32) if self.normalised else normalise(frame, self.polarity)
+        )
         small = self._cols.along_rows(self._rows.along_rows(image).T).T
         out = np.zeros(self.geometry.padded, np.float32)
         out[: small.shape[0], : small.shape[1]] = small
         return out
 
 
-def estimate_diameter(frame: npt.NDArray[np.generic]) -> float:
-    """Typical nucleus diameter (input pixels): the median equivalent-circle diameter of the
-    objects standing out of the smoothed background by 4 noise deviations (median and MAD of
-    the frame, which is mostly background), ignoring specks under a fifth of the typical large
-    object. Blob detectors lock onto the texture inside nuclei; a
-    noise-based threshold sees dim nuclei whole; the median shrugs off the few that touch."""
-    from scipy import ndimage
+MIN_OBJECT_PIXELS = 20  # smaller objects are noise, to the size estimate
+POLARITY_RATIO = 0.25  # one side's objects under this share of the other's: not cells
 
-    img = normalise(frame)
-    factor = max(1, int(np.ceil(max(img.shape) / 1024)))  # bin very large frames
+
+@dataclass(frozen=True)
+class CellSize:
+    """A typical cell, input pixels: `diameter`, its equivalent-circle diameter (the model's
+    scale: `Geometry.for_diameter`); `length` and `width`, the axes of the ellipse of its
+    second moments (a rod's length and width; a round cell's are near `diameter`)."""
+
+    diameter: float
+    length: float
+    width: float
+
+    def describe(self) -> dict[str, float]:
+        return {"diameter": self.diameter, "length": self.length, "width": self.width}
+
+
+def _binned(img: FloatArray, side: int = 1024) -> tuple[FloatArray, int]:
+    """A frame binned to at most ~`side` px a side, and the binning factor."""
+    factor = max(1, int(np.ceil(max(img.shape) / side)))
     if factor > 1:
         h, w = (img.shape[0] // factor) * factor, (img.shape[1] // factor) * factor
         img = img[:h, :w].reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3))
+    return img, factor
+
+
+def _local_residual(img: FloatArray) -> tuple[FloatArray, float]:
+    """A smoothed frame minus its slowly varying background, and the residual's noise
+    deviation (MAD). Phase contrast lights its field unevenly; a global background would take
+    the shading for cells. The background is the median over ~120 px of 8 px blocks' means,
+    estimated twice: the second time without the pixels the first residual put beyond 4 noise
+    deviations (a block mostly covered by them takes its nearest clear block's mean), so that
+    cells larger than the window do not drag it along."""
+    from scipy import ndimage
+
     smooth = ndimage.gaussian_filter(img, 2.0)
-    background = float(np.median(smooth))
-    noise = 1.4826 * float(np.median(np.abs(smooth - background)))
-    mask = ndimage.binary_opening(smooth > background + 4 * max(noise, 1e-6), iterations=2)
-    labels, _ = ndimage.label(mask)
-    areas = np.bincount(labels.ravel())[1:]
-    areas = areas[areas >= 20]
-    if len(areas) == 0:
-        raise ValueError("no nucleus-like object found to estimate the diameter: pass diameter=")
-    areas = areas[areas >= 0.2 * np.percentile(areas, 90)]
-    return float(2 * np.sqrt(np.median(areas) / np.pi) * factor)
+    block = 8
+    h, w = (-(-n // block) * block for n in img.shape)
+    padded = np.pad(smooth, ((0, h - img.shape[0]), (0, w - img.shape[1])), "edge")
+
+    def blocks(a: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        return a.reshape(h // block, block, w // block, block).mean(axis=(1, 3))
+
+    def residual_from(coarse: npt.NDArray[np.float64]) -> tuple[FloatArray, float]:
+        background = ndimage.median_filter(coarse, size=15, mode="reflect")
+        full = np.repeat(np.repeat(background, block, axis=0), block, axis=1)
+        residual = (padded - full).astype(np.float32)
+        noise = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+        return residual, max(noise, 1e-6)
+
+    residual, noise = residual_from(blocks(padded))
+    clear = (np.abs(residual) <= 4 * noise).astype(np.float32)
+    share = blocks(clear)
+    means = blocks(padded * clear) / np.maximum(share, 1e-6)
+    covered = share < 0.5
+    if covered.any() and not covered.all():
+        nearest = ndimage.distance_transform_edt(
+            covered, return_distances=False, return_indices=True
+        )
+        means = means[tuple(nearest)]
+    residual, noise = residual_from(means)
+    return residual[: img.shape[0], : img.shape[1]], noise
 
 
-def estimate_stack_diameter(frames: FrameStack) -> float:
-    """`estimate_diameter`'s median over a stack's first, middle and last frames."""
-    picks = sorted({0, len(frames) // 2, len(frames) - 1})
-    return float(np.median([estimate_diameter(frames[t]) for t in picks]))
+def estimate_polarity(frame: npt.NDArray[np.generic]) -> Polarity:
+    """Whether a frame's cells are brighter ("bright") or darker ("dark") than its background.
+
+    Objects stand out of the local background by 4 noise deviations on either side. Where one
+    side has under POLARITY_RATIO of the other's pixels, the larger side is the cells
+    (fluorescence: bright; absorbing stains: dark). Where both are large, it is phase
+    contrast, where a halo of the other sign rings every cell: the cells are the side that
+    lies inside the other's rings. A frame with no object at all says "bright". Frames are
+    binned less than for sizes: halos are thin."""
+    from scipy import ndimage
+
+    residual, noise = _local_residual(_binned(normalise(frame), 4096)[0])
+    bright = ndimage.binary_opening(residual > 4 * noise, iterations=2)
+    dark = ndimage.binary_opening(residual < -4 * noise, iterations=2)
+    n_bright, n_dark = int(bright.sum()), int(dark.sum())
+    if n_dark <= POLARITY_RATIO * n_bright:
+        return "bright"
+    if n_bright <= POLARITY_RATIO * n_dark:
+        return "dark"
+    dark_inside = (ndimage.binary_fill_holes(bright) & dark).sum() / n_dark
+    bright_inside = (ndimage.binary_fill_holes(dark) & bright).sum() / n_bright
+    return "dark" if dark_inside > bright_inside else "bright"
+
+
+def estimate_cell_size(frame: npt.NDArray[np.generic], polarity: Polarity = "bright") -> CellSize:
+    """A frame's typical cell (`CellSize`): the median over the objects standing out of the
+    smoothed background by 4 noise deviations, ignoring specks under a fifth of the typical
+    large object. Bright cells are measured against the frame's median and MAD (a frame of
+    fluorescence is mostly background); dark ones against the local background
+    (`_local_residual`). Blob detectors lock onto the texture inside nuclei; a noise-based
+    threshold sees dim nuclei whole; the median shrugs off the few that touch."""
+    from scipy import ndimage
+
+    img, factor = _binned(normalise(frame, check_polarity(polarity)))
+    if polarity == "bright":
+        smooth = ndimage.gaussian_filter(img, 2.0)
+        background = float(np.median(smooth))
+        noise = 1.4826 * float(np.median(np.abs(smooth - background)))
+        above = smooth > background + 4 * max(noise, 1e-6)
+    else:
+        residual, noise = _local_residual(img)
+        above = residual > 4 * noise
+    labels, _ = ndimage.label(ndimage.binary_opening(above, iterations=2))
+    areas = np.bincount(labels.ravel())
+    keep = np.flatnonzero(areas >= MIN_OBJECT_PIXELS)
+    keep = keep[keep > 0]
+    if len(keep) == 0:
+        look = "brighter" if polarity == "bright" else "darker"
+        raise ValueError(
+            f"no cell-like object {look} than the background found to estimate the cell size: "
+            f"pass diameter= (a typical cell's diameter in pixels)"
+            + (
+                ', or polarity="dark" for dark cells on a bright background'
+                if polarity == "bright"
+                else ""
+            )
+        )
+    keep = keep[areas[keep] >= 0.2 * np.percentile(areas[keep], 90)]
+    length, width = _axes(labels, keep)
+    diameter = 2 * np.sqrt(np.median(areas[keep]) / np.pi)
+    return CellSize(float(diameter * factor), float(length * factor), float(width * factor))
+
+
+def _axes(labels: npt.NDArray[np.int32], keep: npt.NDArray[np.intp]) -> tuple[float, float]:
+    """Median major and minor axis (4 standard deviations) of the labelled objects `keep`."""
+    from scipy import ndimage
+
+    yy, xx = np.indices(labels.shape, dtype=np.float64)
+    moments = [ndimage.mean(v, labels, keep) for v in (yy, xx, yy * yy, xx * xx, yy * xx)]
+    my, mx, myy, mxx, mxy = (np.asarray(m, np.float64) for m in moments)
+    vy, vx, cov = myy - my * my, mxx - mx * mx, mxy - my * mx
+    spread = np.sqrt(((vy - vx) / 2) ** 2 + cov**2)
+    major = 4 * np.sqrt(np.maximum((vy + vx) / 2 + spread, 0))
+    minor = 4 * np.sqrt(np.maximum((vy + vx) / 2 - spread, 0))
+    return float(np.median(major)), float(np.median(minor))
+
+
+def sample_frames(frames: FrameStack) -> list[int]:
+    """The frames a stack's look is estimated from: its first, middle and last."""
+    return sorted({0, len(frames) // 2, len(frames) - 1})
+
+
+def estimate_stack_polarity(frames: FrameStack) -> Polarity:
+    """`estimate_polarity` of most of the `sample_frames`."""
+    votes = [estimate_polarity(frames[t]) for t in sample_frames(frames)]
+    return "dark" if 2 * votes.count("dark") > len(votes) else "bright"
+
+
+def estimate_stack_cell_size(frames: FrameStack, polarity: Polarity = "bright") -> CellSize:
+    """`estimate_cell_size`'s median, axis by axis, over the `sample_frames`."""
+    sizes = [estimate_cell_size(frames[t], polarity) for t in sample_frames(frames)]
+    return CellSize(
+        *(float(np.median([getattr(s, k) for s in sizes])) for k in ("diameter", "length", "width"))
+    )

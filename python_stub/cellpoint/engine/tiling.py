@@ -56,7 +56,7 @@ from ..io.tables import (
     lineage_from_tracks,
 )
 from .infer import CapModel, Lineage, OnnxCap, check_lineage, run_kernel
-from .preprocess import MAX_SAMPLES, Geometry, normalisation
+from .preprocess import MAX_SAMPLES, Geometry, Polarity, normalisation
 from .raw import RawParams
 
 FloatArray = npt.NDArray[np.float64]
@@ -219,10 +219,12 @@ def needs_tiles(height: int, width: int, diameter: float) -> bool:
 
 class _FrameNormalisation:
     """Each frame's `normalisation` over the whole frame, from a regular grid of about
-    MAX_SAMPLES of its pixels, read once."""
+    MAX_SAMPLES of its pixels, read once; `sign` -1 negates frames of dark cells first, as
+    `normalise` does."""
 
-    def __init__(self, stack: FrameStack) -> None:
+    def __init__(self, stack: FrameStack, polarity: Polarity) -> None:
         self._stack = stack
+        self.sign = np.float32(-1.0 if polarity == "dark" else 1.0)
         _, height, width = stack.shape
         step = max(1, math.ceil(math.sqrt(height * width / MAX_SAMPLES)))
         self._grid = slice(None, None, step)
@@ -230,7 +232,8 @@ class _FrameNormalisation:
 
     def __call__(self, t: int) -> tuple[np.float32, np.float32]:
         if t not in self._known:
-            self._known[t] = normalisation(self._stack.region(t, self._grid, self._grid))
+            sample = self.sign * self._stack.region(t, self._grid, self._grid)
+            self._known[t] = normalisation(sample)
         return self._known[t]
 
 
@@ -249,7 +252,8 @@ class _TileFrames:
     def __getitem__(self, t: int) -> npt.NDArray[np.float32]:
         lo, scale = self._bounds(t)
         pixels = self._stack.region(t, self._tile.rows, self._tile.cols)
-        frame: npt.NDArray[np.float32] = ((pixels - lo) * scale).astype(np.float32)
+        signed = self._bounds.sign * pixels
+        frame: npt.NDArray[np.float32] = ((signed - lo) * scale).astype(np.float32)
         return frame
 
 
@@ -263,9 +267,11 @@ def track_tiled(
     model: CapModel | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     lineage: Lineage = "global",
+    polarity: Polarity = "bright",
 ) -> TrackingResult:
-    """Tracks a stack (a FrameStack, or anything it takes) tile by tile with the kernel
-    backend, each tile's result through its lineage step (`lineage`, as `to_result`'s), and
+    """Tracks a stack (a FrameStack, or anything it takes) of cells of `polarity` tile by tile
+    with the kernel backend, each tile's result through its lineage step (`lineage`, as
+    `to_result`'s), and
     stitches them into one result in input pixels (see the module's docstring); `tile` and
     `overlap` as `plan_tiles`'. The result's metadata holds the tiling (`TilePlan.describe`)
     and the tiles' figures: windows and tracker frames summed, peaks the largest, seconds by
@@ -275,14 +281,16 @@ def track_tiled(
     n_frames, height, width = frames.shape
     plan = plan_tiles(height, width, diameter, tile, overlap)
     model = model if model is not None else OnnxCap()
-    bounds = _FrameNormalisation(frames)
+    bounds = _FrameNormalisation(frames, polarity)
     start = time.perf_counter()
     results: list[TrackingResult] = []
     for k, part in enumerate(plan.tiles):
         found = sum(len(r.lineage) for r in results)
         progress = _tile_progress(on_progress, k, len(plan.tiles), n_frames, found)
         tile_stack = FrameStack(_TileFrames(frames, part, bounds))
-        run = run_kernel(tile_stack, diameter, params, model, progress, normalised=True)
+        run = run_kernel(
+            tile_stack, diameter, params, model, progress, normalised=True, polarity=polarity
+        )
         results.append(run.result(lineage))
     stitching = time.perf_counter()
     scale = Geometry.for_diameter(height, width, diameter).scale

@@ -17,18 +17,46 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ..engine.preprocess import Polarity
 from ..io.ctc import CTCSequence, read_ctc
 from .sim import PRESETS
 
-# Typical nucleus diameters of the shared sequences (input pixels), as measured for the
-# simulator's presets that mimic them.
+
+@dataclass(frozen=True)
+class RealSpec:
+    """How a shared sequence's cells look: their typical equivalent-circle diameter (input
+    pixels, as measured for the simulator's preset that mimics it) and polarity."""
+
+    diameter: float
+    polarity: Polarity
+    modality: str  # the bench's kind of data: one of MODALITIES
+
+
+# The kinds of data the bench reports apart.
+NUCLEI = "nuclei"
+PHASE_CONTRAST = "phase contrast"  # whole mammalian cells
+CYTOPLASM = "cytoplasm"
+BACTERIA = "bacteria"  # rods in phase contrast
+DENSE_COLONY = "dense colony"
+MODALITIES = (NUCLEI, PHASE_CONTRAST, CYTOPLASM, BACTERIA, DENSE_COLONY)
+
 REAL_SEQUENCES = {
-    "Fluo-N2DH-GOWT1/02": PRESETS["gowt1"].diameter,
-    "Fluo-N2DH-SIM+/02": PRESETS["simplus"].diameter,
+    "Fluo-N2DH-GOWT1/02": RealSpec(PRESETS["gowt1"].diameter, "bright", NUCLEI),
+    "Fluo-N2DH-SIM+/02": RealSpec(PRESETS["simplus"].diameter, "bright", NUCLEI),
+    "Fluo-C2DL-MSC/02": RealSpec(PRESETS["cytoplasm"].diameter, "bright", CYTOPLASM),
+    "Ecoli-PhC-colony/01": RealSpec(PRESETS["phase_bacteria"].diameter, "dark", BACTERIA),
 }
 TRAIN_FRACTION = 0.8
 # Simulator seeds no training run draws (training seeds are random among 2^31), per preset.
-HELD_OUT_SEEDS = {"small": 10_001, "hard": 10_002, "gowt1": 10_003}
+HELD_OUT_SEEDS = {
+    "small": 10_001,
+    "hard": 10_002,
+    "gowt1": 10_003,
+    "phase_bacteria": 10_004,
+    "cytoplasm": 10_005,
+    "dense_colony": 10_006,  # phase_bacteria grown on to a dense colony (the bench's)
+    "phase_cells": 10_007,
+}
 HELD_OUT_STRIDE = 1_000  # further held-out seeds of a preset: its seed + k * stride
 
 
@@ -81,7 +109,7 @@ class RealSequence:
     """A shared sequence with its frames and tracking ground truth, all present."""
 
     name: str
-    diameter: float
+    spec: RealSpec
     sequence: CTCSequence
     frames: npt.NDArray[Any]
     markers: npt.NDArray[Any]
@@ -90,32 +118,32 @@ class RealSequence:
 
 def real_sequences(root: Path) -> Iterator[RealSequence]:
     """Each shared sequence present under `root`."""
-    for rel, diameter in REAL_SEQUENCES.items():
+    for rel, spec in REAL_SEQUENCES.items():
         if not (root / rel).is_dir():
             continue
         seq = read_ctc(root / rel)
         if seq.frames is None or seq.markers is None or seq.lineage is None:
             raise FileNotFoundError(f"{root / rel}: frames or tracking ground truth missing")
-        yield RealSequence(rel, diameter, seq, seq.frames, seq.markers, seq.lineage)
+        yield RealSequence(rel, spec, seq, seq.frames, seq.markers, seq.lineage)
 
 
 def held_out_real(
     root: Path, max_frames: int | None = None
-) -> Iterator[tuple[str, npt.NDArray[Any], GroundTruthWindow, float]]:
-    """(name, frames, ground truth, nucleus diameter) of the held-out frames of each shared
+) -> Iterator[tuple[str, npt.NDArray[Any], GroundTruthWindow, RealSpec]]:
+    """(name, frames, ground truth, how its cells look) of the held-out frames of each shared
     sequence present under `root`, at most `max_frames` of them."""
     for real in real_sequences(root):
         n = real.frames.shape[0]
         cut = training_frames(n)
         end = n if max_frames is None else min(n, cut + max_frames)
         truth = cut_ground_truth(real.markers, real.lineage, cut, end)
-        yield f"{real.name}[{cut}:{end}]", np.asarray(real.frames[cut:end]), truth, real.diameter
+        yield f"{real.name}[{cut}:{end}]", np.asarray(real.frames[cut:end]), truth, real.spec
 
 
-def whole_real(root: Path) -> Iterator[tuple[str, npt.NDArray[Any], RealSequence, float]]:
+def whole_real(root: Path) -> Iterator[tuple[str, npt.NDArray[Any], RealSequence, RealSpec]]:
     """As `held_out_real`, the whole of each sequence: its first TRAIN_FRACTION was trained
     on, and the name says so."""
     for real in real_sequences(root):
         n = real.frames.shape[0]
         name = f"{real.name}[0:{n}] (0-{training_frames(n) - 1} trained on)"
-        yield name, np.asarray(real.frames), real, real.diameter
+        yield name, np.asarray(real.frames), real, real.spec

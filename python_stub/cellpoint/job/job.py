@@ -22,7 +22,7 @@ from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
 from ..engine.infer import Lineage, check_lineage, model_card, to_result
-from ..engine.preprocess import Geometry
+from ..engine.preprocess import Geometry, Polarity, check_polarity
 from ..engine.raw import RawParams
 from ..io.frames import FrameStack
 from ..io.result import TrackingResult
@@ -70,12 +70,16 @@ class TrackingJob:
         checkpoint: Checkpoint | None = None,
         lineage: Lineage = "global",
         threads: int | None = None,
+        polarity: Polarity = "bright",
+        metadata: Mapping[str, Any] | None = None,
     ) -> None:
         RawParams(**params)  # the browser checks them too; fail here, before any transfer
         check_lineage(lineage)
         self.lineage = lineage
         self.frames = frames
         self.diameter = diameter
+        self.polarity = check_polarity(polarity)
+        self.metadata = dict(metadata or {})  # for the result's metadata: the estimates made
         # RAW's parameters the user passed; the browser takes the others from its settings
         # and says which values it used (`used_params`) when the run ends.
         self.params = dict(params)
@@ -104,6 +108,7 @@ class TrackingJob:
             shape=list(frames.shape),
             dtype=frames.wire_dtype.name,
             diameter=float(diameter),
+            polarity=polarity,
             params=self.params,
             backend_choice=backend or "",
             threads_choice=threads or 0,
@@ -182,7 +187,8 @@ class TrackingJob:
         params = self.used_params if self.used_params is not None else self.params
         job = TrackingJob(self.frames, self.diameter, params, self.backend_choice,
                           checkpoint=self.checkpoint, lineage=self.lineage,
-                          threads=self.threads_choice)  # fmt: skip
+                          threads=self.threads_choice, polarity=self.polarity,
+                          metadata=self.metadata)  # fmt: skip
         return run(job, fallback=None)
 
     def __await__(self) -> Generator[Any, None, TrackingResult]:
@@ -386,9 +392,11 @@ class TrackingJob:
         metadata = {
             "model": card["name"],
             "diameter": self.diameter,
+            "polarity": self.polarity,
             # The values used, once the browser has said; before that what the user passed.
             "params": params,
             "windows": len(raw.windows),
+            **self.metadata,
             **extra,
         }
         return to_result(raw, self.geometry, self.frames, metadata, RawParams(**params),

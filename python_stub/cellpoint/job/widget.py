@@ -17,7 +17,8 @@ class JobWidget(_CellpointWidget):
 
     shape = List(Int(), help="(T, H, W) of the stack").tag(sync=True)
     dtype = Unicode(help="numpy dtype of the frames as they travel").tag(sync=True)
-    diameter = Float(help="nucleus diameter, input pixels").tag(sync=True)
+    diameter = Float(help="cell diameter, input pixels").tag(sync=True)
+    polarity = Unicode("bright", help="bright or dark: cells against the background").tag(sync=True)
     params = Dict(help="RAW's parameters").tag(sync=True)
     backend_choice = Unicode(help="auto, webgpu or wasm; empty: the user's settings").tag(sync=True)
     threads_choice = Int(0, help="WebAssembly threads; 0: the user's settings").tag(sync=True)
