@@ -222,7 +222,10 @@ def _local_residual(img: FloatArray) -> tuple[FloatArray, float]:
     padded = np.pad(smooth, ((0, h - img.shape[0]), (0, w - img.shape[1])), "edge")
 
     def blocks(a: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-        return a.reshape(h // block, block, w // block, block).mean(axis=(1, 3))
+        means: npt.NDArray[np.float64] = a.reshape(h // block, block, w // block, block).mean(
+            axis=(1, 3), dtype=np.float64
+        )
+        return means
 
     def residual_from(coarse: npt.NDArray[np.float64]) -> tuple[FloatArray, float]:
         background = ndimage.median_filter(coarse, size=15, mode="reflect")
