@@ -419,41 +419,6 @@ PRESETS: dict[str, SimConfig] = {
         bleach=0.0,
         marker_scale=0.9,
     ),
-    # The same cells in brightfield: faint, textured bodies with a thin bright fringe, on an
-    # unevenly lit field (no shared sequence to measure against either).
-    "brightfield": SimConfig(
-        n_frames=40,
-        height=520,
-        width=696,
-        dtype="uint8",
-        body="cytoplasm",
-        density=0.12,
-        diameter=60.0,
-        diameter_cv=0.25,
-        aspect=(1.3, 3.0),
-        irregularity=0.15,
-        protrusions=1.0,
-        speed=0.08,
-        persistence=0.5,
-        rotation=0.05,
-        division_rate=0.01,
-        modality="phase",
-        halo=0.3,
-        halo_width=0.05,
-        background=140.0,
-        background_gradient=0.3,
-        background_texture=0.08,
-        contrast=18.0,
-        brightness_cv=0.3,
-        texture=0.5,
-        texture_grain=0.08,
-        spots=0.0,
-        blur=1.2,
-        snr=4.0,
-        poisson_fraction=0.3,
-        bleach=0.0,
-        marker_scale=0.9,
-    ),
     # A confluent monolayer: whole cells (cytoplasm stained) touching on every side, slow,
     # dividing now and then.
     "confluent": SimConfig(
@@ -485,6 +450,22 @@ PRESETS: dict[str, SimConfig] = {
         marker_scale=0.8,
     ),
 }
+# The phase_cells in brightfield: faint, textured bodies with a thin bright fringe, on an
+# unevenly lit field (no shared sequence to measure against either).
+PRESETS["brightfield"] = dataclasses.replace(
+    PRESETS["phase_cells"],
+    halo=0.3,
+    halo_width=0.05,
+    background=140.0,
+    background_gradient=0.3,
+    background_texture=0.08,
+    contrast=18.0,
+    brightness_cv=0.3,
+    texture=0.5,
+    texture_grain=0.08,
+    blur=1.2,
+    snr=4.0,
+)
 
 
 @dataclass(frozen=True, eq=False)
