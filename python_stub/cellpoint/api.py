@@ -8,11 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from .engine.infer import Lineage, OnnxCap, check_lineage, track_kernel
-from .engine.preprocess import (
-    check_polarity,
-    estimate_stack_cell_size,
-    estimate_stack_polarity,
-)
+from .engine.preprocess import estimate_look
 from .engine.raw import RawParams
 from .engine.tiling import needs_tiles, plan_tiles, track_tiled
 from .io.frames import FrameStack
@@ -143,12 +139,8 @@ def track(
         raise ValueError(
             f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}"
         )
-    polarity = estimate_stack_polarity(frames) if polarity == "auto" else check_polarity(polarity)
-    estimated: dict[str, Any] = {}
-    if diameter is None:
-        size = estimate_stack_cell_size(frames, polarity)
-        diameter = size.diameter
-        estimated = {"cell_size": size.describe()}
+    look, diameter, size = estimate_look(frames, polarity, diameter)
+    estimated: dict[str, Any] = {} if size is None else {"cell_size": size.describe()}
     passed: dict[str, Any] = {
         "window": window,
         "detection_threshold": detection_threshold,
@@ -181,11 +173,11 @@ def track(
                 model=model,
                 on_progress=reporter,
                 lineage=lineage,
-                polarity=polarity,
+                polarity=look,
             )
         else:
             result = track_kernel(
-                frames, diameter, params, model, reporter, lineage=lineage, polarity=polarity
+                frames, diameter, params, model, reporter, lineage=lineage, polarity=look
             )
         if text:
             text.close()
@@ -214,7 +206,7 @@ def track(
         browser_backend,
         lineage=lineage,
         threads=threads,
-        polarity=polarity,
+        polarity=look,
         metadata=estimated,
     )
     return run(job, fallback=track_here if backend == "auto" else None, review=review)

@@ -232,17 +232,10 @@ def accuracy_rows(
             rows.append(_accuracy_row(dataset, method, run.result(lineage), seconds, growth))
     before = memory.start()
     start = time.perf_counter()
-    result = track_baseline(_baseline_frames(dataset), dataset.diameter)
+    result = track_baseline(dataset.frames, dataset.diameter, polarity=dataset.polarity)
     seconds = time.perf_counter() - start
     rows.append(_accuracy_row(dataset, BASELINE, result, seconds, memory.peak() - before))
     return rows
-
-
-def _baseline_frames(dataset: Dataset) -> npt.NDArray[Any]:
-    """The frames as the baseline's blob detector needs them: cells bright (it finds maxima)."""
-    if dataset.polarity == "bright":
-        return dataset.frames
-    return -np.asarray(dataset.frames, np.float32)
 
 
 def _accuracy_row(

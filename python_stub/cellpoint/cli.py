@@ -54,6 +54,8 @@ def _bench(argv: list[str]) -> int:
 
 
 def _track(argv: list[str]) -> int:
+    from .engine.preprocess import POLARITY_CHOICES
+
     parser = argparse.ArgumentParser(
         prog="cellpoint track",
         description="Track stacks of frames with the CAP network (the kernel backend) and write "
@@ -81,7 +83,7 @@ def _track(argv: list[str]) -> int:
     )
     parser.add_argument(
         "--polarity",
-        choices=("auto", "bright", "dark"),
+        choices=POLARITY_CHOICES,
         help="cells brighter (fluorescence) or darker (phase contrast) than the background "
         "(default: told apart per stack)",
     )

@@ -405,13 +405,19 @@ def test_estimate_diameter_of_noisy_disks() -> None:
     assert 20 <= estimate_cell_size(noisy).diameter <= 28
 
 
-def test_estimate_diameter_ignores_specks() -> None:
-    # Five disks of diameter 24 and twelve 5 x 5 specks: the specks outnumber the nuclei, and
-    # would be the median object were they not dropped (under a fifth of the large objects).
+def five_disks() -> Array:
+    """Five disks of diameter 24 (value 100) on a 160 x 160 field of zeros."""
     yy, xx = np.mgrid[:160, :160]
     frame = np.zeros((160, 160), np.float32)
     for cy, cx in ((30, 30), (30, 120), (120, 30), (120, 120), (75, 75)):
         frame[(yy - cy) ** 2 + (xx - cx) ** 2 < 12**2] = 100
+    return frame
+
+
+def test_estimate_diameter_ignores_specks() -> None:
+    # Five disks of diameter 24 and twelve 5 x 5 specks: the specks outnumber the nuclei, and
+    # would be the median object were they not dropped (under a fifth of the large objects).
+    frame = five_disks()
     noise = np.random.default_rng(0).normal(0, 10, frame.shape).astype(np.float32)
     clean = estimate_cell_size(frame + noise).diameter
     specks = (
@@ -530,10 +536,7 @@ def test_estimate_cell_size_of_rods() -> None:
 
 
 def test_estimate_cell_size_of_disks_is_round() -> None:
-    yy, xx = np.mgrid[:160, :160]
-    frame = np.zeros((160, 160), np.float32)
-    for cy, cx in ((30, 30), (30, 120), (120, 30), (120, 120), (75, 75)):
-        frame[(yy - cy) ** 2 + (xx - cx) ** 2 < 12**2] = 100
+    frame = five_disks()
     frame += np.random.default_rng(0).normal(0, 10, frame.shape).astype(np.float32)
     size = estimate_cell_size(frame)
     assert size.length == pytest.approx(size.width, rel=0.15)

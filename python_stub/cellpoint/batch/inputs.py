@@ -21,12 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..engine.preprocess import (
-    CANONICAL_DIAMETER,
-    check_polarity,
-    estimate_stack_cell_size,
-    estimate_stack_polarity,
-)
+from ..engine.preprocess import CANONICAL_DIAMETER, estimate_look
 from ..io.frames import FrameStack
 from ..io.result import TrackingResult
 
@@ -279,8 +274,7 @@ def _open_zarr(path: Path, diameter: float | None, polarity: str) -> OpenedStack
         small = next((lv for lv in levels if max(h, w) / factor[lv.path] <= ESTIMATE_SIDE), None)
         small = small or levels[-1]
         sample = FrameStack(_squeezed(node[small.path], axes))
-        look = estimate_stack_polarity(sample) if polarity == "auto" else check_polarity(polarity)
-        diameter = estimate_stack_cell_size(sample, look).diameter * factor[small.path]
+        diameter = estimate_look(sample, polarity, None)[1] * factor[small.path]
     # The coarsest level where a cell is at least the model's working size.
     fitting = [lv for lv in levels if diameter / factor[lv.path] >= CANONICAL_DIAMETER]
     level = max(fitting, key=lambda lv: factor[lv.path]) if fitting else levels[0]

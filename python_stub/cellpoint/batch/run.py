@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..engine.infer import check_lineage
+from ..engine.preprocess import POLARITY_CHOICES
 from ..engine.raw import RawParams
 from .inputs import StackSource, name_stacks, open_stack
 
@@ -189,8 +190,9 @@ def _check(
     if diameter is not None and not (isinstance(diameter, (int, float)) and diameter > 0):
         raise BatchError(f"diameter must be a positive number of pixels, got {diameter!r}")
     polarity = options.get("polarity", "auto")
-    if polarity not in ("auto", "bright", "dark"):
-        raise BatchError(f'polarity must be "auto", "bright" or "dark", got {polarity!r}')
+    if polarity not in POLARITY_CHOICES:
+        choices = ", ".join(f'"{c}"' for c in POLARITY_CHOICES)
+        raise BatchError(f"polarity must be one of {choices}, got {polarity!r}")
     tile = options.get("tile")
     if tile is not None and not isinstance(tile, bool) and not (isinstance(tile, int) and tile > 0):
         raise BatchError(f"tile must be None, True, False or a side in pixels, got {tile!r}")

@@ -29,6 +29,7 @@ MAX_SAMPLES = 65536  # pixels sampled (on a regular stride) to estimate the perc
 FloatArray = npt.NDArray[np.float32]
 Polarity = Literal["bright", "dark"]
 POLARITIES: tuple[Polarity, ...] = ("bright", "dark")
+POLARITY_CHOICES = ("auto", *POLARITIES)  # what track() takes: "auto" tells them apart
 
 
 def check_polarity(polarity: object) -> Polarity:
@@ -334,6 +335,23 @@ def estimate_stack_polarity(frames: FrameStack) -> Polarity:
     """`estimate_polarity` of most of the `sample_frames`."""
     votes = [estimate_polarity(frames[t]) for t in sample_frames(frames)]
     return "dark" if 2 * votes.count("dark") > len(votes) else "bright"
+
+
+def estimate_look(
+    frames: FrameStack, polarity: str, diameter: float | None
+) -> tuple[Polarity, float, CellSize | None]:
+    """`track()`'s polarity and cell diameter of a stack: `polarity` ("auto": told apart by
+    `estimate_stack_polarity`), `diameter` (None: `estimate_stack_cell_size`'s) and the
+    `CellSize` where it was estimated; the `sample_frames` are read once for both."""
+    known = None if polarity == "auto" else check_polarity(polarity)  # before any reading
+    if known is not None and diameter is not None:
+        return known, diameter, None
+    samples = FrameStack([frames[t] for t in sample_frames(frames)])
+    look = known if known is not None else estimate_stack_polarity(samples)
+    if diameter is not None:
+        return look, diameter, None
+    size = estimate_stack_cell_size(samples, look)
+    return look, size.diameter, size
 
 
 def estimate_stack_cell_size(frames: FrameStack, polarity: Polarity = "bright") -> CellSize:

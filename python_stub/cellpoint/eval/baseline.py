@@ -3,7 +3,8 @@
 Both halves come from PyPI, as they would in a biologist's script:
 
 - detection: `skimage.feature.blob_log` on each frame on its own, normalised as the CAP model's
-  input is (`preprocess.normalise`: 1st percentile -> 0, 99.8th -> 1), after shrinking the frame
+  input is (`preprocess.normalise`: 1st percentile -> 0, 99.8th -> 1; dark cells negated
+  first), after shrinking the frame
   (antialiased, `preprocess.resize_weights`) so that nuclei are about `WORKING_DIAMETER` px
   wide: the scales then do not depend on the magnification, and a 1024 x 1024 GOWT1 frame costs
   what a 256 x 256 one does. Scales span `SIGMA_RANGE` x d / (2 sqrt 2) (a disk of diameter d
@@ -41,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ..engine.preprocess import normalise, resize_weights
+from ..engine.preprocess import Polarity, check_polarity, normalise, resize_weights
 from ..io.frames import FrameStack
 from ..io.result import TrackingResult
 from ..io.tables import divisions_from_lineage, empty_divisions, empty_lineage, empty_tracks
@@ -86,6 +87,9 @@ class BaselineParams:
 
     diameter: float
     threshold: float = DEFAULT_THRESHOLD  # floor of the LoG threshold
+    # Cells brighter or darker than the background; dark frames are negated before the
+    # detector, which looks for maxima (as CAP's input is).
+    polarity: Polarity = "bright"
     # Longest link between consecutive frames and across a gap; None: 0.75 d. Cells of the
     # presets move 0.15-0.3 d a frame; 0.5 d and 1.0 d measured the same or 0.01 TRA worse.
     max_distance: float | None = None
@@ -110,6 +114,7 @@ class BaselineParams:
             raise ValueError(f"diameter must be positive, got {self.diameter}")
         if not self.threshold > 0:
             raise ValueError(f"threshold must be positive, got {self.threshold}")
+        check_polarity(self.polarity)
         if self.noise_k < 0 or self.refine < 0 or self.merge < 0:
             raise ValueError("noise_k, refine and merge must be >= 0")
         if self.max_distance is not None and not self.max_distance > 0:
@@ -137,6 +142,7 @@ class _Shrink:
     """Normalise and shrink frames of one shape so that nuclei are `working_diameter` wide."""
 
     def __init__(self, height: int, width: int, params: BaselineParams) -> None:
+        self.polarity = params.polarity
         self.scale = min(1.0, params.working_diameter / params.diameter)
         self.height, self.width = height, width
         self.h = max(1, round(height * self.scale))
@@ -150,7 +156,7 @@ class _Shrink:
     def __call__(self, frame: npt.NDArray[Any]) -> tuple[npt.NDArray[np.float32], float]:
         """The working image, and the pixel noise (standard deviation) of the normalised frame
         before shrinking, where it is white."""
-        img = normalise(frame)
+        img = normalise(frame, self.polarity)
         noise = _pixel_noise(img)
         if self._wy is not None:
             img = self._wy @ img
@@ -289,8 +295,8 @@ def track_baseline(
     split_distance: longest distance from a mother's last point to a daughter's first (px);
         default 0.75 * diameter; 0 finds no divisions.
     gap_frames: frames a track may skip where a nucleus was missed (0: no gap closing).
-    options: further `BaselineParams` fields (noise_k, refine, merge, min_daughter, overlap,
-        sigma_range, num_sigma, working_diameter).
+    options: further `BaselineParams` fields (polarity, noise_k, refine, merge, min_daughter,
+        overlap, sigma_range, num_sigma, working_diameter).
     """
     _require_packages()
     stack = frames if isinstance(frames, FrameStack) else FrameStack(frames)
