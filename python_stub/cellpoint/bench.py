@@ -6,7 +6,8 @@ data with the same command:
 Accuracy: TRA, DET, LNK and division F1 with their counts, of CAP (kernel backend, the shipped
 ONNX model) and of the baseline (`cellpoint.eval.baseline`), on held-out simulated sequences (the
 validation seeds) and on the held-out last 20% of frames of each shared real CTC
-sequence where that data is present.
+sequence where that data is present; on the real sequences CAP also runs as a user calls
+`track()` with no diameter or polarity, both estimated from the frames.
 
 Speed: seconds per frame of the kernel backend by stage (preprocess, encode, track, sisters) on a
 GOWT1-size simulated sequence (T x 1024 x 1024), as T grows and as the number of cells grows,
@@ -62,7 +63,7 @@ from .engine.infer import (
     run_kernel,
     track_kernel,
 )
-from .engine.preprocess import FEATURE_STRIDE, Geometry, Polarity
+from .engine.preprocess import FEATURE_STRIDE, Geometry, Polarity, estimate_look
 from .engine.raw import RawParams
 from .engine.tiling import track_tiled
 from .eval.baseline import track_baseline
@@ -152,6 +153,8 @@ TILED_SMALL = 1024  # the small field's side: tracked whole too
 TILED_SMALL_QUICK = 384
 CAP = "CAP (kernel)"
 CAP_GREEDY = "CAP, divisions as RAW called them"  # without the lineage step
+# As a user calls track() with no diameter or polarity: both estimated from the frames
+CAP_ESTIMATED = "CAP, look estimated"
 BASELINE = "baseline (LoG + laptrack)"
 MODEL_MISSING = "CAP model missing"
 
@@ -166,6 +169,7 @@ class Dataset:
     diameter: float
     polarity: Polarity
     modality: str
+    estimate_look: bool = False  # also tracked as a user would: diameter and polarity estimated
 
 
 @dataclass
@@ -200,10 +204,10 @@ def real_datasets(root: Path, max_frames: int | None) -> Iterator[Dataset]:
     """The held-out last 20% of frames of each shared sequence found under `root`; then, unless
     frames are capped, each whole sequence."""
     for name, frames, truth, spec in held_out_real(root, max_frames):
-        yield Dataset(name, frames, truth, spec.diameter, spec.polarity, spec.modality)
+        yield Dataset(name, frames, truth, spec.diameter, spec.polarity, spec.modality, True)
     if max_frames is None:
         for name, frames, whole, spec in whole_real(root):
-            yield Dataset(name, frames, whole, spec.diameter, spec.polarity, spec.modality)
+            yield Dataset(name, frames, whole, spec.diameter, spec.polarity, spec.modality, True)
 
 
 def missing_real(root: Path) -> list[str]:
@@ -217,35 +221,64 @@ def accuracy_rows(
     dataset: Dataset, model: CapModel | None, params: RawParams
 ) -> list[dict[str, Any]]:
     """One row per method on one dataset: CAP where a model is given (with the lineage step and
-    without it, from one run), then the baseline."""
+    without it, from one run; then, where the dataset says so, with its look estimated as
+    `track()` estimates it when given no diameter or polarity), then the baseline. Each row says
+    the diameter and polarity it ran at."""
     rows = []
     memory = _PeakMemory()
+    look = Look(dataset.diameter, dataset.polarity)
     if model is not None:
+        stack = FrameStack(dataset.frames)
         before = memory.start()
         start = time.perf_counter()
-        stack = FrameStack(dataset.frames)
-        run = run_kernel(stack, dataset.diameter, params, model=model, polarity=dataset.polarity)
+        run = run_kernel(stack, look.diameter, params, model=model, polarity=look.polarity)
         seconds = time.perf_counter() - start
         growth = memory.peak() - before
         methods: tuple[tuple[Lineage, str], ...] = (("global", CAP), ("greedy", CAP_GREEDY))
         for lineage, method in methods:
-            rows.append(_accuracy_row(dataset, method, run.result(lineage), seconds, growth))
+            result = run.result(lineage)
+            rows.append(_accuracy_row(dataset, method, look, result, seconds, growth))
+        if dataset.estimate_look:
+            before = memory.start()
+            start = time.perf_counter()
+            polarity, diameter, _ = estimate_look(stack, "auto", None)
+            estimated = Look(diameter, polarity)
+            run = run_kernel(stack, diameter, params, model=model, polarity=polarity)
+            seconds = time.perf_counter() - start
+            result = run.result("global")
+            growth = memory.peak() - before
+            rows.append(_accuracy_row(dataset, CAP_ESTIMATED, estimated, result, seconds, growth))
     before = memory.start()
     start = time.perf_counter()
-    result = track_baseline(dataset.frames, dataset.diameter, polarity=dataset.polarity)
+    result = track_baseline(dataset.frames, look.diameter, polarity=look.polarity)
     seconds = time.perf_counter() - start
-    rows.append(_accuracy_row(dataset, BASELINE, result, seconds, memory.peak() - before))
+    rows.append(_accuracy_row(dataset, BASELINE, look, result, seconds, memory.peak() - before))
     return rows
 
 
+@dataclass(frozen=True)
+class Look:
+    """The cell diameter (px) and polarity a method ran at."""
+
+    diameter: float
+    polarity: Polarity
+
+
 def _accuracy_row(
-    dataset: Dataset, method: str, result: TrackingResult, seconds: float, peak_mib: float
+    dataset: Dataset,
+    method: str,
+    look: Look,
+    result: TrackingResult,
+    seconds: float,
+    peak_mib: float,
 ) -> dict[str, Any]:
     report = evaluate(result, dataset.truth)
     return {
         "modality": dataset.modality,
         "dataset": dataset.name,
         "method": method,
+        "diameter": look.diameter,
+        "polarity": look.polarity,
         "frames": int(dataset.frames.shape[0]),
         "TRA": report.tra,
         "DET": report.det,
@@ -775,10 +808,12 @@ def _environment(model: CapModel | None) -> dict[str, Any]:
 
 
 def by_modality(accuracy: pd.DataFrame) -> pd.DataFrame:
-    """The accuracy rows of CAP (lineage step) and the baseline, grouped by modality."""
+    """The accuracy rows of CAP (lineage step; and with its look estimated) and the baseline,
+    grouped by modality."""
     order = {name: k for k, name in enumerate(MODALITIES)}
-    rows = accuracy[accuracy["method"].isin([CAP, BASELINE])]
-    columns = ["modality", "dataset", "method", "TRA", "DET", "BC(0)", "BC(1)", "s/frame"]
+    rows = accuracy[accuracy["method"].isin([CAP, CAP_ESTIMATED, BASELINE])]
+    columns = ["modality", "dataset", "method", "diameter", "TRA", "DET", "BC(0)", "BC(1)"]
+    columns.append("s/frame")
     rows = rows[[*columns, "peak MiB"]].copy()
     rows["rank"] = rows["modality"].map(order)
     return rows.sort_values(["rank", "dataset"], kind="stable").drop(columns="rank")
@@ -803,7 +838,9 @@ def format_bench(bench: Bench) -> str:
             "By modality (the rows above, CAP with its lineage step next to the baseline)",
             by_modality(bench.accuracy),
             "BC(i): division F1 with an i-frame tolerance; peak MiB: the process's peak "
-            "resident memory above where it stood when the method started.",
+            "resident memory above where it stood when the method started; diameter: the cell "
+            f"diameter (px) a method ran at: the data's own, or for '{CAP_ESTIMATED}' on real "
+            "sequences, track()'s estimate when given none.",
         )
 
     if len(bench.speed):

@@ -9,12 +9,16 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import pytest
 from cellpoint import bench
 from cellpoint.engine.infer import ModelError, OnnxCap
 from cellpoint.engine.judge import TreeJudge
+from cellpoint.engine.preprocess import estimate_look
+from cellpoint.engine.raw import RawParams
 from cellpoint.eval.heldout import MODALITIES
-from cellpoint.eval.sim import PRESETS
+from cellpoint.eval.sim import PRESETS, simulate
+from cellpoint.io.frames import FrameStack
 
 TINY = ["--quick", "--presets", "small", "--frames", "8", "--size", "128"]
 ACCURACY_COLUMNS = [
@@ -163,6 +167,23 @@ def test_run_bench_puts_cap_and_baseline_side_by_side() -> None:
     text = bench.format_bench(result)
     assert "== Speed" not in text
     assert "real data not found (/nonexistent)" in text
+
+
+def test_real_data_is_also_tracked_with_its_look_estimated() -> None:
+    # On real sequences the bench also runs CAP as a user calls track() with no diameter or
+    # polarity; each row says the diameter and polarity it ran at.
+    seq = simulate("small", seed=3, n_frames=4)
+    dataset = bench.Dataset(
+        "real-like", seq.frames, seq, 20.0, "bright", "nuclei", estimate_look=True
+    )
+    rows = pd.DataFrame(bench.accuracy_rows(dataset, StandIn(), RawParams()))
+    methods = [bench.CAP, bench.CAP_GREEDY, bench.CAP_ESTIMATED, bench.BASELINE]
+    assert rows["method"].tolist() == methods
+    polarity, diameter, _ = estimate_look(FrameStack(seq.frames), "auto", None)
+    assert diameter != 20.0
+    assert rows["diameter"].tolist() == [20.0, 20.0, diameter, 20.0]
+    assert rows["polarity"].tolist() == ["bright", "bright", polarity, "bright"]
+    assert bench.CAP_ESTIMATED in bench.by_modality(rows)["method"].tolist()
 
 
 def test_a_missing_model_leaves_the_baseline_rows() -> None:

@@ -11,8 +11,9 @@ are normalised.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -183,6 +184,16 @@ class Preprocessor:
 
 MIN_OBJECT_PIXELS = 20  # smaller objects are noise, to the size estimate
 POLARITY_RATIO = 0.25  # one side's objects under this share of the other's: not cells
+# Rods in phase contrast (_rod_size). They are measured at up to 2048 px a side: the light
+# lines between touching rods are a few pixels wide. An object is a cell where at least half
+# its outline lies within HALO_REACH px of the halo.
+ROD_SIDE = 2048
+HALO_REACH = 6.0
+ROD_FILL = 0.6  # share of the objects their half-maximum cores fill, at least, for rods
+ROD_ELONGATION = 3.0  # a typical object's area over its width squared, at least, for rods
+# The phase_bacteria preset's diameter (44 px, the model's scale for it) over its rods' width
+# as _rod_size measures it (14.0 px; the half-maximum mask is narrower than the drawn rod).
+ROD_DIAMETER_PER_WIDTH = 44.0 / 14.0
 
 
 @dataclass(frozen=True)
@@ -195,8 +206,10 @@ class CellSize:
     length: float
     width: float
 
+    AXES: ClassVar[tuple[str, ...]] = ("diameter", "length", "width")
+
     def describe(self) -> dict[str, float]:
-        return {"diameter": self.diameter, "length": self.length, "width": self.width}
+        return {k: getattr(self, k) for k in self.AXES}
 
 
 def _binned(img: FloatArray, side: int = 1024) -> tuple[FloatArray, int]:
@@ -208,16 +221,16 @@ def _binned(img: FloatArray, side: int = 1024) -> tuple[FloatArray, int]:
     return img, factor
 
 
-def _local_residual(img: FloatArray) -> tuple[FloatArray, float]:
-    """A smoothed frame minus its slowly varying background, and the residual's noise
-    deviation (MAD). Phase contrast lights its field unevenly; a global background would take
-    the shading for cells. The background is the median over ~120 px of 8 px blocks' means,
-    estimated twice: the second time without the pixels the first residual put beyond 4 noise
-    deviations (a block mostly covered by them takes its nearest clear block's mean), so that
-    cells larger than the window do not drag it along."""
+def _local_residual(img: FloatArray, sigma: float = 2.0) -> tuple[FloatArray, float]:
+    """A frame smoothed by a Gaussian of `sigma` px minus its slowly varying background, and
+    the residual's noise deviation (MAD). Phase contrast lights its field unevenly; a global
+    background would take the shading for cells. The background is the median over ~120 px of
+    8 px blocks' means, estimated twice: the second time without the pixels the first residual
+    put beyond 4 noise deviations (a block mostly covered by them takes its nearest clear
+    block's mean), so that cells larger than the window do not drag it along."""
     from scipy import ndimage
 
-    smooth = ndimage.gaussian_filter(img, 2.0)
+    smooth = ndimage.gaussian_filter(img, sigma)
     block = 8
     h, w = (-(-n // block) * block for n in img.shape)
     padded = np.pad(smooth, ((0, h - img.shape[0]), (0, w - img.shape[1])), "edge")
@@ -274,15 +287,64 @@ def estimate_polarity(frame: npt.NDArray[np.generic]) -> Polarity:
 
 
 def estimate_cell_size(frame: npt.NDArray[np.generic], polarity: Polarity = "bright") -> CellSize:
-    """A frame's typical cell (`CellSize`): the median over the objects standing out of the
-    smoothed background by 4 noise deviations, ignoring specks under a fifth of the typical
-    large object. Bright cells are measured against the frame's median and MAD (a frame of
-    fluorescence is mostly background); dark ones against the local background
-    (`_local_residual`). Blob detectors lock onto the texture inside nuclei; a noise-based
-    threshold sees dim nuclei whole; the median shrugs off the few that touch."""
+    """A frame's typical cell: `estimate_stack_cell_size` of that one frame."""
+    return _typical_cell([frame], check_polarity(polarity))
+
+
+def _typical_cell(frames: Sequence[npt.NDArray[np.generic]], polarity: Polarity) -> CellSize:
+    """The typical cell (`CellSize`) of some frames. Where most are of dark rods (bacteria in
+    phase contrast), their `_rod_size`s' median. Otherwise the median over the objects of all
+    the frames together, each frame weighing alike (a sparse field has too few cells a frame
+    for a median of its own), of the objects standing out of the smoothed background by 4
+    noise deviations, ignoring specks under a fifth of the typical large object. Bright cells
+    are measured against each frame's median and MAD (a frame of fluorescence is mostly
+    background); dark ones against the local background (`_local_residual`). Blob detectors
+    lock onto the texture inside nuclei; a noise-based threshold sees dim nuclei whole; the
+    median shrugs off the few that touch."""
+    images = [normalise(frame, polarity) for frame in frames]
+    if polarity == "dark":
+        rods = [size for image in images if (size := _rod_size(image)) is not None]
+        if 2 * len(rods) > len(images):
+            return CellSize(
+                *(float(np.median([getattr(r, k) for r in rods])) for k in CellSize.AXES)
+            )
+    measured = [_objects(image, polarity) for image in images]
+    areas, lengths, widths = (np.concatenate(column) for column in zip(*measured, strict=True))
+    weights = np.concatenate([np.full(len(m[0]), 1 / max(1, len(m[0]))) for m in measured])
+    if len(areas) == 0:
+        look = "brighter" if polarity == "bright" else "darker"
+        raise ValueError(
+            f"no cell-like object {look} than the background found to estimate the cell size: "
+            f"pass diameter= (a typical cell's diameter in pixels)"
+            + (
+                ', or polarity="dark" for dark cells on a bright background'
+                if polarity == "bright"
+                else ""
+            )
+        )
+    large = areas >= 0.2 * np.percentile(areas, 90)
+    area, length, width = (
+        _weighted_median(v[large], weights[large]) for v in (areas, lengths, widths)
+    )
+    return CellSize(float(2 * np.sqrt(area / np.pi)), length, width)
+
+
+def _weighted_median(values: npt.NDArray[np.float64], weights: npt.NDArray[np.float64]) -> float:
+    """The value below which half the weight lies (the lower one at a tie)."""
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
+def _objects(
+    image: FloatArray, polarity: Polarity
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Area, length and width (`_axes`), input pixels, of each object of a normalised frame
+    that stands out of its background (`_typical_cell`) and is no smaller than
+    MIN_OBJECT_PIXELS."""
     from scipy import ndimage
 
-    img, factor = _binned(normalise(frame, check_polarity(polarity)))
+    img, factor = _binned(image)
     if polarity == "bright":
         smooth = ndimage.gaussian_filter(img, 2.0)
         background = float(np.median(smooth))
@@ -295,27 +357,63 @@ def estimate_cell_size(frame: npt.NDArray[np.generic], polarity: Polarity = "bri
     areas = np.bincount(labels.ravel())
     keep = np.flatnonzero(areas >= MIN_OBJECT_PIXELS)
     keep = keep[keep > 0]
-    if len(keep) == 0:
-        look = "brighter" if polarity == "bright" else "darker"
-        raise ValueError(
-            f"no cell-like object {look} than the background found to estimate the cell size: "
-            f"pass diameter= (a typical cell's diameter in pixels)"
-            + (
-                ', or polarity="dark" for dark cells on a bright background'
-                if polarity == "bright"
-                else ""
-            )
-        )
-    keep = keep[areas[keep] >= 0.2 * np.percentile(areas[keep], 90)]
-    length, width = _axes(labels, keep)
-    diameter = 2 * np.sqrt(np.median(areas[keep]) / np.pi)
-    return CellSize(float(diameter * factor), float(length * factor), float(width * factor))
+    lengths, widths = _axes(labels, keep)
+    return areas[keep].astype(np.float64) * factor**2, lengths * factor, widths * factor
 
 
-def _axes(labels: npt.NDArray[np.int32], keep: npt.NDArray[np.intp]) -> tuple[float, float]:
-    """Median major and minor axis (4 standard deviations) of the labelled objects `keep`."""
+def _rod_size(image: FloatArray) -> CellSize | None:
+    """The typical cell of a normalised frame of dark cells (negated: cells bright) if its
+    cells are rods, else None.
+
+    Touching rods merge into clusters whose area says nothing of one rod's, but every part of
+    a cluster keeps a rod's width. The objects 4 noise deviations out of the local background
+    are kept where the halo rings them (phase contrast's dark background texture has no halo).
+    Rods are uniformly dark: their cores, each object cut at half its own peak (which also
+    parts touching rods, whose contact lines are lighter), fill most of them (ROD_FILL; cells
+    darkest at their middle fill a third). The width is twice the distance transform along the
+    cores' ridges, and the objects are long for it (ROD_ELONGATION). The diameter (the model's
+    scale) is ROD_DIAMETER_PER_WIDTH times the width; the length is that of a rod of this width
+    and diameter's area."""
     from scipy import ndimage
 
+    img, factor = _binned(image, ROD_SIDE)
+    residual, noise = _local_residual(img, sigma=1.0)
+    objects, n = ndimage.label(ndimage.binary_opening(residual > 4 * noise))
+    if n == 0:
+        return None
+    index = np.arange(1, n + 1)
+    near_halo = ndimage.distance_transform_edt(residual >= -4 * noise) <= HALO_REACH
+    outline = (objects > 0) & ~ndimage.binary_erosion(objects > 0)
+    ringed = np.asarray(ndimage.mean(near_halo, objects * outline, index)) >= 0.5
+    areas = np.bincount(objects.ravel(), minlength=n + 1)[1:]
+    keep = index[ringed & (areas >= MIN_OBJECT_PIXELS)]
+    if len(keep) == 0:
+        return None
+    keep = keep[areas[keep - 1] >= 0.2 * np.percentile(areas[keep - 1], 90)]
+    kept = np.isin(objects, keep)
+    peaks = np.zeros(n + 1, np.float32)
+    peaks[1:] = ndimage.maximum(residual, objects, index)
+    cores = ndimage.binary_opening(kept & (residual > 0.5 * peaks[objects]))
+    if cores.sum() < ROD_FILL * kept.sum():
+        return None
+    depth = ndimage.distance_transform_edt(cores)
+    ridge = (depth == ndimage.maximum_filter(depth, 3)) & (depth >= 1)
+    width = 2 * float(np.median(depth[ridge]))
+    if np.median(areas[keep - 1]) < ROD_ELONGATION * width**2:
+        return None
+    width *= factor
+    diameter = ROD_DIAMETER_PER_WIDTH * width
+    return CellSize(float(diameter), float(np.pi * diameter**2 / (4 * width)), float(width))
+
+
+def _axes(
+    labels: npt.NDArray[np.int32], keep: npt.NDArray[np.intp]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Major and minor axis (4 standard deviations) of each labelled object of `keep`."""
+    from scipy import ndimage
+
+    if len(keep) == 0:
+        return np.zeros(0), np.zeros(0)
     yy, xx = np.indices(labels.shape, dtype=np.float64)
     moments = [ndimage.mean(v, labels, keep) for v in (yy, xx, yy * yy, xx * xx, yy * xx)]
     my, mx, myy, mxx, mxy = (np.asarray(m, np.float64) for m in moments)
@@ -323,7 +421,7 @@ def _axes(labels: npt.NDArray[np.int32], keep: npt.NDArray[np.intp]) -> tuple[fl
     spread = np.sqrt(((vy - vx) / 2) ** 2 + cov**2)
     major = 4 * np.sqrt(np.maximum((vy + vx) / 2 + spread, 0))
     minor = 4 * np.sqrt(np.maximum((vy + vx) / 2 - spread, 0))
-    return float(np.median(major)), float(np.median(minor))
+    return major, minor
 
 
 def sample_frames(frames: FrameStack) -> list[int]:
@@ -355,8 +453,5 @@ def estimate_look(
 
 
 def estimate_stack_cell_size(frames: FrameStack, polarity: Polarity = "bright") -> CellSize:
-    """`estimate_cell_size`'s median, axis by axis, over the `sample_frames`."""
-    sizes = [estimate_cell_size(frames[t], polarity) for t in sample_frames(frames)]
-    return CellSize(
-        *(float(np.median([getattr(s, k) for s in sizes])) for k in ("diameter", "length", "width"))
-    )
+    """The typical cell of the `sample_frames` (`_typical_cell`)."""
+    return _typical_cell([frames[t] for t in sample_frames(frames)], check_polarity(polarity))
