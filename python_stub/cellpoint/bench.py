@@ -18,9 +18,9 @@ getrusage's ru_maxrss).
 
 Growth: the same figures as a sequence gets longer (the first 25, 100 and 400 frames of one
 256 x 256 "small" sequence without divisions or bleaching, about 74 cells in view throughout),
-as the field fills (about 50, 150 and 400 cells in view, 25 frames), and on a dense field
-(512 x 512, about 270 cells, 200 frames), with the most features and tracks tracking held at
-once.
+as the field fills (about 100, 200 and 400 cells in view, 25 frames), and on a dense field
+(512 x 512, about 270 cells, 200 frames), with each CAP stage's time and the most features and
+tracks tracking held at once.
 
 Tiled: frames tracked tile by tile and stitched (`cellpoint.engine.tiling`), in fresh processes
 as the speed rows: a 1024 x 1024 field of nuclei 24 px across tracked whole and in tiles of at
@@ -135,7 +135,7 @@ GROWTH_SEED = 20_002
 GROWTH_SIDE = 256  # about 74 cells in view
 GROWTH_FRAMES = (25, 100, 400)
 GROWTH_FRAMES_QUICK = (25, 100)
-GROWTH_CELLS = (50, 150, 400)
+GROWTH_CELLS = (100, 200, 400)  # where the time goes as a field fills
 GROWTH_CELLS_QUICK = (50, 150)
 GROWTH_CELLS_FRAMES = 25
 DENSE_FIELD = (512, 200)  # side, frames: about 270 cells in view (full bench only)
@@ -152,6 +152,7 @@ TILED_FRAMES_QUICK = (8, 16)
 TILED_SMALL = 1024  # the small field's side: tracked whole too
 TILED_SMALL_QUICK = 384
 CAP = "CAP (kernel)"
+CAP_STAGES = ("preprocess", "encode", "track", "sisters")  # the kernel backend's, timed apart
 CAP_GREEDY = "CAP, divisions as RAW called them"  # without the lineage step
 # As a user calls track() with no diameter or polarity: both estimated from the frames
 CAP_ESTIMATED = "CAP, look estimated"
@@ -355,10 +356,7 @@ def speed_rows(
             seconds = cap["seconds"]
             row |= {
                 "CAP s/frame": seconds["total"] / t,
-                "preprocess": seconds["preprocess"] / t,
-                "encode": seconds["encode"] / t,
-                "track": seconds["track"] / t,
-                "sisters": seconds["sisters"] / t,
+                **{stage: seconds[stage] / t for stage in CAP_STAGES},
                 "CAP tracks": cap["tracks"],
                 "peak RSS growth MiB": cap["rss_growth_mib"],
                 "peak RSS MiB": cap["rss_peak_mib"],
@@ -583,7 +581,7 @@ def growth_rows(
                 "H x W": f"{setting.side}x{setting.side}",
                 "cells/frame": float(in_view.mean()),
                 "CAP s/frame": cap["seconds"]["total"] / t,
-                "track s/frame": cap["seconds"]["track"] / t,
+                **{f"{stage} s/frame": cap["seconds"][stage] / t for stage in CAP_STAGES},
                 "tracked frames/frame": cap["tracker_frames"] / t,
                 "peak RSS MiB": cap["rss_peak_mib"],
                 "peak RSS growth MiB": cap["rss_growth_mib"],

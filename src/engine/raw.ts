@@ -11,8 +11,11 @@
  * within `min_cycle` frames of her birth (Python's twin says why). Heatmap peaks
  * far from every living cell are new cells. Two tracks that have come onto one cell (nearer
  * than half of `min_separation`, and not sisters) are one too many: the younger ends. The first
- * frame with a division or a new cell becomes the next tCur, so that the next window's queries
- * include the new tracks; a window without events hands over at its last frame. A tracker call
+ * frame with a division becomes the next tCur, so that the next window's queries include the
+ * daughters. New cells wait: until the window has been read for NEW_CELL_HOLD frames each goes
+ * on to the nearest heatmap peak within `min_separation` (and ends where there is none), and the
+ * first frame after that with a new cell still living becomes the next tCur. A window without
+ * events hands over at its last frame. A tracker call
  * looks twice as far ahead as the window before was read, at least half of `window`
  * (`callLength`). Everything is in model pixels.
  *
@@ -35,6 +38,12 @@ export type { RawLineage, RawTracks } from './track-store';
 
 /** Two living tracks nearer each other than this fraction of `min_separation` follow one cell. */
 export const DUPLICATE_FRACTION = 0.5;
+
+/**
+ * Frames a window is read for before its new cells (followed on the heatmap meanwhile) make the
+ * next window start.
+ */
+export const NEW_CELL_HOLD = 4;
 
 /**
  * A division's daughters lie either side of their mother: their midpoint is nearer her last
@@ -286,7 +295,7 @@ class RawInference {
       this.nextCall = resumedCall(this.params.window, this.windows, tCur);
     } else {
       this.stopIfAborted(0);
-      await this.addNewCells(0);
+      this.addNewCells(0, await this.peaks(0));
     }
     while (tCur < this.nFrames - 1) {
       this.stopIfAborted(tCur + 1);
@@ -296,7 +305,7 @@ class RawInference {
         this.nextCall = this.params.window;
         tCur += 1;
         this.store.retire(tCur);
-        await this.addNewCells(tCur);
+        this.addNewCells(tCur, await this.peaks(tCur));
         onProgress?.(tCur + 1, this.store.made);
         continue;
       }
@@ -307,12 +316,13 @@ class RawInference {
 
   /**
    * One tracker call from tCur with a query per living cell, read frame by frame up to the
-   * first frame with an event; returns that frame (the window's last without one): the next
-   * window's first.
+   * first frame with a division, or with a living new cell once read for NEW_CELL_HOLD frames;
+   * returns that frame (the window's last without one): the next window's first.
    */
   private async window(tCur: number): Promise<number> {
     const { signal } = this.options;
     const active = this.store.living(tCur);
+    this.newcomers = [];
     const length = Math.min(this.nextCall, this.nFrames - tCur);
     const n = active.length;
     const queries = new Float32Array(n * 3);
@@ -338,7 +348,9 @@ class RawInference {
     this.windows.push({ first: tCur, length, queries: n });
     let read = length - 1; // frames after tCur read
     for (let i = 1; i < length; i++) {
-      if (await this.frame(tCur + i, i, active, output)) {
+      const divided = await this.frame(tCur + i, i, active, output);
+      const waiting = i >= NEW_CELL_HOLD && this.newcomers.some(tr => tr.alive);
+      if (divided || waiting) {
         read = i;
         break;
       }
@@ -348,8 +360,9 @@ class RawInference {
   }
 
   /**
-   * Frame t, the window's i-th: each living cell goes on, divides or ends; then sisters the
-   * tracker did not divide, duplicate tracks, new cells. Whether a division or a new cell came.
+   * Frame t, the window's i-th: each living cell of the window goes on, divides or ends, its
+   * new cells go on on the heatmap; then sisters the tracker did not divide, duplicate tracks,
+   * new cells. Whether a division came.
    */
   private async frame(
     t: number,
@@ -359,15 +372,17 @@ class RawInference {
   ): Promise<boolean> {
     this.store.retire(t);
     const pairs = await this.sisterPairs(t);
-    let event = false;
+    const peaks = await this.peaks(t);
+    let divided = false;
     active.forEach((tr, q) => {
-      event = this.follow(tr, t, i * active.length + q, output, pairs) || event;
+      divided = this.follow(tr, t, i * active.length + q, output, pairs) || divided;
     });
-    event = (await this.splitSisters(t, pairs)) || event;
+    this.followNewcomers(peaks);
+    divided = (await this.splitSisters(t, pairs)) || divided;
     this.endDuplicates(t);
-    event = (await this.addNewCells(t)) || event;
+    this.newcomers.push(...this.addNewCells(t, peaks));
     this.options.onProgress?.(t + 1, this.store.made);
-    return event;
+    return divided;
   }
 
   /**
@@ -633,8 +648,8 @@ class RawInference {
     return found;
   }
 
-  /** Heatmap peaks of frame t far from every living cell start new tracks; whether any did. */
-  private async addNewCells(t: number): Promise<boolean> {
+  /** Frame t's heatmap peaks, (x, y, score) each. */
+  private async peaks(t: number): Promise<Float32Array> {
     let map: Heatmap;
     try {
       map = await this.heatmap(t);
@@ -642,11 +657,51 @@ class RawInference {
       this.stopIfAborted(t); // a source stopped by the signal: cancellation, not failure
       throw error;
     }
-    const peaks = findPeaks(map, this.params.detection_threshold, this.params.min_separation);
+    return findPeaks(map, this.params.detection_threshold, this.params.min_separation);
+  }
+
+  /**
+   * The window's new cells, oldest first, each on to the nearest of the frame's `peaks` no other
+   * took, within `min_separation` of her last point; one without ends.
+   */
+  private followNewcomers(peaks: Float32Array): void {
+    const reach = this.params.min_separation ** 2;
+    const taken = new Set<number>();
+    for (const tr of this.newcomers) {
+      if (!tr.alive) {
+        continue;
+      }
+      const lastX = tr.xs[tr.xs.length - 1] as number;
+      const lastY = tr.ys[tr.ys.length - 1] as number;
+      let best = -1;
+      let nearest = reach;
+      for (let k = 0; k < peaks.length; k += 3) {
+        const squared = squaredLength(
+          (peaks[k] as number) - lastX,
+          (peaks[k + 1] as number) - lastY
+        );
+        if (!taken.has(k) && squared < nearest) {
+          best = k;
+          nearest = squared;
+        }
+      }
+      if (best < 0) {
+        tr.alive = false;
+        continue;
+      }
+      taken.add(best);
+      tr.xs.push(peaks[best] as number);
+      tr.ys.push(peaks[best + 1] as number);
+      tr.vis.push(peaks[best + 2] as number);
+    }
+  }
+
+  /** `peaks` of frame t far from every living cell start new tracks, returned. */
+  private addNewCells(t: number, peaks: Float32Array): Track[] {
     const living = this.store.living(t);
     const lx = living.map(tr => tr.xs[tr.xs.length - 1] as number);
     const ly = living.map(tr => tr.ys[tr.ys.length - 1] as number);
-    let found = false;
+    const started: Track[] = [];
     for (let k = 0; k < peaks.length; k += 3) {
       const x = peaks[k] as number;
       const y = peaks[k + 1] as number;
@@ -660,11 +715,10 @@ class RawInference {
         nearest = Number.isNaN(d) ? NaN : Math.min(nearest, d);
       }
       if (!(nearest < this.separation)) {
-        this.startTrack(t, x, y, peaks[k + 2] as number);
-        found = true;
+        started.push(this.startTrack(t, x, y, peaks[k + 2] as number));
       }
     }
-    return found;
+    return started;
   }
 
   // --- the browser's own: cancelling, and async sources --------------------------------------
@@ -704,6 +758,8 @@ class RawInference {
   /** Tracks with daughters. */
   private readonly parents = new Set<number>();
   private readonly windows: RawWindow[] = [];
+  /** New cells since the window's first frame. */
+  private newcomers: Track[] = [];
   private readonly judging: boolean;
   private readonly visible: number;
   private readonly divides: number;

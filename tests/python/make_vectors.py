@@ -320,6 +320,19 @@ def hand_scenes() -> list[Scene]:
         p(),
     )
     add(
+        "new_cells_wait",
+        "3 enters at 1 and 4 at 3, 3 moving: they go on on the heatmap until the window has been "
+        "read for NEW_CELL_HOLD frames, then join one window",
+        [
+            moving(1, 0, 19, grid(5), grid(5), vx=0.5),
+            moving(2, 0, 19, grid(15), grid(11)),
+            moving(3, 1, 19, grid(30), grid(20), vx=0.8, vy=-0.6),
+            moving(4, 3, 19, grid(45), grid(30)),
+        ],
+        20,
+        p(),
+    )
+    add(
         "death",
         "1 disappears after 14: its track ends, the window does not restart",
         [moving(1, 0, 14, grid(4), grid(4), vx=1.0), moving(2, 0, 29, grid(15), grid(11), vy=-0.3)],
