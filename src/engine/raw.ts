@@ -15,9 +15,8 @@
  * daughters. New cells wait: until the window has been read for NEW_CELL_HOLD frames each goes
  * on to the nearest heatmap peak within `min_separation` (and ends where there is none), and the
  * first frame after that with a new cell still living becomes the next tCur. A window without
- * events hands over at its last frame. A tracker call
- * looks twice as far ahead as the window before was read, at least half of `window`
- * (`callLength`). Everything is in model pixels.
+ * events hands over at its last frame. A tracker call looks twice as far ahead as the window
+ * before was read, at least half of `window` (`callLength`). Everything is in model pixels.
  *
  * With a sister source (the sister head's maps), sisters born at t that the tracker did not
  * divide split the track that was their mother at t - 1: it ends there, they start as her

@@ -41,8 +41,8 @@ daughters. New cells wait: until the window has been read for NEW_CELL_HOLD fram
 on to the nearest heatmap peak within `min_separation` of her last point (and ends where there
 is none), and the first frame after that with a new cell still living becomes the next t_cur.
 So the new cells of several frames join one window: on a field of 344 cells where cells come
-into view every frame, a window for each frame's made each frame tracked 7.4 times, waiting
-3.6 times (README, _Speed_). A window without events hands over at its last frame.
+into view every frame, restarting at each frame's new cells tracked every frame 7.5 times,
+waiting 3.6 times (README, _Speed_). A window without events hands over at its last frame.
 
 How far ahead each tracker call looks (`call_length`): twice as many frames as the window
 before was read for, at least half of `window` and at most `window` (a full window after a
@@ -338,7 +338,7 @@ class _RawInference:
         divided = False
         for n, tr in enumerate(active):
             divided = self.follow(tr, t, points[n], vis[n], pairs) or divided
-        self.follow_newcomers(t, peaks)
+        self.follow_newcomers(peaks)
         divided = self.split_sisters(t, pairs) or divided
         self.end_duplicates(t)
         self.newcomers += self.add_new_cells(t, peaks)
@@ -508,8 +508,8 @@ class _RawInference:
         params = self.params
         return find_peaks(self.heatmap(t), params.detection_threshold, params.min_separation)
 
-    def follow_newcomers(self, t: int, peaks: FloatArray) -> None:
-        """The window's new cells, oldest first, each on to the nearest of frame t's `peaks`
+    def follow_newcomers(self, peaks: FloatArray) -> None:
+        """The window's new cells, oldest first, each on to the nearest of the frame's `peaks`
         no other took, within `min_separation` of her last point; one without ends."""
         reach = float(self.params.min_separation) ** 2
         candidates = peaks.tolist()
