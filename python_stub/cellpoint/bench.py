@@ -18,7 +18,7 @@ getrusage's ru_maxrss).
 
 Growth: the same figures as a sequence gets longer (the first 25, 100 and 400 frames of one
 256 x 256 "small" sequence without divisions or bleaching, about 74 cells in view throughout),
-as the field fills (about 100, 200 and 400 cells in view, 25 frames), and on a dense field
+as one 584 x 584 field fills (about 100, 200 and 400 cells in view, 25 frames) and on a dense field
 (512 x 512, about 270 cells, 200 frames), with each CAP stage's time and the most features and
 tracks tracking held at once.
 
@@ -135,8 +135,13 @@ GROWTH_SEED = 20_002
 GROWTH_SIDE = 256  # about 74 cells in view
 GROWTH_FRAMES = (25, 100, 400)
 GROWTH_FRAMES_QUICK = (25, 100)
-GROWTH_CELLS = (100, 200, 400)  # where the time goes as a field fills
+# Fuller fields: one field, its density raised for about these many cells in view, so that the
+# time against the cells is read at one frame size. 584 px of 14 px nuclei is a 1000 x 1000
+# model frame (the nuclei drawn 24 px across).
+GROWTH_CELLS = (100, 200, 400)
 GROWTH_CELLS_QUICK = (50, 150)
+GROWTH_CELLS_SIDE = 584
+GROWTH_CELLS_SIDE_QUICK = 296
 GROWTH_CELLS_FRAMES = 25
 DENSE_FIELD = (512, 200)  # side, frames: about 270 cells in view (full bench only)
 # Tiled tracking: a large field of nuclei 24 px across (the model's own scale), about 500 in
@@ -521,37 +526,38 @@ class GrowthSetting:
     label: str
     frames: int
     side: int
+    density: float = PRESETS["small"].density
 
 
 def growth_settings(quick: bool, max_frames: int | None) -> list[GrowthSetting]:
     """Longer sequences at GROWTH_SIDE (the first T frames of one sequence), then fuller fields
-    of GROWTH_CELLS_FRAMES frames (sides chosen for about that many cells in view), then, in the
-    full bench, DENSE_FIELD."""
+    of GROWTH_CELLS_FRAMES frames (one side, denser), then, in the full bench, DENSE_FIELD."""
 
     def capped(frames: int) -> int:
         return frames if max_frames is None else min(frames, max_frames)
 
     lengths = sorted({capped(t) for t in (GROWTH_FRAMES_QUICK if quick else GROWTH_FRAMES)})
     out = [GrowthSetting(f"T={t}", t, GROWTH_SIDE) for t in lengths]
-    per_cell = GROWTH_SIDE**2 / _cells_in_view(GROWTH_SIDE)
+    side = GROWTH_CELLS_SIDE_QUICK if quick else GROWTH_CELLS_SIDE
+    density = PRESETS["small"].density
+    per_density = len(growth_sequence(1, side).tracks) / density  # cells in view per unit
     for cells in GROWTH_CELLS_QUICK if quick else GROWTH_CELLS:
-        side = 8 * round((cells * per_cell) ** 0.5 / 8)
-        out.append(GrowthSetting(f"~{cells} cells", capped(GROWTH_CELLS_FRAMES), side))
+        out.append(
+            GrowthSetting(f"~{cells} cells", capped(GROWTH_CELLS_FRAMES), side, cells / per_density)
+        )
     if not quick:
         side, frames = DENSE_FIELD
         out.append(GrowthSetting("dense field", capped(frames), side))
     return out
 
 
-def growth_sequence(frames: int, side: int) -> SimulatedSequence:
+def growth_sequence(
+    frames: int, side: int, density: float = PRESETS["small"].density
+) -> SimulatedSequence:
     """Steady conditions: no divisions and no bleaching (fading cells are lost and found
     again more often late in a sequence, which would restart more windows there)."""
     return simulate("small", seed=GROWTH_SEED, n_frames=frames, height=side, width=side,
-                    division_rate=0.0, bleach=0.0)  # fmt: skip
-
-
-def _cells_in_view(side: int) -> int:
-    return len(growth_sequence(1, side).tracks)
+                    density=density, division_rate=0.0, bleach=0.0)  # fmt: skip
 
 
 def growth_rows(
@@ -561,15 +567,16 @@ def growth_rows(
     log: Callable[[str], None],
 ) -> list[dict[str, Any]]:
     """One row per setting: the kernel backend in a fresh process (as the speed rows). Settings
-    of one side track the first frames of one sequence."""
-    longest: dict[int, int] = {}
+    of one side and density track the first frames of one sequence."""
+    longest: dict[tuple[int, float], int] = {}
     for setting in settings:
-        longest[setting.side] = max(longest.get(setting.side, 0), setting.frames)
-    sequences = {side: growth_sequence(frames, side) for side, frames in longest.items()}
+        field = (setting.side, setting.density)
+        longest[field] = max(longest.get(field, 0), setting.frames)
+    sequences = {field: growth_sequence(frames, *field) for field, frames in longest.items()}
     rows = []
     for setting in settings:
         log(f"growth: {setting.label} ({setting.frames} x {setting.side}^2)")
-        seq = sequences[setting.side]
+        seq = sequences[(setting.side, setting.density)]
         frames = seq.frames[: setting.frames]
         in_view = seq.tracks[seq.tracks["t"] < setting.frames].groupby("t").size()
         cap = _measure_cap(frames, seq.config.diameter, workdir, models)
