@@ -47,7 +47,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -56,6 +56,7 @@ import pandas as pd
 from .engine.infer import (
     MODELS_DIR,
     CapModel,
+    KernelRun,
     Lineage,
     ModelError,
     OnnxCap,
@@ -165,6 +166,7 @@ BASELINE = "baseline (LoG + laptrack)"
 MODEL_MISSING = "CAP model missing"
 
 ModelFactory = Callable[[], CapModel]
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -232,33 +234,40 @@ def accuracy_rows(
     the diameter and polarity it ran at."""
     rows = []
     memory = _PeakMemory()
+
+    def measured(work: Callable[[], _T]) -> tuple[_T, float, float]:
+        """What `work` returns, its seconds and the peak memory it added (MiB)."""
+        before = memory.start()
+        start = time.perf_counter()
+        value = work()
+        return value, time.perf_counter() - start, memory.peak() - before
+
     look = Look(dataset.diameter, dataset.polarity)
     if model is not None:
         stack = FrameStack(dataset.frames)
-        before = memory.start()
-        start = time.perf_counter()
-        run = run_kernel(stack, look.diameter, params, model=model, polarity=look.polarity)
-        seconds = time.perf_counter() - start
-        growth = memory.peak() - before
+
+        def cap(at: Look) -> KernelRun:
+            return run_kernel(stack, at.diameter, params, model=model, polarity=at.polarity)
+
+        run, seconds, growth = measured(lambda: cap(look))
         methods: tuple[tuple[Lineage, str], ...] = (("global", CAP), ("greedy", CAP_GREEDY))
         for lineage, method in methods:
             result = run.result(lineage)
             rows.append(_accuracy_row(dataset, method, look, result, seconds, growth))
         if dataset.estimate_look:
-            before = memory.start()
-            start = time.perf_counter()
-            polarity, diameter, _ = estimate_look(stack, "auto", None)
-            estimated = Look(diameter, polarity)
-            run = run_kernel(stack, diameter, params, model=model, polarity=polarity)
-            seconds = time.perf_counter() - start
+
+            def estimated() -> tuple[Look, KernelRun]:
+                polarity, diameter, _ = estimate_look(stack, "auto", None)
+                found = Look(diameter, polarity)
+                return found, cap(found)
+
+            (found, run), seconds, growth = measured(estimated)
             result = run.result("global")
-            growth = memory.peak() - before
-            rows.append(_accuracy_row(dataset, CAP_ESTIMATED, estimated, result, seconds, growth))
-    before = memory.start()
-    start = time.perf_counter()
-    result = track_baseline(dataset.frames, look.diameter, polarity=look.polarity)
-    seconds = time.perf_counter() - start
-    rows.append(_accuracy_row(dataset, BASELINE, look, result, seconds, memory.peak() - before))
+            rows.append(_accuracy_row(dataset, CAP_ESTIMATED, found, result, seconds, growth))
+    result, seconds, growth = measured(
+        lambda: track_baseline(dataset.frames, look.diameter, polarity=look.polarity)
+    )
+    rows.append(_accuracy_row(dataset, BASELINE, look, result, seconds, growth))
     return rows
 
 
@@ -817,9 +826,9 @@ def by_modality(accuracy: pd.DataFrame) -> pd.DataFrame:
     grouped by modality."""
     order = {name: k for k, name in enumerate(MODALITIES)}
     rows = accuracy[accuracy["method"].isin([CAP, CAP_ESTIMATED, BASELINE])]
-    columns = ["modality", "dataset", "method", "diameter", "TRA", "DET", "BC(0)", "BC(1)"]
-    columns.append("s/frame")
-    rows = rows[[*columns, "peak MiB"]].copy()
+    columns = ["modality", "dataset", "method", "diameter"]
+    columns += ["TRA", "DET", "BC(0)", "BC(1)", "s/frame", "peak MiB"]
+    rows = rows[columns].copy()
     rows["rank"] = rows["modality"].map(order)
     return rows.sort_values(["rank", "dataset"], kind="stable").drop(columns="rank")
 
