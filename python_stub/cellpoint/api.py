@@ -107,9 +107,11 @@ def track(
         Each of these RAW parameters, where not passed, is the browser's JupyterLab setting
         (Settings Editor, cellpoint) when the browser tracks, else the model's default
         (`RawParams`); `res.metadata["params"]` holds the values used.
-    lineage: "global" (default) times each division over the whole sequence, at the frame
-        where the sister head saw the daughters born most strongly within a few frames after
-        RAW's call (`cellpoint.engine.lineage`); "greedy" keeps RAW's calls.
+    lineage: "global" (default) decides divisions over the whole sequence
+        (`cellpoint.engine.lineage`): a cell that begins beside another with no mother becomes
+        her daughter where the sister head names the two sisters, and each division is timed
+        at the frame where the head saw the daughters born most strongly within a few frames
+        after RAW's call; "greedy" keeps RAW's calls.
     tile: how the kernel backend tracks large frames: in overlapping tiles, one at a time, so
         that memory follows the tile, not the frame, stitched into one result
         (`cellpoint.engine.tiling`). None (default): tiles frames larger than 1024 x 1024 px at

@@ -1,10 +1,12 @@
-"""cellpoint.engine.lineage: divisions timed over the whole sequence by the sister evidence.
+"""cellpoint.engine.lineage: divisions found and timed over the whole sequence by the sister
+evidence.
 
-RAW's tables are written by hand here: a mother, her daughters from RAW's call on, and the
-sister pairs the head named frame by frame. The step must move a division to the latest frame
-whose pair over the daughters is at least STRONG_FRACTION of their strongest, keep the CTC's
-convention (the daughters begin the frame after the mother's last), and respect `min_cycle`
-across generations, jointly.
+RAW's tables are written by hand here: a mother, her daughters from RAW's call on (or a cell
+that begins beside her with no mother), and the sister pairs the head named frame by frame.
+The step must move a division to the latest frame whose pair over the daughters is at least
+STRONG_FRACTION of their strongest, keep the CTC's convention (the daughters begin the frame
+after the mother's last), respect `min_cycle` across generations, jointly, and give a mother
+to an orphan the head names a daughter.
 """
 
 from __future__ import annotations
@@ -14,12 +16,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 from cellpoint.engine.infer import to_result
-from cellpoint.engine.lineage import STRONG_FRACTION, TIMING_REACH, time_divisions
+from cellpoint.engine.lineage import (
+    ORPHAN_REACH,
+    STRONG_FRACTION,
+    TIMING_REACH,
+    adopt_orphans,
+    global_lineage,
+    time_divisions,
+)
 from cellpoint.engine.preprocess import Geometry
 from cellpoint.engine.raw import RawParams, RawResult
 from cellpoint.io.frames import FrameStack
 
-PARAMS = RawParams(min_cycle=5)  # min_separation 12: evidence counts within 6 px
+# min_separation 12: evidence counts within 6 px; a sister threshold float32 holds exactly
+PARAMS = RawParams(min_cycle=5, sister_threshold=0.375)
+NAMED = PARAMS.sister_threshold  # a pair this strong names two cells sisters
 
 
 @dataclass
@@ -215,11 +226,111 @@ def test_to_result_times_divisions_unless_greedy() -> None:
     tables.pair_over(2, 3, 7, 0.9)
     frames = FrameStack(np.zeros((15, 200, 200), np.uint8))
     geometry = Geometry.for_diameter(200, 200, 24.0)  # model pixels are input pixels
+    tables.track(4, 12, 14, 0, 120.0)  # an orphan beside daughter 3 (16 px), named her sister
+    tables.pair_over(3, 4, 12, NAMED)
     timed = to_result(tables.raw(), geometry, frames, {}, PARAMS)
-    assert timed.divisions["t"].tolist() == [7]
+    assert timed.divisions["t"].tolist() == [7, 12]
     assert timed.metadata["lineage"] == "global"
     greedy = to_result(tables.raw(), geometry, frames, {}, PARAMS, "greedy")
     assert greedy.divisions["t"].tolist() == [5]
     assert greedy.metadata["lineage"] == "greedy"
     with pytest.raises(ValueError, match="lineage must be one of 'global', 'greedy'"):
         to_result(tables.raw(), geometry, frames, {}, PARAMS, "best")  # type: ignore[arg-type]
+
+
+def beside_a_cell(orphan_x: float = 110.0, mother_parent: int = 0) -> Tables:
+    """Cell 1 over frames 0-14 at x 100; orphan 2, with no mother, from frame 6 at `orphan_x`."""
+    tables = Tables()
+    tables.track(1, 0, 14, mother_parent, 100.0)
+    tables.track(2, 6, 14, 0, orphan_x)
+    return tables
+
+
+def test_an_orphan_named_a_daughter_splits_the_cell_beside_her() -> None:
+    """The cell beside her is her mother until the frame before; from then on, a new track
+    (her sister) goes on where the mother was."""
+    tables = beside_a_cell()
+    tables.pair_over(1, 2, 6, NAMED)
+    raw = tables.raw()
+    adopted = adopt_orphans(raw, PARAMS)
+    check_consistent(adopted)
+    assert lineage_of(adopted) == {1: (0, 5, 0), 2: (6, 14, 1), 3: (6, 14, 1)}
+    assert rows(adopted.divisions, "parent_id", "t", "daughter_a", "daughter_b") == [(1, 6, 3, 2)]
+    assert adopted.divisions["score"].tolist() == [pytest.approx(NAMED)]
+    sister = adopted.tracks["track_id"] == 3
+    assert adopted.tracks["x"][sister].tolist() == [100.0] * 9  # the mother's points, renamed
+    assert len(adopted.tracks["t"]) == len(raw.tracks["t"])
+    assert adopted.sisters is raw.sisters
+
+
+def test_two_orphans_named_sisters_are_the_daughters_of_the_cell_that_ended() -> None:
+    tables = Tables()
+    tables.track(1, 0, 5, 0, 100.0)
+    tables.track(2, 6, 14, 0, 94.0)
+    tables.track(3, 6, 14, 0, 106.0)
+    tables.track(4, 0, 14, 0, 160.0)  # a cell further off
+    tables.pair_over(2, 3, 8, NAMED + 0.1)  # named two frames after they began
+    adopted = adopt_orphans(tables.raw(), PARAMS)
+    check_consistent(adopted)
+    assert lineage_of(adopted) == {1: (0, 5, 0), 2: (6, 14, 1), 3: (6, 14, 1), 4: (0, 14, 0)}
+    # The lineage step goes on to time the division where the sisters were named.
+    assert global_lineage(tables.raw(), PARAMS).divisions["t"].tolist() == [8]
+
+
+def test_orphans_stay_orphans_unless_named_near_a_cell_that_may_divide() -> None:
+    weak = beside_a_cell()
+    weak.pair_over(1, 2, 6, NAMED - 0.01)
+    elsewhere = beside_a_cell()
+    elsewhere.pair_over(1, 2, 6, 0.9, off=7.0)  # over another pair of cells
+    late = beside_a_cell()
+    late.pair_over(1, 2, 6 + TIMING_REACH + 1, 0.9)
+    far = beside_a_cell(orphan_x=100.0 + ORPHAN_REACH * PARAMS.min_separation + 1)
+    far.pair_over(1, 2, 6, 0.9)
+    for tables in (weak, elsewhere, late, far):
+        raw = tables.raw()
+        assert adopt_orphans(raw, PARAMS) is raw
+
+
+def test_an_orphan_is_adopted_only_where_min_cycle_allows() -> None:
+    """Cell 1 was born at frame 1; orphan 2 begins beside her at 6."""
+    tables = Tables()
+    tables.track(9, 0, 0, 0, 100.0)
+    tables.track(1, 1, 14, 9, 100.0)
+    tables.track(8, 1, 3, 9, 130.0)
+    tables.divide(9, 1, 8, 1)
+    tables.track(2, 6, 14, 0, 110.0)
+    tables.pair_over(1, 2, 6, 0.9)
+    raw = tables.raw()
+    assert lineage_of(adopt_orphans(raw, PARAMS))[2] == (6, 14, 1)  # 5 frames: min_cycle 5
+    assert adopt_orphans(raw, RawParams(min_cycle=6)) is raw
+    # A cell RAW divides already, and an orphan who divides sooner than min_cycle, stay.
+    divided = beside_a_cell()
+    divided.pair_over(1, 2, 6, 0.9)
+    divided.lineage[0] = (1, 0, 11, 0)
+    divided.tracks = [row for row in divided.tracks if row[0] != 1 or row[1] <= 11]
+    divided.track(3, 12, 14, 1, 95.0)
+    divided.track(4, 12, 14, 1, 105.0)
+    divided.divide(1, 3, 4, 12)
+    raw = divided.raw()
+    assert adopt_orphans(raw, PARAMS) is raw
+    early = beside_a_cell()
+    early.pair_over(1, 2, 6, 0.9)
+    early.lineage[1] = (2, 6, 9, 0)
+    early.tracks = [row for row in early.tracks if row[0] != 2 or row[1] <= 9]
+    early.track(5, 10, 14, 2, 108.0)
+    early.track(6, 10, 14, 2, 118.0)
+    early.divide(2, 5, 6, 10)
+    raw = early.raw()
+    assert adopt_orphans(raw, PARAMS) is raw
+    assert lineage_of(adopt_orphans(raw, RawParams(min_cycle=4)))[2] == (6, 9, 1)
+
+
+def test_a_cell_divides_once_for_the_strongest_named_orphan() -> None:
+    tables = beside_a_cell()
+    tables.track(3, 6, 14, 0, 90.0)
+    tables.pair_over(1, 2, 6, 0.5)
+    tables.pair_over(1, 3, 6, 0.7)
+    adopted = adopt_orphans(tables.raw(), PARAMS)
+    check_consistent(adopted)
+    assert rows(adopted.divisions, "parent_id", "daughter_b") == [(1, 3)]
+    assert lineage_of(adopted)[2] == (6, 14, 0)

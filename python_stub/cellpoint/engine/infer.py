@@ -21,7 +21,7 @@ from ..io.frames import FrameStack
 from ..io.result import TrackingResult
 from ..io.tables import divisions_from_lineage
 from .judge import HISTORY, TreeJudge
-from .lineage import time_divisions
+from .lineage import global_lineage
 from .preprocess import Geometry, Polarity, Preprocessor
 from .raw import PairJudge, RawParams, RawResult, raw_inference
 
@@ -370,7 +370,7 @@ def to_result(
     over the whole sequence (lineage.py) unless `lineage` is "greedy" (as RAW called them)."""
     check_lineage(lineage)
     if lineage == "global":
-        raw = time_divisions(raw, params)
+        raw = global_lineage(raw, params)
     metadata = {**metadata, "lineage": lineage}
     shape = frames.shape
     y, x = geometry.to_input(raw.tracks["y"], raw.tracks["x"])
