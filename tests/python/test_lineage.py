@@ -53,6 +53,16 @@ class Tables:
     def divide(self, parent: int, a: int, b: int, t: int) -> None:
         self.divisions.append((parent, t, a, b, 0.75))
 
+    def split(self, track_id: int, t: int, a: tuple[int, float], b: tuple[int, float]) -> None:
+        """Track `track_id` ends at t - 1; daughters (id, x) `a` and `b` go on to its end."""
+        row = next(i for i, entry in enumerate(self.lineage) if entry[0] == track_id)
+        _, start, end, parent = self.lineage[row]
+        self.lineage[row] = (track_id, start, t - 1, parent)
+        self.tracks = [r for r in self.tracks if r[0] != track_id or r[1] < t]
+        for daughter, x in (a, b):
+            self.track(daughter, t, end, track_id, x)
+        self.divide(track_id, a[0], b[0], t)
+
     def pair_over(self, a: int, b: int, t: int, score: float, off: float = 0.0) -> None:
         """A sister pair at frame t whose midpoint is the daughters' there, `off` px aside."""
         (xa, ya), (xb, yb) = self.at(a, t), self.at(b, t)
@@ -306,20 +316,12 @@ def test_an_orphan_is_adopted_only_where_min_cycle_allows() -> None:
     # A cell RAW divides already, and an orphan who divides sooner than min_cycle, stay.
     divided = beside_a_cell()
     divided.pair_over(1, 2, 6, 0.9)
-    divided.lineage[0] = (1, 0, 11, 0)
-    divided.tracks = [row for row in divided.tracks if row[0] != 1 or row[1] <= 11]
-    divided.track(3, 12, 14, 1, 95.0)
-    divided.track(4, 12, 14, 1, 105.0)
-    divided.divide(1, 3, 4, 12)
+    divided.split(1, 12, (3, 95.0), (4, 105.0))
     raw = divided.raw()
     assert adopt_orphans(raw, PARAMS) is raw
     early = beside_a_cell()
     early.pair_over(1, 2, 6, 0.9)
-    early.lineage[1] = (2, 6, 9, 0)
-    early.tracks = [row for row in early.tracks if row[0] != 2 or row[1] <= 9]
-    early.track(5, 10, 14, 2, 108.0)
-    early.track(6, 10, 14, 2, 118.0)
-    early.divide(2, 5, 6, 10)
+    early.split(2, 10, (5, 108.0), (6, 118.0))
     raw = early.raw()
     assert adopt_orphans(raw, PARAMS) is raw
     assert lineage_of(adopt_orphans(raw, RawParams(min_cycle=4)))[2] == (6, 9, 1)

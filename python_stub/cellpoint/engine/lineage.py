@@ -30,9 +30,9 @@ divisions as can be at a strong frame, each at its latest.
 
 Before the timing, the step adopts the daughters RAW missed (`adopt_orphans`). RAW splits a
 mother on the sister head's word only where its judge takes the pair at the frame the pair is
-named; where it does not (the lobes look like no birth yet) or where the two halves were
-already being followed as a cell and a new one, the daughter that was left begins with no
-mother: an orphan, beside her sister. Cells rarely come into being beside another: apart from
+named; where the judge turns it down, or where RAW was already following the two halves as a
+cell and a new one, the daughter left over begins with no mother: an orphan, beside her
+sister. Cells rarely come into being beside another: apart from
 the frame's edge, where the head names no pairs, an orphan is most often a daughter. Seeing
 the whole sequence, this step knows that the orphan lived on, and takes her as a daughter where
 the head named a pair over her and her sister, at her first frame or in the TIMING_REACH frames
