@@ -11,8 +11,11 @@ import { wasmThreads } from './threads';
 
 /** Frames as the page gets them: raw bytes of `dtype`, `[height * width]` each. */
 export interface PageFrameSource {
+  /** The stack's (T, H, W). */
   readonly shape: readonly [number, number, number];
   readonly dtype: FrameDtype;
+  /** The frames are the network's inputs already (`FrameSource.modelInputs`), not the stack's. */
+  readonly modelInputs?: boolean;
   /** Frames `first .. first + count - 1`, one buffer each (transferred to the worker). */
   frames(first: number, count: number): Promise<ArrayBuffer[]>;
 }
@@ -122,6 +125,7 @@ export class EngineClient {
         job,
         shape: source.shape,
         dtype: source.dtype,
+        modelInputs: source.modelInputs ?? false,
         options: jobOptions,
         model: this.model
       });

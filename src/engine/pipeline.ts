@@ -29,6 +29,12 @@ export interface FrameSource {
   readonly nFrames: number;
   readonly height: number;
   readonly width: number;
+  /**
+   * The frames come as the network's inputs, prepared by the kernel's twin of `Preprocessor`
+   * (normalised, resized, zero-padded: float32 `[padded height * padded width]`), where those
+   * are smaller than the stack's own: the kernel sends them so.
+   */
+  readonly modelInputs?: boolean;
   /** Frames `first .. first + count - 1`. */
   frames(first: number, count: number, signal?: AbortSignal): Promise<FrameData[]>;
 }
@@ -195,7 +201,7 @@ class FeatureCache {
       const [frame] = await this.source.frames(t, 1, this.signal);
       data = new Float32Array(height * width);
       const t0 = now();
-      this.prep.run(frame as FrameData, data);
+      this.toModel(frame as FrameData, data);
       this.timings.preprocess += now() - t0;
       this.modelFrames.set(t, data);
     }
@@ -215,7 +221,7 @@ class FeatureCache {
         this.modelFrames.set(first + i, input);
       }
       const t0 = now();
-      this.prep.run(frames[i] as FrameData, input);
+      this.toModel(frames[i] as FrameData, input);
       const t1 = now();
       const { features, heatmap } = await this.model.encode(input, ph, pw);
       this.timings.preprocess += t1 - t0;
@@ -225,6 +231,21 @@ class FeatureCache {
       const bytes = [...this.entries.values()].reduce((s, e) => s + e.features.byteLength, 0);
       this.peakBytes = Math.max(this.peakBytes, bytes);
     }
+  }
+
+  /** A frame as the network's input, into `out`: preprocessed here, or as the kernel sent it. */
+  private toModel(frame: FrameData, out: Float32Array): void {
+    if (!this.source.modelInputs) {
+      this.prep.run(frame, out);
+      return;
+    }
+    if (!(frame instanceof Float32Array) || frame.length !== out.length) {
+      throw new Error(
+        `a model input of ${out.length} float32 values was expected, ` +
+          `got ${frame.length} values of ${frame.constructor.name}`
+      );
+    }
+    out.set(frame);
   }
 }
 

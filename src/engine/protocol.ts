@@ -47,6 +47,8 @@ export type ToWorker =
       readonly job: number;
       readonly shape: readonly [number, number, number];
       readonly dtype: FrameDtype;
+      /** The frames are the network's inputs already (`FrameSource.modelInputs`). */
+      readonly modelInputs: boolean;
       readonly options: JobOptions;
       readonly model: ModelLocation;
     }

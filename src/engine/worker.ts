@@ -63,7 +63,7 @@ interface Job {
 const jobs = new Map<number, Job>();
 
 async function run(message: Extract<ToWorker, { type: 'start' }>): Promise<void> {
-  const { job: id, shape, dtype, options } = message;
+  const { job: id, shape, dtype, modelInputs, options } = message;
   const job: Job = { controller: new AbortController(), pending: new Map() };
   jobs.set(id, job);
   const post = (m: FromWorker, transfer: Transferable[] = []): void =>
@@ -73,6 +73,7 @@ async function run(message: Extract<ToWorker, { type: 'start' }>): Promise<void>
     nFrames: shape[0],
     height: shape[1],
     width: shape[2],
+    modelInputs,
     frames: async (first, count) => {
       const buffers = await new Promise<ArrayBuffer[]>((resolve, reject) => {
         job.pending.set(first, { resolve, reject });

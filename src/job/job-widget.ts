@@ -178,7 +178,8 @@ export function createJobWidget(registry: IContributionRegistry): {
     }
 
     private source(): PageFrameSource {
-      const [n, height, width] = this.get('shape') as [number, number, number];
+      const shape = this.get('shape') as [number, number, number];
+      const [height, width] = this.get('frame_shape') as [number, number];
       const dtype = this.get('dtype') as FrameDtype;
       const frameBytes = height * width * FRAME_DTYPES[dtype].BYTES_PER_ELEMENT;
       const perRequest = Math.max(1, Math.floor(MAX_MESSAGE_BYTES / frameBytes));
@@ -190,8 +191,9 @@ export function createJobWidget(registry: IContributionRegistry): {
         return buffers;
       };
       return {
-        shape: [n, height, width],
+        shape,
         dtype,
+        modelInputs: this.get('model_inputs') as boolean,
         frames: async (first, count) => {
           const start = performance.now();
           const parts = [];

@@ -47,6 +47,20 @@ pd.testing.assert_frame_equal(res.lineage, ref.lineage)
 print("DARK SAME TABLES", len(res.tracks), "rows")
 """
 
+# Cells four times larger: the network sees them shrunk, so the kernel sends its preprocessing
+# of each frame (smaller than the frame) and the browser's tables are still the kernel's.
+SHRUNK = """
+import numpy as np
+big = np.kron(frames, np.ones((1, 4, 4), frames.dtype))
+res = cp.track(big, diameter=4 * diameter, backend="browser")
+used = res.metadata["params"]
+ref = cp.track(big, diameter=4 * diameter, backend="kernel", progress=False, window=used["window"])
+assert res.metadata["frames_sent"] == "model inputs", res.metadata["frames_sent"]
+pd.testing.assert_frame_equal(res.tracks, ref.tracks, check_exact=False, rtol=0, atol=1e-3)
+pd.testing.assert_frame_equal(res.lineage, ref.lineage)
+print("SHRUNK SAME TABLES", len(res.tracks), "rows", res.metadata["frame_bytes"], "bytes")
+"""
+
 
 def test_track_in_the_browser_gives_the_kernel_tables(page: Page, lab_server: LabServer) -> None:
     # RAW's parameters: what track() is passed, else the JupyterLab setting (the test server's
@@ -60,6 +74,7 @@ def test_track_in_the_browser_gives_the_kernel_tables(page: Page, lab_server: La
         'passed = cp.track(frames, diameter=diameter, backend="browser", window=5)\n'
         'print("passed:", passed.metadata["params"]["window"])',
         DARK,
+        SHRUNK,
     ]
     write_notebook(lab_server.root, "track.ipynb", cells)
     open_notebook(page, lab_server, "track.ipynb")
@@ -80,6 +95,9 @@ def test_track_in_the_browser_gives_the_kernel_tables(page: Page, lab_server: La
     run_cell(page, 4)
     wait_for_output(page, 4, r"DARK SAME TABLES \d+ rows")
     assert "Error" not in output(page, 4), output(page, 4)
+    run_cell(page, 5)
+    wait_for_output(page, 5, r"SHRUNK SAME TABLES \d+ rows \d+ bytes")
+    assert "Error" not in output(page, 5), output(page, 5)
     page.screenshot(path=artifact("track-notebook.png"), full_page=True)
 
 

@@ -176,6 +176,30 @@ test('the whole sequence gives the reference tables, pulling frames a window at 
   expect(result.peakFeatureBytes).toBeLessThanOrEqual(2 * vector.params.window * frameBytes);
 });
 
+test("frames that come as the network's inputs give the same tables", async () => {
+  // What the kernel sends where those are smaller than the stack's frames: its preprocessing
+  // (held to this Preprocessor by the shared vectors).
+  const stack = vectorSource();
+  const prep = new Preprocessor(Geometry.forDiameter(stack.height, stack.width, vector.diameter));
+  const inputs: FrameSource = {
+    ...stack,
+    modelInputs: true,
+    frames: async (first, count) => (await stack.frames(first, count)).map(f => prep.run(f))
+  };
+  const result = await trackSequence(wasm, inputs, {
+    diameter: vector.diameter,
+    params: vector.params
+  });
+  expectSameTables(result);
+  // A frame that is no model input is refused, saying what came.
+  const raw: FrameSource = { ...stack, modelInputs: true };
+  await expect(
+    trackSequence(wasm, raw, { diameter: vector.diameter, params: vector.params })
+  ).rejects.toThrow(
+    /^a model input of \d+ float32 values was expected, got \d+ values of Uint16Array$/
+  );
+});
+
 test('the tracker gives the reference points for the first window', async () => {
   const [, height, width] = vector.frames.shape as [number, number, number];
   const frames = dec(vector.frames) as Uint16Array;

@@ -16,6 +16,7 @@ import numpy.typing as npt
 import pandas as pd
 import pytest
 from cellpoint.engine.infer import to_result
+from cellpoint.engine.preprocess import Geometry, Preprocessor
 from cellpoint.engine.raw import RawParams
 from cellpoint.io.frames import FrameStack
 from cellpoint.io.result import TrackingResult
@@ -140,7 +141,9 @@ ONE_THREAD = {"count": 1, "cross_origin_isolated": False, "reason": "not isolate
 def test_a_job_runs_from_ready_to_done(frames: Array) -> None:
     job, played = make_job(frames)
     assert job.widget.shape == [6, 40, 48]
-    assert job.widget.dtype == "uint16"
+    # At 14 px cells are drawn larger for the network: the stack's own frames are smaller.
+    assert (job.widget.frame_shape, job.widget.dtype) == ([40, 48], "uint16")
+    assert not job.widget.model_inputs
     assert job.widget.params == {"window": 4}  # only what the user passed: settings do the rest
     played.say({"type": "ready", "protocol": PROTOCOL})
     # Messages that arrive between cells start the job at once.
@@ -184,9 +187,33 @@ def test_a_job_runs_from_ready_to_done(frames: Array) -> None:
     assert (seconds["encode"], seconds["track"]) == (1.0, 0.5)
     assert 0 <= seconds["return"] <= seconds["call"]
     assert result.metadata["frame_bytes"] == 23040
+    assert result.metadata["frames_sent"] == "stack"
     assert result.metadata["params"] == USED
     assert (result.metadata["threads"], result.metadata["cross_origin_isolated"]) == (1, False)
     assert result.metadata["threads_reason"] == ONE_THREAD["reason"]
+
+
+def test_frames_travel_as_the_networks_inputs_where_those_are_smaller() -> None:
+    """48 px cells are drawn at half size for the network: the kernel sends its preprocessing of
+    each frame (what its own backend feeds the encoder), 64 x 64 float32 for 100 x 120 uint16."""
+    frames = np.random.default_rng(5).integers(0, 4000, (4, 100, 120)).astype(np.uint16)
+    job = TrackingJob(FrameStack(frames), 48.0, {}, polarity="dark")
+    played = PlayedBrowser(job)
+    assert (job.widget.frame_shape, job.widget.dtype) == ([64, 64], "float32")
+    assert job.widget.model_inputs
+    played.say({"type": "ready", "protocol": PROTOCOL})
+    played.say({"type": "get-frames", "id": 3, "first": 1, "count": 2})
+    reply, buffers = played.sent[-1]
+    assert reply == {"type": "reply", "id": 3, "ok": True, "first": 1, "count": 2,
+                     "dtype": "float32"}  # fmt: skip
+    prep = Preprocessor(Geometry.for_diameter(100, 120, 48.0), polarity="dark")
+    assert buffers == [prep(frames[t].astype(np.float32)).astype("<f4").tobytes() for t in (1, 2)]
+    columns = raw_columns(4)
+    played.say_tables(columns, 1, "result", 3)
+    played.say({"type": "done", "seq": 1, "backend": "wasm", "fallback_reason": None,
+                "threads": ONE_THREAD, "seconds": {}, "frame_bytes": 4 * 64 * 64 * 4,
+                "params": USED})  # fmt: skip
+    assert job.result().metadata["frames_sent"] == "model inputs"
 
 
 def test_the_jobs_viewer_follows_the_checkpoints_then_takes_decisions(frames: Array) -> None:

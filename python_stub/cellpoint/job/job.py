@@ -21,8 +21,11 @@ import time
 from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from ..engine.infer import Lineage, check_lineage, model_card, to_result
-from ..engine.preprocess import Geometry, Polarity, check_polarity
+from ..engine.preprocess import Geometry, Polarity, Preprocessor, check_polarity
 from ..engine.raw import RawParams
 from ..io.frames import FrameStack
 from ..io.result import TrackingResult
@@ -88,6 +91,20 @@ class TrackingJob:
         self.threads_choice = threads
         self.checkpoint = checkpoint
         self.geometry = Geometry.for_diameter(frames.shape[1], frames.shape[2], diameter)
+        # Frames travel as the network's inputs (this backend's preprocessing: normalised,
+        # resized, zero-padded float32) where those are smaller than the stack's own frames: fewer
+        # bytes to move, and the kernel prepares frames while the browser computes.
+        model_h, model_w = self.geometry.padded
+        own_bytes = frames.shape[1] * frames.shape[2] * frames.wire_dtype.itemsize
+        self._model_inputs = (
+            Preprocessor(self.geometry, polarity=self.polarity)
+            if model_h * model_w * 4 < own_bytes
+            else None
+        )
+        if self._model_inputs is None:
+            self._frame_shape, self._frame_dtype = frames.shape[1:], frames.wire_dtype
+        else:
+            self._frame_shape, self._frame_dtype = self.geometry.padded, np.dtype("<f4")
         self._lock = threading.RLock()
         self._ready = threading.Event()
         self._done = threading.Event()
@@ -106,7 +123,9 @@ class TrackingJob:
         self._main_thread = threading.get_ident()
         self.widget = JobWidget(
             shape=list(frames.shape),
-            dtype=frames.wire_dtype.name,
+            frame_shape=list(self._frame_shape),
+            dtype=self._frame_dtype.name,
+            model_inputs=self._model_inputs is not None,
             diameter=float(diameter),
             polarity=polarity,
             params=self.params,
@@ -281,6 +300,7 @@ class TrackingJob:
                 "threads_reason": message["threads"]["reason"],
                 "seconds": seconds,
                 "frame_bytes": message["frame_bytes"],
+                "frames_sent": "stack" if self._model_inputs is None else "model inputs",
             }
             self.used_params = message["params"]
             result = self._to_result(tables, metadata)
@@ -302,7 +322,7 @@ class TrackingJob:
         n = self.frames.shape[0]
         if first + count > n:
             raise MessageError(f"frames {first} to {first + count - 1} asked of a {n}-frame stack")
-        frame_bytes = self.frames.shape[1] * self.frames.shape[2] * self.frames.wire_dtype.itemsize
+        frame_bytes = int(np.prod(self._frame_shape)) * self._frame_dtype.itemsize
         if count > 1 and count * frame_bytes > MAX_MESSAGE_BYTES:
             raise MessageError(f"{count} frames of {frame_bytes} bytes in one message")
         error = answer(self.widget, message, lambda: self._frame_bytes(first, count))
@@ -310,8 +330,14 @@ class TrackingJob:
             raise error  # the job fails here too, saying why
 
     def _frame_bytes(self, first: int, count: int) -> tuple[dict[str, Any], list[bytes]]:
-        data = [self.frames.wire(t).tobytes() for t in range(first, first + count)]
-        return {"first": first, "count": count, "dtype": self.frames.wire_dtype.name}, data
+        data = [self._sent(t).tobytes() for t in range(first, first + count)]
+        return {"first": first, "count": count, "dtype": self._frame_dtype.name}, data
+
+    def _sent(self, t: int) -> npt.NDArray[Any]:
+        """Frame t as it travels: the stack's own, or the network's input."""
+        if self._model_inputs is None:
+            return self.frames.wire(t)
+        return np.ascontiguousarray(self._model_inputs(self.frames[t]), self._frame_dtype)
 
     def _progress(self, message: dict[str, Any]) -> None:
         done, total = message["frames_done"], message["n_frames"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from traitlets import Dict, Float, Int, List, Unicode
+from traitlets import Bool, Dict, Float, Int, List, Unicode
 
 from ..widgets import _CellpointWidget
 
@@ -16,7 +16,11 @@ class JobWidget(_CellpointWidget):
     _view_name = Unicode("TrackingJobView").tag(sync=True)
 
     shape = List(Int(), help="(T, H, W) of the stack").tag(sync=True)
+    frame_shape = List(Int(), help="(h, w) of each frame as it travels").tag(sync=True)
     dtype = Unicode(help="numpy dtype of the frames as they travel").tag(sync=True)
+    model_inputs = Bool(
+        False, help="frames travel as the network's inputs (normalised, resized, padded)"
+    ).tag(sync=True)
     diameter = Float(help="cell diameter, input pixels").tag(sync=True)
     polarity = Unicode("bright", help="bright or dark: cells against the background").tag(sync=True)
     params = Dict(help="RAW's parameters").tag(sync=True)
