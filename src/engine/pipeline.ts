@@ -2,12 +2,10 @@
  * Frames in, the result's tables out (schema/tables.schema.json): the browser's twin of `cellpoint.engine.infer.track_kernel`.
  *
  * Frames are pulled from a `FrameSource` a window at a time (the kernel streams them over the
- * comm; the next window's frames are asked for as soon as a window's have come, so that they
- * travel while these are encoded), preprocessed, encoded once each, and dropped; RAW then
- * reads the cached features of the frames its windows span. RAW only moves forward, so
- * features before the current window are released: what is held is at most two windows of
- * features (the window being tracked and the frames pulled ahead with its last frame) and one
- * window of frames on their way, whatever the sequence's length.
+ * comm), preprocessed, encoded once each, and dropped; RAW then reads the cached features of
+ * the frames its windows span. RAW only moves forward, so features before the current window
+ * are released: what is held is at most two windows of features (the window being tracked and
+ * the frames pulled ahead with its last frame), whatever the sequence's length.
  */
 
 import { CapModel, setUpWasm } from './model';
@@ -153,8 +151,6 @@ const now = (): number => performance.now() / 1000;
 /** Encoded frames of one sequence, pulled and encoded a window at a time. */
 class FeatureCache {
   private readonly entries = new Map<number, { features: Float32Array; heatmap: Float32Array }>();
-  /** The next window's frames, asked for while the window before them is encoded. */
-  private ahead: { first: number; count: number; frames: Promise<FrameData[]> } | null = null;
   /** Preprocessed frames, kept HISTORY frames longer than features for the division judge. */
   private readonly modelFrames = new Map<number, Float32Array>();
   readonly height: number;
@@ -213,19 +209,9 @@ class FeatureCache {
   }
 
   private async encode(first: number, count: number): Promise<void> {
-    // The frames may have come already: let a cancel that came meanwhile be heard first.
-    await eventsHandled();
-    this.signal?.throwIfAborted();
-    const frames = await this.pulled(first, count);
+    const frames = await this.source.frames(first, count, this.signal);
     if (frames.length !== count) {
       throw new Error(`asked for ${count} frames from ${first}, got ${frames.length}`);
-    }
-    const next = first + count;
-    if (next < this.source.nFrames) {
-      const ahead = Math.min(this.pull, this.source.nFrames - next);
-      const frames = this.source.frames(next, ahead, this.signal);
-      frames.catch(() => undefined); // a failure counts where the frames are used, if they are
-      this.ahead = { first: next, count: ahead, frames };
     }
     const [ph, pw] = this.prep.geometry.padded;
     let input = new Float32Array(ph * pw);
@@ -247,16 +233,6 @@ class FeatureCache {
     }
   }
 
-  /** Frames `first .. first + count - 1`: those asked for ahead where they are these. */
-  private pulled(first: number, count: number): Promise<FrameData[]> {
-    const ahead = this.ahead;
-    this.ahead = null;
-    if (ahead && ahead.first === first && ahead.count === count) {
-      return ahead.frames;
-    }
-    return this.source.frames(first, count, this.signal);
-  }
-
   /** A frame as the network's input, into `out`: preprocessed here, or as the kernel sent it. */
   private toModel(frame: FrameData, out: Float32Array): void {
     if (!this.source.modelInputs) {
@@ -271,21 +247,6 @@ class FeatureCache {
     }
     out.set(frame);
   }
-}
-
-/**
- * Resolves once the events waiting have been handled (a job's cancel message among them): the
- * engine's work otherwise goes from promise to promise without letting them in.
- */
-function eventsHandled(): Promise<void> {
-  return new Promise(resolve => {
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => {
-      channel.port1.close();
-      resolve();
-    };
-    channel.port2.postMessage(null);
-  });
 }
 
 /** Tracks every cell of `source`'s frames with `model`; tables in input pixels. */

@@ -200,42 +200,6 @@ test("frames that come as the network's inputs give the same tables", async () =
   );
 });
 
-test("the next window's frames are asked for before the window before them is encoded", async () => {
-  const source = vectorSource();
-  let encoded = 0;
-  const asked: [number, number][] = []; // (first frame asked for, frames encoded by then)
-  const watched: FrameSource = {
-    ...source,
-    frames: (first, count) => {
-      asked.push([first, encoded]);
-      return source.frames(first, count);
-    }
-  };
-  const counting = new Proxy(wasm, {
-    get(target, key) {
-      if (key === 'encode') {
-        return async (...args: Parameters<CapSessions['encode']>) => {
-          const out = await target.encode(...args);
-          encoded += 1;
-          return out;
-        };
-      }
-      const value = Reflect.get(target, key, target) as unknown;
-      return typeof value === 'function' ? value.bind(target) : value;
-    }
-  });
-  const result = await trackSequence(counting, watched, {
-    diameter: vector.diameter,
-    params: vector.params
-  });
-  expectSameTables(result);
-  const window = vector.params.window;
-  expect(asked).toEqual([
-    [0, 0],
-    [window, 0] // as soon as the first window's frames came, before any was encoded
-  ]);
-});
-
 test('the tracker gives the reference points for the first window', async () => {
   const [, height, width] = vector.frames.shape as [number, number, number];
   const frames = dec(vector.frames) as Uint16Array;
