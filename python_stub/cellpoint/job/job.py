@@ -93,7 +93,7 @@ class TrackingJob:
         self.geometry = Geometry.for_diameter(frames.shape[1], frames.shape[2], diameter)
         # Frames travel as the network's inputs (this backend's preprocessing: normalised,
         # resized, zero-padded float32) where those are smaller than the stack's own frames: fewer
-        # bytes to move, and the kernel prepares frames while the browser computes.
+        # bytes to move, and numpy's preprocessing instead of the browser's.
         model_h, model_w = self.geometry.padded
         own_bytes = frames.shape[1] * frames.shape[2] * frames.wire_dtype.itemsize
         self._model_inputs = (
