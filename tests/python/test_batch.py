@@ -23,6 +23,7 @@ from cellpoint.batch import run as batch_run
 from cellpoint.batch.inputs import InputError, name_stacks, open_stack
 from cellpoint.batch.run import LOCK, MANIFEST, STACK_RECORD, BatchError, track_stack
 from cellpoint.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, main
+from cellpoint.engine import preprocess
 from cellpoint.eval.sim import simulate
 
 distributed = pytest.importorskip("distributed")
@@ -340,6 +341,8 @@ def test_an_ome_zarr_is_tracked_on_the_level_the_model_needs(tmp_path: Path) -> 
     guessed = open_stack(tmp_path / "image.zarr")
     assert guessed.level == "0"
     assert guessed.diameter == pytest.approx(seq.config.diameter, rel=0.35)
+    assert guessed.polarity == "bright"
+    assert big.polarity is None  # nothing was estimated: tracking tells it
     # Tracked on the binned level, points come back in full-resolution pixels.
     binned = cp.track(big.frames, diameter=seq.config.diameter / 2, backend="kernel",
                       progress=False)  # fmt: skip
@@ -350,6 +353,27 @@ def test_an_ome_zarr_is_tracked_on_the_level_the_model_needs(tmp_path: Path) -> 
     np.testing.assert_allclose(full.tracks["x"], expected)
     report = cp.evaluate(full, seq)
     assert report.tra > 0.8, report
+
+
+def test_an_ome_zarr_is_told_dark_once_and_tracked_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The polarity told apart on the small level, with the diameter, is what the stack is
+    tracked with: its frames are not read for it again."""
+    seq = simulate("small", seed=5, n_frames=N_FRAMES, height=128, width=128)
+    write_ome_zarr(tmp_path / "dark.zarr", seq.frames.max() - seq.frames)
+    told: list[str] = []
+    tell = preprocess.estimate_stack_polarity
+
+    def counted(frames: Any) -> Any:
+        told.append(tell(frames))
+        return told[-1]
+
+    monkeypatch.setattr(preprocess, "estimate_stack_polarity", counted)
+    (source,) = name_stacks([tmp_path / "dark.zarr"])
+    report = track_stack(source, str(tmp_path / "out"), {}, (), 1)
+    assert report["status"] == "done", report
+    assert told == ["dark"]
 
 
 def test_an_ome_zarr_with_channels_or_planes_says_what_to_do(tmp_path: Path) -> None:

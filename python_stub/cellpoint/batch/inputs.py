@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..engine.preprocess import CANONICAL_DIAMETER, estimate_look
+from ..engine.preprocess import CANONICAL_DIAMETER, Polarity, estimate_look
 from ..io.frames import FrameStack
 from ..io.result import TrackingResult
 
@@ -92,14 +92,15 @@ def _default_name(source: Any, index: int) -> str:
 class OpenedStack:
     """A stack ready to track: `frames` (T, H, W), read lazily; `shape` the full-resolution
     (T, H, W); for an OME-Zarr level, `level` its path and `to_full` the map of its (y, x)
-    pixels onto full-resolution ones; `diameter` in full-resolution pixels where it was
-    estimated to choose the level."""
+    pixels onto full-resolution ones; `diameter` in full-resolution pixels and `polarity`
+    where they were estimated to choose the level (tracking need not tell them again)."""
 
     frames: Any
     shape: tuple[int, int, int]
     level: str | None = None
     to_full: tuple[tuple[float, float], tuple[float, float]] = ((1.0, 0.0), (1.0, 0.0))
     diameter: float | None = None
+    polarity: Polarity | None = None
 
     @property
     def factor(self) -> float:
@@ -270,11 +271,13 @@ def _open_zarr(path: Path, diameter: float | None, polarity: str) -> OpenedStack
     t, h, w = full.shape
     # Full-resolution pixels per level pixel along y: which levels are coarse enough to skip.
     factor = {lv.path: lv.y[0] / levels[0].y[0] for lv in levels}
+    look = None
     if diameter is None:
         small = next((lv for lv in levels if max(h, w) / factor[lv.path] <= ESTIMATE_SIDE), None)
         small = small or levels[-1]
         sample = FrameStack(_squeezed(node[small.path], axes))
-        diameter = estimate_look(sample, polarity, None)[1] * factor[small.path]
+        look, estimated, _ = estimate_look(sample, polarity, None)
+        diameter = estimated * factor[small.path]
     # The coarsest level where a cell is at least the model's working size.
     fitting = [lv for lv in levels if diameter / factor[lv.path] >= CANONICAL_DIAMETER]
     level = max(fitting, key=lambda lv: factor[lv.path]) if fitting else levels[0]
@@ -287,7 +290,7 @@ def _open_zarr(path: Path, diameter: float | None, polarity: str) -> OpenedStack
         (level.y[0] / base.y[0], (level.y[1] - base.y[1]) / base.y[0]),
         (level.x[0] / base.x[0], (level.x[1] - base.x[1]) / base.x[0]),
     )
-    return OpenedStack(frames, (t, h, w), level.path, to_full, diameter)
+    return OpenedStack(frames, (t, h, w), level.path, to_full, diameter, look)
 
 
 def _level(dataset: dict[str, Any], axes: list[str]) -> _Level:

@@ -389,10 +389,11 @@ def track_stack(
     result = track(
         opened.frames,
         diameter=None if diameter is None else diameter / opened.factor,
+        polarity=opened.polarity or options.get("polarity", "auto"),
         backend="kernel",
         threads=threads,
         progress=_worker_progress(topic, stack.name, opened.shape[0]),
-        **{k: v for k, v in options.items() if k != "diameter"},
+        **{k: v for k, v in options.items() if k not in ("diameter", "polarity")},
     )
     result = opened.to_full_resolution(result)
     partial = Path(out) / f"{_PARTIAL}{stack.name}-{uuid.uuid4().hex[:8]}"
