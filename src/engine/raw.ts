@@ -31,7 +31,15 @@
 
 import { boxMean, CANDIDATE_SCORE, HISTORY, ModelFrame, pairFeatures, PairJudge } from './judge';
 import { findPeaks, findSisters, Heatmap, SisterMap } from './peaks';
-import { RawLineage, RawTracks, Track, TrackStore, end, endBeforeLast } from './track-store';
+import {
+  RawLineage,
+  RawTracks,
+  Track,
+  TrackStore,
+  addPoint,
+  end,
+  endBeforeLast
+} from './track-store';
 
 export type { RawLineage, RawTracks } from './track-store';
 
@@ -405,9 +413,7 @@ class RawInference {
     const v1 = visibility[v + 1] as number;
     const v2 = visibility[v + 2] as number;
     if (v0 > this.visible) {
-      tr.xs.push(points[p] as number);
-      tr.ys.push(points[p + 1] as number);
-      tr.vis.push(v0);
+      addPoint(tr, points[p] as number, points[p + 1] as number, v0);
       return false;
     }
     tr.alive = false;
@@ -689,9 +695,7 @@ class RawInference {
         continue;
       }
       taken.add(best);
-      tr.xs.push(peaks[best] as number);
-      tr.ys.push(peaks[best + 1] as number);
-      tr.vis.push(peaks[best + 2] as number);
+      addPoint(tr, peaks[best] as number, peaks[best + 1] as number, peaks[best + 2] as number);
     }
   }
 
@@ -848,9 +852,7 @@ function restore(
       if (rows.track_id[r] !== trackId || rows.t[r] !== t) {
         throw new Error(`the checkpoint's tracks table lacks track ${trackId} at frame ${t}`);
       }
-      track.xs.push(rows.x[r] as number);
-      track.ys.push(rows.y[r] as number);
-      track.vis.push(rows.visibility[r] as number);
+      addPoint(track, rows.x[r] as number, rows.y[r] as number, rows.visibility[r] as number);
     }
     store.takeBack(track, tCur);
   }

@@ -30,6 +30,13 @@ export function end(track: Track): number {
   return track.start + track.xs.length - 1;
 }
 
+/** The track's point in the frame after its last. */
+export function addPoint(track: Track, x: number, y: number, visibility: number): void {
+  track.xs.push(x);
+  track.ys.push(y);
+  track.vis.push(visibility);
+}
+
 /** Ends the track a frame earlier: its last point belongs to another cell. */
 export function endBeforeLast(track: Track): void {
   track.xs.pop();

@@ -85,11 +85,10 @@ class _Points:
         self.first_row = dict(
             zip(*np.unique(ids, return_index=True), strict=True)  # rows come in id order
         )
-        self.start = dict(
-            zip(raw.lineage["track_id"].tolist(), raw.lineage["start"].tolist(), strict=True)
-        )
-        self.end = dict(
-            zip(raw.lineage["track_id"].tolist(), raw.lineage["end"].tolist(), strict=True)
+        tracks = raw.lineage["track_id"].tolist()
+        self.start, self.end, self.parent = (
+            dict(zip(tracks, raw.lineage[column].tolist(), strict=True))
+            for column in ("start", "end", "parent_id")
         )
         self.x = np.asarray(raw.tracks["x"], np.float64)
         self.y = np.asarray(raw.tracks["y"], np.float64)
@@ -304,9 +303,6 @@ def _adoptions(
     ts = np.asarray(raw.tracks["t"])
     by_frame = np.argsort(ts, kind="stable")
     frame_of = ts[by_frame]
-    parent = dict(
-        zip(raw.lineage["track_id"].tolist(), raw.lineage["parent_id"].tolist(), strict=True)
-    )
     divides = dict(
         zip(raw.divisions["parent_id"].tolist(), raw.divisions["t"].tolist(), strict=True)
     )
@@ -328,7 +324,7 @@ def _adoptions(
         """The track may end at t - 1 as a mother: she has no daughters yet, and was born by
         division min_cycle frames or more before."""
         return track not in divides and (
-            not parent[track] or t - points.start[track] >= params.min_cycle
+            not points.parent[track] or t - points.start[track] >= params.min_cycle
         )
 
     def may_be_born(track: int, t: int) -> bool:
@@ -336,7 +332,7 @@ def _adoptions(
 
     found = []
     for orphan, t in points.start.items():
-        if t == 0 or parent[orphan] or not may_be_born(orphan, t):
+        if t == 0 or points.parent[orphan] or not may_be_born(orphan, t):
             continue
         x, y = points.at(orphan, t)
         sister = nearest(t, x, y, other_than=orphan)
@@ -344,7 +340,7 @@ def _adoptions(
             continue
         if points.start[sister] < t:
             mother: int | None = sister
-        elif points.start[sister] == t and not parent[sister] and may_be_born(sister, t):
+        elif points.start[sister] == t and not points.parent[sister] and may_be_born(sister, t):
             (xs, ys) = points.at(sister, t)
             mother = nearest(t - 1, (x + xs) / 2, (y + ys) / 2, ended=True)
         else:
