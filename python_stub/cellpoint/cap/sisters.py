@@ -47,7 +47,11 @@ class SisterHead(nn.Module):
         self.axis = nn.Conv2d(width, 2, 1)
 
     def forward(self, previous: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
-        y = self.context(self.mix(torch.cat([previous, current, current - previous], 1)))
+        return self.read(self.mix(torch.cat([previous, current, current - previous], 1)))
+
+    def read(self, mixed: torch.Tensor) -> torch.Tensor:
+        """The two frames' features mixed ([B, width, h, w], `mix`'s output) -> forward's."""
+        y = self.context(mixed)
         return torch.cat([torch.sigmoid(self.logits(y)), self.axis(y) * STRIDE], 1)
 
 
