@@ -16,6 +16,7 @@ from cellpoint.engine.preprocess import (
     PAD_MULTIPLE,
     Geometry,
     Preprocessor,
+    _Band,
     check_polarity,
     estimate_cell_size,
     estimate_polarity,
@@ -318,6 +319,15 @@ def test_preprocessor_shape_padding_and_content() -> None:
     expected = resize_weights(100, 120) @ normalise(frame) @ resize_weights(90, 108).T
     np.testing.assert_allclose(out[:120, :108], expected, atol=1e-5)
     assert (out[:120, :108] != 0).mean() > 0.95  # the content fills the resized part
+
+
+@pytest.mark.parametrize(("n_in", "n_out"), [(1024, 384), (90, 108), (37, 16)])
+def test_columns_resize_as_the_rows_of_the_transpose(n_in: int, n_out: int) -> None:
+    """The column pass reads the image as it lies, and gives the row pass's floats on the
+    transpose to the bit."""
+    band = _Band(resize_weights(n_in, n_out))
+    image = np.random.default_rng(n_in).random((53, n_in), dtype=np.float32)
+    np.testing.assert_array_equal(band.along_columns(image), band.along_rows(image.T).T)
 
 
 def test_preprocessor_identity_geometry_only_normalises() -> None:
