@@ -61,8 +61,10 @@ def pyramid(features: torch.Tensor, levels: int) -> list[torch.Tensor]:
 def gather_points(
     fmap: torch.Tensor, t: torch.Tensor, iy: torch.Tensor, ix: torch.Tensor
 ) -> torch.Tensor:
-    """Features at integer positions. fmap [T, h, w, C] (channel-last); t, iy, ix int64 of one
-    shape S (clamped to the map: border padding) -> [*S, C]."""
+    """Features at integer positions. fmap [T, h, w, C] (channel-last); t, iy, ix int64 that
+    broadcast to one shape S (clamped to the map: border padding) -> [*S, C]. A window's rows
+    and columns given apart ([..., side, 1] and [..., 1, side]) are clamped a side's worth at a
+    time, not a window's."""
     frames, h, w, channels = fmap.shape
     flat = fmap.reshape(frames * h * w, channels)
     iy = iy.clamp(0, h - 1)
@@ -103,36 +105,33 @@ def correlation(
     and then interpolated: the same as sampling features bilinearly first, at a third of the
     gathers, because the window offsets are whole map pixels.
 
-    The grid's rows and columns are clamped to the map (border padding) before they are
-    combined into indices: a side's worth of clamping, not a window's. Each track's feature
-    multiplies its window transposed ([1, C] @ [C, side^2]): onnxruntime fuses the transpose
-    into the product, which then runs one row against many columns rather than many rows
-    against one column, the shape its kernels are slow at (the tracker 17-19% faster in
-    WebAssembly, 7-15% natively, with the same outputs to the bit).
+    The grid's rows and columns go to `gather_points` apart, to be clamped to the map before
+    they are combined. Each track's feature multiplies its window transposed
+    ([1, C] @ [C, side^2]): onnxruntime fuses the transpose into the product, which then runs
+    one row against many columns rather than many rows against one column, the shape its
+    kernels are slow at (the tracker 17-19% faster in WebAssembly, 7-15% natively, with the
+    same outputs to the bit).
     """
     frames, tracks = feats.shape[:2]
     side = 2 * radius + 2
     offsets = torch.arange(-radius, radius + 2, device=feats.device)
-    t = torch.arange(frames, device=feats.device).view(frames, 1, 1, 1, 1)
+    t = torch.arange(frames, device=feats.device).view(frames, 1, 1, 1)
     row_feats = feats[..., None, :]  # [T, N, 1, C]
     out = []
     for level, fmap in enumerate(maps):
-        _, h, w, channels = fmap.shape
-        flat = fmap.reshape(-1, channels)
         xy = to_map_coords(points, level)
         x, y = xy[..., 0], xy[..., 1]
         x0, y0 = torch.floor(x), torch.floor(y)
         fx, fy = (x - x0)[..., None, None], (y - y0)[..., None, None]
-        iy = (y0.long()[..., None] + offsets).clamp(0, h - 1)  # [T, N, 3, side]
-        ix = (x0.long()[..., None] + offsets).clamp(0, w - 1)
-        index = (t * h + iy[..., :, None]) * w + ix[..., None, :]  # [T, N, 3, side, side]
+        iy = y0.long()[..., None] + offsets  # [T, N, 3, side]: the window's rows
+        ix = x0.long()[..., None] + offsets  # and columns
         # A column at a time: the largest array held is one column's window of features,
         # [T, N, side * side, C].
         dots = torch.stack(
             [
                 row_feats
-                @ flat[index[:, :, c].reshape(-1)]
-                .reshape(frames, tracks, side * side, channels)
+                @ gather_points(fmap, t, iy[:, :, c, :, None], ix[:, :, c, None, :])
+                .reshape(frames, tracks, side * side, -1)
                 .transpose(-1, -2)
                 for c in range(COLUMNS)
             ],
