@@ -265,9 +265,17 @@ def elongation(marker: Array) -> float:
     return float(np.sqrt(eigen[1] / max(eigen[0], 1e-9)))
 
 
+def alignment(marker: Array, direction: Array) -> float:
+    """|cos| of the angle between a marker's major axis and a (y, x) direction."""
+    ys, xs = np.nonzero(marker)
+    _, vectors = np.linalg.eigh(np.cov(np.stack([ys, xs]).astype(float)))
+    return float(abs(vectors[:, 1] @ direction) / np.linalg.norm(direction))
+
+
 def test_mothers_part_into_two_lobes_while_still_one_cell() -> None:
     # The CTC's convention: in anaphase a mother is one object (one marker, her track) though
-    # her chromatin has parted in two; the daughters' tracks begin the frame after.
+    # her chromatin has parted in two; the daughters' tracks begin the frame after. Before
+    # anaphase her chromatin is a plate across the axis her daughters will part along.
     def mothers(seq: SimulatedSequence) -> list[tuple[int, int, int, int]]:
         lineage = seq.lineage.set_index("track_id")
         return [
@@ -283,24 +291,36 @@ def test_mothers_part_into_two_lobes_while_still_one_cell() -> None:
     at = {(k, t): (y, x) for k, t, y, x in zip(*columns, strict=True)}
     found = mothers(seq)
     assert len(found) >= 3
-    before, last, dip = [], [], []
+    before, plate, last, along, across, dip, gain = [], [], [], [], [], [], []
     for p, t, a, b in found:
         assert seq.lineage.set_index("track_id").loc[p, "end"] == t - 1
+        (ya, xa), (yb, xb) = at[(a, t)], at[(b, t)]
+        axis = np.array([yb - ya, xb - xa])
         before.append(elongation(seq.markers[t - 4] == p))  # before mitosis: round-ish
+        plate.append(elongation(seq.markers[t - 3] == p))
+        across.append(alignment(seq.markers[t - 3] == p, axis))
         last.append(elongation(seq.markers[t - 1] == p))  # one marker over both lobes
+        along.append(alignment(seq.markers[t - 1] == p, axis))
         y, x = at[(p, t - 1)]
         assert seq.markers[t - 1, round(y), round(x)] == p  # her centre is on her marker
-        # Her chromatin has parted: her middle is dimmer than the lobes, which lie 2/3 of the
-        # way to where the daughters appear.
-        (ya, xa), (yb, xb) = at[(a, t)], at[(b, t)]
-        frame = seq.frames[t - 1].astype(float)
-        lobes = [
-            frame[round(y + (yd - y) * 2 / 3), round(x + (xd - x) * 2 / 3)]
-            for yd, xd in ((ya, xa), (yb, xb))
-        ]
-        dip.append(frame[round(y), round(x)] / np.mean(lobes))
-    assert np.median(last) > 1.5 > np.median(before)
-    assert np.median(dip) < 1
+        # Her chromatin has parted: her middle is dimmer than the lobes, which lie about 2/3 of
+        # the way to where the daughters appear, brighter than the daughters will be.
+        for lag in (1, 2):
+            frame = seq.frames[t - lag].astype(float) - seq.config.background
+            y, x = at[(p, t - lag)]
+            lobes = [
+                frame[round(y + (yd - y) * 2 / 3), round(x + (xd - x) * 2 / 3)]
+                for yd, xd in ((ya, xa), (yb, xb))
+            ]
+            dip.append(frame[round(y), round(x)] / np.mean(lobes))
+        daughters = np.mean([brightness(seq, d, t) for d in (a, b)])
+        gain.append(np.mean(lobes) / daughters)  # lag 2: her first frame of anaphase
+    assert np.median(plate) > 1.5 > np.median(before)
+    assert np.median(across) < 0.3
+    assert np.median(last) > 1.3
+    assert np.median(along) > 0.9
+    assert np.median(dip) < 0.5
+    assert np.median(gain) > 1.2
     whole = simulate(seed=1, division_rate=0.04, mitosis_frames=3, anaphase_frames=0, **CLEAN)
     rounded = [elongation(whole.markers[t - 1] == p) for p, t, _, _ in mothers(whole)]
     assert np.median(rounded) < 1.2

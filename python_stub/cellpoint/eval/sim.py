@@ -101,13 +101,14 @@ class SimConfig:
     """Relative brightness gain of a mother at the end of mitosis (daughters start as bright)."""
     anaphase_frames: int = 2
     """Last frames of mitosis in which the mother is seen as two lobes along the division
-    axis, _LOBE_REACH of the daughters' spacing apart. She is still one cell (one track, one
-    marker over both lobes), as in the CTC's ground truth: her daughters' tracks begin the
-    frame after."""
-    birth_spacing: float = 1.1
+    axis, after a frame as a plate across it (`_ANAPHASE`, `_METAPHASE`). She is still one
+    cell (one track, one marker over both lobes), as in the CTC's ground truth: her daughters'
+    tracks begin the frame after. 0: she is seen whole to the end."""
+    birth_spacing: float = 1.3
     """Distance between the daughters' centres in their first frame, in daughter diameters:
-    from their first frame they are two objects (Fluo-N2DH-SIM+/02: median 1.11 over its 44
-    divisions, 0.88 nucleus diameters)."""
+    from their first frame they are two objects, as in Fluo-N2DH-SIM+/02, where the least
+    intensity between them is a median 0.09 of the dimmer one's (`training/measure_lobes.py`;
+    0.31 at 1.1 daughter diameters, where the simulator's daughters touch)."""
     death_rate: float = 0.0
     """Deaths per cell per frame."""
     death_frames: int = 4
@@ -564,10 +565,34 @@ def simulate(
 _TEX_GRID = 32
 _TEX_EXTENT = 1.3  # the texture patch spans [-extent, extent] in units of the semi-axes
 _ROUND_UP = 0.15  # a mother's radius shrinks by this fraction as it rounds up
-_LOBE_SIZE = 0.65  # a parting mother's lobes, in daughter radii: a gap between them
-# How far her lobes are apart, in her daughters' spacing: in Fluo-N2DH-SIM+/02 the two blobs of
-# a mother's last two frames lie about 2/3 as far apart as her daughters do in their first.
-_LOBE_REACH = 0.67
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """A mother's look in one frame of her mitosis: her body's (or each of her two lobes')
+    semi-axes along and across her daughters' axis, her lobes' centres either side of her middle
+    (0: one body), all in her daughters' spacing at their birth, and her brightness over theirs."""
+
+    along: float
+    across: float
+    reach: float
+    gain: float
+
+
+# Her last three frames as Fluo-N2DH-SIM+/02 shows them (`training/measure_lobes.py`, medians
+# of its 44 divisions, the simulator's on simplus seeds 10008 and 11008 in brackets): in
+# metaphase a plate across the axis, 2.3 (2.1) times as bright as her daughters will be; then two
+# condensed lobes 0.71 (0.67) of the daughters' spacing apart, 1.9 (2.0) times as bright, a gap
+# between them (dip 0.13, 0.01); in her last frame the lobes swell (0.56 across, 0.35 along;
+# 0.54, 0.32) and dim (1.3, 1.3), closer to touching (dip 0.33, 0.21). The simulator's edges
+# are sharper than SIM+'s, so its gaps read deeper. Sizes here are drawn semi-axes; gains are
+# over her daughters' brightness at birth, before texture.
+_METAPHASE = _Stage(along=0.17, across=0.43, reach=0.0, gain=2.45)
+_ANAPHASE = (  # from her first anaphase frame to her last
+    _Stage(along=0.18, across=0.34, reach=0.34, gain=2.05),
+    _Stage(along=0.29, across=0.43, reach=0.34, gain=0.97),
+)
+_PARTING = (0.8, 1.05)  # range of a mother's lobes' reach over _ANAPHASE's: some touch
 _DEATH_SHRINK = 0.5  # a dying cell's radius shrinks by this fraction until it has faded out
 _MAX_COVER = 0.6  # fraction of the field covered by nuclei at which divisions stop
 _SPIKES = 6  # protrusions per cell at most
@@ -582,15 +607,17 @@ class _Snapshot:
     uid: IntArray
     y: FloatArray
     x: FloatArray
-    a: FloatArray  # semi-major axis; for a rod, half its length
-    b: FloatArray  # semi-minor axis; for a rod, its radius
-    angle: FloatArray  # major axis direction, radians from the x axis towards y
+    a: FloatArray  # semi-axis along `angle`, the major one but in metaphase; a rod's half length
+    b: FloatArray  # semi-axis across it; for a rod, its radius
+    angle: FloatArray  # a's direction, radians from the x axis towards y
     amp: FloatArray  # signal above background, before bleaching
     tex_gain: FloatArray
     irregular: FloatArray  # scale of the boundary harmonics and protrusions
-    # A mother in anaphase is drawn as two round lobes of radius b, centred `split` px either
-    # side of (y, x) along `angle`; (a, b, angle) is then the ellipse around both, her marker.
+    # A mother in anaphase is drawn as two lobes of semi-axes `lobe` along `angle` and b across
+    # it, centred `split` px either side of (y, x) along `angle`; (a, b, angle) is then the
+    # ellipse around both, her marker.
     split: FloatArray
+    lobe: FloatArray
 
 
 @dataclass
@@ -599,7 +626,8 @@ class _History:
     divisions: list[tuple[int, int, int, int]]  # (first daughter frame, mother, daughter, daughter)
     deaths: dict[int, int]  # uid -> last frame
     # Per division: (first daughter frame, mother, axis angle, daughters' offset from her, px,
-    # their radius), from which her last frames are drawn parting (`_part_mothers`).
+    # how far her lobes part against _ANAPHASE's), from which her last frames are drawn
+    # (`_part_mothers`).
     splits: list[tuple[int, int, float, float, float]] = field(default_factory=list)
     # Appearance by uid, fixed for a cell's life: texture patch (in semi-axis units), complex
     # amplitudes of the boundary's harmonics 2, 3, 4, and protrusions (reach beyond the boundary
@@ -647,7 +675,7 @@ class _Cells:
         for t in range(1, self.cfg.n_frames):
             self.step(t, history)
             history.snapshots.append(self.snapshot())
-        _part_mothers(history, self.cfg.anaphase_frames)
+        _part_mothers(history, self.cfg)
         if self.textures:
             history.textures = np.stack(self.textures)
             history.harmonics = np.stack(self.harmonics)
@@ -837,6 +865,7 @@ class _World(_Cells):
             tex_gain=1 + p_mit,
             irregular=1 - p_mit,
             split=np.zeros(self.uid.size),
+            lobe=np.zeros(self.uid.size),
         )
 
     def _divide(self, t: int, history: _History) -> None:
@@ -862,7 +891,7 @@ class _World(_Cells):
                 self.uid[mothers].tolist(),
                 axis.tolist(),
                 spread.tolist(),
-                r_birth[::2].tolist(),
+                self.look_rng.uniform(*_PARTING, k).tolist(),
                 strict=True,
             )
         )
@@ -982,6 +1011,7 @@ class _Colony(_Cells):
             tex_gain=np.ones(n),
             irregular=np.ones(n),
             split=np.zeros(n),
+            lobe=np.zeros(n),
         )
 
     def _divide(self, t: int, history: _History) -> None:
@@ -1021,19 +1051,29 @@ class _Colony(_Cells):
             self._keep(near)
 
 
-def _part_mothers(history: _History, frames: int) -> None:
-    """Draw each mother's last `frames` frames as two lobes (condensed chromatin, smaller than
-    the daughters: _LOBE_SIZE) along her daughters' axis, _LOBE_REACH of their spacing apart:
-    they touch, a waist between them."""
-    for t, mother, axis, spread, radius in history.splits:
-        for k in range(1, frames + 1):
+def _part_mothers(history: _History, cfg: SimConfig) -> None:
+    """Draw each mother's last `anaphase_frames` frames as two lobes along her daughters' axis
+    (_ANAPHASE) and, where her mitosis is longer, the frame before them as a plate across it
+    (_METAPHASE). Without anaphase frames she is drawn whole to the end."""
+    if cfg.anaphase_frames == 0:
+        return
+    frames = range(1, cfg.anaphase_frames + 1)  # before her daughters' first
+    stages = [(k, _ANAPHASE[max(len(_ANAPHASE) - k, 0)]) for k in frames]
+    if cfg.mitosis_frames > cfg.anaphase_frames:
+        stages.append((cfg.anaphase_frames + 1, _METAPHASE))
+    for t, mother, axis, spread, parting in history.splits:
+        spacing = 2 * spread
+        last = history.snapshots[t - 1]
+        brightness = float(last.amp[np.flatnonzero(last.uid == mother)[0]])  # her daughters'
+        for k, stage in stages:
             if t - k < 0:
                 break
             snap = history.snapshots[t - k]
             (i,) = np.flatnonzero(snap.uid == mother)
-            split = _LOBE_REACH * spread
-            snap.split[i], snap.angle[i] = split, axis
-            snap.a[i], snap.b[i] = split + _LOBE_SIZE * radius, _LOBE_SIZE * radius
+            split, along = parting * stage.reach * spacing, stage.along * spacing
+            snap.split[i], snap.lobe[i] = split, along
+            snap.a[i], snap.b[i], snap.angle[i] = split + along, stage.across * spacing, axis
+            snap.amp[i] = stage.gain * brightness
 
 
 def _bodies(snap: _Snapshot) -> tuple[_Snapshot, IntArray]:
@@ -1043,18 +1083,18 @@ def _bodies(snap: _Snapshot) -> tuple[_Snapshot, IntArray]:
     parting = snap.split[cell] > 0
     side[parting] = np.tile([1.0, -1.0], int(parting.sum()) // 2)
     shift = side * snap.split[cell]
-    radius = np.where(parting, snap.b[cell], snap.a[cell])
     bodies = _Snapshot(
         uid=snap.uid[cell],
         y=snap.y[cell] + shift * np.sin(snap.angle[cell]),
         x=snap.x[cell] + shift * np.cos(snap.angle[cell]),
-        a=radius,
+        a=np.where(parting, snap.lobe[cell], snap.a[cell]),
         b=snap.b[cell],
         angle=snap.angle[cell],
         amp=snap.amp[cell],
         tex_gain=snap.tex_gain[cell],
         irregular=snap.irregular[cell],
         split=np.zeros(cell.size),
+        lobe=np.zeros(cell.size),
     )
     return bodies, cell
 
@@ -1171,7 +1211,7 @@ def _render(
             history.spikes[snap.uid] * snap.irregular[:, None],
             history.spike_widths[snap.uid],
         )
-        reach = snap.a * (1 + outline.bulge()) + 2  # beyond it a cell is dark
+        reach = np.maximum(snap.a, snap.b) * (1 + outline.bulge()) + 2  # beyond it, dark
         near = np.flatnonzero(
             (snap.y > -reach)
             & (snap.y < height - 1 + reach)
@@ -1304,7 +1344,7 @@ def _draw_cells(
     pixels on every side."""
     a, b = snap.a[idx], snap.b[idx]
     bulge = outline.bulge()
-    half = math.ceil(float((a * (1 + bulge)).max())) + 2
+    half = math.ceil(float((np.maximum(a, b) * (1 + bulge)).max())) + 2
     top, left, _, _, u, v = _local_coords(snap.y[idx], snap.x[idx], a, b, snap.angle[idx], half)
     rho = np.sqrt(_radius2(u, v, a, b, body))
     scale = b if body == "rod" else np.sqrt(a * b)  # px per unit of rho at the boundary
@@ -1356,10 +1396,11 @@ def _draw_markers(
     height, width = frame.shape
     y, x = snap.y[idx], snap.x[idx]
     a, b = snap.a[idx] * scale, snap.b[idx] * scale
-    half = math.ceil(float(a.max())) + 1
+    extent = np.maximum(a, b)
+    half = math.ceil(float(extent.max())) + 1
     top, left, dy, dx, u, v = _local_coords(y, x, a, b, snap.angle[idx], half)
-    ry = (np.minimum(np.minimum(a + 1, y), height - 1 - y) + 1e-6).astype(np.float32)
-    rx = (np.minimum(np.minimum(a + 1, x), width - 1 - x) + 1e-6).astype(np.float32)
+    ry = (np.minimum(np.minimum(extent + 1, y), height - 1 - y) + 1e-6).astype(np.float32)
+    rx = (np.minimum(np.minimum(extent + 1, x), width - 1 - x) + 1e-6).astype(np.float32)
     blob = (
         (_radius2(u, v, a, b, body) <= 1)
         & (np.abs(dy) <= ry[:, None, None])
