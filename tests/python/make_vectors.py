@@ -975,13 +975,13 @@ def model_vector() -> Json:
     """The shipped model on 8 frames of a simulated sequence, cropped to 96 x 96; of the first
     frame's features, the first FEATURE_ROWS rows of the map (all of them make the file large).
     The crop is one where the division judge keeps a mother whole that the sister score alone
-    (above `sister_threshold`) would split, with a wide margin (its log-odds 2.5 under the cut),
+    (above `sister_threshold`) would split, with a wide margin (its log-odds 2 under the cut),
     so the tables show that both hosts ask it."""
     from cellpoint.engine.infer import track_kernel
     from cellpoint.eval.sim import simulate
     from cellpoint.io.frames import FrameStack
 
-    seq = simulate("small", seed=424302)
+    seq = simulate("small", seed=424347)
     frames = np.ascontiguousarray(seq.frames[2:10, 32:, 32:])
     diameter = seq.config.diameter
     params = RawParams(window=5)

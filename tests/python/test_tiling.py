@@ -307,6 +307,10 @@ def test_cells_crossing_a_border_keep_their_track(
     plan = plan_tiles(*SIDE, sequence.config.diameter, TILE)
     owners = plan.owner(truth.tracks["y"].to_numpy(), truth.tracks["x"].to_numpy())
     crossing = truth.tracks.assign(owner=owners).groupby("track_id")["owner"].nunique() > 1
+    # Daughters are left out: where a division lies is the lineage step's call (it may move it
+    # a few frames on), which a tile, seeing less, can make otherwise than the whole frame.
+    daughters = truth.lineage.set_index("track_id")["parent_id"] > 0
+    crossing &= ~daughters.reindex(crossing.index)
     assert crossing.sum() >= 5
     radius = sequence.config.diameter / 2
 
