@@ -14,7 +14,7 @@ the strongest pair of frame u whose midpoint lies where the daughters' midpoint 
 (within DUPLICATE_FRACTION of `min_separation`, as RAW's confirmation).
 
 The head names a pair twice around many mitoses: when the mother's chromatin parts into two
-lobes, frames before the birth, and at the birth (on SIM+/02, with the shipped model, the
+lobes, frames before the birth, and at the birth (on SIM+/02, with the joint-cpu model, the
 strongest pair lies on the birth frame in 26 of 39 divisions and on the lobes, 2 frames early,
 in 13; the frame between scores near 0). The lobes come first, so the birth is the latest frame
 whose evidence is STRONG_FRACTION of the division's strongest or more. A division moves there;
