@@ -23,6 +23,7 @@ spacing) are the lobes. Printed per frame, medians (the dip's quartiles too):
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ import numpy.typing as npt
 import pandas as pd
 from cellpoint.engine.preprocess import CANONICAL_DIAMETER
 from cellpoint.eval.sim import PRESETS, simulate
-from cellpoint.io.ctc import read_ctc
+from cellpoint.io.ctc import read_ctc, tracks_from_labels
 from measure_modality import parse_override
 from scipy import ndimage as ndi
 
@@ -40,13 +41,6 @@ REACH = 0.6  # how far the profile runs each way from the centre, in daughters' 
 STEPS = 121  # samples along a profile
 CORE = 0.1  # the centre's half-width in which no lobe is looked for, in spacings
 LAGS = (-3, -2, -1, 0)  # frames relative to the daughters' first
-
-
-def centres(marker: Array) -> dict[int, Array]:
-    """Label -> (y, x) centroid of each marker of one frame."""
-    labels = np.unique(marker[marker > 0])
-    points = ndi.center_of_mass(np.ones_like(marker), marker, labels)
-    return {int(k): np.asarray(p, float) for k, p in zip(labels, points, strict=True)}
 
 
 def sample(image: Array, point: Array, direction: Array, spacing: float) -> Array:
@@ -91,28 +85,37 @@ def lobes(image: Array, centre: Array, axis: Array, spacing: float) -> dict[str,
 
 def measure(frames: Array, markers: Array, lineage: pd.DataFrame, diameter: float) -> pd.DataFrame:
     sigma = diameter / CANONICAL_DIAMETER
+    columns = (tracks_from_labels(markers)[c].tolist() for c in ("track_id", "t", "y", "x"))
+    # (track, frame) -> its marker's centroid (y, x)
+    points = {(k, t): np.array((y, x)) for k, t, y, x in zip(*columns, strict=True)}
+
+    # Divisions go by birth frame, so the frames they read are smoothed once each.
+    @functools.lru_cache(maxsize=len(LAGS))
+    def smoothed(t: int) -> Array:
+        image: Array = ndi.gaussian_filter(frames[t].astype(np.float64), sigma)
+        above: Array = image - np.median(image[markers[t] == 0])  # the background taken off
+        return above
+
+    daughters = lineage[lineage.parent_id > 0].sort_values(["start", "parent_id"])
     rows = []
-    for mother in np.unique(lineage.parent_id[lineage.parent_id > 0]).tolist():
-        pair = lineage[lineage.parent_id == mother]
+    for mother in daughters.parent_id.drop_duplicates().tolist():
+        pair = daughters[daughters.parent_id == mother]
         if len(pair) != 2 or pair.start.nunique() != 1:
             continue
         b = int(pair.start.iloc[0])
         if b + min(LAGS) < 0 or b >= len(frames):
             continue
-        at_birth = centres(markers[b])
-        d1, d2 = (at_birth.get(int(k)) for k in pair.track_id)
+        d1, d2 = (points.get((k, b)) for k in pair.track_id.tolist())
         if d1 is None or d2 is None:
             continue
         spacing = float(np.hypot(*(d2 - d1)))
         axis = (d2 - d1) / spacing
         for lag in LAGS:
-            t = b + lag
-            image = ndi.gaussian_filter(frames[t].astype(np.float64), sigma)
-            image -= np.median(image[markers[t] == 0])
-            centre = (d1 + d2) / 2 if lag == 0 else centres(markers[t]).get(mother)
+            centre = (d1 + d2) / 2 if lag == 0 else points.get((mother, b + lag))
             if centre is None:
                 continue
-            rows.append({"mother": mother, "lag": lag} | lobes(image, centre, axis, spacing))
+            rows.append({"mother": mother, "lag": lag}
+                        | lobes(smoothed(b + lag), centre, axis, spacing))  # fmt: skip
     return pd.DataFrame(rows)
 
 

@@ -258,17 +258,21 @@ def test_mothers_round_up_and_brighten() -> None:
     assert np.median(gain) > 1.2
 
 
+def moments(marker: Array) -> tuple[Array, Array]:
+    """Eigenvalues (ascending) and eigenvectors ((y, x) columns) of a marker's second moments."""
+    ys, xs = np.nonzero(marker)
+    return np.linalg.eigh(np.cov(np.stack([ys, xs]).astype(float)))
+
+
 def elongation(marker: Array) -> float:
     """Major over minor axis of a marker (from its second moments)."""
-    ys, xs = np.nonzero(marker)
-    eigen = np.linalg.eigvalsh(np.cov(np.stack([ys, xs]).astype(float)))
+    eigen, _ = moments(marker)
     return float(np.sqrt(eigen[1] / max(eigen[0], 1e-9)))
 
 
 def alignment(marker: Array, direction: Array) -> float:
     """|cos| of the angle between a marker's major axis and a (y, x) direction."""
-    ys, xs = np.nonzero(marker)
-    _, vectors = np.linalg.eigh(np.cov(np.stack([ys, xs]).astype(float)))
+    _, vectors = moments(marker)
     return float(abs(vectors[:, 1] @ direction) / np.linalg.norm(direction))
 
 

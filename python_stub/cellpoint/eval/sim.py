@@ -613,11 +613,10 @@ class _Snapshot:
     amp: FloatArray  # signal above background, before bleaching
     tex_gain: FloatArray
     irregular: FloatArray  # scale of the boundary harmonics and protrusions
-    # A mother in anaphase is drawn as two lobes of semi-axes `lobe` along `angle` and b across
-    # it, centred `split` px either side of (y, x) along `angle`; (a, b, angle) is then the
+    # A mother in anaphase is drawn as two lobes centred `split` px either side of (y, x) along
+    # `angle`, of semi-axes a - split along it and b across it; (a, b, angle) is then the
     # ellipse around both, her marker.
     split: FloatArray
-    lobe: FloatArray
 
 
 @dataclass
@@ -865,7 +864,6 @@ class _World(_Cells):
             tex_gain=1 + p_mit,
             irregular=1 - p_mit,
             split=np.zeros(self.uid.size),
-            lobe=np.zeros(self.uid.size),
         )
 
     def _divide(self, t: int, history: _History) -> None:
@@ -1011,7 +1009,6 @@ class _Colony(_Cells):
             tex_gain=np.ones(n),
             irregular=np.ones(n),
             split=np.zeros(n),
-            lobe=np.zeros(n),
         )
 
     def _divide(self, t: int, history: _History) -> None:
@@ -1070,9 +1067,9 @@ def _part_mothers(history: _History, cfg: SimConfig) -> None:
                 break
             snap = history.snapshots[t - k]
             (i,) = np.flatnonzero(snap.uid == mother)
-            split, along = parting * stage.reach * spacing, stage.along * spacing
-            snap.split[i], snap.lobe[i] = split, along
-            snap.a[i], snap.b[i], snap.angle[i] = split + along, stage.across * spacing, axis
+            split = parting * stage.reach * spacing
+            snap.split[i], snap.angle[i] = split, axis
+            snap.a[i], snap.b[i] = split + stage.along * spacing, stage.across * spacing
             snap.amp[i] = stage.gain * brightness
 
 
@@ -1087,14 +1084,13 @@ def _bodies(snap: _Snapshot) -> tuple[_Snapshot, IntArray]:
         uid=snap.uid[cell],
         y=snap.y[cell] + shift * np.sin(snap.angle[cell]),
         x=snap.x[cell] + shift * np.cos(snap.angle[cell]),
-        a=np.where(parting, snap.lobe[cell], snap.a[cell]),
+        a=np.where(parting, snap.a[cell] - snap.split[cell], snap.a[cell]),
         b=snap.b[cell],
         angle=snap.angle[cell],
         amp=snap.amp[cell],
         tex_gain=snap.tex_gain[cell],
         irregular=snap.irregular[cell],
         split=np.zeros(cell.size),
-        lobe=np.zeros(cell.size),
     )
     return bodies, cell
 
