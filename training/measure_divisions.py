@@ -35,6 +35,7 @@ from cellpoint.engine.raw import RawParams, RawResult
 from cellpoint.eval.heldout import REAL_SEQUENCES
 from cellpoint.io.ctc import read_ctc, tracks_from_labels
 from cellpoint.io.frames import FrameStack
+from cellpoint.io.tables import divisions_from_lineage
 
 Array = npt.NDArray[Any]
 REACH = 3  # frames either side of the birth in which a result's division counts as this one's
@@ -50,10 +51,10 @@ def true_divisions(
     centres["t"] += first
     at = centres.set_index(["track_id", "t"])
     rows = []
-    for _, daughters in lineage[lineage["parent_id"] > 0].groupby("parent_id"):
-        b = int(daughters["start"].min())
-        keys = [(int(d), b) for d in daughters["track_id"]]
-        if len(keys) != 2 or not first < b < end or not all(k in at.index for k in keys):
+    columns = ["t", "daughter_a", "daughter_b"]
+    for b, a, c in divisions_from_lineage(lineage)[columns].to_numpy().tolist():
+        keys = [(a, b), (c, b)]
+        if not first < b < end or not all(k in at.index for k in keys):
             continue
         (ya, xa), (yb, xb) = (geometry.to_model(*at.loc[k, ["y", "x"]]) for k in keys)
         rows.append({"b": b, "xa": xa, "ya": ya, "xb": xb, "yb": yb})
