@@ -330,6 +330,26 @@ def test_mothers_part_into_two_lobes_while_still_one_cell() -> None:
     assert np.median(rounded) < 1.2
 
 
+def test_birth_spacing_sigma_spreads_the_daughters_spacing() -> None:
+    # Real daughters are born touching as well as well apart (SIM+/02: 0.79-1.68 daughter
+    # diameters); a spread spacing lets the simulator show the detector both.
+    def spacings(sigma: float) -> Array:  # in daughter diameters
+        seq = simulate(seed=1, division_rate=0.04, n_frames=40, birth_spacing_sigma=sigma)
+        at = {(k, t): (y, x) for k, t, y, x in seq.tracks[["track_id", "t", "y", "x"]].to_numpy()}
+        gaps = [
+            np.hypot(*np.subtract(at[(a, t)], at[(b, t)]))
+            for t, a, b in seq.divisions[["t", "daughter_a", "daughter_b"]].to_numpy()
+        ]
+        daughter = seq.config.diameter / 2**0.5
+        return np.asarray(gaps, dtype=float) / daughter
+
+    fixed, spread = spacings(0.0), spacings(0.3)
+    assert min(len(fixed), len(spread)) >= 10
+    assert np.log(spread).std() > np.log(fixed).std() + 0.1  # sizes alone spread the fixed one
+    assert (spread < 0.8).any()
+    assert not (fixed < 0.8).any()
+
+
 # --- crowding and knobs ----------------------------------------------------------------------
 
 

@@ -55,6 +55,8 @@ def sim_source(
     density = min(0.5, base.density * float(np.exp(rng.uniform(-0.5, 0.7))))
     if base.body == "rod":  # from a few founders to a packed colony, as a colony grows
         density = float(np.exp(rng.uniform(np.log(base.density), np.log(0.3))))
+    else:  # daughters born as far apart as SIM+/02's: touching ones too (`birth_spacing_sigma`)
+        base = dataclasses.replace(base, birth_spacing=1.15, birth_spacing_sigma=0.3)
     cfg = dataclasses.replace(
         base,
         n_frames=frames,
