@@ -18,6 +18,7 @@ from cellpoint.cap.detection import found_cells
 from cellpoint.cap.divisions import (
     OUTCOMES,
     division_outcomes,
+    head_at_births,
     score_sister_maps,
     sister_maps,
     true_midpoints,
@@ -383,31 +384,57 @@ def test_onnx_export_matches_pytorch_on_new_shapes(tmp_path: Path) -> None:
     assert all(error < 1e-3 for error in errors.values())
 
 
-def test_division_outcomes_say_what_the_result_holds_at_each_true_division() -> None:
-    # Mother 1 at (10, 10) in frames 0-1, daughters 2 and 3 either side of her from frame 2.
+def test_division_outcomes_say_when_a_division_was_called_or_why_it_was_missed() -> None:
+    # Mother 1 at (10, 10) in frames 0-1, daughters 2 and 3 either side of her from frame 2,
+    # 12 px (two cell diameters of 6) apart at birth.
     mother = {0: (10.0, 10.0), 1: (10.0, 10.0)}
     a, b = {2: (10.0, 4.0), 3: (10.0, 3.0)}, {2: (10.0, 16.0), 3: (10.0, 17.0)}
     truth = tracked({1: mother, 2: a, 3: b}, {2: 1, 3: 1})
-    elsewhere = {0: (40.0, 40.0), 1: (40.0, 40.0)}
+    early_a, early_b = {1: (10.0, 5.0), **a}, {1: (10.0, 15.0), **b}
     results = {
-        "right": tracked({7: mother, 8: a, 9: b}, {8: 7, 9: 7}),
-        "not split": tracked({7: {**mother, **a}, 9: b}, {}),
-        "other mother": tracked({5: elsewhere, 7: mother, 8: a, 9: b}, {8: 5, 9: 5}),
-        "unrelated daughters": tracked({7: mother, 8: a, 9: b}, {}),
-        "mother untracked": tracked({7: {0: mother[0]}, 8: a, 9: b}, {}),
-        "daughter untracked": tracked({7: mother, 8: a, 9: {3: b[3]}}, {}),
+        ("on time", 0): tracked({7: mother, 8: a, 9: b}, {8: 7, 9: 7}),
+        ("early", -1): tracked({7: {0: mother[0]}, 8: early_a, 9: early_b}, {8: 7, 9: 7}),
+        ("late", 1): tracked(
+            {7: {**mother, 2: (10.0, 10.0)}, 8: {3: a[3]}, 9: {3: b[3]}}, {8: 7, 9: 7}
+        ),
+        ("not split", None): tracked({7: {**mother, **a}, 9: b}, {}),
+        ("unlinked", None): tracked({7: mother, 8: a, 9: b}, {}),
+        ("not found", None): tracked({7: mother, 8: a, 9: {3: b[3]}}, {}),
     }
-    for expected, result in results.items():
-        table = division_outcomes(result, truth, radius=3.0)
-        assert table["outcome"].tolist() == [expected], expected
+    for (outcome, shift), result in results.items():
+        table = division_outcomes(result, truth, diameter=6.0)
+        assert table["outcome"].tolist() == [outcome], outcome
+        assert table["shift"].tolist() == [pd.NA if shift is None else shift], outcome
         assert table[["t", "parent_id", "daughter_a", "daughter_b"]].values.tolist() == [
             [2, 1, 2, 3]
         ]
-    # A point beyond the radius follows no cell: the mother 4 px away is untracked at 3.
-    moved = tracked({7: {0: (10.0, 14.0), 1: (10.0, 14.0)}, 8: a, 9: b}, {8: 7, 9: 7})
-    assert division_outcomes(moved, truth, radius=3.0)["outcome"].tolist() == ["mother untracked"]
-    assert division_outcomes(moved, truth, radius=5.0)["outcome"].tolist() == ["right"]
-    assert set(OUTCOMES) == set(results)
+        assert table["spacing"].tolist() == [pytest.approx(2.0)]
+    # A division 4 frames late is beyond REACH, so not this one; at the birth no point is near.
+    far = tracked(
+        {7: {0: mother[0]}, 5: {5: (10.0, 10.0)}, 8: {6: a[3]}, 9: {6: b[3]}}, {8: 5, 9: 5}
+    )
+    assert division_outcomes(far, truth, diameter=6.0)["outcome"].tolist() == ["not found"]
+    # Daughters born touching, 4 px apart: one point between them takes both.
+    touching = tracked({1: mother, 2: {2: (10.0, 8.0)}, 3: {2: (10.0, 12.0)}}, {2: 1, 3: 1})
+    one = tracked({7: {**mother, 2: (10.0, 10.0)}}, {})
+    table = division_outcomes(one, touching, diameter=6.0)
+    assert table["outcome"].tolist() == ["one object"]
+    assert table["spacing"].tolist() == [pytest.approx(4 / 6)]
+    assert set(OUTCOMES) == {outcome for outcome, _ in results} | {"one object"}
+
+
+def test_the_head_at_a_birth_is_its_strongest_pair_over_it_two_frames_either_side() -> None:
+    truth = tracked(
+        {1: {0: (20.0, 30.0), 1: (20.0, 30.0)}, 2: {2: (20.0, 24.0)}, 3: {2: (20.0, 36.0)}},
+        {2: 1, 3: 1},
+    )
+    geometry = Geometry(50, 50, 2.0)  # the midpoint is model (x, y) = (60.5, 40.5)
+    maps = np.zeros((5, 3, 25, 25), np.float32)  # frames 0-1 ... 4-5
+    assert head_at_births(maps, truth, geometry) == [0.0]
+    maps[3, 0, 10, 15] = 0.6  # frames 3-4: two frames after the birth, over the midpoint
+    maps[4, 0, 10, 15] = 0.9  # frames 4-5: three frames after
+    maps[1, 0, 20, 3] = 0.8  # at the birth, far from it
+    assert head_at_births(maps, truth, geometry) == [pytest.approx(0.6)]
 
 
 def test_sister_maps_are_scored_at_the_true_midpoints_in_the_sisters_first_frame() -> None:
@@ -449,3 +476,25 @@ def test_sister_head_alone_runs_on_a_held_out_sequence(capsys: pytest.CaptureFix
     out = capsys.readouterr().out
     assert "median sister-map peak at the true midpoints" in out
     assert "threshold  pairs  found  precision  recall" in out
+
+
+def test_divisions_of_a_ctc_sequence_are_sorted_from_its_ground_truth(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seq = simulate("small", seed=held_out_seeds("small", 1)[0], n_frames=14)
+    folder = seq.write_ctc(tmp_path, "01")
+    with pytest.raises(SystemExit, match="pass --diameter"):
+        divisions_main(["--sequence", str(folder)])
+    diameter = str(seq.config.diameter)
+    divisions_main(
+        ["--sequence", str(folder), "--diameter", diameter, "--frames", "2:14", "--rows"]
+    )
+    out = capsys.readouterr().out
+    # The daughters born in frames 3-13: those born at 2 have no mother in the frames.
+    born = seq.divisions[(seq.divisions["t"] > 2)]
+    assert out.splitlines()[0] == f"{tmp_path.name}/01 frames 2-13: {len(born)} divisions"
+    assert len(born) > 0
+    assert "TRA " in out
+    rows = out[out.index("parent_id") :].splitlines()[1:]
+    assert sorted(int(row.split()[0]) for row in rows) == sorted(born["t"].tolist())
+    assert all(row.split()[4] in {o.split()[0] for o in OUTCOMES} for row in rows)

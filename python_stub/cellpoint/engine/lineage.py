@@ -39,7 +39,7 @@ the head named a pair over her and her sister, at her first frame or in the TIMI
 after, at `sister_threshold` or more: the rule RAW splits mothers by without a judge. On
 the whole SIM+/02 (the anaphase model) it adopts 4 daughters, each on her frame once timed, and
 division F1 at tolerance 1 rises from 0.56 (timing alone) to 0.63; on GOWT1/02 and the
-simulated nuclei it adopts none that are wrong (training/measure_divisions.py sorts the
+simulated nuclei it adopts none that are wrong (`cellpoint.cap.divisions` sorts the
 divisions it still misses).
 
 The step runs in the kernel on RAW's tables from either backend (to_result), so both backends'
