@@ -85,15 +85,12 @@ class Truth(Protocol):
 class CtcTruth:
     """A CTC sequence's ground truth as Truth: a point per marker (its centroid)."""
 
-    window: GroundTruthWindow  # what `evaluate` scores against
+    tracks: pd.DataFrame
+    divisions: pd.DataFrame
 
-    @property
-    def tracks(self) -> pd.DataFrame:
-        return tracks_from_labels(self.window.markers)
-
-    @property
-    def divisions(self) -> pd.DataFrame:
-        return divisions_from_lineage(self.window.lineage)
+    @classmethod
+    def of(cls, window: GroundTruthWindow) -> CtcTruth:
+        return cls(tracks_from_labels(window.markers), divisions_from_lineage(window.lineage))
 
 
 def _points_at(tracks: pd.DataFrame) -> dict[tuple[int, int], tuple[float, float]]:
@@ -273,7 +270,7 @@ def ctc_sequence(path: Path, frames: str | None, diameter: float | None) -> Held
         f"{name} frames {first}-{end - 1}",
         first,
         np.asarray(seq.frames[first:end]),
-        CtcTruth(window),
+        CtcTruth.of(window),
         window,
         diameter,
         spec.polarity if spec is not None else "bright",
