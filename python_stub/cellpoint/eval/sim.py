@@ -114,7 +114,7 @@ class SimConfig:
     """Spread of the daughters' spacing, drawn per division from a log-normal about
     `birth_spacing` with this sigma (at most 2 diameters); 0: every pair at `birth_spacing`.
     Fluo-N2DH-SIM+/02's births lie 0.79-1.68 daughter diameters apart (10th-90th percentile,
-    median 1.15): sigma 0.3, with 6 of 44 pairs under 0.8, touching."""
+    median 1.15; 6 of 44 under 0.8, touching): about a log-normal of sigma 0.3."""
     death_rate: float = 0.0
     """Deaths per cell per frame."""
     death_frames: int = 4
