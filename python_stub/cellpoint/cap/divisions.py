@@ -248,8 +248,7 @@ class HeldOut:
 def simulated(preset: str, seed: int) -> HeldOut:
     seq = simulate(preset, seed=seed)
     cfg = seq.config
-    polarity: Polarity = "dark" if cfg.modality == "phase" else "bright"
-    return HeldOut(f"{preset} seed {seed}", 0, seq.frames, seq, seq, cfg.diameter, polarity)
+    return HeldOut(f"{preset} seed {seed}", 0, seq.frames, seq, seq, cfg.diameter, cfg.polarity)
 
 
 def ctc_sequence(path: Path, frames: str | None, diameter: float | None) -> HeldOut:
