@@ -350,6 +350,30 @@ def test_birth_spacing_sigma_spreads_the_daughters_spacing() -> None:
     assert not (fixed < 0.8).any()
 
 
+def test_daughters_born_touching_are_pressed_flat_and_part() -> None:
+    # Real daughters born closer than two discs can lie (SIM+/02: down to 0.55 daughter
+    # diameters) are flattened against each other, long axis across the division axis, and
+    # part over the next frames. Crowding alone would push them a disc's width apart at once.
+    seq = simulate(seed=1, division_rate=0.04, n_frames=40, birth_spacing=0.6, **CLEAN)
+    at = {(k, t): (y, x) for k, t, y, x in seq.tracks[["track_id", "t", "y", "x"]].to_numpy()}
+    daughter = seq.config.diameter / 2**0.5
+    spacing, later, shape, across = [], [], [], []
+    for t, a, b in seq.divisions[["t", "daughter_a", "daughter_b"]].to_numpy().tolist():
+        if (a, t + 10) not in at or (b, t + 10) not in at:
+            continue
+        axis = np.subtract(at[(a, t)], at[(b, t)])
+        spacing.append(np.linalg.norm(axis) / daughter)
+        later.append(np.linalg.norm(np.subtract(at[(a, t + 10)], at[(b, t + 10)])) / daughter)
+        for k in (a, b):
+            shape.append(elongation(seq.markers[t] == k))
+            across.append(alignment(seq.markers[t] == k, axis))
+    assert len(spacing) >= 5
+    assert np.median(spacing) < 0.75  # not pushed to `contact` (0.9) at birth
+    assert np.median(shape) > 1.5
+    assert np.median(across) < 0.5  # the long axis within 60 degrees of across
+    assert np.median(later) > 0.85
+
+
 # --- crowding and knobs ----------------------------------------------------------------------
 
 

@@ -114,7 +114,8 @@ class SimConfig:
     """Spread of the daughters' spacing, drawn per division from a log-normal about
     `birth_spacing` with this sigma (at most 2 diameters); 0: every pair at `birth_spacing`.
     Fluo-N2DH-SIM+/02's births lie 0.79-1.68 daughter diameters apart (10th-90th percentile,
-    median 1.15; 6 of 44 under 0.8, touching): about a log-normal of sigma 0.3."""
+    median 1.15; 6 of 44 under 0.8, touching): about a log-normal of sigma 0.3. Daughters born
+    closer than `contact` allows are pressed against each other (`_World._press`)."""
     death_rate: float = 0.0
     """Deaths per cell per frame."""
     death_frames: int = 4
@@ -600,6 +601,12 @@ _ANAPHASE = (  # from her first anaphase frame to her last
     _Stage(along=0.29, across=0.43, reach=0.34, gain=0.97),
 )
 _PARTING = (0.8, 1.05)  # range of a mother's lobes' reach over _ANAPHASE's: some touch
+# Daughters born closer than `contact` lets two discs lie are flattened against each other
+# along their axis and part over the next frames. Fluo-N2DH-SIM+/02's three closest births
+# (0.36-0.41 cell diameters apart; elongation 1.5-2.5, major axis 58-88 degrees off the
+# division axis) stay under 0.6 cell diameters apart for 3-6 frames, growing about 0.05 a frame.
+_UNPRESS = 0.06  # a pressed daughter's squeeze (her extent along the axis over her radius) per frame
+_MIN_SQUEEZE = 0.5  # the flattest a pressed daughter is drawn: elongation 4
 _DEATH_SHRINK = 0.5  # a dying cell's radius shrinks by this fraction until it has faded out
 _MAX_COVER = 0.6  # fraction of the field covered by nuclei at which divisions stop
 _SPIKES = 6  # protrusions per cell at most
@@ -776,7 +783,7 @@ class _World(_Cells):
     """Nuclei or whole cells on a torus around the image."""
 
     _fields = ("uid", "pos", "vel", "r_adult", "r_birth", "age", "aspect", "angle", "bright",
-               "mitosis", "dying", "newborn")  # fmt: skip
+               "mitosis", "dying", "newborn", "squeeze", "sister")  # fmt: skip
 
     def __init__(self, cfg: SimConfig, rng: np.random.Generator, look_rng: np.random.Generator):
         super().__init__(cfg, rng, look_rng)
@@ -807,6 +814,8 @@ class _World(_Cells):
         self.mitosis = np.zeros(n, np.int64)  # frames into mitosis, 0 = interphase
         self.dying = np.zeros(n, np.int64)  # frames into dying, 0 = healthy
         self.newborn = np.zeros(n, bool)  # daughters glow for the first mitosis_frames frames
+        self.squeeze = np.ones(n)  # extent along the axis across `angle` over the radius (_press)
+        self.sister = np.full(n, -1, np.int64)  # uid of the sister a pressed daughter touches
         self._new_looks(n)
         for _ in range(10):
             self._separate()
@@ -827,7 +836,8 @@ class _World(_Cells):
         return self._grown_radius() * rounding * (1 - _DEATH_SHRINK * self.dying / cfg.death_frames)
 
     def _separate(self) -> None:
-        """Push overlapping nuclei apart (half the overlap each, a few relaxation sweeps)."""
+        """Push overlapping nuclei apart (half the overlap each, a few relaxation sweeps); a
+        pressed pair of sisters only as far as their squeezed extents along their axis."""
         r = self._radius()
         if r.size < 2:
             return
@@ -838,7 +848,9 @@ class _World(_Cells):
             d = self.pos[i] - self.pos[j]
             d -= self.size * np.round(d / self.size)
             dist = np.sqrt((d**2).sum(1))
-            overlap = np.maximum(self.cfg.contact * (r[i] + r[j]) - dist, 0)
+            extent = np.where(self.sister[i] == self.uid[j],
+                              self.squeeze[i] * r[i] + self.squeeze[j] * r[j], r[i] + r[j])  # fmt: skip
+            overlap = np.maximum(self.cfg.contact * extent - dist, 0)
             if not overlap.any():
                 break
             push = (0.5 * overlap / np.maximum(dist, 1e-9))[:, None] * d
@@ -864,8 +876,8 @@ class _World(_Cells):
             uid=self.uid.copy(),
             y=self.pos[:, 0].copy(),
             x=self.pos[:, 1].copy(),
-            a=r * np.sqrt(aspect),
-            b=r / np.sqrt(aspect),
+            a=r * np.sqrt(aspect) / self.squeeze,
+            b=r / np.sqrt(aspect) * self.squeeze,
             angle=self.angle.copy(),
             amp=cfg.contrast * self.bright * (1 + cfg.mitosis_brightening * glow) * fade,
             tex_gain=1 + p_mit,
@@ -914,6 +926,21 @@ class _World(_Cells):
             bright=np.repeat(self.bright[mothers], 2) * np.exp(rng.normal(0, 0.1, 2 * k)),
         )
         self._keep(~np.isin(np.arange(self.uid.size), mothers))
+        self._press(new_uid, np.repeat(axis, 2), np.repeat(spacing, 2))
+
+    def _press(self, uid: IntArray, axis: FloatArray, spacing: FloatArray) -> None:
+        """Flatten the daughters (`uid`, sisters in a row) born closer than `contact` allows
+        discs against each other: each one's extent along the division `axis` shrinks to what
+        their `spacing` (daughter diameters) leaves her, her area kept, her long axis across
+        it. `_separate` keeps the pair that close, and `step` lets them round up and part."""
+        squeeze = np.clip(spacing / self.cfg.contact, _MIN_SQUEEZE, 1.0)
+        pressed = squeeze < 1
+        if not pressed.any():
+            return
+        at = np.flatnonzero(np.isin(self.uid, uid[pressed]))  # born last, in uid order
+        self.squeeze[at] = squeeze[pressed]
+        self.angle[at] = axis[pressed] + np.pi / 2
+        self.sister[at] = uid[pressed].reshape(-1, 2)[:, ::-1].ravel()
 
     def _append(self, **arrays: npt.NDArray[Any]) -> None:
         """Add newborn cells, given all their `_fields` but those of their state."""
@@ -923,6 +950,8 @@ class _World(_Cells):
             "mitosis": np.zeros(n, np.int64),
             "dying": np.zeros(n, np.int64),
             "newborn": np.ones(n, bool),
+            "squeeze": np.ones(n),
+            "sister": np.full(n, -1, np.int64),
         }
         super()._append(**arrays)
 
@@ -930,6 +959,8 @@ class _World(_Cells):
         """Advance from frame t - 1 to frame t."""
         cfg, rng = self.cfg, self.rng
         self.age += 1
+        self.squeeze = np.minimum(self.squeeze + _UNPRESS, 1.0)
+        self.sister[self.squeeze == 1] = -1
         self._divide(t, history)
         self.dying[self.dying > 0] += 1
         gone = self.dying >= cfg.death_frames
