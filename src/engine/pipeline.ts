@@ -3,9 +3,11 @@
  *
  * Frames are pulled from a `FrameSource` a window at a time (the kernel streams them over the
  * comm), preprocessed, encoded once each, and dropped; RAW then reads the cached features of
- * the frames its windows span. RAW only moves forward, so features before the current window
- * are released: what is held is at most two windows of features (the window being tracked and
- * the frames pulled ahead with its last frame), whatever the sequence's length.
+ * the frames its windows span. The next window's frames are asked for as soon as a window's
+ * arrive, so that the kernel prepares and sends them while this page encodes and tracks. RAW
+ * only moves forward, so features before the current window are released: what is held is at
+ * most two windows of features (the window being tracked and the frames pulled ahead with its
+ * last frame) and one window of frames in flight, whatever the sequence's length.
  */
 
 import { CapModel, setUpWasm } from './model';
@@ -153,6 +155,8 @@ class FeatureCache {
   private readonly entries = new Map<number, { features: Float32Array; heatmap: Float32Array }>();
   /** Preprocessed frames, kept HISTORY frames longer than features for the division judge. */
   private readonly modelFrames = new Map<number, Float32Array>();
+  /** The next block of frames, asked for while the block before it is encoded. */
+  private ahead: { first: number; count: number; frames: Promise<FrameData[]> } | null = null;
   readonly height: number;
   readonly width: number;
   peakBytes = 0;
@@ -161,7 +165,7 @@ class FeatureCache {
     private readonly source: FrameSource,
     private readonly prep: Preprocessor,
     private readonly model: CapModel,
-    private readonly pull: number,
+    private readonly blockFrames: number,
     private readonly timings: StageTimings,
     private readonly keepFrames: boolean,
     private readonly signal?: AbortSignal
@@ -174,7 +178,7 @@ class FeatureCache {
   async get(t: number): Promise<{ features: Float32Array; heatmap: Float32Array }> {
     let entry = this.entries.get(t);
     if (!entry) {
-      await this.encode(t, Math.min(this.pull, this.source.nFrames - t));
+      await this.encode(t, Math.min(this.blockFrames, this.source.nFrames - t));
       entry = this.entries.get(t) as { features: Float32Array; heatmap: Float32Array };
     }
     return entry;
@@ -209,7 +213,8 @@ class FeatureCache {
   }
 
   private async encode(first: number, count: number): Promise<void> {
-    const frames = await this.source.frames(first, count, this.signal);
+    const frames = await this.pullFrames(first, count);
+    this.askAhead(first + count);
     if (frames.length !== count) {
       throw new Error(`asked for ${count} frames from ${first}, got ${frames.length}`);
     }
@@ -231,6 +236,27 @@ class FeatureCache {
       const bytes = [...this.entries.values()].reduce((s, e) => s + e.features.byteLength, 0);
       this.peakBytes = Math.max(this.peakBytes, bytes);
     }
+  }
+
+  /** Frames `first ..`: those asked for ahead where they are the ones wanted, else asked now. */
+  private pullFrames(first: number, count: number): Promise<FrameData[]> {
+    const ahead = this.ahead;
+    this.ahead = null;
+    if (ahead && ahead.first === first && ahead.count === count) {
+      return ahead.frames;
+    }
+    return this.source.frames(first, count, this.signal);
+  }
+
+  /** Asks for the block of frames from `first` now, to be awaited when it is encoded. */
+  private askAhead(first: number): void {
+    const count = Math.min(this.blockFrames, this.source.nFrames - first);
+    if (count <= 0) {
+      return;
+    }
+    const frames = this.source.frames(first, count, this.signal);
+    frames.catch(() => undefined); // its failure is thrown where the block is awaited
+    this.ahead = { first, count, frames };
   }
 
   /** A frame as the network's input, into `out`: preprocessed here, or as the kernel sent it. */

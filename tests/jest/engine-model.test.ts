@@ -11,6 +11,7 @@ import { join } from 'path';
 import { webcrypto } from 'crypto';
 
 import {
+  CapModel,
   CapSessions,
   EngineResult,
   FrameSource,
@@ -126,6 +127,36 @@ test('the vector was made with the shipped model files', () => {
     Object.fromEntries(Object.entries(card.files).map(([name, info]) => [name, info.sha256]))
   );
   expect(vector.judge_sha256).toBe(card.judge?.sha256);
+});
+
+test('the next window of frames is asked for while the one before it is encoded', async () => {
+  // So that the kernel prepares and sends them while the page computes.
+  const source = vectorSource();
+  let encoded = 0;
+  const counting: CapModel = Object.create(wasm);
+  counting.encode = async (input, height, width) => {
+    const out = await wasm.encode(input, height, width);
+    encoded++;
+    return out;
+  };
+  const encodedWhenAsked: number[] = [];
+  const frames = source.frames;
+  source.frames = async (first, count) => {
+    encodedWhenAsked.push(encoded);
+    return frames(first, count);
+  };
+  const result = await trackSequence(counting, source, {
+    diameter: vector.diameter,
+    params: vector.params
+  });
+  expectSameTables(result);
+  expect(source.requests.length).toBeGreaterThan(1);
+  source.requests.forEach(([first], i) => {
+    if (first > 0) {
+      // Without asking ahead, every frame before `first` would be encoded by then.
+      expect(encodedWhenAsked[i]).toBeLessThan(first);
+    }
+  });
 });
 
 test('the encoder gives the reference features and heatmap', async () => {
