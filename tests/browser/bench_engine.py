@@ -2,7 +2,7 @@
 Chromium, on WASM (one thread: JupyterLab pages are not cross-origin isolated by default) and
 on WebGPU, then the whole `track()` call on a cross-origin isolated page.
 
-    python -m tests.browser.bench_engine [--quick] [--webgpu-frames N] [--json PATH]
+    python -m tests.browser.bench_engine [--quick] [--webgpu-frames N] [--calls-only] [--json PATH]
 
 Sequences: simulated, of a GOWT1 size (92 x 1024 x 1024, uint8, the `gowt1` preset) and of a
 U373 size (115 x 520 x 696, uint16, the `simplus` preset at that size). Each is written to the
@@ -254,34 +254,45 @@ def track_calls(browser: Browser, lab: LabServer, n_frames: int) -> list[dict[st
     return rows
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="16 frames of each sequence")
-    parser.add_argument("--webgpu-frames", type=int, default=8, help="0: no WebGPU run")
-    parser.add_argument("--json", type=Path, help="also write the rows here")
-    args = parser.parse_args(argv)
+def engine_rows(quick: bool, webgpu_frames: int) -> list[dict[str, Any]]:
+    """The engine alone in a page, on WASM (and WebGPU on the first `webgpu_frames` frames)."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp, lab_server(Path(tmp)) as lab, sync_playwright() as p:
         wasm_browser = launch(p, *NO_GPU_ARGS)
-        webgpu_browser = launch(p, *WEBGPU_ARGS) if args.webgpu_frames else None
-        for seq in sequences(args.quick):
+        webgpu_browser = launch(p, *WEBGPU_ARGS) if webgpu_frames else None
+        for seq in sequences(quick):
             print(f"{seq.name}: WASM ...", flush=True)
             rows.append(run(wasm_browser, lab, seq, "wasm"))
             print(json.dumps(rows[-1]), flush=True)
             if webgpu_browser is not None:
                 short = dataclasses.replace(
                     seq,
-                    name=f"{seq.name.split()[0]} first {args.webgpu_frames} frames",
-                    frames=seq.frames[: args.webgpu_frames],
+                    name=f"{seq.name.split()[0]} first {webgpu_frames} frames",
+                    frames=seq.frames[:webgpu_frames],
                 )
                 print(f"{short.name}: WebGPU (SwiftShader) ...", flush=True)
                 rows.append(run(webgpu_browser, lab, short, "webgpu"))
                 print(json.dumps(rows[-1]), flush=True)
-        for seq in growth_sequences(args.quick):
+        for seq in growth_sequences(quick):
             print(f"{seq.name}: WASM ...", flush=True)
             rows.append(run(wasm_browser, lab, seq, "wasm"))
             print(json.dumps(rows[-1]), flush=True)
         wasm_browser.close()
+        if webgpu_browser is not None:
+            webgpu_browser.close()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="16 frames of each sequence")
+    parser.add_argument("--webgpu-frames", type=int, default=8, help="0: no WebGPU run")
+    parser.add_argument(
+        "--calls-only", action="store_true", help="only the track() calls from a notebook"
+    )
+    parser.add_argument("--json", type=Path, help="also write the rows here")
+    args = parser.parse_args(argv)
+    rows = [] if args.calls_only else engine_rows(args.quick, args.webgpu_frames)
     with (
         tempfile.TemporaryDirectory() as tmp,
         lab_server(Path(tmp), isolated=True) as isolated,
@@ -293,8 +304,6 @@ def main(argv: list[str] | None = None) -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
         wasm_browser.close()
-        if webgpu_browser is not None:
-            webgpu_browser.close()
     print(f"\nbrowser engine, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     for row in rows:
         print("\n".join(f"  {k}: {v}" for k, v in row.items()) + "\n")
