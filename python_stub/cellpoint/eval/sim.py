@@ -605,7 +605,7 @@ _PARTING = (0.8, 1.05)  # range of a mother's lobes' reach over _ANAPHASE's: som
 # along their axis and part over the next frames. Fluo-N2DH-SIM+/02's three closest births
 # (0.36-0.41 cell diameters apart; elongation 1.5-2.5, major axis 58-88 degrees off the
 # division axis) stay under 0.6 cell diameters apart for 3-6 frames, growing about 0.05 a frame.
-_UNPRESS = 0.06  # a pressed daughter's squeeze (her extent along the axis over her radius) per frame
+_UNPRESS = 0.06  # per frame, to a pressed daughter's squeeze (extent along the axis / radius)
 _MIN_SQUEEZE = 0.5  # the flattest a pressed daughter is drawn: elongation 4
 _DEATH_SHRINK = 0.5  # a dying cell's radius shrinks by this fraction until it has faded out
 _MAX_COVER = 0.6  # fraction of the field covered by nuclei at which divisions stop
@@ -848,8 +848,8 @@ class _World(_Cells):
             d = self.pos[i] - self.pos[j]
             d -= self.size * np.round(d / self.size)
             dist = np.sqrt((d**2).sum(1))
-            extent = np.where(self.sister[i] == self.uid[j],
-                              self.squeeze[i] * r[i] + self.squeeze[j] * r[j], r[i] + r[j])  # fmt: skip
+            pressed = self.squeeze[i] * r[i] + self.squeeze[j] * r[j]
+            extent = np.where(self.sister[i] == self.uid[j], pressed, r[i] + r[j])
             overlap = np.maximum(self.cfg.contact * extent - dist, 0)
             if not overlap.any():
                 break
