@@ -152,10 +152,17 @@ def find_peaks(heatmap: FloatArray, threshold: float, min_separation: float) -> 
     x = (xs + fx + 0.5) * STRIDE - 0.5
     y = (ys + fy + 0.5) * STRIDE - 0.5
     order = np.lexsort((np.arange(len(scores)), -scores))  # by score, then row-major
+    # The kept peaks' positions in arrays, so that each candidate is held against all of them
+    # in one step: a dense frame has hundreds of peaks.
+    kept_x, kept_y = np.empty_like(x), np.empty_like(y)
     kept: list[int] = []
-    for i in order:
-        if all((x[i] - x[j]) ** 2 + (y[i] - y[j]) ** 2 >= min_separation**2 for j in kept):
-            kept.append(int(i))
+    separation_squared = min_separation**2
+    for i in order.tolist():
+        n = len(kept)
+        dx, dy = kept_x[:n] - x[i], kept_y[:n] - y[i]
+        if np.all(dx * dx + dy * dy >= separation_squared):
+            kept_x[n], kept_y[n] = x[i], y[i]
+            kept.append(i)
     kept.sort()  # row-major order of the map
     return np.stack([x[kept], y[kept], scores[kept]], axis=1).astype(np.float32).reshape(-1, 3)
 
@@ -406,14 +413,18 @@ class _RawInference:
         """Two tracks on one cell (closer than DUPLICATE_FRACTION of min_separation, not
         sisters): the younger ends at t - 1."""
         here = [tr for tr in self.store.living(t) if tr.start < t]
+        # Each track against all older ones at once (a dense frame holds hundreds).
+        x = np.array([tr.xs[-1] for tr in here], np.float64)
+        y = np.array([tr.ys[-1] for tr in here], np.float64)
+        parent = np.array([tr.parent_id for tr in here], np.int64)
+        alive = np.ones(len(here), bool)
         for k, young in enumerate(here):  # held tracks are in (start, id) order already
-            for old in here[:k]:
-                if not old.alive or (old.parent_id and old.parent_id == young.parent_id):
-                    continue
-                dx, dy = old.xs[-1] - young.xs[-1], old.ys[-1] - young.ys[-1]
-                if dx * dx + dy * dy < self.duplicate_squared:  # exact in both hosts
-                    young.end_before_last()
-                    break
+            dx, dy = x[:k] - x[k], y[:k] - y[k]
+            sisters = (parent[:k] != 0) & (parent[:k] == young.parent_id)
+            near = dx * dx + dy * dy < self.duplicate_squared  # exact in both hosts
+            if np.any(near & alive[:k] & ~sisters):
+                young.end_before_last()
+                alive[k] = False
 
     def sister_pairs(self, t: int) -> FloatArray | None:
         """Frame t's sister pairs down to the confirming threshold (or the judge's floor);
@@ -469,36 +480,45 @@ class _RawInference:
         children."""
         if pairs is None:
             return False
-        store, duplicate_squared = self.store, self.duplicate_squared
+        duplicate_squared = self.duplicate_squared
+        # Daughters born at t so far, and the tracks that may be a mother here: the ones
+        # `midpoint_gap` reads, as arrays, so that each pair is held against all at once.
+        newborn = [tr for tr in self.store.held if tr.start == t and tr.parent_id]
+        mothers = _Mothers(
+            [
+                tr
+                for tr in self.store.held
+                if tr.start < t
+                and tr.track_id not in self.parents
+                and self.can_divide(tr, t)
+                and (tr.end == t if tr.alive else tr.end == t - 1)
+            ],
+            t,
+        )
         found = False
         for pair in pairs[pairs[:, 4] > self.candidate_floor].tolist():
             xa, ya, xb, yb, score = pair
             mx, my = (xa + xb) / 2, (ya + yb) / 2
             if any(
-                tr.start == t and tr.parent_id and _near(tr, 0, x, y, duplicate_squared)
-                for tr in store.held
+                _near(tr, 0, x, y, duplicate_squared)
+                for tr in newborn
                 for x, y in ((xa, ya), (xb, yb))
             ):
                 continue  # the tracker divided her already
             reach = math.sqrt(_squared(xa - xb, ya - yb)) / 2 + self.duplicate
-            mother, nearest = None, math.inf
-            for tr in store.held:
-                if tr.start >= t or tr.track_id in self.parents or not self.can_divide(tr, t):
-                    continue
-                if tr.alive and tr.end == t:
-                    if not _near(tr, t - tr.start, mx, my, reach * reach):
-                        continue  # followed neither sister
-                elif tr.alive or tr.end != t - 1:
-                    continue
-                gap = self.midpoint_gap(tr, t - 1 - tr.start, mx, my)
-                if gap is not None and gap < nearest:
-                    mother, nearest = tr, gap
-            if mother is None or not self.is_division(t, pair, mother, nearest):
+            nearest = mothers.nearest(mx, my, reach * reach, self.offset)
+            if nearest is None:
                 continue
+            k, gap = nearest
+            mother = mothers.tracks[k]
+            if not self.is_division(t, pair, mother, gap):
+                continue
+            mothers.open[k] = False  # one pair of daughters each
             if mother.alive:
                 mother.end_before_last()
             a = self.start_track(t, xa, ya, score, mother.track_id)
             b = self.start_track(t, xb, yb, score, mother.track_id)
+            newborn += [a, b]
             self.record_division(mother, t, a, b, score)
             found = True
         return found
@@ -540,6 +560,45 @@ class _RawInference:
                 continue
             started.append(self.start_track(t, float(x), float(y), float(score)))
         return started
+
+
+class _Mothers:
+    """The tracks that may be the mother of sisters born at t (`split_sisters`), as arrays: each
+    one's point at t - 1 and her step into it, and, where she lives on at t, her point there.
+    The same sums and square roots as `midpoint_gap` and `_near`, so the same choices."""
+
+    def __init__(self, tracks: list[Track], t: int) -> None:
+        self.tracks = tracks
+        before = [t - 1 - tr.start for tr in tracks]
+        at = [(tr.xs[k], tr.ys[k]) for tr, k in zip(tracks, before, strict=True)]
+        # the point before that: hers again at her first frame, a step of 0
+        back = [
+            (tr.xs[max(k - 1, 0)], tr.ys[max(k - 1, 0)])
+            for tr, k in zip(tracks, before, strict=True)
+        ]
+        self.x, self.y = np.array(at, np.float64).reshape(-1, 2).T
+        step_x, step_y = (np.array(at, np.float64) - np.array(back, np.float64)).reshape(-1, 2).T
+        self.step = np.sqrt(step_x * step_x + step_y * step_y)
+        self.lives_on = np.array([tr.alive for tr in tracks], bool)  # her last point is at t
+        self.now_x = np.array([tr.xs[-1] for tr in tracks], np.float64)
+        self.now_y = np.array([tr.ys[-1] for tr in tracks], np.float64)
+        self.open = np.ones(len(tracks), bool)
+
+    def nearest(
+        self, mx: float, my: float, reach_squared: float, offset: float
+    ) -> tuple[int, float] | None:
+        """The open track whose point at t - 1 lies nearest the midpoint (mx, my), nearer than
+        `offset` plus her step into it, and who, where she lives on at t, lies within the
+        reach there (the first in `held` order on ties): her index, and that distance."""
+        dx, dy = self.now_x - mx, self.now_y - my
+        reaches = ~self.lives_on | (dx * dx + dy * dy < reach_squared)
+        gx, gy = mx - self.x, my - self.y
+        gap = np.sqrt(gx * gx + gy * gy)
+        usable = self.open & reaches & (gap < offset + self.step)
+        if not usable.any():
+            return None
+        k = int(np.flatnonzero(usable)[np.argmin(gap[usable])])
+        return k, float(gap[k])
 
 
 def _near(track: Track, k: int, x: float, y: float, squared: float) -> bool:
