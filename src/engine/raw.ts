@@ -21,7 +21,8 @@
  * With a sister source (the sister head's maps), sisters born at t that the tracker did not
  * divide split the track that was their mother at t - 1: it ends there, they start as her
  * children (Python's `split_sisters` says how she is chosen). The tracker's own divisions then
- * need a sister pair where its daughter slots are (`CONFIRM_FRACTION`). With a division judge
+ * need a sister pair where its daughter slots are (`CONFIRM_FRACTION`), and the daughters begin
+ * at that pair's sisters (`birthPlaces`; Python's `birth_places` says why). With a division judge
  * and the preprocessed frames as well, the judge decides which pairs split their mother (from
  * CANDIDATE_SCORE up; judge.ts); without them, those above `sister_threshold` do.
  *
@@ -395,7 +396,8 @@ class RawInference {
   /**
    * A living cell at frame t, from the tracker's row `row` (frame x query): on while its own
    * column is visible, else divided if both daughter slots are lit, lie either side of her and
-   * (with a sister head) are confirmed, else ended. Whether she divided.
+   * (with a sister head) a sister pair confirms them (`birthPlaces`), else ended. Whether she
+   * divided.
    */
   private follow(
     tr: Track,
@@ -421,25 +423,16 @@ class RawInference {
       v1 > this.divides &&
       v2 > this.divides &&
       this.canDivide(tr, t) &&
-      this.straddle(tr, ...slots(points, p)) &&
-      this.confirmed(pairs, ...slots(points, p))
+      this.straddle(tr, ...slots(points, p))
     ) {
-      const a = this.startTrack(
-        t,
-        points[p + 2] as number,
-        points[p + 3] as number,
-        v1,
-        tr.trackId
-      );
-      const b = this.startTrack(
-        t,
-        points[p + 4] as number,
-        points[p + 5] as number,
-        v2,
-        tr.trackId
-      );
-      this.recordDivision(tr, t, a, b, Math.min(v1, v2));
-      return true;
+      const places = this.birthPlaces(pairs, ...slots(points, p));
+      if (places !== null) {
+        const [xa, ya, xb, yb] = places;
+        const a = this.startTrack(t, xa, ya, v1, tr.trackId);
+        const b = this.startTrack(t, xb, yb, v2, tr.trackId);
+        this.recordDivision(tr, t, a, b, Math.min(v1, v2));
+        return true;
+      }
     }
     return false;
   }
@@ -526,30 +519,47 @@ class RawInference {
     return pairs;
   }
 
-  /** Whether a sister pair lies where the daughter slots (ax, ay) and (bx, by) are. */
-  private confirmed(
+  /**
+   * Where the daughters of the daughter slots (ax, ay) and (bx, by) begin, as (xa, ya, xb, yb):
+   * at the slots without a sister head; with one, at the sisters of the pair that confirms the
+   * division (its midpoint nearest theirs, within DUPLICATE_FRACTION of `min_separation`), each
+   * at the sister nearer her slot; null where no pair does.
+   */
+  private birthPlaces(
     pairs: Float32Array | null,
     ax: number,
     ay: number,
     bx: number,
     by: number
-  ): boolean {
+  ): [number, number, number, number] | null {
     if (pairs === null) {
-      return true;
+      return [ax, ay, bx, by];
     }
     const mx = (ax + bx) / 2;
     const my = (ay + by) / 2;
+    let best = -1;
+    let nearest = this.duplicateSquared;
     for (let k = 0; k < pairs.length; k += 5) {
-      if (!((pairs[k + 4] as number) > this.confirming)) {
-        continue;
-      }
       const px = ((pairs[k] as number) + (pairs[k + 2] as number)) / 2;
       const py = ((pairs[k + 1] as number) + (pairs[k + 3] as number)) / 2;
-      if (squaredLength(px - mx, py - my) < this.duplicateSquared) {
-        return true;
+      const gap = squaredLength(px - mx, py - my);
+      if ((pairs[k + 4] as number) > this.confirming && gap < nearest) {
+        best = k;
+        nearest = gap;
       }
     }
-    return false;
+    if (best < 0) {
+      return null;
+    }
+    const xa = pairs[best] as number;
+    const ya = pairs[best + 1] as number;
+    const xb = pairs[best + 2] as number;
+    const yb = pairs[best + 3] as number;
+    const crossed = squaredLength(xb - ax, yb - ay) + squaredLength(xa - bx, ya - by);
+    if (crossed < squaredLength(xa - ax, ya - ay) + squaredLength(xb - bx, yb - by)) {
+      return [xb, yb, xa, ya];
+    }
+    return [xa, ya, xb, yb];
   }
 
   /**

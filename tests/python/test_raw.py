@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from cellpoint.engine.judge import FEATURES, HISTORY, PairCandidate
 from cellpoint.engine.raw import (
@@ -606,8 +607,39 @@ def test_sisters_revive_a_mother_the_tracker_lost() -> None:
 def test_a_division_the_tracker_saw_is_not_made_twice() -> None:
     cells = division_scene()
     result, _, _ = run(cells, 30, sisters=True)
-    check_against_truth(result, cells)
-    assert len(result.divisions["t"]) == 1
+    check_split(result, cells)
+
+
+def test_the_tracker_s_daughters_begin_where_the_sister_head_places_them() -> None:
+    # The daughter slots lie 3 px to the right of the daughters; the sister map is true. With
+    # the head, its pair places the daughters (check_split: within 0.5 px of each); without,
+    # they begin at the slots.
+    cells = division_scene()
+
+    def loose_slots(oracle: Oracle) -> Oracle:
+        exact = oracle.track_window
+
+        def track_window(
+            first: int, length: int, queries: npt.NDArray[np.float32]
+        ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+            points, visibility = exact(first, length, queries)
+            points = points.copy()
+            points[:, :, 1:, 0] += 3.0
+            return points, visibility
+
+        oracle.track_window = track_window  # type: ignore[method-assign]
+        return oracle
+
+    result, _, _ = run(cells, 30, oracle=loose_slots(Oracle(cells, MAP_SHAPE)), sisters=True)
+    check_split(result, cells)
+    result, _, _ = run(cells, 30, oracle=loose_slots(Oracle(cells, MAP_SHAPE)))
+    tracks = result.tracks
+    truth = {c.cid: c for c in cells}
+    (a, b) = (result.divisions[k][0] for k in ("daughter_a", "daughter_b"))
+    starts = sorted(
+        float(tracks["x"][(tracks["track_id"] == kid) & (tracks["t"] == 10)][0]) for kid in (a, b)
+    )
+    assert starts == pytest.approx(sorted(truth[c].at(10)[0] + 3.0 for c in (2, 3)), abs=1e-3)
 
 
 def test_a_division_the_sister_map_does_not_show_is_no_division() -> None:
