@@ -38,7 +38,7 @@ the whole sequence, this step knows that the orphan lived on, and takes her as a
 the head named a pair over her and her sister, at her first frame or in the TIMING_REACH frames
 after, at `sister_threshold` or more: the rule RAW splits mothers by without a judge. On
 the whole SIM+/02 (the anaphase model) it adopts 4 daughters, each on her frame once timed, and
-division F1 at tolerance 1 rises from 0.56 (timing alone) to 0.63; on GOWT1/02 and the
+division F1 at tolerance 1 rises from 0.61 (timing alone) to 0.68; on GOWT1/02 and the
 simulated nuclei it adopts none that are wrong (`cellpoint.cap.divisions` sorts the
 divisions it still misses).
 
