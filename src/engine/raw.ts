@@ -22,7 +22,7 @@
  * divide split the track that was their mother at t - 1: it ends there, they start as her
  * children (Python's `split_sisters` says how she is chosen). The tracker's own divisions then
  * need a sister pair where its daughter slots are (`CONFIRM_FRACTION`), and the daughters begin
- * at that pair's sisters (`birthPlaces`; Python's `birth_places` says why). With a division judge
+ * at that pair's sisters (`birthPlaces`; the Python module's docstring says why). With a division judge
  * and the preprocessed frames as well, the judge decides which pairs split their mother (from
  * CANDIDATE_SCORE up; judge.ts); without them, those above `sister_threshold` do.
  *
@@ -522,8 +522,9 @@ class RawInference {
   /**
    * Where the daughters of the daughter slots (ax, ay) and (bx, by) begin, as (xa, ya, xb, yb):
    * at the slots without a sister head; with one, at the sisters of the pair that confirms the
-   * division (its midpoint nearest theirs, within DUPLICATE_FRACTION of `min_separation`), each
-   * at the sister nearer her slot; null where no pair does.
+   * division (its midpoint nearest theirs, within DUPLICATE_FRACTION of `min_separation`), given
+   * to the slots the way that puts them nearer together (the smaller sum of squared distances);
+   * null where no pair does.
    */
   private birthPlaces(
     pairs: Float32Array | null,
@@ -680,7 +681,7 @@ class RawInference {
    * took, within `min_separation` of her last point; one without ends.
    */
   private followNewcomers(peaks: Float32Array): void {
-    const reach = this.params.min_separation ** 2;
+    const reach = this.params.min_separation * this.params.min_separation;
     const taken = new Set<number>();
     for (const tr of this.newcomers) {
       if (!tr.alive) {

@@ -572,6 +572,7 @@ def check_split(result: RawResult, cells: list[Cell]) -> None:
     assert lineage["end"][mother - 1] == 9
     assert lineage["start"][mother - 1] == 0
     truth = {c.cid: c for c in cells}
+    on: list[int] = []
     for kid in kids:
         assert lineage["parent_id"][kid - 1] == mother
         assert (lineage["start"][kid - 1], lineage["end"][kid - 1]) == (10, 29)
@@ -581,6 +582,8 @@ def check_split(result: RawResult, cells: list[Cell]) -> None:
             (2, 3), key=lambda c: np.hypot(truth[c].at(10)[0] - x, truth[c].at(10)[1] - y)
         )
         assert np.hypot(truth[nearest].at(10)[0] - x, truth[nearest].at(10)[1] - y) < 0.5
+        on.append(nearest)
+    assert sorted(on) == [2, 3]  # one daughter on each
     assert sorted(lineage["parent_id"].tolist()) == [0, 0, mother, mother]
 
 

@@ -162,7 +162,7 @@ def find_peaks(heatmap: FloatArray, threshold: float, min_separation: float) -> 
     # in one step: a dense frame has hundreds of peaks.
     kept_x, kept_y = np.empty_like(x), np.empty_like(y)
     kept: list[int] = []
-    separation_squared = min_separation**2
+    separation_squared = min_separation * min_separation  # a product, as in the browser
     for i in order.tolist():
         n = len(kept)
         dx, dy = kept_x[:n] - x[i], kept_y[:n] - y[i]
@@ -451,7 +451,8 @@ class _RawInference:
         """Where the daughters of the tracker's slots a and b begin: at the slots without a
         sister head; with one, at the sisters of the pair that confirms the division (the
         pair whose midpoint lies nearest theirs, within DUPLICATE_FRACTION of
-        `min_separation`), each at the sister nearer her slot; None where no pair does."""
+        `min_separation`), given to the slots the way that puts them nearer together (the
+        smaller sum of squared distances); None where no pair does."""
         if pairs is None:
             return a, b
         (ax, ay), (bx, by) = a, b
@@ -553,7 +554,7 @@ class _RawInference:
     def follow_newcomers(self, peaks: FloatArray) -> None:
         """The window's new cells, oldest first, each on to the nearest of the frame's `peaks`
         no other took, within `min_separation` of her last point; one without ends."""
-        reach = float(self.params.min_separation) ** 2
+        reach = float(self.params.min_separation) * float(self.params.min_separation)
         candidates = peaks.tolist()
         taken: set[int] = set()
         for tr in self.newcomers:
