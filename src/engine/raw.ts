@@ -306,6 +306,9 @@ class RawInference {
       this.addNewCells(0, await this.peaks(0));
     }
     while (tCur < this.nFrames - 1) {
+      // A stop comes as a message to the worker, heard only when its event loop runs: frames
+      // asked for ahead can leave a whole run with nothing else to wait for.
+      await nextTask();
       this.stopIfAborted(tCur + 1);
       const at = tCur;
       onCheckpoint?.(() => ({ tables: this.tables(), tCur: at }));
@@ -791,6 +794,11 @@ function near(tr: Track, k: number, x: number, y: number, squared: number): bool
 }
 
 /** The daughter slots' points (ax, ay, bx, by) of the query whose points start at `p`. */
+/** Resolves after the tasks already queued (messages, timers) have run. */
+function nextTask(): Promise<void> {
+  return new Promise(resolve => setTimeout(resolve, 0));
+}
+
 function slots(points: Float32Array, p: number): [number, number, number, number] {
   return [
     points[p + 2] as number,

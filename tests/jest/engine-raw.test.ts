@@ -457,6 +457,26 @@ describe('cancelling RAW', () => {
     ]);
   });
 
+  it('hears a stop that comes as a task while the tracker answers at once', async () => {
+    // The browser's stop is a message to the worker; with every frame at hand nothing else
+    // makes RAW wait, so it must let queued tasks run between windows.
+    const c = caseNamed('lineage');
+    const controller = new AbortController();
+    const { tracker, used } = replay(c);
+    const stopping: WindowTracker = (first, length, queries) => {
+      if (used() === 0) {
+        setTimeout(() => controller.abort(new Error('stop')), 0);
+      }
+      return tracker(first, length, queries);
+    };
+    const error = await rawInference(c.n_frames, heatmaps(c, []), stopping, rawParams(c.params), {
+      signal: controller.signal
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RawAbortError);
+    expect(used()).toBe(1);
+    expect((error as RawAbortError).partial.windows).toHaveLength(1);
+  });
+
   it('stops before anything when the signal is already aborted', async () => {
     const c = caseNamed('division');
     const reads: number[] = [];
