@@ -58,6 +58,11 @@ interface ModelVector {
   };
 }
 
+// These tests run the shipped network in WebAssembly, some of them twice (a backend that fails,
+// then WASM): 4 s alone on 2 cores, past jest's 5 s default beside the other suites. A hang guard,
+// not a measure of speed.
+jest.setTimeout(60_000);
+
 const vector = load<ModelVector>('model.json');
 const card = JSON.parse(readFileSync(join(MODELS, 'cap-v1.json'), 'utf8')) as ModelCard;
 
