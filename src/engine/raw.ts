@@ -22,9 +22,9 @@
  * divide split the track that was their mother at t - 1: it ends there, they start as her
  * children (Python's `split_sisters` says how she is chosen). The tracker's own divisions then
  * need a sister pair where its daughter slots are (`CONFIRM_FRACTION`), and the daughters begin
- * at that pair's sisters (`birthPlaces`; the Python module's docstring says why). With a division judge
- * and the preprocessed frames as well, the judge decides which pairs split their mother (from
- * CANDIDATE_SCORE up; judge.ts); without them, those above `sister_threshold` do.
+ * at that pair's sisters (`birthPlaces`; the Python module's docstring says why). With a
+ * division judge and the preprocessed frames as well, the judge decides which pairs split their
+ * mother (from CANDIDATE_SCORE up; judge.ts); without them, those above `sister_threshold` do.
  *
  * Async, for the network runs in onnxruntime-web; cancellable between windows through an
  * AbortSignal, in which case a `RawAbortError` carries the tables of the frames done.
@@ -793,12 +793,12 @@ function near(tr: Track, k: number, x: number, y: number, squared: number): bool
   return squaredLength((tr.xs[k] as number) - x, (tr.ys[k] as number) - y) < squared;
 }
 
-/** The daughter slots' points (ax, ay, bx, by) of the query whose points start at `p`. */
 /** Resolves after the tasks already queued (messages, timers) have run. */
 function nextTask(): Promise<void> {
   return new Promise(resolve => setTimeout(resolve, 0));
 }
 
+/** The daughter slots' points (ax, ay, bx, by) of the query whose points start at `p`. */
 function slots(points: Float32Array, p: number): [number, number, number, number] {
   return [
     points[p + 2] as number,
