@@ -22,7 +22,11 @@ the frames.
   deviation of neighbouring pixels' differences / sqrt 2, which blur lowers).
 - interior: mean over a marker minus the background (negative: cells darker), and over the
   noise (the CTC's SNR, signed).
-- halo: pixels 1-6 px outside the markers' union, mean and 95th percentile minus background.
+- halo: pixels 1-6 px outside the markers' union, mean and 95th percentile minus background;
+  halo far: pixels 10-25 px outside, mean minus background (how far the halo reaches).
+- seam: pixels outside the markers with two different markers within 2 px (between touching
+  cells), mean minus background; and the share of touching cells, those with such a seam pixel
+  beside them.
 """
 
 from __future__ import annotations
@@ -43,8 +47,10 @@ from scipy.spatial import ConvexHull, QhullError
 
 Array = npt.NDArray[Any]
 HALO_REACH = 6  # px outside the markers counted as halo
+FAR_HALO = (10, 25)  # px outside the markers: where a wide halo still lights the background
 BG_SMOOTH = 16.0  # px: scale at which the background's unevenness is measured
 OBJECT_SMOOTH = 2.0  # px: smoothing before objects are cut at half their contrast
+SEAM_REACH = 2  # px: a pixel outside the markers this near two of them lies between cells
 
 
 def robust_sd(values: Array) -> float:
@@ -94,7 +100,9 @@ def frame_stats(frame: Array, marker: Array) -> tuple[dict[str, float], list[dic
     local = ndi.gaussian_filter(np.where(background, image, 0.0), BG_SMOOTH)
     valid = background & (weight > 0.5)
     uneven = float(np.std(local[valid] / weight[valid])) / level if valid.any() else np.nan
-    ring = (ndi.distance_transform_edt(~cells) <= HALO_REACH) & ~cells
+    outside = ndi.distance_transform_edt(~cells)
+    ring = (outside <= HALO_REACH) & ~cells
+    far_ring = (outside > FAR_HALO[0]) & (outside <= FAR_HALO[1])
     sc_level = float(np.median(scaled[background]))
     per_frame = {
         "background": level,
@@ -107,8 +115,18 @@ def frame_stats(frame: Array, marker: Array) -> tuple[dict[str, float], list[dic
         "halo": float(image[ring].mean()) - level,
         "halo_n": float(scaled[ring].mean()) - sc_level,
         "halo_peak": float(np.percentile(image[ring], 95)) - level,
+        "halo_far": float(image[far_ring].mean()) - level,
+        "halo_far_n": float(scaled[far_ring].mean()) - sc_level,
         "halo_peak_n": float(np.percentile(scaled[ring], 95)) - sc_level,
     }
+    seam = seams(marker)
+    if seam.any():
+        per_frame |= {
+            "seam": float(image[seam].mean()) - level,
+            "seam_n": float(scaled[seam].mean()) - sc_level,
+        }
+    beside = ndi.maximum_filter(seam, size=2 * SEAM_REACH + 1)
+    per_frame["touching"] = float(np.isin(labels, marker[beside & cells]).mean())
     per_cell = []
     for k, mean in zip(labels.tolist(), inside.tolist(), strict=True):
         ys, xs = np.nonzero(marker == k)
@@ -130,6 +148,16 @@ def frame_stats(frame: Array, marker: Array) -> tuple[dict[str, float], list[dic
             }
         )
     return per_frame, per_cell
+
+
+def seams(marker: Array) -> Array:
+    """Pixels outside the markers with two different markers within SEAM_REACH px."""
+    cells = marker > 0
+    size = 2 * SEAM_REACH + 1
+    highest = ndi.maximum_filter(marker, size=size)
+    lowest = ndi.minimum_filter(np.where(cells, marker, np.iinfo(marker.dtype).max), size=size)
+    seam: Array = ~cells & cells.any() & (highest > lowest) & (lowest > 0)
+    return seam
 
 
 def lineage_stats(markers: Array, lineage: pd.DataFrame) -> dict[str, Any]:
@@ -168,9 +196,12 @@ def measure(frames: Array, markers: Array, lineage: pd.DataFrame) -> dict[str, A
     for name in ("marker_length", "marker_width", "object_diameter", "object_elongation",
                  "object_solidity", "snr"):  # fmt: skip
         stats[name.replace("_", " ")] = float(cellwise[name])
-    for name in ("background", "noise", "interior", "halo", "halo_peak"):
-        stats[name.replace("_", " ")] = (float(framewise[name]), float(framewise[f"{name}_n"]))
+    for name in ("background", "noise", "interior", "halo", "halo_peak", "halo_far",
+                 "seam"):  # fmt: skip
+        if name in framewise:
+            stats[name.replace("_", " ")] = (float(framewise[name]), float(framewise[f"{name}_n"]))
     stats["unevenness"] = float(framewise["unevenness"])
+    stats["touching"] = float(framewise["touching"])
     return stats
 
 

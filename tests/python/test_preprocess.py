@@ -529,15 +529,15 @@ def test_estimate_polarity_on_every_preset(preset: str, expected: str) -> None:
         assert seq.config.polarity == expected
 
 
-def _ringed_disks(inside: float, ring: float) -> Array:
-    """Six disks of radius 10 on a grey field of noise, each ringed 4 px wide: phase contrast
-    (dark inside, bright ring) or its reverse (a bright cell with a dark halo)."""
+def _ringed_disks(inside: float, ring: float, radius: int = 10, outer: int = 14) -> Array:
+    """Six disks of `radius` on a grey field of noise, each ringed out to `outer`: phase
+    contrast (dark inside, bright ring) or its reverse (a bright cell with a dark halo)."""
     yy, xx = np.mgrid[:200, :200]
     frame = np.full((200, 200), 100.0, np.float32)
     for cy, cx in ((40, 40), (40, 140), (100, 90), (160, 40), (160, 150), (100, 170)):
         r2 = (yy - cy) ** 2 + (xx - cx) ** 2
-        frame[(r2 >= 10**2) & (r2 < 14**2)] = ring
-        frame[r2 < 10**2] = inside
+        frame[(r2 >= radius**2) & (r2 < outer**2)] = ring
+        frame[r2 < radius**2] = inside
     return frame + np.random.default_rng(1).normal(0, 4, frame.shape).astype(np.float32)
 
 
@@ -545,6 +545,9 @@ def test_estimate_polarity_finds_cells_inside_their_halos() -> None:
     # Both signs stand out by about as many pixels; the side the rings enclose is the cells.
     assert estimate_polarity(_ringed_disks(inside=40, ring=160)) == "dark"
     assert estimate_polarity(_ringed_disks(inside=160, ring=40)) == "bright"
+    # Small cells in wide halos: the halos have over four times the cells' pixels.
+    assert estimate_polarity(_ringed_disks(inside=40, ring=160, radius=7, outer=18)) == "dark"
+    assert estimate_polarity(_ringed_disks(inside=160, ring=40, radius=7, outer=18)) == "bright"
 
 
 def test_estimate_polarity_of_one_sided_frames() -> None:

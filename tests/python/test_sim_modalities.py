@@ -171,6 +171,50 @@ def test_rods_push_each_other_apart() -> None:
     assert area_per_rod(0.95) > 1.2 * area_per_rod(0.2)
 
 
+# A crowded colony of rods 11 px wide, large enough for a gap of a few pixels between them.
+PRESSED: dict[str, Any] = {**RODS, **QUIET, "n_frames": 26, "height": 256, "width": 256,
+                           "diameter": 32.0, "density": 0.02}  # fmt: skip
+
+
+def touching_pairs(marker: Array) -> int:
+    """Pairs of different markers with 4-neighbouring pixels."""
+    pairs = set()
+    for a, b in ((marker[1:], marker[:-1]), (marker[:, 1:], marker[:, :-1])):
+        both = (a > 0) & (b > 0) & (a != b)
+        pairs |= {tuple(sorted(p)) for p in zip(a[both].tolist(), b[both].tolist(), strict=True)}
+    return len(pairs)
+
+
+def test_pressed_rods_keep_their_gap() -> None:
+    """Without a gap a crowded colony's rods touch; with one, no two of them do."""
+    pressed = simulate("phase_bacteria", seed=4, **{**PRESSED, "contact": 0.95, "gap": 0.0})
+    spaced = simulate("phase_bacteria", seed=4, **{**PRESSED, "gap": 0.3})
+    assert touching_pairs(pressed.markers[-1]) >= 10
+    assert np.unique(spaced.markers[-1]).size > 10  # a crowd
+    assert touching_pairs(spaced.markers[-1]) == 0
+
+
+def test_seams_between_rods_are_lit_less_than_the_colony_edge() -> None:
+    """A seam between pressed rods is lighter than the rods and, with `seam_halo` below 1,
+    darker than the halo at the colony's edge, as in the real colony."""
+
+    def figures(seam_halo: float) -> tuple[float, float, float]:
+        seq = simulate("phase_bacteria", seed=4, **{**PRESSED, "gap": 0.3,
+                                                    "seam_halo": seam_halo})  # fmt: skip
+        frame, marker = seq.frames[-1].astype(float), seq.markers[-1]
+        cells = marker > 0
+        highest = ndi.maximum_filter(marker, size=7)
+        lowest = ndi.minimum_filter(np.where(cells, marker, 65535), size=7)
+        seam = ~cells & (highest > lowest) & (lowest > 0)
+        distance = ndi.distance_transform_edt(~cells)
+        edge = ~ndi.binary_dilation(seam, iterations=6) & (distance > 2) & (distance <= 6)
+        return float(frame[cells].mean()), float(frame[seam].mean()), float(frame[edge].mean())
+
+    rods, seam, edge = figures(0.4)
+    assert rods + 20 < seam < edge - 20
+    assert figures(1.0)[1] > seam + 20
+
+
 def test_contact_points_of_segments() -> None:
     """The closest points, or for nearly parallel segments nearly as close, mid-stretch."""
     rng = np.random.default_rng(0)

@@ -89,6 +89,13 @@ class SimConfig:
     """Standard deviation of the orientation change per frame (rad)."""
     contact: float = 0.9
     """Crowding: centres are pushed apart to at least ``contact * (r_i + r_j)``."""
+    gap: float = 0.0
+    """Rods: room left between two pressed rods, as a share of their widths (their segments
+    lie at least ``(contact + gap) * (r_i + r_j)`` apart). In phase contrast it is a seam
+    lighter than the rods and darker than a colony's edge (`seam_halo`)."""
+    seam_halo: float = 1.0
+    """Phase contrast: the share of the halo that the gaps between pressed rods get, against
+    a colony's edge (`_render`): 1 lights them as the edge is lit, 0 leaves them unlit."""
 
     division_rate: float = 0.02
     """Divisions per cell per frame (steady state); 0 disables divisions. Rods grow by
@@ -175,6 +182,8 @@ class SimConfig:
             "aspect[0] >= 2 for rods": self.body != "rod" or self.aspect[0] >= 2,
             "0 <= persistence < 1": 0 <= self.persistence < 1,
             "0 < contact <= 1": 0 < self.contact <= 1,
+            "gap only for rods": self.gap == 0 or self.body == "rod",
+            "0 <= seam_halo <= 1": 0 <= self.seam_halo <= 1,
             "division_rate * min_cycle < 1": self.division_rate * self.min_cycle < 1,
             "mitosis_frames >= 1": self.mitosis_frames >= 1,
             "0 <= anaphase_frames <= mitosis_frames": 0
@@ -189,7 +198,7 @@ class SimConfig:
             "halo_width > 0": self.halo_width > 0,
         }
         nonneg = ("diameter_cv", "irregularity", "protrusions", "speed", "jitter", "rotation",
-                  "division_rate", "min_cycle", "death_rate", "halo", "background",
+                  "division_rate", "min_cycle", "death_rate", "gap", "halo", "background",
                   "background_texture", "contrast", "brightness_cv", "texture", "texture_grain",
                   "spots", "blur", "bleach")  # fmt: skip
         checks |= {f"{name} >= 0": getattr(self, name) >= 0 for name in nonneg}
@@ -312,8 +321,12 @@ PRESETS: dict[str, SimConfig] = {
     #   rod length x width (whole-cell markers' moments, px): 82.6 x 17.4 / 80.0 x 17.4
     #   background level, unevenness at 16 px: 80.5, 0.17 / 82, 0.19
     #   noise standard deviation: 5.2 / 5.2
-    #   cell interior minus background: -75 / -80
-    #   halo (1-6 px outside the cells) minus background, mean and 95th pct: 84, 174 / 81, 166
+    #   cell interior minus background: -75 / -80 (scaled as the model sees it: -0.30 / -0.43)
+    #   halo (1-6 px outside the cells) minus background, mean and 95th pct: 84, 174 / 106, 173;
+    #   10-25 px outside: 48 / 24 (a narrower halo, 0.15 diameters, gave -16)
+    #   nearest other marker (px, quartiles, last 4 frames): 1, 2.8, 3 / 1.6, 2.2, 2.8
+    #   seam between touching cells minus background: -17 / -39 (lit as the colony's edge, with
+    #   rods pressed without a gap: +123)
     "phase_bacteria": SimConfig(
         n_frames=30,
         height=1305,
@@ -329,12 +342,14 @@ PRESETS: dict[str, SimConfig] = {
         persistence=0.0,
         jitter=5.0,
         rotation=0.02,
-        contact=0.95,
+        contact=1.0,
+        gap=0.15,
         division_rate=0.15,
         min_cycle=3,
         modality="phase",
-        halo=1.9,
-        halo_width=0.15,
+        halo=2.6,
+        halo_width=0.3,
+        seam_halo=0.4,
         background=80.0,
         background_gradient=0.2,
         background_texture=0.2,
@@ -1001,9 +1016,7 @@ class _Colony(_Cells):
 
     def __init__(self, cfg: SimConfig, rng: np.random.Generator, look_rng: np.random.Generator):
         super().__init__(cfg, rng, look_rng)
-        aspect = sum(cfg.aspect) / 2
-        # The width at which a rod of the mean aspect has the configured diameter at division.
-        width = cfg.diameter * math.sqrt(math.pi / 4 / (aspect - 1 + math.pi / 4))
+        width = _rod_width(cfg)
         longest = cfg.aspect[1] * width
         self.margin = longest + 10
         self.growth = 2.0**cfg.division_rate
@@ -1035,7 +1048,8 @@ class _Colony(_Cells):
 
     def _relax(self) -> None:
         half = np.maximum(self.length / 2 - self.radius, 0)
-        self.pos, self.angle = relax(self.pos, self.angle, half, self.radius, self.cfg.contact)
+        contact = self.cfg.contact + self.cfg.gap
+        self.pos, self.angle = relax(self.pos, self.angle, half, self.radius, contact)
 
     def snapshot(self) -> _Snapshot:
         n = self.uid.size
@@ -1087,6 +1101,12 @@ class _Colony(_Cells):
         near = self._inset() > -self.margin
         if not near.all():
             self._keep(near)
+
+
+def _rod_width(cfg: SimConfig) -> float:
+    """The width at which a rod of the mean aspect has the configured diameter at division."""
+    aspect = sum(cfg.aspect) / 2
+    return cfg.diameter * math.sqrt(math.pi / 4 / (aspect - 1 + math.pi / 4))
 
 
 def _part_mothers(history: _History, cfg: SimConfig) -> None:
@@ -1237,6 +1257,18 @@ def _render(
         grain = _BG_GRAIN * cfg.diameter
         background *= 1 + cfg.background_texture * _smooth_noise(rng, height, width, grain)
 
+    def lit(canvas: Floats) -> Floats:
+        """What the halo spreads from: the cells, with the gaps between pressed rods filled
+        by 1 - `seam_halo` of the cells' signal, so that those seams are lit less than a
+        colony's edge (in the real colony a seam is lighter than the rods and darker than the
+        background)."""
+        if cfg.gap == 0 or cfg.seam_halo == 1:
+            return canvas
+        size = 2 * math.ceil(cfg.gap * _rod_width(cfg)) + 3
+        closed = ndi.grey_closing(canvas, size=(size, size))
+        filled: Floats = canvas + (1 - cfg.seam_halo) * (closed - canvas)
+        return filled
+
     noise_var = (cfg.contrast / cfg.snr) ** 2
     gain = cfg.poisson_fraction * noise_var / cfg.background if cfg.background > 0 else 0.0
     read_sd = math.sqrt(noise_var - gain * cfg.background)
@@ -1264,7 +1296,8 @@ def _render(
         if cfg.blur > 0:
             image = ndi.gaussian_filter(image, cfg.blur, mode="nearest")
         if cfg.modality == "phase":
-            spread = ndi.gaussian_filter(canvas, cfg.halo_width * cfg.diameter) - canvas
+            filled = lit(canvas)
+            spread = ndi.gaussian_filter(filled, cfg.halo_width * cfg.diameter) - filled
             halo = np.maximum(spread[pad : pad + height, pad : pad + width], 0)
             image = cfg.halo * halo - image
         image = image + background
