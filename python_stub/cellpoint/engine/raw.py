@@ -28,11 +28,11 @@ where that pair places them. The head is trained on where sisters lie in their f
 slots follow daughters through a window and are looser there: of the tracker's divisions near a
 true one (simplus and small training seeds, SIM+/02), 8 of 48 began a daughter more than 0.2
 cell diameters from her marker's centre, the head's pairs 2 of 48, and the CTC's measures take
-a daughter whose first point misses her marker as not found (pooled BC(1) over 20 nuclei
-sequences, training seeds and held out: 0.58 at the slots, 0.64 at the pair). Where the model
-has a division judge (judge.py) and RAW the preprocessed frames, the judge, not
-`sister_threshold`, decides which pairs split their mother, from CANDIDATE_SCORE up: it reads
-how the mother's brightness changed over the frames before.
+a daughter whose first point misses her marker as not found (pooled BC(1) over 19 nuclei
+sequences, training seeds and held out, with the anaphase model: 0.58 at the slots, 0.64 at
+the pair). Where the model has a division judge (judge.py) and RAW the preprocessed frames, the
+judge, not `sister_threshold`, decides which pairs split their mother, from CANDIDATE_SCORE up:
+it reads how the mother's brightness changed over the frames before.
 
 A daughter does not divide again within `min_cycle` frames of her birth: a cell cycle takes
 hours, many frames of any time-lapse that can be tracked. With the model before
