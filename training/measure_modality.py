@@ -115,9 +115,9 @@ def frame_stats(frame: Array, marker: Array) -> tuple[dict[str, float], list[dic
         "halo": float(image[ring].mean()) - level,
         "halo_n": float(scaled[ring].mean()) - sc_level,
         "halo_peak": float(np.percentile(image[ring], 95)) - level,
+        "halo_peak_n": float(np.percentile(scaled[ring], 95)) - sc_level,
         "halo_far": float(image[far_ring].mean()) - level,
         "halo_far_n": float(scaled[far_ring].mean()) - sc_level,
-        "halo_peak_n": float(np.percentile(scaled[ring], 95)) - sc_level,
     }
     seam = seams(marker)
     if seam.any():
@@ -156,7 +156,7 @@ def seams(marker: Array) -> Array:
     size = 2 * SEAM_REACH + 1
     highest = ndi.maximum_filter(marker, size=size)
     lowest = ndi.minimum_filter(np.where(cells, marker, np.iinfo(marker.dtype).max), size=size)
-    seam: Array = ~cells & cells.any() & (highest > lowest) & (lowest > 0)
+    seam: Array = ~cells & (highest > lowest) & (lowest > 0)
     return seam
 
 
@@ -235,8 +235,8 @@ def main() -> None:
         f"sim {args.preset}": measure(sim.frames, sim.markers, sim.lineage),
     }
     print(f"{'':20}" + "".join(f"{name:>26}" for name in table))
-    for key in next(iter(table.values())):
-        print(f"{key:20}" + "".join(f"{show(stats[key]):>26}" for stats in table.values()))
+    for key in dict.fromkeys(key for stats in table.values() for key in stats):
+        print(f"{key:20}" + "".join(f"{show(stats.get(key, '-')):>26}" for stats in table.values()))
 
 
 if __name__ == "__main__":
