@@ -133,8 +133,8 @@ class SimConfig:
     the background, each in a bright `halo`."""
     halo: float = 0.0
     """Phase contrast: brightness of the halo, the cells' signal spread over `halo_width`
-    where it exceeds their own (around each cell and in the gaps between cells), in units of
-    that signal."""
+    where it exceeds their own (around each cell and in the gaps between cells, less in those
+    between pressed rods: `seam_halo`), in units of that signal."""
     halo_width: float = 0.25
     """Standard deviation of the halo's spread, in cell diameters."""
     background: float = 10.0
