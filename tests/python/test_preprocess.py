@@ -546,8 +546,10 @@ def test_estimate_polarity_finds_cells_inside_their_halos() -> None:
     assert estimate_polarity(_ringed_disks(inside=40, ring=160)) == "dark"
     assert estimate_polarity(_ringed_disks(inside=160, ring=40)) == "bright"
     # Small cells in wide halos: the halos have over four times the cells' pixels.
-    assert estimate_polarity(_ringed_disks(inside=40, ring=160, radius=7, outer=18)) == "dark"
-    assert estimate_polarity(_ringed_disks(inside=160, ring=40, radius=7, outer=18)) == "bright"
+    assert estimate_polarity(_ringed_disks(inside=40, ring=160, radius=7, outer=17)) == "dark"
+    assert estimate_polarity(_ringed_disks(inside=160, ring=40, radius=7, outer=17)) == "bright"
+    # Bright nuclei, each with a nucleolus darker than the background: a small hole, no halo.
+    assert estimate_polarity(_ringed_disks(inside=60, ring=160, radius=4, outer=14)) == "bright"
 
 
 def test_estimate_polarity_of_one_sided_frames() -> None:

@@ -194,6 +194,7 @@ class Preprocessor:
 MIN_OBJECT_PIXELS = 20  # smaller objects are noise, to the size estimate
 POLARITY_RATIO = 0.25  # one side's objects under this share of the other's: not cells,
 RINGED = 0.5  # unless at least this share of them lies inside the other's rings (halos)
+RINGED_FLOOR = 0.1  # and they have this share of the other's pixels (not nucleoli in nuclei)
 # Rods in phase contrast (_rod_size). They are measured at up to 2048 px a side: the light
 # lines between touching rods are a few pixels wide. An object is a cell where at least half
 # its outline lies within HALO_REACH px of the halo.
@@ -276,12 +277,13 @@ def estimate_polarity(frame: npt.NDArray[np.generic]) -> Polarity:
     """Whether a frame's cells are brighter ("bright") or darker ("dark") than its background.
 
     Objects stand out of the local background by 4 noise deviations on either side. Where one
-    side has under POLARITY_RATIO of the other's pixels and under RINGED of them lie inside
-    the other's rings, the larger side is the cells (fluorescence: bright; absorbing stains:
-    dark). Otherwise it is phase contrast, where a halo of the other sign rings every cell:
-    the cells are the side that lies inside the other's rings, however much larger the halos
-    are (a few rods in wide halos cover a fifth of the halos' pixels). A frame with no object
-    at all says "bright". Frames are binned less than for sizes: halos are thin."""
+    side has under POLARITY_RATIO of the other's pixels, the larger side is the cells
+    (fluorescence: bright; absorbing stains: dark), unless that side lies inside the other's
+    rings (RINGED) and is not tiny (RINGED_FLOOR): a few rods in wide halos cover a fifth of
+    the halos' pixels, where dark nucleoli inside nuclei cover less. Otherwise it is phase
+    contrast, where a halo of the other sign rings every cell: the cells are the side that
+    lies inside the other's rings. A frame with no object at all says "bright". Frames are
+    binned less than for sizes: halos are thin."""
     from scipy import ndimage
 
     residual, noise = _local_residual(_binned(normalise(frame), 4096)[0])
@@ -290,9 +292,13 @@ def estimate_polarity(frame: npt.NDArray[np.generic]) -> Polarity:
     n_bright, n_dark = int(bright.sum()), int(dark.sum())
     dark_inside = (ndimage.binary_fill_holes(bright) & dark).sum() / max(n_dark, 1)
     bright_inside = (ndimage.binary_fill_holes(dark) & bright).sum() / max(n_bright, 1)
-    if n_dark <= POLARITY_RATIO * n_bright and dark_inside < RINGED:
+    if n_dark <= POLARITY_RATIO * n_bright and not (
+        dark_inside >= RINGED and n_dark >= RINGED_FLOOR * n_bright
+    ):
         return "bright"
-    if n_bright <= POLARITY_RATIO * n_dark and bright_inside < RINGED:
+    if n_bright <= POLARITY_RATIO * n_dark and not (
+        bright_inside >= RINGED and n_bright >= RINGED_FLOOR * n_dark
+    ):
         return "dark"
     return "dark" if dark_inside > bright_inside else "bright"
 
