@@ -27,6 +27,8 @@ the frames.
 - seam: pixels outside the markers with two different markers within 2 px (between touching
   cells), mean minus background; and the share of touching cells, those with such a seam pixel
   beside them.
+- neighbour gap: the distance from a marker to the nearest other one, over the markers with one
+  within 12 px.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ FAR_HALO = (10, 25)  # px outside the markers: where a wide halo still lights th
 BG_SMOOTH = 16.0  # px: scale at which the background's unevenness is measured
 OBJECT_SMOOTH = 2.0  # px: smoothing before objects are cut at half their contrast
 SEAM_REACH = 2  # px: a pixel outside the markers this near two of them lies between cells
+NEIGHBOUR_REACH = 12  # px: markers farther apart than this are not neighbours
 
 
 def robust_sd(values: Array) -> float:
@@ -145,9 +148,22 @@ def frame_stats(frame: Array, marker: Array) -> tuple[dict[str, float], list[dic
                 "object_elongation": obj_long / max(obj_short, 1.0),
                 "object_solidity": solidity(obj_ys, obj_xs),
                 "snr": polarity * abs(mean - level) / max(noise, 1e-9),
+                "neighbour_gap": neighbour_gap(marker, k, ys, xs),
             }
         )
     return per_frame, per_cell
+
+
+def neighbour_gap(marker: Array, label: int, ys: Array, xs: Array) -> float:
+    """Distance (px, pixel centres) from a marker to the nearest other one, where one lies
+    within NEIGHBOUR_REACH px; NaN otherwise."""
+    y0, x0 = max(ys.min() - NEIGHBOUR_REACH, 0), max(xs.min() - NEIGHBOUR_REACH, 0)
+    crop = marker[y0 : ys.max() + NEIGHBOUR_REACH + 1, x0 : xs.max() + NEIGHBOUR_REACH + 1]
+    others = (crop > 0) & (crop != label)
+    if not others.any():
+        return float("nan")
+    nearest = float(ndi.distance_transform_edt(~others)[ys - y0, xs - x0].min())
+    return nearest if nearest <= NEIGHBOUR_REACH else float("nan")
 
 
 def seams(marker: Array) -> Array:
@@ -194,7 +210,7 @@ def measure(frames: Array, markers: Array, lineage: pd.DataFrame) -> dict[str, A
     framewise = pd.DataFrame(frame_rows).median()
     cellwise = pd.DataFrame(cell_rows).median()
     for name in ("marker_length", "marker_width", "object_diameter", "object_elongation",
-                 "object_solidity", "snr"):  # fmt: skip
+                 "object_solidity", "snr", "neighbour_gap"):  # fmt: skip
         stats[name.replace("_", " ")] = float(cellwise[name])
     for name in ("background", "noise", "interior", "halo", "halo_peak", "halo_far",
                  "seam"):  # fmt: skip

@@ -90,9 +90,10 @@ class SimConfig:
     contact: float = 0.9
     """Crowding: centres are pushed apart to at least ``contact * (r_i + r_j)``."""
     gap: float = 0.0
-    """Rods: room left between two pressed rods, as a share of their widths (their segments
-    lie at least ``(contact + gap) * (r_i + r_j)`` apart). In phase contrast it is a seam
-    lighter than the rods and darker than a colony's edge (`seam_halo`)."""
+    """Rods: their segments are pushed apart to at least ``(contact + gap) * (r_i + r_j)``, so
+    that pressed rods leave ``contact + gap - 1`` of their widths between them (above 1). In
+    phase contrast that room is a seam lighter than the rods and darker than a colony's edge
+    (`seam_halo`)."""
     seam_halo: float = 1.0
     """Phase contrast: the share of the halo that the gaps between pressed rods get, against
     a colony's edge (`_render`): 1 lights them as the edge is lit, 0 leaves them unlit."""
@@ -183,6 +184,7 @@ class SimConfig:
             "0 <= persistence < 1": 0 <= self.persistence < 1,
             "0 < contact <= 1": 0 < self.contact <= 1,
             "gap only for rods": self.gap == 0 or self.body == "rod",
+            "contact + gap > 1 where gap > 0": self.gap == 0 or self.contact + self.gap > 1,
             "0 <= seam_halo <= 1": 0 <= self.seam_halo <= 1,
             "division_rate * min_cycle < 1": self.division_rate * self.min_cycle < 1,
             "mitosis_frames >= 1": self.mitosis_frames >= 1,
@@ -317,15 +319,15 @@ PRESETS: dict[str, SimConfig] = {
     # frames are contrast-stretched one by one, their cells clipped to black):
     #   cells in frames 0, 15, 29: 2, 8, 32 / 2, 8, 33; divisions 30 / 31
     #   cycle (frames, median and range): 7.5, 5-12 / 7, 4-10
-    #   step (px per frame, median and 90th percentile): 6.4, 15.7 / 6.7, 10.8
-    #   rod length x width (whole-cell markers' moments, px): 82.6 x 17.4 / 80.0 x 17.4
+    #   step (px per frame, median and 90th percentile): 6.4, 15.7 / 6.6, 11.0
+    #   rod length x width (whole-cell markers' moments, px): 82.6 x 17.4 / 80.0 x 17.5
     #   background level, unevenness at 16 px: 80.5, 0.17 / 82, 0.19
     #   noise standard deviation: 5.2 / 5.2
-    #   cell interior minus background: -75 / -80 (scaled as the model sees it: -0.30 / -0.43)
-    #   halo (1-6 px outside the cells) minus background, mean and 95th pct: 84, 174 / 106, 173;
-    #   10-25 px outside: 48 / 24 (a narrower halo, 0.15 diameters, gave -16)
-    #   nearest other marker (px, quartiles, last 4 frames): 1, 2.8, 3 / 1.6, 2.2, 2.8
-    #   seam between touching cells minus background: -17 / -39 (lit as the colony's edge, with
+    #   cell interior minus background: -75 / -80 (scaled as the model sees it: -0.30 / -0.42)
+    #   halo (1-6 px outside the cells) minus background, mean and 95th pct: 84, 174 / 113, 173;
+    #   10-25 px outside: 48 / 23 (a narrower halo, 0.15 diameters, gave -16)
+    #   neighbour gap (to the nearest other marker within 12 px, median): 2.8 / 2.8
+    #   seam between touching cells minus background: -17 / -18 (lit as the colony's edge, with
     #   rods pressed without a gap: +123)
     "phase_bacteria": SimConfig(
         n_frames=30,
@@ -1264,7 +1266,8 @@ def _render(
         background)."""
         if cfg.gap == 0 or cfg.seam_halo == 1:
             return canvas
-        size = 2 * math.ceil(cfg.gap * _rod_width(cfg)) + 3
+        room = (cfg.contact + cfg.gap - 1) * _rod_width(cfg)  # px between pressed rods
+        size = math.ceil(room) + 2  # closes a gap up to size - 1 px wide, soft edges included
         closed = ndi.grey_closing(canvas, size=(size, size))
         filled: Floats = canvas + (1 - cfg.seam_halo) * (closed - canvas)
         return filled

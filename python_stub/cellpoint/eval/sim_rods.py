@@ -88,9 +88,12 @@ def relax(
     extent = half + radius
     mass = 2 * extent
     inverse = np.concatenate([1 / mass, 1 / mass, 12 / (mass * (2 * extent) ** 2)])  # y, x, angle
+    # Centres nearer than the sum of these may hold segments nearer than the contact distance
+    # (rods end to end too, where contact > 1 asks for a gap).
+    reach = half + contact * radius
     for _ in range(sweeps):
-        i, j = cKDTree(pos).query_pairs(2 * float(extent.max()), output_type="ndarray").T
-        near = np.hypot(*(pos[i] - pos[j]).T) < extent[i] + extent[j]
+        i, j = cKDTree(pos).query_pairs(2 * float(reach.max()), output_type="ndarray").T
+        near = np.hypot(*(pos[i] - pos[j]).T) < reach[i] + reach[j]
         i, j = i[near], j[near]
         axis = np.stack([np.sin(angle), np.cos(angle)], 1)
         tip = half[:, None] * axis
