@@ -172,7 +172,7 @@ def seams(marker: Array) -> Array:
     size = 2 * SEAM_REACH + 1
     highest = ndi.maximum_filter(marker, size=size)
     lowest = ndi.minimum_filter(np.where(cells, marker, np.iinfo(marker.dtype).max), size=size)
-    seam: Array = ~cells & (highest > lowest) & (lowest > 0)
+    seam: Array = ~cells & (highest > lowest)  # lowest: the most where no marker is near
     return seam
 
 

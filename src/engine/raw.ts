@@ -422,22 +422,19 @@ class RawInference {
       return false;
     }
     tr.alive = false;
-    if (
-      v1 > this.divides &&
-      v2 > this.divides &&
-      this.canDivide(tr, t) &&
-      this.straddle(tr, ...slots(points, p))
-    ) {
-      const places = this.birthPlaces(pairs, ...slots(points, p));
-      if (places !== null) {
-        const [xa, ya, xb, yb] = places;
-        const a = this.startTrack(t, xa, ya, v1, tr.trackId);
-        const b = this.startTrack(t, xb, yb, v2, tr.trackId);
-        this.recordDivision(tr, t, a, b, Math.min(v1, v2));
-        return true;
-      }
+    if (!(v1 > this.divides && v2 > this.divides && this.canDivide(tr, t))) {
+      return false;
     }
-    return false;
+    const daughters = slots(points, p);
+    const places = this.straddle(tr, ...daughters) ? this.birthPlaces(pairs, ...daughters) : null;
+    if (places === null) {
+      return false;
+    }
+    const [xa, ya, xb, yb] = places;
+    const a = this.startTrack(t, xa, ya, v1, tr.trackId);
+    const b = this.startTrack(t, xb, yb, v2, tr.trackId);
+    this.recordDivision(tr, t, a, b, Math.min(v1, v2));
+    return true;
   }
 
   // --- the rules -----------------------------------------------------------------------------

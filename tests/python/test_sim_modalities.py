@@ -206,7 +206,7 @@ def test_seams_between_rods_are_lit_less_than_the_colony_edge() -> None:
         cells = marker > 0
         highest = ndi.maximum_filter(marker, size=7)
         lowest = ndi.minimum_filter(np.where(cells, marker, 65535), size=7)
-        seam = ~cells & (highest > lowest) & (lowest > 0)
+        seam = ~cells & (highest > lowest)
         distance = ndi.distance_transform_edt(~cells)
         edge = ~ndi.binary_dilation(seam, iterations=6) & (distance > 2) & (distance <= 6)
         return float(frame[cells].mean()), float(frame[seam].mean()), float(frame[edge].mean())

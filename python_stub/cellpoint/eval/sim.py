@@ -1259,16 +1259,21 @@ def _render(
         grain = _BG_GRAIN * cfg.diameter
         background *= 1 + cfg.background_texture * _smooth_noise(rng, height, width, grain)
 
+    # The closing that finds the seams between pressed rods: it closes a gap up to size - 1 px
+    # wide, soft edges included (0: the seams are lit as a colony's edge is).
+    seam_closing = 0
+    if cfg.gap > 0 and cfg.seam_halo < 1:
+        room = (cfg.contact + cfg.gap - 1) * _rod_width(cfg)  # px between pressed rods
+        seam_closing = math.ceil(room) + 2
+
     def lit(canvas: Floats) -> Floats:
         """What the halo spreads from: the cells, with the gaps between pressed rods filled
         by 1 - `seam_halo` of the cells' signal, so that those seams are lit less than a
         colony's edge (in the real colony a seam is lighter than the rods and darker than the
         background)."""
-        if cfg.gap == 0 or cfg.seam_halo == 1:
+        if seam_closing == 0:
             return canvas
-        room = (cfg.contact + cfg.gap - 1) * _rod_width(cfg)  # px between pressed rods
-        size = math.ceil(room) + 2  # closes a gap up to size - 1 px wide, soft edges included
-        closed = ndi.grey_closing(canvas, size=(size, size))
+        closed = ndi.grey_closing(canvas, size=(seam_closing, seam_closing))
         filled: Floats = canvas + (1 - cfg.seam_halo) * (closed - canvas)
         return filled
 
