@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from cellpoint.engine.infer import to_result
 from cellpoint.engine.lineage import (
+    ADOPTION_FRACTION,
     ORPHAN_REACH,
     STRONG_FRACTION,
     TIMING_REACH,
@@ -31,6 +32,7 @@ from cellpoint.io.frames import FrameStack
 # min_separation 12: evidence counts within 6 px; a sister threshold float32 holds exactly
 PARAMS = RawParams(min_cycle=5, sister_threshold=0.375)
 NAMED = PARAMS.sister_threshold  # a pair this strong names two cells sisters
+ADOPTING = ADOPTION_FRACTION * NAMED  # a pair this strong names an orphan and her sister
 
 
 @dataclass
@@ -260,13 +262,13 @@ def test_an_orphan_named_a_daughter_splits_the_cell_beside_her() -> None:
     """The cell beside her is her mother until the frame before; from then on, a new track
     (her sister) goes on where the mother was."""
     tables = beside_a_cell()
-    tables.pair_over(1, 2, 6, NAMED)
+    tables.pair_over(1, 2, 6, ADOPTING)  # too weak for RAW to split a mother by
     raw = tables.raw()
     adopted = adopt_orphans(raw, PARAMS)
     check_consistent(adopted)
     assert lineage_of(adopted) == {1: (0, 5, 0), 2: (6, 14, 1), 3: (6, 14, 1)}
     assert rows(adopted.divisions, "parent_id", "t", "daughter_a", "daughter_b") == [(1, 6, 3, 2)]
-    assert adopted.divisions["score"].tolist() == [pytest.approx(NAMED)]
+    assert adopted.divisions["score"].tolist() == [pytest.approx(ADOPTING)]
     sister = adopted.tracks["track_id"] == 3
     assert adopted.tracks["x"][sister].tolist() == [100.0] * 9  # the mother's points, renamed
     assert len(adopted.tracks["t"]) == len(raw.tracks["t"])
@@ -289,7 +291,7 @@ def test_two_orphans_named_sisters_are_the_daughters_of_the_cell_that_ended() ->
 
 def test_orphans_stay_orphans_unless_named_near_a_cell_that_may_divide() -> None:
     weak = beside_a_cell()
-    weak.pair_over(1, 2, 6, NAMED - 0.01)
+    weak.pair_over(1, 2, 6, ADOPTING - 0.01)
     elsewhere = beside_a_cell()
     elsewhere.pair_over(1, 2, 6, 0.9, off=7.0)  # over another pair of cells
     late = beside_a_cell()
