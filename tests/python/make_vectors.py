@@ -981,7 +981,7 @@ def model_vector() -> Json:
     from cellpoint.eval.sim import simulate
     from cellpoint.io.frames import FrameStack
 
-    seq = simulate("small", seed=424447)
+    seq = simulate("small", seed=424720)
     frames = np.ascontiguousarray(seq.frames[2:10, 32:, 32:])
     diameter = seq.config.diameter
     params = RawParams(window=5)
