@@ -372,6 +372,25 @@ def test_joint_stage_moves_the_encoder_from_its_anchor_and_saves_loadable_parts(
     assert load_sisters(out / "sisters.pt").config == {"width": 16, "blocks": 2}
 
 
+def test_joint_stage_holds_the_features_near_the_anchor_it_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With --anchor, the distance of the very first step is to that encoder, not to the
+    starting one."""
+    monkeypatch.setenv("CELLPOINT_DATA", str(tmp_path / "none"))
+    torch.manual_seed(0)
+    paths = {}
+    for name in ("start", "anchor"):
+        paths[name] = tmp_path / f"{name}.pt"
+        torch.save({"model": Encoder().state_dict()}, paths[name])
+    out = tmp_path / "run"
+    train.main(["joint", "--out", str(out), "--encoder", str(paths["start"]),
+                "--anchor", str(paths["anchor"]), "--crop", "64", "--batch", "1",
+                "--head-width", "16", "--head-blocks", "2", "--log-every", "1",
+                "--real-share", "0", "--refresh", "1", "--steps", "3"])  # fmt: skip
+    assert pd.read_csv(out / "log.csv")["anchor"].iloc[0] > 0.0
+
+
 def test_onnx_export_matches_pytorch_on_new_shapes(tmp_path: Path) -> None:
     errors = export(
         Encoder().eval(),

@@ -320,13 +320,14 @@ class EncoderWithSisters(torch.nn.Module):
 
 def train_joint(args: argparse.Namespace, device: torch.device) -> None:
     """Fine-tune the encoder and the sister head together on short windows: heatmap, matching
-    and sister losses, plus the features' squared distance to the starting encoder's (relative
-    to their energy) times --anchor-weight. The frozen sister head could only read what the
-    encoder had learnt for detection and matching (training/README.md)."""
+    and sister losses, plus the features' squared distance to the anchor encoder's (--anchor,
+    by default the starting one; relative to their energy) times --anchor-weight. The frozen
+    sister head could only read what the encoder had learnt for detection and matching; the
+    anchor keeps the features near those the tracker learnt on (training/README.md)."""
     rng = np.random.default_rng(args.seed)
-    reference = frozen_encoder(args.encoder, device)
+    reference = frozen_encoder(args.anchor or args.encoder, device)
     encoder = Encoder()
-    encoder.load_state_dict(reference.state_dict())
+    encoder.load_state_dict(frozen_encoder(args.encoder, device).state_dict())
     head = (
         load_sisters(args.init_sisters)
         if args.init_sisters is not None
@@ -428,7 +429,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--init-sisters", type=Path, help="sister head to start from, joint")
     parser.add_argument(
         "--anchor-weight", type=float, default=0.3,
-        help="weight of the features' distance to the starting encoder's, joint",
+        help="weight of the features' distance to the anchor encoder's, joint",
+    )  # fmt: skip
+    parser.add_argument(
+        "--anchor", type=Path,
+        help="encoder whose features the joint stage holds near (default: --encoder); the "
+        "tracker's encoder keeps the features near those the tracker learnt on",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--log-every", type=int, default=10)

@@ -39,7 +39,7 @@ the head named a pair over her and her sister, at her first frame or in the TIMI
 after, at ADOPTION_FRACTION of `sister_threshold` or more. That bar is lower than the one RAW
 splits mothers by without a judge, for here a cell that begins beside another and lives on is
 evidence of its own: RAW's split weighs a pair at one frame, anywhere. On SIM+/02's held-out
-frames the head names the daughters it left orphans at a median 0.33.
+frames the seam model's head names the daughters RAW left orphans at a median 0.33.
 
 The step runs in the kernel on RAW's tables from either backend (to_result), so both backends'
 results are decided by the same code.
