@@ -10,9 +10,9 @@ Stage 1 trains the encoder on single frames (cell-centre heatmap, plus a matchin
 makes a cell's features find it again in the next frames). Stage 2 freezes it and trains the
 tracker on T_s-frame windows with AEG sampling. The sister head (sisters.py) trains beside
 the tracker on the same frozen features; the joint stage then fine-tunes the encoder and the
-sister head together, its features held near the encoder it started from (`--anchor-weight`)
-so that a tracker trained on them still reads them. Each run writes `last.pt` every
-`--checkpoint-every` steps and resumes from it when started again with the same `--out`;
+sister head together, its features held near the encoder it started from or the one
+`--anchor` names (`--anchor-weight`), so that a tracker trained on them still reads them.
+Each run writes `last.pt` every `--checkpoint-every` steps and resumes from it when started again with the same `--out`;
 `log.csv` holds the losses. A CUDA GPU is used when present.
 """
 
