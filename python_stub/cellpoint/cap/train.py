@@ -12,8 +12,8 @@ tracker on T_s-frame windows with AEG sampling. The sister head (sisters.py) tra
 the tracker on the same frozen features; the joint stage then fine-tunes the encoder and the
 sister head together, its features held near the encoder it started from or the one
 `--anchor` names (`--anchor-weight`), so that a tracker trained on them still reads them.
-Each run writes `last.pt` every `--checkpoint-every` steps and resumes from it when started again with the same `--out`;
-`log.csv` holds the losses. A CUDA GPU is used when present.
+Each run writes `last.pt` every `--checkpoint-every` steps and resumes from it when started
+again with the same `--out`; `log.csv` holds the losses. A CUDA GPU is used when present.
 """
 
 from __future__ import annotations
