@@ -325,9 +325,10 @@ def train_joint(args: argparse.Namespace, device: torch.device) -> None:
     sister head could only read what the encoder had learnt for detection and matching; the
     anchor keeps the features near those the tracker learnt on (training/README.md)."""
     rng = np.random.default_rng(args.seed)
-    reference = frozen_encoder(args.anchor or args.encoder, device)
+    start = frozen_encoder(args.encoder, device)
+    reference = frozen_encoder(args.anchor, device) if args.anchor else start
     encoder = Encoder()
-    encoder.load_state_dict(frozen_encoder(args.encoder, device).state_dict())
+    encoder.load_state_dict(start.state_dict())
     head = (
         load_sisters(args.init_sisters)
         if args.init_sisters is not None

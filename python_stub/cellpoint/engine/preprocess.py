@@ -292,15 +292,18 @@ def estimate_polarity(frame: npt.NDArray[np.generic]) -> Polarity:
     n_bright, n_dark = int(bright.sum()), int(dark.sum())
     dark_inside = (ndimage.binary_fill_holes(bright) & dark).sum() / max(n_dark, 1)
     bright_inside = (ndimage.binary_fill_holes(dark) & bright).sum() / max(n_bright, 1)
-    if n_dark <= POLARITY_RATIO * n_bright and not (
-        dark_inside >= RINGED and n_dark >= RINGED_FLOOR * n_bright
-    ):
+    if _outnumbered(n_dark, n_bright, dark_inside):
         return "bright"
-    if n_bright <= POLARITY_RATIO * n_dark and not (
-        bright_inside >= RINGED and n_bright >= RINGED_FLOOR * n_dark
-    ):
+    if _outnumbered(n_bright, n_dark, bright_inside):
         return "dark"
     return "dark" if dark_inside > bright_inside else "bright"
+
+
+def _outnumbered(n_few: int, n_many: int, few_inside: float) -> bool:
+    """Whether a side of n_few pixels, few_inside of them inside the other side's rings, is
+    not the cells beside the other's n_many (estimate_polarity's first rule)."""
+    ringed = few_inside >= RINGED and n_few >= RINGED_FLOOR * n_many
+    return n_few <= POLARITY_RATIO * n_many and not ringed
 
 
 def estimate_cell_size(frame: npt.NDArray[np.generic], polarity: Polarity = "bright") -> CellSize:
