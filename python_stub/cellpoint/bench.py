@@ -205,7 +205,7 @@ def sim_datasets(presets: Sequence[str], quick: bool, max_frames: int | None) ->
         t, h, w = seq.frames.shape
         cfg = seq.config
         label = f"sim:{name} seed {case.seed} ({t}x{h}x{w})"
-        yield Dataset(label, seq.frames, seq, cfg.diameter, cfg.polarity, case.modality)
+        yield Dataset(label, seq.frames, seq, cfg.tracking_diameter, cfg.polarity, case.modality)
 
 
 def real_datasets(root: Path, max_frames: int | None) -> Iterator[Dataset]:
@@ -366,7 +366,7 @@ def speed_rows(
             "cells/frame": float(seq.tracks.groupby("t").size().mean()) if len(seq.tracks) else 0.0,
         }
         if models is not None:
-            cap = _measure_cap(frames, seq.config.diameter, workdir, models)
+            cap = _measure_cap(frames, seq.config.tracking_diameter, workdir, models)
             seconds = cap["seconds"]
             row |= {
                 "CAP s/frame": seconds["total"] / t,
@@ -376,7 +376,7 @@ def speed_rows(
                 "peak RSS MiB": cap["rss_peak_mib"],
                 "memory": cap["memory_method"],
             }
-        result = track_baseline(frames, seq.config.diameter)
+        result = track_baseline(frames, seq.config.tracking_diameter)
         seconds = result.metadata["seconds"]
         row |= {
             "baseline s/frame": seconds["total"] / t,
@@ -588,7 +588,7 @@ def growth_rows(
         seq = sequences[(setting.side, setting.density)]
         frames = seq.frames[: setting.frames]
         in_view = seq.tracks[seq.tracks["t"] < setting.frames].groupby("t").size()
-        cap = _measure_cap(frames, seq.config.diameter, workdir, models)
+        cap = _measure_cap(frames, seq.config.tracking_diameter, workdir, models)
         t = setting.frames
         rows.append(
             {

@@ -14,6 +14,7 @@ from cellpoint.engine.preprocess import (
     CANONICAL_DIAMETER,
     MAX_SAMPLES,
     PAD_MULTIPLE,
+    ROD_SCALE,
     Geometry,
     Preprocessor,
     _Band,
@@ -25,7 +26,7 @@ from cellpoint.engine.preprocess import (
     normalise,
     resize_weights,
 )
-from cellpoint.eval.sim import simulate
+from cellpoint.eval.sim import PRESETS, simulate
 from cellpoint.io.frames import FrameStack
 
 Array = npt.NDArray[Any]
@@ -560,15 +561,18 @@ def test_estimate_polarity_of_one_sided_frames() -> None:
 
 
 def test_estimate_cell_size_of_rods() -> None:
-    # Rods in phase contrast, 17.4 px wide as drawn, at the preset's scale (44 px): the first
-    # frame (2-4 rods) and the 12th, where they touch in small clusters. Measured over seeds
-    # 0-4, frame 0: width 14.0-15.2, diameter 44.0-47.9 (the half-maximum mask is narrower than
-    # the drawn rod; ROD_DIAMETER_PER_WIDTH maps it back to the preset's scale).
+    # Rods in phase contrast, 17.4 px wide as drawn, at the preset's size (44 px across, a
+    # circle of their area): the first frame (2-4 rods) and the 12th, where they touch in small
+    # clusters. Measured over seeds 0-4, frame 0: width 14.0-15.2, that size 44.0-47.9 (the
+    # half-maximum mask is narrower than the drawn rod; ROD_DIAMETER_PER_WIDTH maps it back to
+    # the preset's size), tracked at ROD_SCALE of it.
+    tracked_at = PRESETS["phase_bacteria"].tracking_diameter
+    assert tracked_at == pytest.approx(ROD_SCALE * 44)
     for seed in range(3):
         seq = simulate("phase_bacteria", seed=seed, n_frames=12)
         for t in (0, 11):
             size = estimate_cell_size(seq.frames[t], "dark")
-            assert 0.95 * 44 <= size.diameter <= 1.1 * 44, (seed, t, size)
+            assert 0.95 * tracked_at <= size.diameter <= 1.1 * tracked_at, (seed, t, size)
             assert 13 <= size.width <= 16, (seed, t, size)
             assert size.length >= 5 * size.width, (seed, t, size)
 
@@ -587,7 +591,7 @@ def test_estimate_cell_size_of_rods_ignores_dark_background_without_halo() -> No
     frame += np.random.default_rng(3).normal(0, 4, frame.shape).astype(np.float32)
     size = estimate_cell_size(frame, "dark")
     assert 12 <= size.width <= 17, size
-    assert size.diameter == pytest.approx(44 / 14 * size.width)
+    assert size.diameter == pytest.approx(ROD_SCALE * 44 / 14 * size.width)
 
 
 def test_phase_contrast_cells_that_are_not_rods_are_measured_by_area() -> None:

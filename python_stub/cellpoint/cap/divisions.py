@@ -248,7 +248,9 @@ class HeldOut:
 def simulated(preset: str, seed: int) -> HeldOut:
     seq = simulate(preset, seed=seed)
     cfg = seq.config
-    return HeldOut(f"{preset} seed {seed}", 0, seq.frames, seq, seq, cfg.diameter, cfg.polarity)
+    return HeldOut(
+        f"{preset} seed {seed}", 0, seq.frames, seq, seq, cfg.tracking_diameter, cfg.polarity
+    )
 
 
 def ctc_sequence(path: Path, frames: str | None, diameter: float | None) -> HeldOut:

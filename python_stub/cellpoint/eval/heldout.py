@@ -24,8 +24,9 @@ from .sim import PRESETS
 
 @dataclass(frozen=True)
 class RealSpec:
-    """How a shared sequence's cells look: their typical equivalent-circle diameter (input
-    pixels, as measured for the simulator's preset that mimics it) and polarity."""
+    """How a shared sequence's cells look: the diameter `track()` is given for them (input
+    pixels: the `tracking_diameter` of the simulator's preset that mimics them, measured
+    against them) and polarity."""
 
     diameter: float
     polarity: Polarity
@@ -41,10 +42,10 @@ DENSE_COLONY = "dense colony"
 MODALITIES = (NUCLEI, PHASE_CONTRAST, CYTOPLASM, BACTERIA, DENSE_COLONY)
 
 REAL_SEQUENCES = {
-    "Fluo-N2DH-GOWT1/02": RealSpec(PRESETS["gowt1"].diameter, "bright", NUCLEI),
-    "Fluo-N2DH-SIM+/02": RealSpec(PRESETS["simplus"].diameter, "bright", NUCLEI),
-    "Fluo-C2DL-MSC/02": RealSpec(PRESETS["cytoplasm"].diameter, "bright", CYTOPLASM),
-    "Ecoli-PhC-colony/01": RealSpec(PRESETS["phase_bacteria"].diameter, "dark", BACTERIA),
+    "Fluo-N2DH-GOWT1/02": RealSpec(PRESETS["gowt1"].tracking_diameter, "bright", NUCLEI),
+    "Fluo-N2DH-SIM+/02": RealSpec(PRESETS["simplus"].tracking_diameter, "bright", NUCLEI),
+    "Fluo-C2DL-MSC/02": RealSpec(PRESETS["cytoplasm"].tracking_diameter, "bright", CYTOPLASM),
+    "Ecoli-PhC-colony/01": RealSpec(PRESETS["phase_bacteria"].tracking_diameter, "dark", BACTERIA),
 }
 TRAIN_FRACTION = 0.8
 # Simulator seeds no training run draws (training seeds are random among 2^31), per preset.
