@@ -212,10 +212,14 @@ def real_datasets(root: Path, max_frames: int | None) -> Iterator[Dataset]:
     """The held-out last 20% of frames of each shared sequence found under `root`; then, unless
     frames are capped, each whole sequence."""
     for name, frames, truth, spec in held_out_real(root, max_frames):
-        yield Dataset(name, frames, truth, spec.diameter, spec.polarity, spec.modality, True)
+        yield Dataset(
+            name, frames, truth, spec.tracking_diameter, spec.polarity, spec.modality, True
+        )
     if max_frames is None:
         for name, frames, whole, spec in whole_real(root):
-            yield Dataset(name, frames, whole, spec.diameter, spec.polarity, spec.modality, True)
+            yield Dataset(
+                name, frames, whole, spec.tracking_diameter, spec.polarity, spec.modality, True
+            )
 
 
 def missing_real(root: Path) -> list[str]:

@@ -32,8 +32,8 @@ from cellpoint.cap.sources import sim_source
 from cellpoint.cap.tracker import Tracker, TrackerConfig, correlation, pyramid
 from cellpoint.cap.validate import validation_sets
 from cellpoint.engine.infer import OnnxCap
-from cellpoint.engine.preprocess import CANONICAL_DIAMETER, Geometry, estimate_cell_size
-from cellpoint.engine.raw import RawParams, find_sisters
+from cellpoint.engine.preprocess import CANONICAL_DIAMETER, Geometry
+from cellpoint.engine.raw import find_sisters
 from cellpoint.eval.heldout import HELD_OUT_SEEDS, held_out_seeds
 from cellpoint.eval.sim import PRESETS, simulate
 from cellpoint.io.frames import FrameStack
@@ -149,17 +149,6 @@ def test_every_simulator_preset_makes_training_windows_at_the_models_scale(prese
     assert source.frames.shape == (6, 84, 84)
     assert source.diameter == pytest.approx(CANONICAL_DIAMETER, rel=0.25)
     assert set(source.lineage["track_id"]) == set(source.tracks["track_id"])
-
-
-@pytest.mark.parametrize("seed", [0, 1, 5])
-def test_training_draws_rods_at_the_scale_tracking_measures_them_at(seed: int) -> None:
-    # The scale a stack of rods is tracked at (the size estimate's) is the one training drew
-    # them at, and at it rods lying side by side have centres RAW's min_separation apart.
-    source = sim_source(np.random.default_rng(seed), crop=384, frames=12, bases=("phase_bacteria",))
-    size = estimate_cell_size(source.frames[-1], "dark")
-    assert size.diameter == pytest.approx(source.diameter, rel=0.1)
-    side_by_side = size.width * (1 + PRESETS["phase_bacteria"].gap)
-    assert side_by_side >= RawParams().min_separation, size
 
 
 def test_aeg_places_windows_around_divisions() -> None:

@@ -26,6 +26,7 @@ from cellpoint.engine.preprocess import (
     normalise,
     resize_weights,
 )
+from cellpoint.engine.raw import RawParams
 from cellpoint.eval.sim import PRESETS, simulate
 from cellpoint.io.frames import FrameStack
 
@@ -575,6 +576,15 @@ def test_estimate_cell_size_of_rods() -> None:
             assert 0.95 * tracked_at <= size.diameter <= 1.1 * tracked_at, (seed, t, size)
             assert 13 <= size.width <= 16, (seed, t, size)
             assert size.length >= 5 * size.width, (seed, t, size)
+
+
+def test_rods_side_by_side_are_tracked_at_least_min_separation_apart() -> None:
+    # At the scale the estimate sets, rods lying side by side (a width and the preset's gap
+    # apart) have their centres as far apart as RAW keeps two peaks, so each keeps its point.
+    frame = simulate("phase_bacteria", seed=0, n_frames=12).frames[11]
+    size = estimate_cell_size(frame, "dark")
+    width = size.width * Geometry.for_diameter(*frame.shape, size.diameter).scale
+    assert width * (1 + PRESETS["phase_bacteria"].gap) >= RawParams().min_separation, size
 
 
 def test_estimate_cell_size_of_rods_ignores_dark_background_without_halo() -> None:

@@ -261,7 +261,7 @@ def ctc_sequence(path: Path, frames: str | None, diameter: float | None) -> Held
     if diameter is None:
         if spec is None:
             raise SystemExit(f"{name}: not a shared sequence; pass --diameter (input px)")
-        diameter = spec.diameter
+        diameter = spec.tracking_diameter
     seq = read_ctc(path)
     if seq.frames is None or seq.markers is None or seq.lineage is None:
         raise SystemExit(f"{path}: frames or tracking ground truth (<seq>_GT/TRA) missing")

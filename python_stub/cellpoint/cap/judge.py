@@ -72,7 +72,13 @@ def training_sequences() -> Iterator[tuple[str, npt.NDArray[Any], Truth, float, 
         tracks = truth.tracks[truth.tracks["t"] < end]
         divisions = truth.divisions[truth.divisions["t"] < end]
         cut = _Cut(tracks, divisions)
-        yield real.name, np.asarray(real.frames[:end]), cut, real.spec.diameter, real.spec.polarity
+        yield (
+            real.name,
+            np.asarray(real.frames[:end]),
+            cut,
+            real.spec.tracking_diameter,
+            real.spec.polarity,
+        )
 
 
 class _Cut:

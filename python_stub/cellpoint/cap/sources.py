@@ -46,12 +46,13 @@ def sim_source(
     often), knobs jittered, sized to the crop.
 
     It is simulated directly near the model's scale (lengths in pixels rescaled), which costs
-    a fraction of simulating a large field and then shrinking it. `diameter`, the source's
-    scale, is its cells' `tracking_diameter`: rods are drawn as large as inference scales them.
+    a fraction of simulating a large field and then shrinking it. Rods too are drawn at their
+    equivalent-circle diameter, as the shipped model learnt them, though inference tracks them
+    at ROD_SCALE of it (training/README.md, _Data and settings_).
     """
     base = PRESETS[str(rng.choice(bases))]
     diameter = CANONICAL_DIAMETER * float(np.exp(rng.uniform(-0.2, 0.2)))
-    shrink = diameter / base.tracking_diameter
+    shrink = diameter / base.diameter
     side = int(np.ceil(crop * 1.3))
     density = min(0.5, base.density * float(np.exp(rng.uniform(-0.5, 0.7))))
     if base.body == "rod":  # from a few founders to a packed colony, as a colony grows
@@ -63,7 +64,7 @@ def sim_source(
         n_frames=frames,
         height=side,
         width=side,
-        diameter=base.diameter * shrink,
+        diameter=diameter,
         blur=base.blur * shrink,
         drift=(base.drift[0] * shrink, base.drift[1] * shrink),
         jitter=base.jitter * shrink,

@@ -83,7 +83,7 @@ def validation_sets(
     root = data_dir()
     if root is not None:
         for name, frames, truth, spec in held_out_real(root):
-            yield name, frames, truth, spec.diameter, spec.polarity
+            yield name, frames, truth, spec.tracking_diameter, spec.polarity
 
 
 def validate(
