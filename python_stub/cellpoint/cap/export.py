@@ -31,6 +31,7 @@ from ..engine.preprocess import (
     HIGH_PERCENTILE,
     LOW_PERCENTILE,
     PAD_MULTIPLE,
+    ROD_SCALE,
 )
 from .encoder import FEATURE_DIM, Encoder
 from .sisters import SisterHead
@@ -230,6 +231,7 @@ def model_card(
         },
         "input": {
             "canonical_diameter": CANONICAL_DIAMETER,
+            "rod_scale": ROD_SCALE,
             "pad_multiple": PAD_MULTIPLE,
             "normalisation": {
                 "per_frame": True,
