@@ -583,8 +583,9 @@ def test_rods_side_by_side_are_tracked_at_least_min_separation_apart() -> None:
     # apart) have their centres as far apart as RAW keeps two peaks, so each keeps its point.
     frame = simulate("phase_bacteria", seed=0, n_frames=12).frames[11]
     size = estimate_cell_size(frame, "dark")
-    width = size.width * Geometry.for_diameter(*frame.shape, size.diameter).scale
-    assert width * (1 + PRESETS["phase_bacteria"].gap) >= RawParams().min_separation, size
+    height, width = frame.shape
+    rod = size.width * Geometry.for_diameter(height, width, size.diameter).scale
+    assert rod * (1 + PRESETS["phase_bacteria"].gap) >= RawParams().min_separation, size
 
 
 def test_estimate_cell_size_of_rods_ignores_dark_background_without_halo() -> None:
