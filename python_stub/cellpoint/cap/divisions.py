@@ -129,7 +129,8 @@ def division_outcomes(result: TrackingResult, truth: Truth, diameter: float) -> 
     """One row per true division: t (the daughters' first frame), parent_id, daughter_a,
     daughter_b, its outcome (one of OUTCOMES; the module's docstring), shift (frames, the
     result's division minus the true one; missing where missed) and spacing (the daughters'
-    distance at birth in cell diameters). `diameter`: the cells' diameter, input px."""
+    distance at birth in cell diameters). `diameter`: the diameter the cells are tracked at,
+    input px (for rods ROD_SCALE of their circle's, so their reach is that much shorter)."""
     at = _points_at(truth.tracks)
     true_mid = _midpoints(truth.divisions, at)
     found = result.divisions

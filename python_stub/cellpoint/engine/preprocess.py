@@ -208,8 +208,9 @@ ROD_DIAMETER_PER_WIDTH = 44.0 / 14.0
 # Rods are tracked at a larger scale than round cells of their area: the diameter the model
 # scales a rod by is ROD_SCALE of its equivalent-circle diameter. At that diameter itself a rod
 # is 8 model px wide, and rods lying side by side have centres 9-11 px apart, under RAW's
-# min_separation (12): one peak stands for two rods. At 0.6-0.8 of it TRA rose on the real
-# E. coli colony and the simulated rods alike (README, _What the frames show_).
+# min_separation (12): one peak stands for two rods. At 0.65-0.8 of it TRA rose on the real
+# E. coli colony and the simulated rods alike, most at 0.7 on average (README, _What the
+# frames show_).
 ROD_SCALE = 0.7
 
 
