@@ -88,11 +88,9 @@ def track(
 
     stack: numpy (T, H, W) or (T, H, W, C) array, list of 2D arrays, or a dask / zarr array
         (read a frame at a time, never loaded whole).
-    diameter: what the model scales the cells by, in pixels: a typical cell's diameter (of a
-        circle of its area); for rods (bacteria) `ROD_SCALE` (0.7) of it, about 2.2 times
-        their width, for rods are tracked larger than round cells of their area. Estimated
-        from the frames when omitted, with the cells' length and width
-        (`res.metadata["cell_size"]`).
+    diameter: a typical cell's diameter in pixels (of a circle of its area: a rod's is about
+        the square root of its length times its width); estimated from the frames when
+        omitted, with the cells' length and width (`res.metadata["cell_size"]`).
     polarity: "bright" for cells brighter than the background (fluorescence), "dark" for
         darker ones (phase contrast, brightfield: the network sees them negated); "auto"
         (default) tells them apart from the frames. `res.metadata["polarity"]` says which.

@@ -205,21 +205,17 @@ def sim_datasets(presets: Sequence[str], quick: bool, max_frames: int | None) ->
         t, h, w = seq.frames.shape
         cfg = seq.config
         label = f"sim:{name} seed {case.seed} ({t}x{h}x{w})"
-        yield Dataset(label, seq.frames, seq, cfg.tracking_diameter, cfg.polarity, case.modality)
+        yield Dataset(label, seq.frames, seq, cfg.diameter, cfg.polarity, case.modality)
 
 
 def real_datasets(root: Path, max_frames: int | None) -> Iterator[Dataset]:
     """The held-out last 20% of frames of each shared sequence found under `root`; then, unless
     frames are capped, each whole sequence."""
     for name, frames, truth, spec in held_out_real(root, max_frames):
-        yield Dataset(
-            name, frames, truth, spec.tracking_diameter, spec.polarity, spec.modality, True
-        )
+        yield Dataset(name, frames, truth, spec.diameter, spec.polarity, spec.modality, True)
     if max_frames is None:
         for name, frames, whole, spec in whole_real(root):
-            yield Dataset(
-                name, frames, whole, spec.tracking_diameter, spec.polarity, spec.modality, True
-            )
+            yield Dataset(name, frames, whole, spec.diameter, spec.polarity, spec.modality, True)
 
 
 def missing_real(root: Path) -> list[str]:
@@ -370,7 +366,7 @@ def speed_rows(
             "cells/frame": float(seq.tracks.groupby("t").size().mean()) if len(seq.tracks) else 0.0,
         }
         if models is not None:
-            cap = _measure_cap(frames, seq.config.tracking_diameter, workdir, models)
+            cap = _measure_cap(frames, seq.config.diameter, workdir, models)
             seconds = cap["seconds"]
             row |= {
                 "CAP s/frame": seconds["total"] / t,
@@ -380,7 +376,7 @@ def speed_rows(
                 "peak RSS MiB": cap["rss_peak_mib"],
                 "memory": cap["memory_method"],
             }
-        result = track_baseline(frames, seq.config.tracking_diameter)
+        result = track_baseline(frames, seq.config.diameter)
         seconds = result.metadata["seconds"]
         row |= {
             "baseline s/frame": seconds["total"] / t,
@@ -592,7 +588,7 @@ def growth_rows(
         seq = sequences[(setting.side, setting.density)]
         frames = seq.frames[: setting.frames]
         in_view = seq.tracks[seq.tracks["t"] < setting.frames].groupby("t").size()
-        cap = _measure_cap(frames, seq.config.tracking_diameter, workdir, models)
+        cap = _measure_cap(frames, seq.config.diameter, workdir, models)
         t = setting.frames
         rows.append(
             {

@@ -129,8 +129,7 @@ def division_outcomes(result: TrackingResult, truth: Truth, diameter: float) -> 
     """One row per true division: t (the daughters' first frame), parent_id, daughter_a,
     daughter_b, its outcome (one of OUTCOMES; the module's docstring), shift (frames, the
     result's division minus the true one; missing where missed) and spacing (the daughters'
-    distance at birth in cell diameters). `diameter`: the diameter the cells are tracked at,
-    input px (for rods ROD_SCALE of their circle's, so their reach is that much shorter)."""
+    distance at birth in cell diameters). `diameter`: the cells' diameter, input px."""
     at = _points_at(truth.tracks)
     true_mid = _midpoints(truth.divisions, at)
     found = result.divisions
@@ -249,9 +248,7 @@ class HeldOut:
 def simulated(preset: str, seed: int) -> HeldOut:
     seq = simulate(preset, seed=seed)
     cfg = seq.config
-    return HeldOut(
-        f"{preset} seed {seed}", 0, seq.frames, seq, seq, cfg.tracking_diameter, cfg.polarity
-    )
+    return HeldOut(f"{preset} seed {seed}", 0, seq.frames, seq, seq, cfg.diameter, cfg.polarity)
 
 
 def ctc_sequence(path: Path, frames: str | None, diameter: float | None) -> HeldOut:
@@ -262,7 +259,7 @@ def ctc_sequence(path: Path, frames: str | None, diameter: float | None) -> Held
     if diameter is None:
         if spec is None:
             raise SystemExit(f"{name}: not a shared sequence; pass --diameter (input px)")
-        diameter = spec.tracking_diameter
+        diameter = spec.diameter
     seq = read_ctc(path)
     if seq.frames is None or seq.markers is None or seq.lineage is None:
         raise SystemExit(f"{path}: frames or tracking ground truth (<seq>_GT/TRA) missing")

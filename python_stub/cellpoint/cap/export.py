@@ -31,7 +31,6 @@ from ..engine.preprocess import (
     HIGH_PERCENTILE,
     LOW_PERCENTILE,
     PAD_MULTIPLE,
-    ROD_SCALE,
 )
 from .encoder import FEATURE_DIM, Encoder
 from .sisters import SisterHead
@@ -231,7 +230,6 @@ def model_card(
         },
         "input": {
             "canonical_diameter": CANONICAL_DIAMETER,
-            "rod_scale": ROD_SCALE,
             "pad_multiple": PAD_MULTIPLE,
             "normalisation": {
                 "per_frame": True,

@@ -61,7 +61,7 @@ def training_sequences() -> Iterator[tuple[str, npt.NDArray[Any], Truth, float, 
         for seed in seeds:
             seq = simulate(preset, seed=seed)
             cfg = seq.config
-            yield f"sim:{preset} seed {seed}", seq.frames, seq, cfg.tracking_diameter, cfg.polarity
+            yield f"sim:{preset} seed {seed}", seq.frames, seq, cfg.diameter, cfg.polarity
     root = data_dir()
     if root is None:
         print("no shared CTC data (../shared/data): training on the simulator alone")
@@ -72,13 +72,7 @@ def training_sequences() -> Iterator[tuple[str, npt.NDArray[Any], Truth, float, 
         tracks = truth.tracks[truth.tracks["t"] < end]
         divisions = truth.divisions[truth.divisions["t"] < end]
         cut = _Cut(tracks, divisions)
-        yield (
-            real.name,
-            np.asarray(real.frames[:end]),
-            cut,
-            real.spec.tracking_diameter,
-            real.spec.polarity,
-        )
+        yield real.name, np.asarray(real.frames[:end]), cut, real.spec.diameter, real.spec.polarity
 
 
 class _Cut:

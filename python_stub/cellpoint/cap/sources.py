@@ -46,9 +46,7 @@ def sim_source(
     often), knobs jittered, sized to the crop.
 
     It is simulated directly near the model's scale (lengths in pixels rescaled), which costs
-    a fraction of simulating a large field and then shrinking it. Rods too are drawn at their
-    equivalent-circle diameter, as the shipped model learnt them, though inference tracks them
-    at ROD_SCALE of it (training/README.md, _Data and settings_).
+    a fraction of simulating a large field and then shrinking it.
     """
     base = PRESETS[str(rng.choice(bases))]
     diameter = CANONICAL_DIAMETER * float(np.exp(rng.uniform(-0.2, 0.2)))

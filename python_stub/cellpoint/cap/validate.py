@@ -79,11 +79,11 @@ def validation_sets(
         for seed in held_out_seeds(preset, sim_seeds):
             seq = simulate(preset, seed=seed)
             cfg = seq.config
-            yield f"sim:{preset} seed {seed}", seq.frames, seq, cfg.tracking_diameter, cfg.polarity
+            yield f"sim:{preset} seed {seed}", seq.frames, seq, cfg.diameter, cfg.polarity
     root = data_dir()
     if root is not None:
         for name, frames, truth, spec in held_out_real(root):
-            yield name, frames, truth, spec.tracking_diameter, spec.polarity
+            yield name, frames, truth, spec.diameter, spec.polarity
 
 
 def validate(

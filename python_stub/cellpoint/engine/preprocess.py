@@ -202,24 +202,16 @@ ROD_SIDE = 2048
 HALO_REACH = 6.0
 ROD_FILL = 0.6  # share of the objects their half-maximum cores fill, at least, for rods
 ROD_ELONGATION = 3.0  # a typical object's area over its width squared, at least, for rods
-# The phase_bacteria preset's equivalent-circle diameter (44 px) over its rods' width as
-# _rod_size measures it (14.0 px; the half-maximum mask is narrower than the drawn rod).
+# The phase_bacteria preset's diameter (44 px, the model's scale for it) over its rods' width
+# as _rod_size measures it (14.0 px; the half-maximum mask is narrower than the drawn rod).
 ROD_DIAMETER_PER_WIDTH = 44.0 / 14.0
-# Rods are tracked at a larger scale than round cells of their area: the diameter the model
-# scales a rod by is ROD_SCALE of its equivalent-circle diameter. At that diameter itself a rod
-# is 8 model px wide, and rods lying side by side have centres 9-11 px apart, under RAW's
-# min_separation (12): one peak stands for two rods. At 0.65-0.8 of it TRA rose on the real
-# E. coli colony and the simulated rods alike, most at 0.7 on average (README, _What the
-# frames show_).
-ROD_SCALE = 0.7
 
 
 @dataclass(frozen=True)
 class CellSize:
-    """A typical cell, input pixels: `diameter`, what the model scales it by
-    (`Geometry.for_diameter`): its equivalent-circle diameter, ROD_SCALE of it for rods;
-    `length` and `width`, the axes of the ellipse of its second moments (a rod's length and
-    width; a round cell's are near its equivalent-circle diameter)."""
+    """A typical cell, input pixels: `diameter`, its equivalent-circle diameter (the model's
+    scale: `Geometry.for_diameter`); `length` and `width`, the axes of the ellipse of its
+    second moments (a rod's length and width; a round cell's are near `diameter`)."""
 
     diameter: float
     length: float
@@ -399,9 +391,9 @@ def _rod_size(image: FloatArray) -> CellSize | None:
     Rods are uniformly dark: their cores, each object cut at half its own peak (which also
     parts touching rods, whose contact lines are lighter), fill most of them (ROD_FILL; cells
     darkest at their middle fill a third). The width is twice the distance transform along the
-    cores' ridges, and the objects are long for it (ROD_ELONGATION). The equivalent-circle
-    diameter is ROD_DIAMETER_PER_WIDTH times the width, and the length that of a rod of this
-    width and area; the model scales rods by ROD_SCALE of that diameter."""
+    cores' ridges, and the objects are long for it (ROD_ELONGATION). The diameter (the model's
+    scale) is ROD_DIAMETER_PER_WIDTH times the width; the length is that of a rod of this width
+    and diameter's area."""
     from scipy import ndimage
 
     img, factor = _binned(image, ROD_SIDE)
@@ -430,8 +422,8 @@ def _rod_size(image: FloatArray) -> CellSize | None:
     if np.median(areas[keep - 1]) < ROD_ELONGATION * width**2:
         return None
     width *= factor
-    circle = ROD_DIAMETER_PER_WIDTH * width
-    return CellSize(ROD_SCALE * circle, float(np.pi * circle**2 / (4 * width)), float(width))
+    diameter = ROD_DIAMETER_PER_WIDTH * width
+    return CellSize(float(diameter), float(np.pi * diameter**2 / (4 * width)), float(width))
 
 
 def _axes(

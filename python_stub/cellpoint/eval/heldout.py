@@ -24,19 +24,12 @@ from .sim import PRESETS
 
 @dataclass(frozen=True)
 class RealSpec:
-    """How a shared sequence's cells look, as measured for the simulator's preset that mimics
-    them: their equivalent-circle `diameter` (input pixels; training's scale), the
-    `tracking_diameter` `track()` is given for them (ROD_SCALE of it for rods), and polarity."""
+    """How a shared sequence's cells look: their typical equivalent-circle diameter (input
+    pixels, as measured for the simulator's preset that mimics it) and polarity."""
 
     diameter: float
-    tracking_diameter: float
     polarity: Polarity
     modality: str  # the bench's kind of data: one of MODALITIES
-
-    @staticmethod
-    def like(preset: str, modality: str) -> RealSpec:
-        cfg = PRESETS[preset]
-        return RealSpec(cfg.diameter, cfg.tracking_diameter, cfg.polarity, modality)
 
 
 # The kinds of data the bench reports apart.
@@ -48,10 +41,10 @@ DENSE_COLONY = "dense colony"
 MODALITIES = (NUCLEI, PHASE_CONTRAST, CYTOPLASM, BACTERIA, DENSE_COLONY)
 
 REAL_SEQUENCES = {
-    "Fluo-N2DH-GOWT1/02": RealSpec.like("gowt1", NUCLEI),
-    "Fluo-N2DH-SIM+/02": RealSpec.like("simplus", NUCLEI),
-    "Fluo-C2DL-MSC/02": RealSpec.like("cytoplasm", CYTOPLASM),
-    "Ecoli-PhC-colony/01": RealSpec.like("phase_bacteria", BACTERIA),
+    "Fluo-N2DH-GOWT1/02": RealSpec(PRESETS["gowt1"].diameter, "bright", NUCLEI),
+    "Fluo-N2DH-SIM+/02": RealSpec(PRESETS["simplus"].diameter, "bright", NUCLEI),
+    "Fluo-C2DL-MSC/02": RealSpec(PRESETS["cytoplasm"].diameter, "bright", CYTOPLASM),
+    "Ecoli-PhC-colony/01": RealSpec(PRESETS["phase_bacteria"].diameter, "dark", BACTERIA),
 }
 TRAIN_FRACTION = 0.8
 # Simulator seeds no training run draws (training seeds are random among 2^31), per preset.

@@ -26,7 +26,6 @@ import pandas as pd
 from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 
-from ..engine.preprocess import ROD_SCALE
 from ..io.tables import DIVISIONS_COLUMNS, empty_divisions, validate_tables
 from .sim_rods import relax
 
@@ -213,12 +212,6 @@ class SimConfig:
     def polarity(self) -> Literal["bright", "dark"]:
         """How the cells stand out of the background: phase contrast renders them dark."""
         return "dark" if self.modality == "phase" else "bright"
-
-    @property
-    def tracking_diameter(self) -> float:
-        """The diameter `track()` is given for these cells: `diameter`, ROD_SCALE of it for
-        rods (the scale the model tracks rods at)."""
-        return self.diameter * (ROD_SCALE if self.body == "rod" else 1.0)
 
 
 PRESETS: dict[str, SimConfig] = {

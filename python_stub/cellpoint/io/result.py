@@ -156,12 +156,11 @@ class TrackingResult:
         `TrackingResult.read` gets back exactly this result. `shape` (T, H, W) defaults to
         the result's own.
 
-        `radius` defaults to MASK_RADIUS times the diameter the cells were tracked at
+        `radius` defaults to MASK_RADIUS times the nucleus diameter the tracker used
         (`metadata`), else to one from the spacing of the points (`ctc.default_radius`).
         Where disks meet, each pixel goes to the nearest point, so masks never overlap and a
         cell's mask covers its CTC marker as the points view of `cellpoint.evaluate` assumes,
-        however near a neighbour, where each cell has one point (a rod under two is covered
-        by neither mask for half its marker)."""
+        however near a neighbour."""
         shape = self.shape if shape is None else _shape(shape)
         if shape is None:
             raise ValueError("to_ctc needs the image shape (T, H, W) for the masks: pass shape=...")
