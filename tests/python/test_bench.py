@@ -19,6 +19,8 @@ from cellpoint.engine.raw import RawParams
 from cellpoint.eval.heldout import MODALITIES
 from cellpoint.eval.sim import PRESETS, simulate
 from cellpoint.io.frames import FrameStack
+from cellpoint.io.result import TrackingResult
+from cellpoint.io.tables import empty_divisions
 
 TINY = ["--quick", "--presets", "small", "--frames", "8", "--size", "128"]
 ACCURACY_COLUMNS = [
@@ -79,7 +81,7 @@ def test_main_prints_accuracy_and_speed_tables(
         assert method in row
 
     by_modality = section(text, "By modality")
-    for column in ("modality", "TRA", "BC(0)", "BC(1)", "s/frame", "peak MiB"):
+    for column in ("modality", "TRA", "masks TRA", "BC(0)", "BC(1)", "s/frame", "peak MiB"):
         assert column in by_modality[0]
     shown = [bench.CAP, bench.BASELINE] if has_model else [bench.BASELINE]
     assert len(by_modality[1:]) == len(shown)
@@ -221,3 +223,37 @@ def test_every_modality_has_held_out_simulated_data() -> None:
         assert dataset.polarity == PRESETS[case.preset].polarity
         assert dataset.polarity == ("dark" if case.preset.startswith("phase") else "bright")
         assert dataset.frames.shape[0] == 2
+
+
+def test_accuracy_rows_score_the_written_ctc_folder_beside_the_points() -> None:
+    # The truth's own points score 1 both ways. Three points around each cell's centre, inside
+    # its marker: on the points the nearest matches and the others are false positives, but in
+    # the folder to_ctc writes each point's mask takes a third of the marker, and no mask
+    # covers the half of it that the CTC's matching asks.
+    seq = simulate("small", seed=3, n_frames=4)
+    dataset = bench.Dataset("cells", seq.frames, seq, seq.config.diameter, "bright", "nuclei")
+    look = bench.Look(seq.config.diameter, "bright")
+    truth = seq.to_result()
+    row = bench._accuracy_row(dataset, bench.CAP, look, truth, 1.0, 0.0)
+    assert row["TRA"] == pytest.approx(1.0)
+    assert row["masks TRA"] == pytest.approx(1.0)
+
+    tracks, lineage = [], []
+    step = int(truth.tracks["track_id"].max())
+    for k, angle in enumerate(np.deg2rad([90.0, 210.0, 330.0])):
+        moved = truth.tracks.assign(
+            track_id=truth.tracks["track_id"] + k * step,
+            y=truth.tracks["y"] + 1.5 * np.sin(angle),
+            x=truth.tracks["x"] + 1.5 * np.cos(angle),
+        )
+        tracks.append(moved)
+        lineage.append(truth.lineage.assign(track_id=truth.lineage["track_id"] + k * step))
+    thrice = TrackingResult(
+        pd.concat(tracks, ignore_index=True),
+        pd.concat(lineage, ignore_index=True).assign(parent_id=0),
+        empty_divisions(),
+        shape=truth.shape,
+        metadata=truth.metadata,
+    )
+    row = bench._accuracy_row(dataset, bench.CAP, look, thrice, 1.0, 0.0)
+    assert row["masks TRA"] < 0.2 < 0.7 < row["TRA"]
