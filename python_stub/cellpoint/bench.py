@@ -8,7 +8,7 @@ ONNX model) and of the baseline (`cellpoint.eval.baseline`), on held-out simulat
 validation seeds) and on the held-out last 20% of frames of each shared real CTC
 sequence where that data is present; on the real sequences CAP also runs as a user calls
 `track()` with no diameter or polarity, both estimated from the frames. TRA is scored on the
-points and, as "masks TRA", on the CTC folder `TrackingResult.to_ctc` writes, as the CTC's own
+points and, as "folder TRA", on the CTC folder `TrackingResult.to_ctc` writes, as the CTC's own
 tools score it: the two part where a cell holds two points, each of whose masks takes part
 of it.
 
@@ -293,7 +293,7 @@ def _accuracy_row(
     report = evaluate(result, dataset.truth)
     with tempfile.TemporaryDirectory() as folder:
         result.to_ctc(folder)
-        masks_tra = evaluate_ctc(folder, dataset.truth).tra
+        folder_tra = evaluate_ctc(folder, dataset.truth).tra
     return {
         "modality": dataset.modality,
         "dataset": dataset.name,
@@ -302,7 +302,7 @@ def _accuracy_row(
         "polarity": look.polarity,
         "frames": int(dataset.frames.shape[0]),
         "TRA": report.tra,
-        "masks TRA": masks_tra,
+        "folder TRA": folder_tra,
         "DET": report.det,
         "LNK": report.lnk,
         "BC(0)": report.bc_0,
@@ -834,7 +834,7 @@ def by_modality(accuracy: pd.DataFrame) -> pd.DataFrame:
     order = {name: k for k, name in enumerate(MODALITIES)}
     rows = accuracy[accuracy["method"].isin([CAP, CAP_ESTIMATED, BASELINE])]
     columns = ["modality", "dataset", "method", "diameter"]
-    columns += ["TRA", "masks TRA", "DET", "BC(0)", "BC(1)", "s/frame", "peak MiB"]
+    columns += ["TRA", "folder TRA", "DET", "BC(0)", "BC(1)", "s/frame", "peak MiB"]
     rows = rows[columns].copy()
     rows["rank"] = rows["modality"].map(order)
     return rows.sort_values(["rank", "dataset"], kind="stable").drop(columns="rank")
@@ -858,7 +858,7 @@ def format_bench(bench: Bench) -> str:
         parts += section(
             "By modality (the rows above, CAP with its lineage step next to the baseline)",
             by_modality(bench.accuracy),
-            "BC(i): division F1 with an i-frame tolerance; masks TRA: of the CTC folder "
+            "BC(i): division F1 with an i-frame tolerance; folder TRA: of the CTC folder "
             "to_ctc writes; peak MiB: the process's peak "
             "resident memory above where it stood when the method started; diameter: the cell "
             f"diameter (px) a method ran at: the data's own, or for '{CAP_ESTIMATED}' on real "

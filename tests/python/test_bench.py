@@ -81,7 +81,7 @@ def test_main_prints_accuracy_and_speed_tables(
         assert method in row
 
     by_modality = section(text, "By modality")
-    for column in ("modality", "TRA", "masks TRA", "BC(0)", "BC(1)", "s/frame", "peak MiB"):
+    for column in ("modality", "TRA", "folder TRA", "BC(0)", "BC(1)", "s/frame", "peak MiB"):
         assert column in by_modality[0]
     shown = [bench.CAP, bench.BASELINE] if has_model else [bench.BASELINE]
     assert len(by_modality[1:]) == len(shown)
@@ -236,7 +236,7 @@ def test_accuracy_rows_score_the_written_ctc_folder_beside_the_points() -> None:
     truth = seq.to_result()
     row = bench._accuracy_row(dataset, bench.CAP, look, truth, 1.0, 0.0)
     assert row["TRA"] == pytest.approx(1.0)
-    assert row["masks TRA"] == pytest.approx(1.0)
+    assert row["folder TRA"] == pytest.approx(1.0)
 
     tracks, lineage = [], []
     step = int(truth.tracks["track_id"].max())
@@ -256,4 +256,4 @@ def test_accuracy_rows_score_the_written_ctc_folder_beside_the_points() -> None:
         metadata=truth.metadata,
     )
     row = bench._accuracy_row(dataset, bench.CAP, look, thrice, 1.0, 0.0)
-    assert row["masks TRA"] < 0.2 < 0.7 < row["TRA"]
+    assert row["folder TRA"] < 0.2 < 0.7 < row["TRA"]
