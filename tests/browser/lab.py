@@ -32,6 +32,9 @@ USER_SETTINGS = {
     "cellpoint/plugin.jupyterlab-settings": {"windowLength": 32},
     # No "fetch news?" prompt over the notebook.
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false"},
+    # No "Select Kernel" dialog: on a loaded machine it can come up after a cell was sent, and
+    # taking its choice then starts a second kernel that drops the cell.
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": True},
     # Widget state goes into the saved notebook (the review viewer's decisions live there).
     "@jupyter-widgets/jupyterlab-manager/plugin.jupyterlab-settings": {"saveState": True},
 }
