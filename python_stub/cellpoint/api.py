@@ -33,6 +33,7 @@ def track(
     visibility_threshold: float | None = None,
     division_threshold: float | None = None,
     sister_threshold: float | None = None,
+    min_separation: float | None = None,
     min_cycle: int | None = None,
     lineage: Lineage = "global",
     tile: int | bool | None = None,
@@ -55,6 +56,7 @@ def track(
     visibility_threshold: float | None = None,
     division_threshold: float | None = None,
     sister_threshold: float | None = None,
+    min_separation: float | None = None,
     min_cycle: int | None = None,
     lineage: Lineage = "global",
     tile: int | bool | None = None,
@@ -76,6 +78,7 @@ def track(
     visibility_threshold: float | None = None,
     division_threshold: float | None = None,
     sister_threshold: float | None = None,
+    min_separation: float | None = None,
     min_cycle: int | None = None,
     lineage: Lineage = "global",
     tile: int | bool | None = None,
@@ -102,6 +105,11 @@ def track(
     detection_threshold, visibility_threshold, division_threshold, sister_threshold: RAW's
         thresholds (`cellpoint.engine.raw.RawParams`): a new cell's heatmap peak, a cell still seen,
         both daughter slots lit, the sister head's peak that splits a mother.
+    min_separation: model px (the model sees a typical cell 24 px across): a heatmap peak
+        nearer a living cell than this is that cell, and no two new cells start nearer each
+        other. The default, 12 (half a cell), is where a nucleus' newborn daughters lie; cells
+        stained whole (cytoplasm), on which the heatmap can peak more than once, track better
+        at 24 (one cell; the README's figures).
     min_cycle: frames a cell born by division lives before she can divide again (1: any);
         lower it only where the frames are hours apart.
         Each of these RAW parameters, where not passed, is the browser's JupyterLab setting
@@ -149,6 +157,7 @@ def track(
         "visibility_threshold": visibility_threshold,
         "division_threshold": division_threshold,
         "sister_threshold": sister_threshold,
+        "min_separation": min_separation,
         "min_cycle": min_cycle,
     }
     requested = {name: value for name, value in passed.items() if value is not None}

@@ -48,7 +48,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -165,6 +165,9 @@ CAP_STAGES = ("preprocess", "encode", "track", "sisters")  # the kernel backend'
 CAP_GREEDY = "CAP, divisions as RAW called them"  # without the lineage step
 # As a user calls track() with no diameter or polarity: both estimated from the frames
 CAP_ESTIMATED = "CAP, look estimated"
+# Cells stained whole, tracked at the separation the README advises for them (one cell)
+WHOLE_CELL_SEPARATION = 24.0
+CAP_WHOLE_CELL = f"CAP, min_separation {WHOLE_CELL_SEPARATION:g}"
 BASELINE = "baseline (LoG + laptrack)"
 MODEL_MISSING = "CAP model missing"
 
@@ -233,8 +236,9 @@ def accuracy_rows(
 ) -> list[dict[str, Any]]:
     """One row per method on one dataset: CAP where a model is given (with the lineage step and
     without it, from one run; then, where the dataset says so, with its look estimated as
-    `track()` estimates it when given no diameter or polarity), then the baseline. Each row says
-    the diameter and polarity it ran at."""
+    `track()` estimates it when given no diameter or polarity; on cells stained whole, also at
+    WHOLE_CELL_SEPARATION), then the baseline. Each row says the diameter and polarity it ran
+    at."""
     rows = []
     memory = _PeakMemory()
 
@@ -250,23 +254,32 @@ def accuracy_rows(
         stack = FrameStack(dataset.frames)
 
         def cap(at: Look) -> KernelRun:
-            return run_kernel(stack, at.diameter, params, model=model, polarity=at.polarity)
+            separated = (
+                params if at.separation is None else replace(params, min_separation=at.separation)
+            )
+            return run_kernel(stack, at.diameter, separated, model=model, polarity=at.polarity)
 
-        run, seconds, growth = measured(lambda: cap(look))
+        given = replace(look, separation=params.min_separation)
+        run, seconds, growth = measured(lambda: cap(given))
         methods: tuple[tuple[Lineage, str], ...] = (("global", CAP), ("greedy", CAP_GREEDY))
         for lineage, method in methods:
             result = run.result(lineage)
-            rows.append(_accuracy_row(dataset, method, look, result, seconds, growth))
+            rows.append(_accuracy_row(dataset, method, given, result, seconds, growth))
         if dataset.estimate_look:
 
             def estimated() -> tuple[Look, KernelRun]:
                 polarity, diameter, _ = estimate_look(stack, "auto", None)
-                found = Look(diameter, polarity)
+                found = Look(diameter, polarity, params.min_separation)
                 return found, cap(found)
 
             (found, run), seconds, growth = measured(estimated)
             result = run.result("global")
             rows.append(_accuracy_row(dataset, CAP_ESTIMATED, found, result, seconds, growth))
+        if dataset.modality == CYTOPLASM:
+            apart = replace(look, separation=WHOLE_CELL_SEPARATION)
+            run, seconds, growth = measured(lambda: cap(apart))
+            result = run.result("global")
+            rows.append(_accuracy_row(dataset, CAP_WHOLE_CELL, apart, result, seconds, growth))
     result, seconds, growth = measured(
         lambda: track_baseline(dataset.frames, look.diameter, polarity=look.polarity)
     )
@@ -276,10 +289,11 @@ def accuracy_rows(
 
 @dataclass(frozen=True)
 class Look:
-    """The cell diameter (px) and polarity a method ran at."""
+    """The cell diameter (px) and polarity a method ran at, and CAP's min_separation."""
 
     diameter: float
     polarity: Polarity
+    separation: float | None = None  # None: the baseline, which has none
 
 
 def _accuracy_row(
@@ -300,6 +314,7 @@ def _accuracy_row(
         "method": method,
         "diameter": look.diameter,
         "polarity": look.polarity,
+        "separation": look.separation,
         "frames": int(dataset.frames.shape[0]),
         "TRA": report.tra,
         "folder TRA": folder_tra,
@@ -829,11 +844,11 @@ def _environment(model: CapModel | None) -> dict[str, Any]:
 
 
 def by_modality(accuracy: pd.DataFrame) -> pd.DataFrame:
-    """The accuracy rows of CAP (lineage step; and with its look estimated) and the baseline,
-    grouped by modality."""
+    """The accuracy rows of CAP (lineage step; and with its look estimated, or cells stained
+    whole kept a cell apart) and the baseline, grouped by modality."""
     order = {name: k for k, name in enumerate(MODALITIES)}
-    rows = accuracy[accuracy["method"].isin([CAP, CAP_ESTIMATED, BASELINE])]
-    columns = ["modality", "dataset", "method", "diameter"]
+    rows = accuracy[accuracy["method"].isin([CAP, CAP_ESTIMATED, CAP_WHOLE_CELL, BASELINE])]
+    columns = ["modality", "dataset", "method", "diameter", "separation"]
     columns += ["TRA", "folder TRA", "DET", "BC(0)", "BC(1)", "s/frame", "peak MiB"]
     rows = rows[columns].copy()
     rows["rank"] = rows["modality"].map(order)
@@ -862,7 +877,8 @@ def format_bench(bench: Bench) -> str:
             "to_ctc writes; peak MiB: the process's peak "
             "resident memory above where it stood when the method started; diameter: the cell "
             f"diameter (px) a method ran at: the data's own, or for '{CAP_ESTIMATED}' on real "
-            "sequences, track()'s estimate when given none.",
+            "sequences, track()'s estimate when given none; separation: CAP's min_separation "
+            "(model px).",
         )
 
     if len(bench.speed):

@@ -90,6 +90,11 @@ def _track(argv: list[str]) -> int:
     parser.add_argument("--window", type=int, help="RAW window length (frames)")
     for name in ("detection", "visibility", "division", "sister"):
         parser.add_argument(f"--{name}-threshold", type=float)
+    parser.add_argument(
+        "--min-separation",
+        type=float,
+        help="model px between cells (default 12, half a cell; 24 for cells stained whole)",
+    )
     parser.add_argument("--min-cycle", type=int, help="frames before a daughter can divide")
     parser.add_argument("--lineage", choices=("global", "greedy"), help="division timing")
     tiling = parser.add_mutually_exclusive_group()

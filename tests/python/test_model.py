@@ -21,8 +21,10 @@ from cellpoint.engine.infer import (
 )
 from cellpoint.engine.judge import HISTORY
 from cellpoint.engine.preprocess import Geometry, Polarity, Preprocessor
+from cellpoint.engine.raw import RawParams
 from cellpoint.eval.sim import simulate
 from cellpoint.io.frames import FrameStack
+from cellpoint.io.result import TrackingResult
 
 
 def test_model_card_describes_the_shipped_files() -> None:
@@ -130,9 +132,37 @@ def test_track_refuses_a_single_frame_before_any_work() -> None:
         track(np.zeros((1, 64, 64), np.uint8))
 
 
-def test_track_checks_raw_params_before_any_work() -> None:
-    with pytest.raises(ValueError, match=r"min_cycle must be a whole number of frames >= 1, got 0"):
-        track(np.zeros((3, 64, 64), np.uint8), diameter=10.0, backend="kernel", min_cycle=0)
+@pytest.mark.parametrize(
+    ("passed", "message"),
+    [
+        ({"min_cycle": 0}, r"min_cycle must be a whole number of frames >= 1, got 0"),
+        ({"min_separation": 0.0}, r"min_separation must be positive, got 0.0"),
+    ],
+)
+def test_track_checks_raw_params_before_any_work(passed: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        track(np.zeros((3, 64, 64), np.uint8), diameter=10.0, backend="kernel", **passed)
+
+
+def test_track_keeps_new_cells_apart_by_min_separation() -> None:
+    """Wider apart, fewer heatmap peaks are cells of their own: fewer points, further apart."""
+    seq = load_sample("sim-small")
+
+    def median_nearest(res: TrackingResult) -> float:
+        nearest = []
+        for _, frame in res.tracks.groupby("t"):
+            xy = frame[["x", "y"]].to_numpy()
+            d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+            np.fill_diagonal(d, np.inf)
+            nearest.append(d.min())
+        return float(np.median(nearest))
+
+    default = track(seq.frames, diameter=14.0, backend="kernel", progress=False)
+    wide = track(seq.frames, diameter=14.0, backend="kernel", progress=False, min_separation=36)
+    assert default.metadata["params"]["min_separation"] == RawParams().min_separation
+    assert wide.metadata["params"]["min_separation"] == 36
+    assert len(wide.tracks) < len(default.tracks)
+    assert median_nearest(wide) > median_nearest(default)
 
 
 @pytest.mark.parametrize("keep_frames", [True, False])
