@@ -421,6 +421,9 @@ def test_the_command_line_says_how_it_went_in_its_exit_status(
         EXIT_USAGE
     )
     assert "window must be" in capsys.readouterr().err
+    assert main(["track", str(stacks["tiff0"]), "--out", str(tmp_path),
+                 "--min-separation", "0"]) == EXIT_USAGE  # fmt: skip
+    assert "min_separation must be positive" in capsys.readouterr().err
     common = ["--out", str(tmp_path / "out"), "--diameter", str(DIAMETER), "--no-progress"]
     good = [str(stacks["tiff0"]), str(stacks["ctc"])]
     status = main(["track", *good, str(stacks["bad"]), *common, "--workers", "2",
