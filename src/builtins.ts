@@ -152,7 +152,6 @@ export function jobDefaults(
       visibility_threshold: settings.visibilityThreshold,
       division_threshold: settings.divisionThreshold,
       sister_threshold: settings.sisterThreshold,
-      min_separation: settings.minSeparation,
       min_cycle: settings.minCycle
     }
   };

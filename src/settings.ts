@@ -12,7 +12,6 @@ export interface ITrackerSettings {
   visibilityThreshold: number;
   divisionThreshold: number;
   sisterThreshold: number;
-  minSeparation: number;
   minCycle: number;
 }
 
@@ -26,7 +25,6 @@ export const DEFAULT_SETTINGS: Readonly<ITrackerSettings> = Object.freeze({
   visibilityThreshold: DEFAULT_RAW_PARAMS.visibility_threshold,
   divisionThreshold: DEFAULT_RAW_PARAMS.division_threshold,
   sisterThreshold: DEFAULT_RAW_PARAMS.sister_threshold,
-  minSeparation: DEFAULT_RAW_PARAMS.min_separation,
   minCycle: DEFAULT_RAW_PARAMS.min_cycle
 });
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from .engine.infer import Lineage, OnnxCap, check_lineage, track_kernel
 from .engine.preprocess import estimate_look
 from .engine.raw import RawParams
+from .engine.separation import separation_for
 from .engine.tiling import needs_tiles, plan_tiles, track_tiled
 from .io.frames import FrameStack
 from .io.result import TrackingResult
@@ -93,7 +94,8 @@ def track(
         (read a frame at a time, never loaded whole).
     diameter: a typical cell's diameter in pixels (of a circle of its area: a rod's is about
         the square root of its length times its width); estimated from the frames when
-        omitted, with the cells' length and width (`res.metadata["cell_size"]`).
+        omitted. The frames' typical cell (its diameter, length and width) is measured either
+        way: `res.metadata["cell_size"]`, absent where none was found.
     polarity: "bright" for cells brighter than the background (fluorescence), "dark" for
         darker ones (phase contrast, brightfield: the network sees them negated); "auto"
         (default) tells them apart from the frames. `res.metadata["polarity"]` says which.
@@ -107,9 +109,10 @@ def track(
         both daughter slots lit, the sister head's peak that splits a mother.
     min_separation: model px (the model sees a typical cell 24 px across): a heatmap peak
         nearer a living cell than this is that cell, and no two new cells start nearer each
-        other. The default, 12 (half a cell), is where a nucleus' newborn daughters lie; cells
-        stained whole (cytoplasm), on which the heatmap can peak more than once, track better
-        at 24 (one cell; the README's figures).
+        other. None (default): 12, half a cell, where a nucleus' newborn daughters lie; 24, a
+        whole cell, for cells stained whole (cytoplasm), on which the heatmap can peak more
+        than once: bright cells at least twice as long as wide whose near heatmap peaks lie
+        on ridges (`cellpoint.engine.separation`).
     min_cycle: frames a cell born by division lives before she can divide again (1: any);
         lower it only where the frames are hours apart.
         Each of these RAW parameters, where not passed, is the browser's JupyterLab setting
@@ -149,8 +152,6 @@ def track(
         raise ValueError(
             f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}"
         )
-    look, diameter, size = estimate_look(frames, polarity, diameter)
-    estimated: dict[str, Any] = {} if size is None else {"cell_size": size.describe()}
     passed: dict[str, Any] = {
         "window": window,
         "detection_threshold": detection_threshold,
@@ -161,10 +162,16 @@ def track(
         "min_cycle": min_cycle,
     }
     requested = {name: value for name, value in passed.items() if value is not None}
-    params = RawParams(**requested)  # checks the values before any work starts
+    RawParams(**requested)  # checks the values before any work starts
     check_lineage(lineage)
     if backend == "browser" and tile is not None and tile is not False:
         raise ValueError(f'backend="browser" tracks whole frames: tile={tile!r} is for the kernel')
+    look, diameter, size = estimate_look(frames, polarity, diameter)
+    estimated: dict[str, Any] = {} if size is None else {"cell_size": size.describe()}
+    if min_separation is None:
+        chosen = separation_for(frames, look, diameter, size, RawParams(**requested), OnnxCap)
+        requested["min_separation"] = chosen
+    params = RawParams(**requested)
     _, height, width = frames.shape
     tiled = tile is not False and (tile is not None or needs_tiles(height, width, diameter))
     side = None if isinstance(tile, bool) else tile

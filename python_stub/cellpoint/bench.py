@@ -69,6 +69,7 @@ from .engine.infer import (
 )
 from .engine.preprocess import FEATURE_STRIDE, Geometry, Polarity, estimate_look
 from .engine.raw import RawParams
+from .engine.separation import separation_for
 from .engine.tiling import track_tiled
 from .eval.baseline import track_baseline
 from .eval.heldout import (
@@ -165,9 +166,6 @@ CAP_STAGES = ("preprocess", "encode", "track", "sisters")  # the kernel backend'
 CAP_GREEDY = "CAP, divisions as RAW called them"  # without the lineage step
 # As a user calls track() with no diameter or polarity: both estimated from the frames
 CAP_ESTIMATED = "CAP, look estimated"
-# Cells stained whole, tracked at the separation the README advises for them (one cell)
-WHOLE_CELL_SEPARATION = 24.0
-CAP_WHOLE_CELL = f"CAP, min_separation {WHOLE_CELL_SEPARATION:g}"
 BASELINE = "baseline (LoG + laptrack)"
 MODEL_MISSING = "CAP model missing"
 
@@ -236,9 +234,8 @@ def accuracy_rows(
 ) -> list[dict[str, Any]]:
     """One row per method on one dataset: CAP where a model is given (with the lineage step and
     without it, from one run; then, where the dataset says so, with its look estimated as
-    `track()` estimates it when given no diameter or polarity; on cells stained whole, also at
-    WHOLE_CELL_SEPARATION), then the baseline. Each row says the diameter and polarity it ran
-    at."""
+    `track()` estimates it when given no diameter or polarity), then the baseline. Each row says
+    the diameter, polarity and CAP's separation it ran at."""
     rows = []
     memory = _PeakMemory()
 
@@ -251,35 +248,25 @@ def accuracy_rows(
 
     look = Look(dataset.diameter, dataset.polarity)
     if model is not None:
-        stack = FrameStack(dataset.frames)
+        stack, network = FrameStack(dataset.frames), model
 
-        def cap(at: Look) -> KernelRun:
-            separated = (
-                params if at.separation is None else replace(params, min_separation=at.separation)
-            )
-            return run_kernel(stack, at.diameter, separated, model=model, polarity=at.polarity)
+        def cap(polarity: str, given: float | None) -> tuple[Look, KernelRun]:
+            """CAP as `track()` runs it given this polarity and diameter (None: estimated)."""
+            look, diameter, size = estimate_look(stack, polarity, given)
+            separation = separation_for(stack, look, diameter, size, params, lambda: network)
+            at = Look(diameter, look, separation)
+            separated = replace(params, min_separation=separation)
+            return at, run_kernel(stack, diameter, separated, model=network, polarity=look)
 
-        given = replace(look, separation=params.min_separation)
-        run, seconds, growth = measured(lambda: cap(given))
+        (given, run), seconds, growth = measured(lambda: cap(look.polarity, look.diameter))
         methods: tuple[tuple[Lineage, str], ...] = (("global", CAP), ("greedy", CAP_GREEDY))
         for lineage, method in methods:
             result = run.result(lineage)
             rows.append(_accuracy_row(dataset, method, given, result, seconds, growth))
         if dataset.estimate_look:
-
-            def estimated() -> tuple[Look, KernelRun]:
-                polarity, diameter, _ = estimate_look(stack, "auto", None)
-                found = Look(diameter, polarity, params.min_separation)
-                return found, cap(found)
-
-            (found, run), seconds, growth = measured(estimated)
+            (found, run), seconds, growth = measured(lambda: cap("auto", None))
             result = run.result("global")
             rows.append(_accuracy_row(dataset, CAP_ESTIMATED, found, result, seconds, growth))
-        if dataset.modality == CYTOPLASM:
-            apart = replace(look, separation=WHOLE_CELL_SEPARATION)
-            run, seconds, growth = measured(lambda: cap(apart))
-            result = run.result("global")
-            rows.append(_accuracy_row(dataset, CAP_WHOLE_CELL, apart, result, seconds, growth))
     result, seconds, growth = measured(
         lambda: track_baseline(dataset.frames, look.diameter, polarity=look.polarity)
     )
@@ -844,10 +831,10 @@ def _environment(model: CapModel | None) -> dict[str, Any]:
 
 
 def by_modality(accuracy: pd.DataFrame) -> pd.DataFrame:
-    """The accuracy rows of CAP (lineage step; and with its look estimated, or cells stained
-    whole kept a cell apart) and the baseline, grouped by modality."""
+    """The accuracy rows of CAP (lineage step; and with its look estimated) and the baseline,
+    grouped by modality."""
     order = {name: k for k, name in enumerate(MODALITIES)}
-    rows = accuracy[accuracy["method"].isin([CAP, CAP_ESTIMATED, CAP_WHOLE_CELL, BASELINE])]
+    rows = accuracy[accuracy["method"].isin([CAP, CAP_ESTIMATED, BASELINE])]
     columns = ["modality", "dataset", "method", "diameter", "separation"]
     columns += ["TRA", "folder TRA", "DET", "BC(0)", "BC(1)", "s/frame", "peak MiB"]
     rows = rows[columns].copy()
@@ -878,7 +865,7 @@ def format_bench(bench: Bench) -> str:
             "resident memory above where it stood when the method started; diameter: the cell "
             f"diameter (px) a method ran at: the data's own, or for '{CAP_ESTIMATED}' on real "
             "sequences, track()'s estimate when given none; separation: CAP's min_separation "
-            "(model px).",
+            "(model px) as track() chooses it (cellpoint.engine.separation).",
         )
 
     if len(bench.speed):

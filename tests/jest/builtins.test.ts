@@ -65,19 +65,16 @@ describe('built-in contributions', () => {
       visibility_threshold: DEFAULT_RAW_PARAMS.visibility_threshold,
       division_threshold: DEFAULT_RAW_PARAMS.division_threshold,
       sister_threshold: DEFAULT_RAW_PARAMS.sister_threshold,
-      min_separation: DEFAULT_RAW_PARAMS.min_separation,
       min_cycle: DEFAULT_RAW_PARAMS.min_cycle
     });
     const custom = jobDefaults({
       ...DEFAULT_SETTINGS,
       backend: 'wasm',
       threads: 2,
-      windowLength: 8,
-      minSeparation: 24
+      windowLength: 8
     });
     expect([custom.backend, custom.threads]).toEqual(['wasm', 2]);
     expect(custom.params?.window).toBe(8);
-    expect(custom.params?.min_separation).toBe(24);
   });
 
   it('read and write GEFF stores in the kernel', async () => {

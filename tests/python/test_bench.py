@@ -16,7 +16,7 @@ from cellpoint.engine.infer import ModelError, OnnxCap
 from cellpoint.engine.judge import TreeJudge
 from cellpoint.engine.preprocess import estimate_look
 from cellpoint.engine.raw import RawParams
-from cellpoint.eval.heldout import CYTOPLASM, MODALITIES
+from cellpoint.eval.heldout import MODALITIES
 from cellpoint.eval.sim import PRESETS, simulate
 from cellpoint.io.frames import FrameStack
 from cellpoint.io.result import TrackingResult
@@ -186,16 +186,6 @@ def test_real_data_is_also_tracked_with_its_look_estimated() -> None:
     assert rows["diameter"].tolist() == [20.0, 20.0, diameter, 20.0]
     assert rows["polarity"].tolist() == ["bright", "bright", polarity, "bright"]
     assert bench.CAP_ESTIMATED in bench.by_modality(rows)["method"].tolist()
-
-
-def test_cells_stained_whole_are_also_tracked_a_cell_apart() -> None:
-    seq = simulate("cytoplasm", seed=3, n_frames=4)
-    dataset = bench.Dataset("whole cells", seq.frames, seq, 120.0, "bright", CYTOPLASM)
-    rows = pd.DataFrame(bench.accuracy_rows(dataset, StandIn(), RawParams()))
-    methods = [bench.CAP, bench.CAP_GREEDY, bench.CAP_WHOLE_CELL, bench.BASELINE]
-    assert rows["method"].tolist() == methods
-    assert rows["separation"].tolist()[:3] == [RawParams().min_separation] * 2 + [24.0]
-    assert bench.CAP_WHOLE_CELL in bench.by_modality(rows)["method"].tolist()
 
 
 def test_a_missing_model_leaves_the_baseline_rows() -> None:

@@ -458,18 +458,20 @@ def estimate_stack_polarity(frames: FrameStack) -> Polarity:
 def estimate_look(
     frames: FrameStack, polarity: str, diameter: float | None
 ) -> tuple[Polarity, float, CellSize | None]:
-    """`track()`'s polarity and cell diameter of a stack: `polarity` ("auto": told apart by
-    `estimate_stack_polarity`), `diameter` (None: `estimate_stack_cell_size`'s) and the
-    `CellSize` where it was estimated; the `sample_frames` are read once for both."""
+    """`track()`'s look of a stack: its polarity (`polarity`, or "auto": told apart by
+    `estimate_stack_polarity`), its cell diameter (`diameter`, or None: the estimate's) and its
+    typical cell as measured (`estimate_stack_cell_size`; None where a diameter is given and
+    no cell-like object is found); the `sample_frames` are read once for all."""
     known = None if polarity == "auto" else check_polarity(polarity)  # before any reading
-    if known is not None and diameter is not None:
-        return known, diameter, None
     samples = FrameStack([frames[t] for t in sample_frames(frames)])
     look = known if known is not None else estimate_stack_polarity(samples)
-    if diameter is not None:
+    if diameter is None:
+        size = estimate_stack_cell_size(samples, look)
+        return look, size.diameter, size
+    try:
+        return look, diameter, estimate_stack_cell_size(samples, look)
+    except ValueError:  # nothing to measure: the given diameter is enough to track
         return look, diameter, None
-    size = estimate_stack_cell_size(samples, look)
-    return look, size.diameter, size
 
 
 def estimate_stack_cell_size(frames: FrameStack, polarity: Polarity = "bright") -> CellSize:
