@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 import pytest
 from cellpoint import load_sample, track
-from cellpoint.engine.preprocess import CellSize
+from cellpoint.engine.preprocess import PAD_MULTIPLE, CellSize
 from cellpoint.engine.raw import RawParams
 from cellpoint.engine.separation import (
     MIN_NEAR_PAIRS,
+    RIDGE_SIDE,
     WHOLE_CELL_SEPARATION,
     ridged_share,
     separation_for,
@@ -50,9 +51,11 @@ class FixedHeatmap:
     def __init__(self, heatmap: np.ndarray) -> None:
         self.heatmap = heatmap
         self.encoded = 0
+        self.largest = 0  # the largest side of a frame it was given (model px)
 
     def encode(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self.encoded += 1
+        self.largest = max(self.largest, *frame.shape)
         return np.zeros((*self.heatmap.shape, 1), np.float32), self.heatmap
 
 
@@ -77,6 +80,10 @@ def test_bright_long_cells_are_kept_a_cell_apart_where_their_heatmap_is_ridged()
     assert ridged.encoded == 16  # evenly spaced frames, few cells a frame giving few pairs
     valley = FixedHeatmap(pairs_map(3, ridged=False))
     assert separation_for(frames, "bright", 100.0, LONG, PARAMS, lambda: valley) == 12.0
+    # Frames the tracker would tile are read on their middle only.
+    large = FixedHeatmap(pairs_map(3, ridged=True))
+    assert separation_for(frames, "bright", 1.0, LONG, PARAMS, lambda: large) == 24.0
+    assert RIDGE_SIDE - 24 <= large.largest <= RIDGE_SIDE + PAD_MULTIPLE  # whole: 1536 px
 
 
 def test_track_keeps_cells_stained_whole_a_cell_apart_and_nuclei_half_a_cell() -> None:

@@ -4,14 +4,14 @@ The network puts one heatmap peak on a cell it sees 24 px across, and RAW keeps 
 cell apart (`RawParams.min_separation`), for a nucleus' newborn daughters lie that near. On
 cells stained whole (cytoplasm: bright, long, irregular) it can put a peak on each part of one
 cell, and at half a cell each becomes a cell of its own. Kept a whole cell apart, such cells
-are tracked far better (README), and nuclei lose their touching newborns.
+are tracked far better (README); nuclei kept so lose their touching newborns.
 
 Neither sign alone tells them apart from nuclei (training/README, _Beyond nuclei_): dense nuclei
 merged where they touch measure as long as wide as cells stained whole do. Together they do:
 cells stained whole are at least WHOLE_CELL_ELONGATION times as long as wide in the size
-estimate, and most of the network's peaks nearer each other than a cell lie on one ridge of its
-heatmap (it stays above RIDGE_FRACTION of the lower peak between them), where two nuclei's
-peaks have a valley between them.
+estimate, and at least RIDGED_SHARE of the network's peaks nearer each other than a cell lie
+on one ridge of its heatmap (it stays above RIDGE_FRACTION of the lower peak between them),
+where two nuclei's peaks mostly have a valley between them.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ RIDGE_FRACTION = 0.5  # a ridge between two peaks stays above this share of the 
 RIDGED_SHARE = 0.4  # the share of near pairs on one ridge, at least, for cells stained whole
 MIN_NEAR_PAIRS = 3  # fewer near pairs in the frames read say nothing: half a cell it is
 RIDGE_FRAMES = 16  # frames read for the heatmap's ridges, evenly spaced: few cells, few pairs
+RIDGE_SIDE = 1024  # model px: the heatmap is read on each frame's middle, at most this a side
 WHOLE_CELL_SEPARATION = CANONICAL_DIAMETER
 
 
@@ -62,10 +63,15 @@ def separation_for(
     if polarity != "bright" or not long:
         return params.min_separation
     _, height, width = frames.shape
-    prepare = Preprocessor(Geometry.for_diameter(height, width, diameter), polarity=polarity)
+    # The frames' middle, at most RIDGE_SIDE model px a side: what the tracker would tile.
+    side = max(1, int(RIDGE_SIDE * diameter / CANONICAL_DIAMETER))
+    rows = slice(max(0, (height - side) // 2), max(0, (height - side) // 2) + side)
+    cols = slice(max(0, (width - side) // 2), max(0, (width - side) // 2) + side)
+    crop = Geometry.for_diameter(min(height, side), min(width, side), diameter)
+    prepare = Preprocessor(crop, polarity=polarity)
     read = np.unique(np.linspace(0, len(frames) - 1, RIDGE_FRAMES).round().astype(int))
     network = model()
-    heatmaps = [network.encode(prepare(frames[int(t)]))[1] for t in read]
+    heatmaps = [network.encode(prepare(frames[int(t)][rows, cols]))[1] for t in read]
     share = ridged_share(heatmaps, params.detection_threshold, params.min_separation)
     whole = share is not None and share >= RIDGED_SHARE
     return WHOLE_CELL_SEPARATION if whole else params.min_separation
@@ -77,12 +83,12 @@ def ridged_share(heatmaps: list[FloatArray], threshold: float, separation: float
     near = ridged = 0
     for heatmap in heatmaps:
         peaks = find_peaks(heatmap, threshold, separation)
-        for i in range(len(peaks)):
-            for j in range(i + 1, len(peaks)):
-                a, b = peaks[i], peaks[j]
-                if np.hypot(a[0] - b[0], a[1] - b[1]) < CANONICAL_DIAMETER:
-                    near += 1
-                    ridged += _lowest_between(heatmap, a, b) >= RIDGE_FRACTION * min(a[2], b[2])
+        xy = peaks[:, :2]
+        distance = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+        for i, j in zip(*np.nonzero(np.triu(distance < CANONICAL_DIAMETER, k=1)), strict=True):
+            a, b = peaks[i], peaks[j]
+            near += 1
+            ridged += _lowest_between(heatmap, a, b) >= RIDGE_FRACTION * min(a[2], b[2])
     return ridged / near if near >= MIN_NEAR_PAIRS else None
 
 
