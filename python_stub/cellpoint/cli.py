@@ -93,7 +93,8 @@ def _track(argv: list[str]) -> int:
     parser.add_argument(
         "--min-separation",
         type=float,
-        help="model px between cells (default 12, half a cell; 24 for cells stained whole)",
+        help="model px between cells (default: per stack, 12, half a cell, or 24 for cells "
+        "stained whole)",
     )
     parser.add_argument("--min-cycle", type=int, help="frames before a daughter can divide")
     parser.add_argument("--lineage", choices=("global", "greedy"), help="division timing")
