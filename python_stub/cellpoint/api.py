@@ -115,9 +115,9 @@ def track(
         on ridges (`cellpoint.engine.separation`).
     min_cycle: frames a cell born by division lives before she can divide again (1: any);
         lower it only where the frames are hours apart.
-        Each of these RAW parameters, where not passed, is the browser's JupyterLab setting
-        (Settings Editor, cellpoint) when the browser tracks, else the model's default
-        (`RawParams`); `res.metadata["params"]` holds the values used.
+        Each of these RAW parameters but min_separation, where not passed, is the browser's
+        JupyterLab setting (Settings Editor, cellpoint) when the browser tracks, else the
+        model's default (`RawParams`); `res.metadata["params"]` holds the values used.
     lineage: "global" (default) decides divisions over the whole sequence
         (`cellpoint.engine.lineage`): a cell that begins beside another with no mother becomes
         her daughter where the sister head names the two sisters, and each division is timed

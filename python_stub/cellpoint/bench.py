@@ -250,13 +250,13 @@ def accuracy_rows(
     if model is not None:
         stack, network = FrameStack(dataset.frames), model
 
-        def cap(polarity: str, given: float | None) -> tuple[Look, KernelRun]:
+        def cap(polarity: str, diameter: float | None) -> tuple[Look, KernelRun]:
             """CAP as `track()` runs it given this polarity and diameter (None: estimated)."""
-            look, diameter, size = estimate_look(stack, polarity, given)
-            separation = separation_for(stack, look, diameter, size, params, lambda: network)
-            at = Look(diameter, look, separation)
+            seen, at_diameter, size = estimate_look(stack, polarity, diameter)
+            separation = separation_for(stack, seen, at_diameter, size, params, lambda: network)
             separated = replace(params, min_separation=separation)
-            return at, run_kernel(stack, diameter, separated, model=network, polarity=look)
+            run = run_kernel(stack, at_diameter, separated, model=network, polarity=seen)
+            return Look(at_diameter, seen, separation), run
 
         (given, run), seconds, growth = measured(lambda: cap(look.polarity, look.diameter))
         methods: tuple[tuple[Lineage, str], ...] = (("global", CAP), ("greedy", CAP_GREEDY))
