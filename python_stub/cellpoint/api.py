@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from collections.abc import Callable
@@ -166,10 +167,17 @@ def track(
     check_lineage(lineage)
     if backend == "browser" and tile is not None and tile is not False:
         raise ValueError(f'backend="browser" tracks whole frames: tile={tile!r} is for the kernel')
+
+    @functools.cache
+    def network() -> OnnxCap:
+        """The network in this process, on `threads`: made once, where it is first needed (the
+        separation's look of cells stained whole, tracking in the kernel)."""
+        return OnnxCap(threads=threads or 0)
+
     look, diameter, size = estimate_look(frames, polarity, diameter)
     estimated: dict[str, Any] = {} if size is None else {"cell_size": size.describe()}
     if min_separation is None:
-        chosen = separation_for(frames, look, diameter, size, RawParams(**requested), OnnxCap)
+        chosen = separation_for(frames, look, diameter, size, RawParams(**requested), network)
         requested["min_separation"] = chosen
     params = RawParams(**requested)
     _, height, width = frames.shape
@@ -181,7 +189,7 @@ def track(
     def track_here() -> TrackingResult:
         text = _TextProgress(len(frames)) if progress is True else None
         reporter = text or (progress if callable(progress) else None)
-        model = OnnxCap(threads=threads or 0)
+        model = network()
         if tiled:
             result = track_tiled(
                 frames,
