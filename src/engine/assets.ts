@@ -21,10 +21,17 @@ export const MODEL: ModelLocation = {
   },
   // rows of five numbers, as cellpoint.engine.judge writes them
   judge: judge as unknown as JudgeData,
-  // The JSEP build, the one the bundled onnxruntime-web (WebGPU and WASM) runs.
+  // onnxruntime-web's two WebAssembly builds (runtime.ts): the bundled onnxruntime-web runs
+  // either, the JSEP one where WebGPU may run.
   runtime: {
-    mjs: new URL('onnxruntime-web/ort-wasm-simd-threaded.jsep.mjs', import.meta.url).href,
-    wasm: new URL('onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm', import.meta.url).href
+    webgpu: {
+      mjs: new URL('onnxruntime-web/ort-wasm-simd-threaded.jsep.mjs', import.meta.url).href,
+      wasm: new URL('onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm', import.meta.url).href
+    },
+    wasm: {
+      mjs: new URL('onnxruntime-web/ort-wasm-simd-threaded.mjs', import.meta.url).href,
+      wasm: new URL('onnxruntime-web/ort-wasm-simd-threaded.wasm', import.meta.url).href
+    }
   }
 };
 

@@ -7,6 +7,7 @@
 import { EngineProgress, EngineResult, TrackingAbortedError } from './pipeline';
 import { RawCheckpoint } from './raw';
 import { FrameDtype, FromWorker, JobOptions, ModelLocation, ToWorker } from './protocol';
+import { RuntimeBuild, runtimeBuild } from './runtime';
 import { wasmThreads } from './threads';
 
 /** Frames as the page gets them: raw bytes of `dtype`, `[height * width]` each. */
@@ -43,8 +44,10 @@ export class EngineJobError extends Error {
 
 export class EngineClient {
   private worker: Worker | null = null;
-  /** The threads the worker's onnxruntime runs on, set by its first job for its life. */
+  /** The threads and the WebAssembly build the worker's onnxruntime runs on, set by its first
+   * job for its life. */
   private workerThreads: number | null = null;
+  private workerBuild: RuntimeBuild | null = null;
   private nextJob = 1;
   private readonly handlers = new Map<number, (message: FromWorker) => void>();
 
@@ -55,12 +58,15 @@ export class EngineClient {
 
   /** Tracks `source`'s frames in the worker. */
   track(source: PageFrameSource, options: ClientJobOptions): Promise<EngineResult> {
-    // The page sees the isolation and the cores its worker does.
-    const threads = wasmThreads(options.threads ?? 0, this.model.runtime).threads;
-    if (this.worker && this.workerThreads !== threads && this.handlers.size === 0) {
-      this.dispose(); // another thread count needs a fresh onnxruntime
+    // The page sees the isolation, the cores and WebGPU its worker does.
+    const build = runtimeBuild(options.backend ?? 'auto');
+    const threads = wasmThreads(options.threads ?? 0, this.model.runtime?.[build]).threads;
+    const changed = this.workerThreads !== threads || this.workerBuild !== build;
+    if (this.worker && changed && this.handlers.size === 0) {
+      this.dispose(); // another thread count or build needs a fresh onnxruntime
     }
     this.workerThreads ??= threads;
+    this.workerBuild ??= build;
     const worker = this.ensureWorker();
     const job = this.nextJob++;
     const { signal, onStarting, onProgress, onCheckpoint, ...jobOptions } = options;
@@ -137,6 +143,7 @@ export class EngineClient {
     this.worker?.terminate();
     this.worker = null;
     this.workerThreads = null;
+    this.workerBuild = null;
     this.failAll('the tracking engine was shut down');
   }
 
@@ -155,6 +162,7 @@ export class EngineClient {
         // The worker itself broke (it could not load, or ran out of memory): every job ends.
         this.worker = null;
         this.workerThreads = null;
+        this.workerBuild = null;
         this.failAll(event.message || 'the tracking engine stopped unexpectedly');
       };
       this.worker = worker;

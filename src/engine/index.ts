@@ -12,5 +12,6 @@ export * from './raw';
 export * from './judge';
 export * from './sha256';
 export * from './model';
+export * from './runtime';
 export * from './threads';
 export * from './pipeline';

@@ -15,7 +15,8 @@
 import * as ort from 'onnxruntime-web';
 
 import { JudgeData, PairJudge, treeJudge } from './judge';
-import { WasmRuntime, WasmThreads, wasmThreads } from './threads';
+import { WasmRuntime, webgpuUnavailable } from './runtime';
+import { WasmThreads, wasmThreads } from './threads';
 import { Heatmap, SisterMap } from './peaks';
 import { WindowOutput } from './raw';
 import { sha256 } from './sha256';
@@ -186,12 +187,6 @@ export const createOrtSession: SessionFactory = async (graph, backend) => {
     enableMemPattern: false
   });
 };
-
-/** Why WebGPU cannot even be tried here, or null when it can. */
-export function webgpuUnavailable(): string | null {
-  const gpu = (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu;
-  return gpu ? null : 'WebGPU is not available in this browser';
-}
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -6,7 +6,7 @@
 
 import type { FrameDtype } from '../frame-dtypes';
 import { BackendChoice, Graph, ModelCard } from './model';
-import { WasmRuntime } from './threads';
+import { WasmRuntimes } from './runtime';
 import { JudgeData } from './judge';
 import type { Polarity } from './preprocess';
 import { RawCheckpoint, RawParams } from './raw';
@@ -24,8 +24,9 @@ export interface ModelLocation {
   readonly urls: { readonly [graph in Graph]?: string };
   /** The division judge the card lists (small: it travels with the card). */
   readonly judge?: JudgeData;
-  /** onnxruntime-web's WebAssembly files, where the page serves them apart (threads need it). */
-  readonly runtime?: WasmRuntime;
+  /** onnxruntime-web's WebAssembly builds, where the page serves them apart (threads need it;
+   * without them the bundle's own build runs). */
+  readonly runtime?: WasmRuntimes;
 }
 
 export interface JobOptions {

@@ -4,21 +4,13 @@
  * onnxruntime-web.
  */
 
+import type { WasmRuntime } from './runtime';
+
 /** The WebAssembly threads of this page (or worker), and why one where it is one. */
 export interface WasmThreads {
   readonly threads: number;
   readonly crossOriginIsolated: boolean;
   readonly reason: string | null;
-}
-
-/**
- * Where onnxruntime-web's WebAssembly runtime is served: its loader script and its binary. A
- * threaded run needs both as files of their own, for every thread's worker loads the script
- * again by its URL.
- */
-export interface WasmRuntime {
-  readonly mjs: string;
-  readonly wasm: string;
 }
 
 /** Threads where the settings leave it to the engine: half the cores the browser reports (the

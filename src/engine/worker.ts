@@ -7,6 +7,7 @@ import { BackendChoice, CapSessions, Graph, ModelFiles, cardGraphs, setUpWasm } 
 import { FrameSource, TrackingAbortedError, trackSequence } from './pipeline';
 import { FRAME_DTYPES, FrameData } from '../frame-dtypes';
 import { CHECKPOINT_MS, FromWorker, ModelLocation, ToWorker, resultBuffers } from './protocol';
+import { runtimeBuild } from './runtime';
 
 interface WorkerScope {
   onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
@@ -32,7 +33,8 @@ function model(
 ): Promise<CapSessions> {
   let sessions = models.get(choice);
   if (!sessions) {
-    setUpWasm(threads, location.runtime);
+    // The page starts a fresh worker for a job that needs the other build (EngineClient).
+    setUpWasm(threads, location.runtime?.[runtimeBuild(choice)]);
     sessions = (async () => {
       const bytes: Partial<Record<Graph, Uint8Array>> = {};
       for (const graph of cardGraphs(location.card)) {

@@ -12,12 +12,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import cellpoint
 import numpy as np
 import pytest
 from cellpoint.engine.infer import model_card
 from cellpoint.engine.preprocess import Geometry
 from cellpoint.eval.sim import simulate
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Response, expect
 
 from .conftest import artifact
 from .engine_page import open_lab, run_engine
@@ -74,14 +75,32 @@ def _check_tables(result: dict[str, Any], value_tolerance: float = VALUE_TOLERAN
     assert set(result["divisions"]["status"]) <= {"proposed"}
 
 
+def _record_wasm_builds(page: Page) -> list[str]:
+    """The onnxruntime-web builds the page's engine fetches from now on: "jsep" (WebGPU and
+    WASM) or "wasm" (WebAssembly only), told apart by the JSEP build's exports in the
+    labextension's file of that name."""
+    static = Path(cellpoint.__file__).parent / "labextension" / "static"
+    builds: list[str] = []
+
+    def fetched(response: Response) -> None:
+        if response.url.endswith(".wasm") and response.ok:
+            binary = (static / response.url.rsplit("/", 1)[-1]).read_bytes()
+            builds.append("jsep" if b"JsepOutput" in binary else "wasm")
+
+    page.on("response", fetched)
+    return builds
+
+
 def test_wasm_gives_the_python_tables_in_a_worker(page: Page, lab_server: LabServer) -> None:
     open_lab(page, lab_server)
+    builds = _record_wasm_builds(page)
     out = _track(page, "wasm")
     assert out["ok"], out
     result = out["result"]
     assert result["backend"] == "wasm"
     assert result["fallbackReason"] is None
     _check_tables(result)
+    assert builds == ["wasm"]  # the WebAssembly-only build, half the JSEP one's size
     # The network ran in a Web Worker, not on the page's thread.
     workers = [w.url for w in page.workers]
     assert any("/lab/extensions/cellpoint/static/" in url for url in workers), workers
@@ -122,11 +141,13 @@ def test_webgpu_gives_the_wasm_answers(webgpu_browser: Browser, lab_server: LabS
             "async () => !!(navigator.gpu && await navigator.gpu.requestAdapter())"
         )
         assert has_adapter, "Chromium offers no WebGPU adapter with SwiftShader here"
+        builds = _record_wasm_builds(page)
         out = _track(page, "webgpu")
         assert out["ok"], out
         assert out["result"]["backend"] == "webgpu"
         assert out["result"]["fallbackReason"] is None
         _check_tables(out["result"], WEBGPU_VALUE_TOLERANCE)
+        assert builds == ["jsep"]
         expect(page.locator("#jp-main-dock-panel")).to_be_visible()
     finally:
         page.screenshot(path=artifact("engine-webgpu-last.png"))
