@@ -8,6 +8,7 @@
 import { EngineClient } from '../../src/engine/client';
 import { ModelCard, runtimeBuild, webgpuUnavailable } from '../../src/engine';
 import { FromWorker, ModelLocation, ToWorker } from '../../src/engine/protocol';
+import { navigatorStub } from './navigator';
 
 const withGpu = { navigator: { gpu: {} } };
 const noGpu = { navigator: {} };
@@ -60,21 +61,8 @@ describe('EngineClient', () => {
     dtype: 'uint8' as const,
     frames: async () => [new ArrayBuffer(256)]
   };
-  const navigatorBefore = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
-  afterEach(() => {
-    if (navigatorBefore) {
-      Object.defineProperty(globalThis, 'navigator', navigatorBefore);
-    } else {
-      delete (globalThis as { navigator?: unknown }).navigator;
-    }
-  });
-  const setGpu = (gpu: boolean): void => {
-    Object.defineProperty(globalThis, 'navigator', {
-      value: gpu ? { gpu: {} } : {},
-      configurable: true,
-      writable: true
-    });
-  };
+  const setNavigator = navigatorStub();
+  const setGpu = (gpu: boolean): void => setNavigator(gpu ? { gpu: {} } : {});
 
   function client(): { engine: EngineClient; workers: FakeWorker[] } {
     const workers: FakeWorker[] = [];

@@ -31,6 +31,7 @@ import {
   MAX_AUTO_THREADS,
   wasmThreads
 } from '../../src/engine';
+import { navigatorStub } from './navigator';
 import { dec, Encoded, load, maxDiff } from './vectors';
 
 const MODELS = join(__dirname, '..', '..', 'python_stub', 'cellpoint', 'models');
@@ -348,24 +349,11 @@ describe('WebAssembly threads', () => {
 });
 
 describe('backends', () => {
-  const navigatorBefore = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
-  afterEach(() => {
-    if (navigatorBefore) {
-      Object.defineProperty(globalThis, 'navigator', navigatorBefore);
-    } else {
-      delete (globalThis as { navigator?: unknown }).navigator;
-    }
-  });
-  const withWebGPU = (): void => {
-    Object.defineProperty(globalThis, 'navigator', {
-      value: { gpu: {} },
-      configurable: true,
-      writable: true
-    });
-  };
+  const setNavigator = navigatorStub();
+  const withWebGPU = (): void => setNavigator({ gpu: {} });
 
   test('auto falls back to WASM where WebGPU is absent, and says so', async () => {
-    delete (globalThis as { navigator?: unknown }).navigator;
+    setNavigator(undefined);
     const model = await CapSessions.create(modelFiles(), 'auto');
     expect(model.backend).toBe('wasm');
     expect(model.fallbackReason).toBe('WebGPU is not available in this browser');
@@ -373,7 +361,7 @@ describe('backends', () => {
   });
 
   test('a forced WebGPU backend that cannot start is an error with its cause', async () => {
-    delete (globalThis as { navigator?: unknown }).navigator;
+    setNavigator(undefined);
     await expect(CapSessions.create(modelFiles(), 'webgpu')).rejects.toThrow(
       'the WebGPU backend could not start: WebGPU is not available in this browser'
     );
