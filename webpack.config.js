@@ -3,8 +3,8 @@ module.exports = {
   // onnxruntime-web's bundle probes for `require` on purpose (it also runs in Node); the
   // bundler's warning about that is noise.
   ignoreWarnings: [{ module: /onnxruntime-web/ }],
-  // The WASM runtimes (27 and 14 MiB) and the model (4.5 MB) are large by nature; the engine's worker
-  // fetches them once, on the first tracking job.
+  // The WASM runtimes (28 and 14 MB) and the model (4.5 MB) are large by nature; the worker
+  // fetches the one it needs once, on its first tracking job.
   performance: { hints: false },
   module: {
     rules: [

@@ -7,7 +7,7 @@
 import { EngineProgress, EngineResult, TrackingAbortedError } from './pipeline';
 import { RawCheckpoint } from './raw';
 import { FrameDtype, FromWorker, JobOptions, ModelLocation, ToWorker } from './protocol';
-import { RuntimeBuild, runtimeBuild } from './runtime';
+import { RuntimeBuild, buildServes, runtimeBuild } from './runtime';
 import { wasmThreads } from './threads';
 
 /** Frames as the page gets them: raw bytes of `dtype`, `[height * width]` each. */
@@ -50,6 +50,8 @@ export class EngineClient {
   private workerBuild: RuntimeBuild | null = null;
   private nextJob = 1;
   private readonly handlers = new Map<number, (message: FromWorker) => void>();
+  /** Jobs waiting for the running ones to end, for they need a fresh worker. */
+  private readonly idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly createWorker: () => Worker,
@@ -61,12 +63,19 @@ export class EngineClient {
     // The page sees the isolation, the cores and WebGPU its worker does.
     const build = runtimeBuild(options.backend ?? 'auto');
     const threads = wasmThreads(options.threads ?? 0, this.model.runtime?.[build]).threads;
-    const changed = this.workerThreads !== threads || this.workerBuild !== build;
-    if (this.worker && changed && this.handlers.size === 0) {
-      this.dispose(); // another thread count or build needs a fresh onnxruntime
+    const unfit = this.workerBuild !== null && !buildServes(this.workerBuild, build);
+    if (this.worker && unfit && this.handlers.size > 0) {
+      // The running jobs' worker cannot start WebGPU: this job starts when they have ended.
+      return new Promise<void>(resolve => this.idleWaiters.push(resolve)).then(() =>
+        this.track(source, options)
+      );
+    }
+    if (this.worker && (unfit || this.workerThreads !== threads) && this.handlers.size === 0) {
+      this.dispose(); // another build or thread count needs a fresh onnxruntime
     }
     this.workerThreads ??= threads;
     this.workerBuild ??= build;
+    const workerBuild = this.workerBuild;
     const worker = this.ensureWorker();
     const job = this.nextJob++;
     const { signal, onStarting, onProgress, onCheckpoint, ...jobOptions } = options;
@@ -79,6 +88,9 @@ export class EngineClient {
       const settle = (): void => {
         signal?.removeEventListener('abort', onAbort);
         this.handlers.delete(job);
+        if (this.handlers.size === 0) {
+          this.idleWaiters.splice(0).forEach(wake => wake());
+        }
       };
       this.handlers.set(job, message => {
         switch (message.type) {
@@ -133,7 +145,8 @@ export class EngineClient {
         dtype: source.dtype,
         modelInputs: source.modelInputs ?? false,
         options: jobOptions,
-        model: this.model
+        model: this.model,
+        build: workerBuild
       });
     });
   }

@@ -160,9 +160,10 @@ export type SessionFactory = (graph: Uint8Array, backend: Backend) => Promise<Se
 let wasmSetUp: WasmThreads | null = null;
 
 /**
- * Sets onnxruntime-web's WebAssembly up for this worker and says on how many threads it runs.
- * onnxruntime reads these once, when it first starts, so the first call decides; a later call
- * that wants another count gets what the first set (the page starts a new worker for that).
+ * Sets onnxruntime-web's WebAssembly up for this worker: its build (`runtime`, where the page
+ * serves them apart) and threads; says on how many threads it runs. onnxruntime reads these
+ * once, when it first starts, so the first call decides; a later call that wants another count
+ * or build gets what the first set (the page starts a new worker for that).
  */
 export function setUpWasm(wanted = 0, runtime?: WasmRuntime): WasmThreads {
   if (!wasmSetUp) {

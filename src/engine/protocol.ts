@@ -1,12 +1,11 @@
 /**
- * The messages between the page and the engine's Web Worker. One job at a time per worker;
- * every message names its job. The worker pulls frames (`need-frames`), so it never holds more
+ * The messages between the page and the engine's Web Worker. Every message names its job. The worker pulls frames (`need-frames`), so it never holds more
  * than the windows it is working on; results and partial results come back as typed arrays.
  */
 
 import type { FrameDtype } from '../frame-dtypes';
 import { BackendChoice, Graph, ModelCard } from './model';
-import { WasmRuntimes } from './runtime';
+import { RuntimeBuild, WasmRuntimes } from './runtime';
 import { JudgeData } from './judge';
 import type { Polarity } from './preprocess';
 import { RawCheckpoint, RawParams } from './raw';
@@ -35,8 +34,9 @@ export interface JobOptions {
   readonly polarity?: Polarity;
   readonly params?: Partial<RawParams>;
   readonly backend?: BackendChoice;
-  /** WebAssembly threads (0: as many as `wasmThreads` allows). A worker keeps the count its
-   * first job set, so the page starts another worker for a job that asks for a new one. */
+  /** WebAssembly threads (0: as many as `wasmThreads` allows). A worker keeps the count and
+   * the onnxruntime-web build its first job set, so the page starts another worker for a job
+   * that asks for a new count or needs the other build (`EngineClient`). */
   readonly threads?: number;
   /** Go on from this checkpoint of an earlier run of the same frames. */
   readonly resume?: RawCheckpoint;
@@ -52,6 +52,9 @@ export type ToWorker =
       readonly modelInputs: boolean;
       readonly options: JobOptions;
       readonly model: ModelLocation;
+      /** The onnxruntime-web build the worker loads for its first job (the page chooses it:
+       * `runtimeBuild`); a later job runs on the one loaded. */
+      readonly build: RuntimeBuild;
     }
   | {
       readonly type: 'frames';

@@ -16,10 +16,9 @@ export interface WasmRuntime {
 }
 
 /**
- * The two builds the engine serves. `webgpu` (onnxruntime-web's JSEP build) runs both
- * backends; `wasm` runs WebAssembly only, and it is half the size (14 MB against 28) and
- * reaches full speed sooner on a fresh page: the encoder's first ten frames on it took 57 ms
- * each in Chromium on 2 cores, against 196 ms on the JSEP build (then 44 ms on both).
+ * The two builds the engine serves. `webgpu` (onnxruntime-web's JSEP build, 28 MB) runs both
+ * backends; `wasm` runs WebAssembly only, in half the bytes (14 MB). The README gives their
+ * speeds.
  */
 export interface WasmRuntimes {
   readonly webgpu: WasmRuntime;
@@ -40,4 +39,10 @@ export function webgpuUnavailable(scope: object = globalThis): string | null {
  */
 export function runtimeBuild(choice: BackendChoice, scope: object = globalThis): RuntimeBuild {
   return choice === 'wasm' || webgpuUnavailable(scope) !== null ? 'wasm' : 'webgpu';
+}
+
+/** Whether a worker that loaded `loaded` runs a job that needs `needed`: the JSEP build runs
+ * WebAssembly jobs too. */
+export function buildServes(loaded: RuntimeBuild, needed: RuntimeBuild): boolean {
+  return loaded === needed || loaded === 'webgpu';
 }

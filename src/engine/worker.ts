@@ -7,7 +7,7 @@ import { BackendChoice, CapSessions, Graph, ModelFiles, cardGraphs, setUpWasm } 
 import { FrameSource, TrackingAbortedError, trackSequence } from './pipeline';
 import { FRAME_DTYPES, FrameData } from '../frame-dtypes';
 import { CHECKPOINT_MS, FromWorker, ModelLocation, ToWorker, resultBuffers } from './protocol';
-import { runtimeBuild } from './runtime';
+import { RuntimeBuild } from './runtime';
 
 interface WorkerScope {
   onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
@@ -29,12 +29,12 @@ async function fetchBytes(url: string): Promise<Uint8Array> {
 function model(
   location: ModelLocation,
   choice: BackendChoice,
-  threads: number
+  threads: number,
+  build: RuntimeBuild
 ): Promise<CapSessions> {
   let sessions = models.get(choice);
   if (!sessions) {
-    // The page starts a fresh worker for a job that needs the other build (EngineClient).
-    setUpWasm(threads, location.runtime?.[runtimeBuild(choice)]);
+    setUpWasm(threads, location.runtime?.[build]);
     sessions = (async () => {
       const bytes: Partial<Record<Graph, Uint8Array>> = {};
       for (const graph of cardGraphs(location.card)) {
@@ -92,7 +92,7 @@ async function run(message: Extract<ToWorker, { type: 'start' }>): Promise<void>
       post({ type: 'starting', job: id });
     }
     const started = performance.now();
-    const sessions = await model(message.model, choice, options.threads ?? 0);
+    const sessions = await model(message.model, choice, options.threads ?? 0, message.build);
     const startSeconds = warm ? 0 : (performance.now() - started) / 1000;
     const result = await trackSequence(sessions, source, {
       diameter: options.diameter,

@@ -112,13 +112,16 @@ def test_wasm_gives_the_python_tables_in_a_worker(page: Page, lab_server: LabSer
 
 
 def test_auto_falls_back_to_wasm_without_webgpu(page: Page, lab_server: LabServer) -> None:
-    # This browser runs with --disable-gpu: no WebGPU adapter.
+    # This browser runs with --disable-gpu: no WebGPU adapter. Where it still offers
+    # navigator.gpu, WebGPU is tried, on the JSEP build, and fails.
     open_lab(page, lab_server)
+    builds = _record_wasm_builds(page)
     out = _track(page, "auto")
     assert out["ok"], out
     assert out["result"]["backend"] == "wasm"
     assert "WebGPU" in out["result"]["fallbackReason"]
     _check_tables(out["result"])
+    assert builds == (["jsep"] if page.evaluate("!!navigator.gpu") else ["wasm"])
 
 
 def test_cancelling_keeps_the_frames_done(page: Page, lab_server: LabServer) -> None:
