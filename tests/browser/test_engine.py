@@ -18,6 +18,7 @@ import pytest
 from cellpoint.engine.infer import model_card
 from cellpoint.engine.preprocess import Geometry
 from cellpoint.eval.sim import simulate
+from jupyter_core.paths import jupyter_path
 from playwright.sync_api import Browser, Page, Response, expect
 
 from .conftest import artifact
@@ -78,13 +79,15 @@ def _check_tables(result: dict[str, Any], value_tolerance: float = VALUE_TOLERAN
 def _record_wasm_builds(page: Page) -> list[str]:
     """The onnxruntime-web builds the page's engine fetches from now on: "jsep" (WebGPU and
     WASM) or "wasm" (WebAssembly only), told apart by the JSEP build's exports in the
-    labextension's file of that name."""
-    static = Path(cellpoint.__file__).parent / "labextension" / "static"
+    labextension's file of that name (installed, or built beside the sources)."""
+    folders = [Path(p) / "cellpoint" / "static" for p in jupyter_path("labextensions")]
+    folders.append(Path(cellpoint.__file__).parent / "labextension" / "static")
     builds: list[str] = []
 
     def fetched(response: Response) -> None:
         if response.url.endswith(".wasm") and response.ok:
-            binary = (static / response.url.rsplit("/", 1)[-1]).read_bytes()
+            name = response.url.rsplit("/", 1)[-1]
+            binary = next(f / name for f in folders if (f / name).is_file()).read_bytes()
             builds.append("jsep" if b"JsepOutput" in binary else "wasm")
 
     page.on("response", fetched)
