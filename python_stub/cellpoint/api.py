@@ -163,7 +163,7 @@ def track(
         "min_cycle": min_cycle,
     }
     requested = {name: value for name, value in passed.items() if value is not None}
-    RawParams(**requested)  # checks the values before any work starts
+    params = RawParams(**requested)  # checks the values before any work starts
     check_lineage(lineage)
     if backend == "browser" and tile is not None and tile is not False:
         raise ValueError(f'backend="browser" tracks whole frames: tile={tile!r} is for the kernel')
@@ -177,9 +177,8 @@ def track(
     look, diameter, size = estimate_look(frames, polarity, diameter)
     estimated: dict[str, Any] = {} if size is None else {"cell_size": size.describe()}
     if min_separation is None:
-        chosen = separation_for(frames, look, diameter, size, RawParams(**requested), network)
-        requested["min_separation"] = chosen
-    params = RawParams(**requested)
+        requested["min_separation"] = separation_for(frames, look, diameter, size, params, network)
+        params = RawParams(**requested)
     _, height, width = frames.shape
     tiled = tile is not False and (tile is not None or needs_tiles(height, width, diameter))
     side = None if isinstance(tile, bool) else tile

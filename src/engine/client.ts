@@ -45,9 +45,8 @@ export class EngineJobError extends Error {
 export class EngineClient {
   private worker: Worker | null = null;
   /** The threads and the WebAssembly build the worker's onnxruntime runs on, set by its first
-   * job for its life. */
-  private workerThreads: number | null = null;
-  private workerBuild: RuntimeBuild | null = null;
+   * job for its life (null: no worker). */
+  private setUp: { readonly threads: number; readonly build: RuntimeBuild } | null = null;
   private nextJob = 1;
   private readonly handlers = new Map<number, (message: FromWorker) => void>();
   /** Jobs waiting for the running ones to end, for they need a fresh worker. */
@@ -63,19 +62,18 @@ export class EngineClient {
     // The page sees the isolation, the cores and WebGPU its worker does.
     const build = runtimeBuild(options.backend ?? 'auto');
     const threads = wasmThreads(options.threads ?? 0, this.model.runtime?.[build]).threads;
-    const unfit = this.workerBuild !== null && !buildServes(this.workerBuild, build);
+    const unfit = this.setUp !== null && !buildServes(this.setUp.build, build);
     if (this.worker && unfit && this.handlers.size > 0) {
       // The running jobs' worker cannot start WebGPU: this job starts when they have ended.
       return new Promise<void>(resolve => this.idleWaiters.push(resolve)).then(() =>
         this.track(source, options)
       );
     }
-    if (this.worker && (unfit || this.workerThreads !== threads) && this.handlers.size === 0) {
+    if (this.worker && (unfit || this.setUp?.threads !== threads) && this.handlers.size === 0) {
       this.dispose(); // another build or thread count needs a fresh onnxruntime
     }
-    this.workerThreads ??= threads;
-    this.workerBuild ??= build;
-    const workerBuild = this.workerBuild;
+    this.setUp ??= { threads, build };
+    const workerBuild = this.setUp.build;
     const worker = this.ensureWorker();
     const job = this.nextJob++;
     const { signal, onStarting, onProgress, onCheckpoint, ...jobOptions } = options;
@@ -155,8 +153,7 @@ export class EngineClient {
   dispose(): void {
     this.worker?.terminate();
     this.worker = null;
-    this.workerThreads = null;
-    this.workerBuild = null;
+    this.setUp = null;
     this.failAll('the tracking engine was shut down');
   }
 
@@ -174,8 +171,7 @@ export class EngineClient {
       worker.onerror = event => {
         // The worker itself broke (it could not load, or ran out of memory): every job ends.
         this.worker = null;
-        this.workerThreads = null;
-        this.workerBuild = null;
+        this.setUp = null;
         this.failAll(event.message || 'the tracking engine stopped unexpectedly');
       };
       this.worker = worker;

@@ -1,6 +1,7 @@
 /**
- * The messages between the page and the engine's Web Worker. Every message names its job. The worker pulls frames (`need-frames`), so it never holds more
- * than the windows it is working on; results and partial results come back as typed arrays.
+ * The messages between the page and the engine's Web Worker. Every message names its job. The
+ * worker pulls frames (`need-frames`), so it never holds more than the windows it is working
+ * on; results and partial results come back as typed arrays.
  */
 
 import type { FrameDtype } from '../frame-dtypes';

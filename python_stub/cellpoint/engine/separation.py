@@ -65,8 +65,8 @@ def separation_for(
     _, height, width = frames.shape
     # The frames' middle, at most RIDGE_SIDE model px a side: what the tracker would tile.
     side = max(1, int(RIDGE_SIDE * diameter / CANONICAL_DIAMETER))
-    rows = slice(max(0, (height - side) // 2), max(0, (height - side) // 2) + side)
-    cols = slice(max(0, (width - side) // 2), max(0, (width - side) // 2) + side)
+    top, left = max(0, (height - side) // 2), max(0, (width - side) // 2)
+    rows, cols = slice(top, top + side), slice(left, left + side)
     crop = Geometry.for_diameter(min(height, side), min(width, side), diameter)
     prepare = Preprocessor(crop, polarity=polarity)
     read = np.unique(np.linspace(0, len(frames) - 1, RIDGE_FRAMES).round().astype(int))
